@@ -1,3 +1,48 @@
+// `xlane bench …`: measurements live here, never in tests. Each bench prints one JSON object with
+// --json (for scripts and reports) or a short table.
+import Table from 'cli-table3';
 import type { Command } from 'commander';
+import { runAllocBench } from '../../bench/alloc.js';
+import { XlaneError } from '../../errors.js';
 
-export function register(_program: Command): void {}
+function positiveInt(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a whole number ≥ 0 (got "${v}")`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  const bench = program
+    .command('bench')
+    .description('Measure xlane components (results are printed, not asserted).');
+  bench
+    .command('alloc')
+    .description('Allocator: admit latency into a loaded leaf-spine, full re-computation, invariant check.')
+    .option('--hosts <n>', 'hosts in the leaf-spine fabric', positiveInt('hosts'), 1024)
+    .option('--lanes <n>', 'lanes admitted before measuring', positiveInt('lanes'), 10000)
+    .option('--samples <n>', 'timed admissions of one more lane', positiveInt('samples'), 200)
+    .option('--seed <n>', 'PRNG seed of the workload', positiveInt('seed'), 1)
+    .option('--json', 'print one JSON object')
+    .action((o: { hosts: number; lanes: number; samples: number; seed: number; json?: boolean }) => {
+      const r = runAllocBench(o);
+      if (o.json) {
+        console.log(JSON.stringify(r));
+        return;
+      }
+      const t = new Table({ head: ['metric', 'value'] });
+      t.push(
+        ['hosts', r.hosts],
+        ['lanes admitted', r.lanes],
+        ['rejected while loading', r.rejected],
+        ['build (ms)', r.buildMs],
+        ['admit one lane p50 (ms)', r.admitMs.p50],
+        ['admit one lane p99 (ms)', r.admitMs.p99],
+        ['full re-computation (ms)', r.recomputeMs],
+        ['invariant violations', r.invariantViolations],
+      );
+      console.log(t.toString());
+    });
+}

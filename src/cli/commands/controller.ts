@@ -1,3 +1,50 @@
+// `xlane controller`: runs the lane controller until SIGINT/SIGTERM, then closes gracefully.
 import type { Command } from 'commander';
+import { DEFAULT_LISTEN } from '../../controller/listen.js';
+import { startController } from '../../controller/server.js';
 
-export function register(_program: Command): void {}
+interface ControllerCliOptions {
+  topology?: string;
+  db: string;
+  listen: string;
+  token?: string;
+  logLevel: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('controller')
+    .description('Run the lane controller: HTTP API (/v1), grant push to agents, state in SQLite.')
+    .option('--topology <file>', 'topology YAML (needed on first start; later the stored one wins)')
+    .option('--db <file>', 'SQLite state file', './xlane.db')
+    .option('--listen <addr>', 'HOST:PORT to listen on (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--token <token>', 'bearer token for mutating calls and the watch (default: env XLANE_TOKEN)')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o: ControllerCliOptions) => {
+      const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
+      const controller = await startController({
+        ...(o.topology ? { topology: o.topology } : {}),
+        dbPath: o.db,
+        listen: o.listen,
+        ...(token ? { token } : {}),
+        logger: { level: o.logLevel },
+      });
+      const log = controller.app.log;
+      log.info({ url: controller.url, db: o.db, epoch: controller.lifecycle.epoch }, 'controller listening');
+      let closing = false;
+      const stop = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        log.info({ signal }, 'controller stopping');
+        controller.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'close failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

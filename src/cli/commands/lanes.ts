@@ -1,3 +1,143 @@
+// `xlane lanes open|close|list`: thin wrappers over the controller client.
+import Table from 'cli-table3';
 import type { Command } from 'commander';
+import type { LaneRequest } from '../../alloc/types.js';
+import { ControllerClient } from '../../client/controller-client.js';
+import type { LaneView } from '../../controller/lifecycle.js';
+import { XlaneError } from '../../errors.js';
+import { formatDuration, formatSize, parseDuration, parseSize } from '../../util/units.js';
 
-export function register(_program: Command): void {}
+export interface ClientCliOptions {
+  controller?: string;
+  token?: string;
+}
+
+/** Adds --controller and --token (defaults: env XLANE_CONTROLLER / XLANE_TOKEN). */
+export function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--controller <url>', 'controller URL (default: env XLANE_CONTROLLER or http://127.0.0.1:7300)')
+    .option('--token <token>', 'bearer token (default: env XLANE_TOKEN)');
+}
+
+export function clientFrom(o: ClientCliOptions): ControllerClient {
+  return new ControllerClient({
+    ...(o.controller ? { url: o.controller } : {}),
+    ...(o.token ? { token: o.token } : {}),
+  });
+}
+
+interface OpenOptions extends ClientCliOptions {
+  from: string;
+  to: string;
+  size: string;
+  period: string;
+  deadline?: string;
+  minSize?: string;
+  maxPeriod?: string;
+  policy?: string;
+  name?: string;
+  wait?: boolean;
+  waitTimeout: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const lanes = program.command('lanes').description('Open, close and list express lanes.');
+
+  withClientOptions(
+    lanes
+      .command('open')
+      .description('Ask the controller for a lane; prints the grant (σ_max, π_min, latency window).')
+      .requiredOption('--from <host>', 'sender host')
+      .requiredOption('--to <hosts>', 'receiver host(s), comma separated')
+      .requiredOption('--size <bytes>', 'largest message σ (e.g. 64, 1KiB)')
+      .requiredOption('--period <duration>', 'shortest interval π between messages (e.g. 100us)')
+      .option('--deadline <duration>', 'every receiver λ_max must stay ≤ this')
+      .option('--min-size <bytes>', 'the controller may shrink σ_max down to this')
+      .option('--max-period <duration>', 'the controller may stretch π_min up to this')
+      .option('--policy <policy>', 'over-eager sends: reject | coalesce')
+      .option('--name <name>', 'unique lane name')
+      .option('--wait', 'return once the lane is live (every affected agent acknowledged)')
+      .option('--wait-timeout <duration>', 'how long --wait waits', '10s')
+      .option('--json', 'print JSON'),
+  ).action(async (o: OpenOptions) => {
+    const res = await clientFrom(o).openLane(
+      buildRequest(o),
+      o.wait ? { waitLiveMs: parseDuration(o.waitTimeout) / 1e6 } : {},
+    );
+    if (o.json) return print(res);
+    console.log(laneTable([res.lane]));
+    if (res.changed.length)
+      console.log(
+        `re-tuned lanes: ${res.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ')}`,
+      );
+    if (res.lane.state === 'pending')
+      console.log(`pending: waiting for acks from ${res.lane.pendingHosts.join(', ')}`);
+  });
+
+  withClientOptions(
+    lanes.command('close').description('Release a lane.').argument('<id>').option('--json'),
+  ).action(async (id: string, o: ClientCliOptions & { json?: boolean }) => {
+    const res = await clientFrom(o).closeLane(id);
+    if (o.json) return print(res);
+    console.log(
+      `closed ${res.removed} (epoch ${res.epoch}); loosened: ${res.changed.map((c) => c.laneId).join(', ') || 'none'}`,
+    );
+  });
+
+  withClientOptions(
+    lanes.command('list').description('List lanes with their grants.').option('--json'),
+  ).action(async (o: ClientCliOptions & { json?: boolean }) => {
+    const all = await clientFrom(o).lanes();
+    if (o.json) return print(all);
+    console.log(all.length ? laneTable(all) : 'no lanes');
+  });
+}
+
+function buildRequest(o: OpenOptions): LaneRequest {
+  const receivers = o.to
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (o.policy !== undefined && o.policy !== 'reject' && o.policy !== 'coalesce') {
+    throw new XlaneError('XL_ERR_VALIDATION', `--policy must be reject or coalesce, not ${o.policy}`);
+  }
+  const req: LaneRequest = {
+    sender: o.from,
+    receivers,
+    maxPayloadBytes: parseSize(o.size),
+    minPeriodNs: parseDuration(o.period),
+  };
+  if (o.name) req.name = o.name;
+  if (o.deadline) req.deadlineNs = parseDuration(o.deadline);
+  if (o.minSize) req.minPayloadBytes = parseSize(o.minSize);
+  if (o.maxPeriod) req.maxPeriodNs = parseDuration(o.maxPeriod);
+  if (o.policy) req.policy = o.policy;
+  return req;
+}
+
+export function laneTable(lanes: LaneView[]): string {
+  const t = new Table({
+    head: ['id', 'name', 'sender → receivers', 'σ', 'π', 'λ_min..λ_max', 'state'],
+    style: { head: [], border: [] },
+  });
+  for (const l of lanes) {
+    const g = l.grant;
+    t.push([
+      l.id,
+      l.name ?? '',
+      `${g.sender} → ${g.receivers.map((r) => r.host).join(', ')}`,
+      formatSize(g.maxPayloadBytes),
+      formatDuration(g.minPeriodNs),
+      g.receivers
+        .map((r) => `${r.host}: ${formatDuration(r.lambdaMinNs)}..${formatDuration(r.lambdaMaxNs)}`)
+        .join('\n'),
+      l.state,
+    ]);
+  }
+  return t.toString();
+}
+
+function print(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}

@@ -1,3 +1,82 @@
+// `xlane status`: the controller at a glance: health, hosts and their agents, lanes by state, and
+// the most loaded egress ports (express load against its share, per-hop delay bound).
+import Table from 'cli-table3';
 import type { Command } from 'commander';
+import type { PortReport } from '../../alloc/types.js';
+import { formatDuration, formatRate } from '../../util/units.js';
+import { type ClientCliOptions, clientFrom, withClientOptions } from './lanes.js';
 
-export function register(_program: Command): void {}
+const TOP_PORTS = 5;
+
+export function register(program: Command): void {
+  withClientOptions(
+    program
+      .command('status')
+      .description('Controller health, hosts, lane counts and the most loaded ports.')
+      .option('--json', 'print JSON'),
+  ).action(async (o: ClientCliOptions & { json?: boolean }) => {
+    const client = clientFrom(o);
+    const [health, hosts, lanes, ports] = await Promise.all([
+      client.health(),
+      client.hosts(),
+      client.lanes(),
+      client.ports(),
+    ]);
+    const byState = { live: 0, pending: 0 };
+    for (const l of lanes) byState[l.state] += 1;
+    const busiest = mostLoaded(ports, TOP_PORTS);
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          { health, hosts, lanes: { total: lanes.length, ...byState }, ports: busiest },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    console.log(
+      `controller ${client.url}: ${health.status}, version ${health.version}, epoch ${health.epoch}`,
+    );
+    console.log(`lanes: ${lanes.length} (live ${byState.live}, pending ${byState.pending})`);
+    const ht = new Table({
+      head: ['host', 'registered', 'connected', 'version', 'acked', 'agent'],
+      style: { head: [], border: [] },
+    });
+    for (const h of hosts) {
+      ht.push([h.name, yes(h.registered), yes(h.connected), h.version, h.ackedVersion, h.agentVersion ?? '']);
+    }
+    console.log(ht.toString());
+    if (busiest.length) console.log(portTable(busiest));
+  });
+}
+
+export function portTable(ports: PortReport[]): string {
+  const pt = new Table({
+    head: ['port', 'express', 'share', 'load', 'delay bound', 'lanes'],
+    style: { head: [], border: [] },
+  });
+  for (const p of ports) {
+    pt.push([
+      `${p.from} → ${p.to}`,
+      formatRate(p.expressBps),
+      formatRate(p.shareBps),
+      `${((100 * p.expressBps) / (p.shareBps || 1)).toFixed(1)}%`,
+      formatDuration(p.delayNs),
+      p.lanes,
+    ]);
+  }
+  return pt.toString();
+}
+
+/** Ports carrying express traffic, most loaded (relative to their share) first. */
+export function mostLoaded(ports: PortReport[], n: number): PortReport[] {
+  return ports
+    .filter((p) => p.lanes > 0)
+    .sort((a, b) => b.expressBps / (b.shareBps || 1) - a.expressBps / (a.shareBps || 1))
+    .slice(0, n);
+}
+
+function yes(b: boolean): string {
+  return b ? 'yes' : 'no';
+}

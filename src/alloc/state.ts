@@ -1,0 +1,322 @@
+// The allocator's working state over one compiled topology: lanes, and their lane-hops (one per
+// egress port a lane crosses) packed into typed arrays, with per-port lists of lane-hop indices.
+// The bound pass (evaluate.ts) only touches these arrays, never per-hop objects.
+
+import type { CompiledGraph } from './graph.js';
+import { ReceiverTable } from './receivers.js';
+import type { Grant, LaneRequest } from './types.js';
+import { wireBytes } from './wire.js';
+
+export interface LaneRec {
+  id: string;
+  /** Admission order; "newest first" when a forced topology change must drop lanes. */
+  seq: number;
+  slot: number;
+  request: LaneRequest;
+  sender: number;
+  /** Receiver node indices, in request order. */
+  receivers: number[];
+  sigmaReq: number;
+  sigmaMin: number;
+  piReq: number;
+  piMax: number;
+  /** +Infinity when the lane has no deadline. */
+  deadline: number;
+  /** Granted σ/π and the squeeze factor they came from (0 = as requested). */
+  sigma: number;
+  pi: number;
+  squeeze: number;
+  /** Tree of egress ports, parents before children; parents[i] indexes into ports (-1: first hop). */
+  ports: number[];
+  parents: number[];
+  /** Per receiver (request order): index into ports of its last hop. */
+  leafOf: number[];
+  /** Lane-hop indices parallel to ports while installed. */
+  hops: number[];
+  /** Per receiver: its row in the ReceiverTable while installed. */
+  rx: number[];
+  srcPort: number;
+  /** Committed per-receiver window (request order). */
+  lambdaMin: number[];
+  grantedMax: number[];
+  grant: Grant | undefined;
+}
+
+/** Copies a lane record field by field in one fixed order: every record then shares one hidden
+ * class, which keeps the per-lane loops monomorphic. */
+export function laneRec(f: LaneRec): LaneRec {
+  return {
+    id: f.id,
+    seq: f.seq,
+    slot: f.slot,
+    request: f.request,
+    sender: f.sender,
+    receivers: f.receivers,
+    sigmaReq: f.sigmaReq,
+    sigmaMin: f.sigmaMin,
+    piReq: f.piReq,
+    piMax: f.piMax,
+    deadline: f.deadline,
+    sigma: f.sigma,
+    pi: f.pi,
+    squeeze: f.squeeze,
+    ports: f.ports,
+    parents: f.parents,
+    leafOf: f.leafOf,
+    hops: f.hops,
+    rx: f.rx,
+    srcPort: f.srcPort,
+    lambdaMin: f.lambdaMin,
+    grantedMax: f.grantedMax,
+    grant: f.grant,
+  };
+}
+
+export function hasSlack(rec: LaneRec): boolean {
+  return rec.sigmaMin < rec.sigmaReq || rec.piMax > rec.piReq;
+}
+
+/** σ/π for a squeeze factor f: σ rounded down to whole bytes, π up to whole ns (both conservative). */
+export function squeezed(rec: LaneRec, f: number): { sigma: number; pi: number } {
+  return {
+    sigma: Math.max(rec.sigmaMin, Math.floor(rec.sigmaReq - f * (rec.sigmaReq - rec.sigmaMin) + 1e-9)),
+    pi: Math.min(rec.piMax, Math.ceil(rec.piReq + f * (rec.piMax - rec.piReq) - 1e-9)),
+  };
+}
+
+function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
+export class FabricState {
+  readonly g: CompiledGraph;
+  readonly lanes = new Map<string, LaneRec>();
+  readonly slots: (LaneRec | undefined)[] = [];
+  private freeSlots: number[] = [];
+  /** Per lane slot: wire bytes L and rate r = L/π in bytes per ns. */
+  laneL = new Float64Array(64);
+  laneR = new Float64Array(64);
+
+  lhLane = new Int32Array(256);
+  lhPort = new Int32Array(256);
+  lhParent = new Int32Array(256);
+  lhFirstChild = new Int32Array(256);
+  lhNextSibling = new Int32Array(256);
+  lhPos = new Int32Array(256);
+  lhJ = new Float64Array(256);
+  private lhHigh = 0;
+  private freeLH: number[] = [];
+
+  readonly portLH: number[][];
+  readonly rxTable = new ReceiverTable();
+  /** Σr per port (bytes/ns), kept current on every change: routing reads it between passes. */
+  readonly portRate: Float64Array;
+  readonly portDelay: Float64Array;
+  readonly portBurst: Float64Array;
+  readonly portBacklog: Float64Array;
+  /** Lanes with a deadline, checked after every pass. */
+  readonly deadlineLanes = new Set<LaneRec>();
+  /** Per sender host: source ports in use. */
+  readonly srcPortsInUse = new Map<number, Set<number>>();
+
+  // Incremental passes (evaluate.ts): ports whose inputs changed wait in buckets by topological
+  // rank. Ranks come from the last full pass; a new dependency that contradicts them (or a cycle)
+  // forces the next pass to be a full one.
+  readonly portRank: Int32Array;
+  ranksValid = false;
+  readonly dirty: Uint8Array;
+  dirtyBuckets: number[][] = [];
+  /** Ports over share or buffer after the last pass, and deadline lanes past their deadline. */
+  readonly overloaded = new Set<number>();
+  readonly late = new Set<LaneRec>();
+  /** Lanes whose σ/π moved since the last commit (their grants must be re-issued). */
+  readonly rateTouched = new Set<LaneRec>();
+  /** Port whose cyclic fixed point failed in the last pass, or -1. */
+  unstablePort = -1;
+
+  constructor(g: CompiledGraph) {
+    this.g = g;
+    const n = g.portFrom.length;
+    this.portLH = Array.from({ length: n }, () => []);
+    this.portRate = new Float64Array(n);
+    this.portDelay = new Float64Array(n);
+    this.portBurst = new Float64Array(n);
+    this.portBacklog = new Float64Array(n);
+    this.portRank = new Int32Array(n);
+    this.dirty = new Uint8Array(n);
+  }
+
+  /** Queues a port for the next incremental pass. */
+  markDirty(p: number): void {
+    if (this.dirty[p]) return;
+    this.dirty[p] = 1;
+    const r = this.portRank[p]!;
+    let bucket = this.dirtyBuckets[r];
+    if (!bucket) {
+      bucket = [];
+      this.dirtyBuckets[r] = bucket;
+    }
+    bucket.push(p);
+  }
+
+  get portCount(): number {
+    return this.portLH.length;
+  }
+
+  private allocSlot(): number {
+    const s = this.freeSlots.pop();
+    if (s !== undefined) return s;
+    const slot = this.slots.length;
+    this.slots.push(undefined);
+    if (slot >= this.laneL.length) {
+      this.laneL = growF64(this.laneL, this.laneL.length * 2);
+      this.laneR = growF64(this.laneR, this.laneR.length * 2);
+    }
+    return slot;
+  }
+
+  private allocLH(): number {
+    const h = this.freeLH.pop();
+    if (h !== undefined) return h;
+    const i = this.lhHigh++;
+    if (i >= this.lhLane.length) {
+      const cap = this.lhLane.length * 2;
+      this.lhLane = growI32(this.lhLane, cap);
+      this.lhPort = growI32(this.lhPort, cap);
+      this.lhParent = growI32(this.lhParent, cap);
+      this.lhFirstChild = growI32(this.lhFirstChild, cap);
+      this.lhNextSibling = growI32(this.lhNextSibling, cap);
+      this.lhPos = growI32(this.lhPos, cap);
+      this.lhJ = growF64(this.lhJ, cap);
+    }
+    return i;
+  }
+
+  /** Adds a routed lane (rec.ports/parents set) at its current σ/π. */
+  install(rec: LaneRec): void {
+    const slot = this.allocSlot();
+    rec.slot = slot;
+    this.slots[slot] = rec;
+    this.lanes.set(rec.id, rec);
+    const L = wireBytes(rec.sigma);
+    const r = L / rec.pi;
+    this.laneL[slot] = L;
+    this.laneR[slot] = r;
+    rec.hops = new Array(rec.ports.length);
+    for (let i = 0; i < rec.ports.length; i++) {
+      const h = this.allocLH();
+      const p = rec.ports[i]!;
+      const parentIdx = rec.parents[i]!;
+      const parent = parentIdx < 0 ? -1 : rec.hops[parentIdx]!;
+      this.lhLane[h] = slot;
+      this.lhPort[h] = p;
+      this.lhParent[h] = parent;
+      this.lhFirstChild[h] = -1;
+      this.lhNextSibling[h] = -1;
+      if (parent >= 0) {
+        this.lhNextSibling[h] = this.lhFirstChild[parent]!;
+        this.lhFirstChild[parent] = h;
+      }
+      const list = this.portLH[p]!;
+      this.lhPos[h] = list.length;
+      list.push(h);
+      this.portRate[p] = this.portRate[p]! + r;
+      rec.hops[i] = h;
+      if (parentIdx >= 0 && this.portRank[rec.ports[parentIdx]!]! >= this.portRank[p]!)
+        this.ranksValid = false;
+      this.markDirty(p);
+    }
+    this.addReceivers(rec);
+    if (Number.isFinite(rec.deadline)) this.deadlineLanes.add(rec);
+    let used = this.srcPortsInUse.get(rec.sender);
+    if (!used) {
+      used = new Set();
+      this.srcPortsInUse.set(rec.sender, used);
+    }
+    used.add(rec.srcPort);
+  }
+
+  uninstall(rec: LaneRec): void {
+    const r = this.laneR[rec.slot]!;
+    for (const h of rec.hops) {
+      const p = this.lhPort[h]!;
+      const list = this.portLH[p]!;
+      const pos = this.lhPos[h]!;
+      const last = list.pop()!;
+      if (last !== h) {
+        list[pos] = last;
+        this.lhPos[last] = pos;
+      }
+      this.portRate[p] = list.length === 0 ? 0 : this.portRate[p]! - r;
+      this.freeLH.push(h);
+      this.markDirty(p);
+    }
+    this.late.delete(rec);
+    rec.hops = [];
+    for (const row of rec.rx) this.rxTable.remove(row);
+    rec.rx = [];
+    this.slots[rec.slot] = undefined;
+    this.freeSlots.push(rec.slot);
+    this.lanes.delete(rec.id);
+    this.deadlineLanes.delete(rec);
+    this.srcPortsInUse.get(rec.sender)?.delete(rec.srcPort);
+  }
+
+  /** Changes a lane's granted σ/π (and the squeeze factor they stand for). */
+  setRate(rec: LaneRec, sigma: number, pi: number, squeeze: number): void {
+    rec.squeeze = squeeze;
+    if (sigma === rec.sigma && pi === rec.pi) return;
+    rec.sigma = sigma;
+    rec.pi = pi;
+    this.rateTouched.add(rec);
+    const L = wireBytes(sigma);
+    const r = L / pi;
+    const dr = r - this.laneR[rec.slot]!;
+    this.laneL[rec.slot] = L;
+    this.laneR[rec.slot] = r;
+    for (const p of rec.ports) {
+      this.portRate[p] = this.portRate[p]! + dr;
+      this.markDirty(p);
+    }
+  }
+
+  /** Lowest free source port of a sender from `base`. */
+  freeSrcPort(sender: number, base: number): number {
+    const used = this.srcPortsInUse.get(sender);
+    let port = base;
+    while (used?.has(port)) port++;
+    return port;
+  }
+
+  private addReceivers(rec: LaneRec): void {
+    const g = this.g;
+    rec.rx = rec.receivers.map((r, k) => {
+      const path: number[] = [];
+      let base = g.sendMax[rec.sender]! + g.recvMax[r]!;
+      for (let i = rec.leafOf[k]!; i >= 0; i = rec.parents[i]!) {
+        path.push(rec.ports[i]!);
+        base += g.staticMaxNs[rec.ports[i]!]!;
+      }
+      return this.rxTable.add(rec.slot, base, rec.deadline, rec.grantedMax[k] ?? Number.NaN, path.reverse());
+    });
+  }
+
+  /** λ_max bound of a lane's receiver k from the last pass: send, every hop's D, propagation and
+   * next-switch forwarding, receive. */
+  boundOf(rec: LaneRec, k: number): number {
+    return this.rxTable.bound(rec.rx[k]!, this.portDelay);
+  }
+
+  /** Records a lane's granted λ_max for receiver k (grant and table stay in step). */
+  setGranted(rec: LaneRec, k: number, value: number): void {
+    rec.grantedMax[k] = value;
+    this.rxTable.granted[rec.rx[k]!] = value;
+  }
+}

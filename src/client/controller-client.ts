@@ -1,0 +1,187 @@
+// HTTP client of the controller's /v1 API (fetch). Every failure surfaces as an XlaneError with the
+// server's own XL_ERR_* code, so the CLI and agents handle remote and local errors the same way.
+import type { GrantChange, LaneRequest, PortReport } from '../alloc/types.js';
+import type { CloseResult, HostGrants, HostView, LaneView, TopologyResult } from '../controller/lifecycle.js';
+import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
+import { topologyToYaml } from '../topology/load.js';
+import type { TopologySpec } from '../topology/spec.js';
+
+export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:7300';
+
+export interface ControllerClientOptions {
+  /** Base URL; default env XLANE_CONTROLLER, else http://127.0.0.1:7300. */
+  url?: string;
+  /** Bearer token; default env XLANE_TOKEN. */
+  token?: string;
+  /** Per-request timeout (ms); long-polls add their own wait to it. */
+  timeoutMs?: number;
+}
+
+export interface Health {
+  status: 'ok';
+  epoch: number;
+  version: string;
+  lanes: number;
+  hosts: number;
+}
+
+export interface OpenLaneResponse {
+  lane: LaneView;
+  changed: GrantChange[];
+}
+
+export class ControllerClient {
+  readonly url: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ControllerClientOptions = {}) {
+    this.url = (opts.url ?? process.env.XLANE_CONTROLLER ?? DEFAULT_CONTROLLER_URL).replace(/\/+$/, '');
+    this.token = opts.token ?? (process.env.XLANE_TOKEN || undefined);
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  health(): Promise<Health> {
+    return this.call('GET', '/v1/health');
+  }
+
+  topology(): Promise<TopologySpec> {
+    return this.call('GET', '/v1/topology');
+  }
+
+  /** The topology as YAML file text. */
+  async topologyYaml(): Promise<string> {
+    return this.call('GET', '/v1/topology?format=yaml', undefined, 'text');
+  }
+
+  /** Replace the topology with a normalised spec or YAML file text (the server parses either). */
+  replaceTopology(spec: TopologySpec | string, opts: { force?: boolean } = {}): Promise<TopologyResult> {
+    const text = typeof spec === 'string' ? spec : topologyToYaml(spec);
+    return this.call('PUT', `/v1/topology${opts.force ? '?force=true' : ''}`, {
+      text,
+      contentType: 'application/yaml',
+    });
+  }
+
+  removeHost(name: string, opts: { force?: boolean } = {}): Promise<TopologyResult> {
+    return this.call('DELETE', `/v1/topology/hosts/${enc(name)}${opts.force ? '?force=true' : ''}`);
+  }
+
+  removeLink(a: string, b: string, opts: { force?: boolean } = {}): Promise<TopologyResult> {
+    return this.call('DELETE', `/v1/topology/links/${enc(a)}/${enc(b)}${opts.force ? '?force=true' : ''}`);
+  }
+
+  registerHost(
+    name: string,
+    info: { agentVersion?: string; engine?: string } = {},
+  ): Promise<{ host: HostView; version: number; epoch: number }> {
+    return this.call('POST', `/v1/hosts/${enc(name)}/register`, { json: info });
+  }
+
+  async hosts(): Promise<HostView[]> {
+    return (await this.call<{ hosts: HostView[] }>('GET', '/v1/hosts')).hosts;
+  }
+
+  /** Opens a lane; with `waitLiveMs` the call returns once the lane is live or that time passed. */
+  openLane(request: LaneRequest, opts: { waitLiveMs?: number } = {}): Promise<OpenLaneResponse> {
+    const q = opts.waitLiveMs !== undefined ? `?wait=live&timeoutMs=${Math.round(opts.waitLiveMs)}` : '';
+    return this.call('POST', `/v1/lanes${q}`, { json: request, extraMs: opts.waitLiveMs ?? 0 });
+  }
+
+  async lanes(): Promise<LaneView[]> {
+    return (await this.call<{ lanes: LaneView[] }>('GET', '/v1/lanes')).lanes;
+  }
+
+  async lane(id: string): Promise<LaneView> {
+    return (await this.call<{ lane: LaneView }>('GET', `/v1/lanes/${enc(id)}`)).lane;
+  }
+
+  closeLane(id: string): Promise<CloseResult> {
+    return this.call('DELETE', `/v1/lanes/${enc(id)}`);
+  }
+
+  grants(host: string): Promise<HostGrants> {
+    return this.call('GET', `/v1/grants?host=${enc(host)}`);
+  }
+
+  async ports(): Promise<PortReport[]> {
+    return (await this.call<{ ports: PortReport[] }>('GET', '/v1/ports')).ports;
+  }
+
+  /** ws:// URL of the watch stream of `host`. */
+  watchUrl(host: string): string {
+    return `${this.url.replace(/^http/, 'ws')}/v1/watch?host=${enc(host)}`;
+  }
+
+  /** Headers a watch connection needs (the bearer token, if any). */
+  authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: { json?: unknown; text?: string; contentType?: string; extraMs?: number },
+    as: 'json' | 'text' = 'json',
+  ): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
+    let payload: string | undefined;
+    if (body?.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body?.text !== undefined) {
+      headers['content-type'] = body.contentType ?? 'text/plain';
+      payload = body.text;
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs + (body?.extraMs ?? 0)),
+      });
+    } catch (err) {
+      throw this.transportError(err);
+    }
+    const text = await res.text();
+    if (res.ok && as === 'text') return text as T;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new XlaneError(
+        'XL_ERR_INTERNAL',
+        `${method} ${path}: the controller answered ${res.status} with non-JSON`,
+      );
+    }
+    if (!res.ok) throw serverError(res.status, parsed);
+    return parsed as T;
+  }
+
+  private transportError(err: unknown): XlaneError {
+    const e = err as Error & { cause?: { code?: string } };
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+      return new XlaneError('XL_ERR_TIMEOUT', `the controller at ${this.url} did not answer in time`);
+    }
+    const code = e?.cause?.code;
+    const why = code === 'ECONNREFUSED' ? 'connection refused' : (code ?? e?.message ?? String(err));
+    return new XlaneError(
+      'XL_ERR_CONNECT',
+      `cannot reach the controller at ${this.url} (${why}): is \`xlane controller\` running there? ` +
+        'Point --controller or XLANE_CONTROLLER at it.',
+      { url: this.url, cause: code },
+    );
+  }
+}
+
+function serverError(status: number, body: unknown): XlaneError {
+  const e = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
+    ?.error;
+  const code: ErrorCode = e?.code && e.code in ErrorCodes ? (e.code as ErrorCode) : 'XL_ERR_INTERNAL';
+  return new XlaneError(code, e?.message ?? `the controller answered HTTP ${status}`, e?.details);
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}

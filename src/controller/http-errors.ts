@@ -1,0 +1,51 @@
+// One error shape for every failure: {error: {code: 'XL_ERR_*', message, details?}} with the code's
+// status from errors.ts. Fastify's own errors (bad JSON, size limit, media type, schema) are mapped
+// to stable codes here, so a client never has to know fastify's FST_* names.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { type ErrorCode, isXlaneError, XlaneError } from '../errors.js';
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'XL_ERR_BAD_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'XL_ERR_BAD_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'XL_ERR_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'XL_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'XL_ERR_VALIDATION',
+  FST_ERR_VALIDATION: 'XL_ERR_VALIDATION',
+};
+
+/** Turns anything thrown in a request into an XlaneError; unknown errors become XL_ERR_INTERNAL. */
+export function toXlaneError(err: unknown): XlaneError {
+  if (isXlaneError(err)) return err;
+  const fe = err as Partial<FastifyError> & { validationContext?: string };
+  if (fe?.validation) {
+    const errors = fe.validation.map((v) => {
+      const field = `${fe.validationContext ?? 'body'}${v.instancePath}`;
+      const extra = v.keyword === 'additionalProperties' ? ` (${String(v.params.additionalProperty)})` : '';
+      return { path: field, message: `${v.message ?? 'is invalid'}${extra}` };
+    });
+    const first = errors[0];
+    return new XlaneError('XL_ERR_VALIDATION', first ? `${first.path} ${first.message}` : 'invalid request', {
+      errors,
+    });
+  }
+  const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped) return new XlaneError(mapped, fe.message ?? mapped);
+  if (err instanceof SyntaxError) return new XlaneError('XL_ERR_BAD_JSON', err.message);
+  // Any other client error fastify raises (4xx) stays a client error, never a 500.
+  const status = fe?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new XlaneError('XL_ERR_VALIDATION', fe.message ?? 'bad request', { fastifyCode: fe.code });
+  }
+  return new XlaneError('XL_ERR_INTERNAL', 'internal error', undefined, { cause: err });
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const xe = toXlaneError(err);
+  if (xe.statusCode >= 500) request.log.error({ err }, 'request failed');
+  void reply.status(xe.statusCode).send({ error: xe.toJSON() });
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  const xe = new XlaneError('XL_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+  void reply.status(404).send({ error: xe.toJSON() });
+}

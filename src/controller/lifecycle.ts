@@ -1,0 +1,452 @@
+// The lane lifecycle: admission, release and topology changes driven through the allocator, the
+// per-host watch versions, and the pending → live gate of the safe change order. No HTTP and no
+// sockets here: the service wires `onUpdate` to the watch hub and the routes call these methods.
+//
+// Every mutation follows one pattern: the allocator computes (pure, in memory), the whole result is
+// written to the store in one transaction, and only then are the in-memory mirror updated and the
+// watch updates pushed. If the write fails the allocator has already moved, so it is rebuilt from
+// the store (the source of truth) before the error is reported: memory never diverges from disk.
+import { EventEmitter } from 'node:events';
+import type { Allocator, AllocatorOptions, GrantChange, LaneRequest, PersistedLane } from '../alloc/types.js';
+import { XlaneError } from '../errors.js';
+import type { TopologySpec } from '../topology/spec.js';
+import { ChangeSet } from './change-set.js';
+import { ackersFor, hostsOf } from './concern.js';
+import type { HostRecord, LaneStore, StoredLane, StoreMutation } from './store.js';
+import type {
+  CloseResult,
+  HostGrants,
+  HostUpdate,
+  HostView,
+  LaneView,
+  OpenResult,
+  TopologyResult,
+  WireGrant,
+} from './views.js';
+
+export type * from './views.js';
+
+export interface AllocatorFactory {
+  create(spec: TopologySpec, opts?: AllocatorOptions): Allocator;
+  restore(spec: TopologySpec, lanes: PersistedLane[], epoch: number, opts?: AllocatorOptions): Allocator;
+}
+
+export interface LifecycleOptions {
+  /** Topology to start from when the store has none. */
+  topology?: TopologySpec;
+  allocator?: AllocatorOptions;
+  /** Structured log of mutations and warnings (pino-compatible subset). */
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export class Lifecycle {
+  private lanes = new Map<string, StoredLane>();
+  private hostRecords = new Map<string, HostRecord>();
+  private nextLaneId = 1;
+  private alloc: Allocator;
+  private readonly events = new EventEmitter();
+  private connectivity: (host: string) => boolean = () => false;
+  /** The --topology given at start when the store already held a different one. */
+  readonly topologyMismatch: boolean;
+
+  constructor(
+    private readonly store: LaneStore,
+    private readonly factory: AllocatorFactory,
+    private readonly opts: LifecycleOptions = {},
+  ) {
+    this.events.setMaxListeners(0);
+    const snap = store.load();
+    if (snap.topology) {
+      this.topologyMismatch =
+        opts.topology !== undefined && JSON.stringify(opts.topology) !== JSON.stringify(snap.topology);
+      if (this.topologyMismatch) {
+        opts.log?.warn(
+          { stored: snap.topology.name, given: opts.topology?.name },
+          'the store holds a topology that differs from --topology; using the stored one (replace it with PUT /v1/topology)',
+        );
+      }
+      this.alloc = this.restoreFrom(snap.topology, snap.lanes, snap.epoch);
+    } else {
+      if (!opts.topology) {
+        throw new XlaneError('XL_ERR_TOPOLOGY', 'no topology: the store is empty and none was given');
+      }
+      this.topologyMismatch = false;
+      this.alloc = factory.create(opts.topology, opts.allocator);
+      store.apply({ topology: opts.topology, epoch: this.alloc.epoch, nextLaneId: snap.nextLaneId });
+    }
+    this.mirror();
+  }
+
+  get epoch(): number {
+    return this.alloc.epoch;
+  }
+
+  get topology(): TopologySpec {
+    return this.alloc.topology;
+  }
+
+  /** Tells the lifecycle which hosts have a live watch connection (for host views). */
+  setConnectivity(fn: (host: string) => boolean): void {
+    this.connectivity = fn;
+  }
+
+  onUpdate(fn: (u: HostUpdate) => void): () => void {
+    this.events.on('update', fn);
+    return () => this.events.off('update', fn);
+  }
+
+  /** Fires with 'live' when a pending lane may send, 'gone' when a lane is closed or revoked. */
+  onLaneState(fn: (laneId: string, state: 'live' | 'gone') => void): () => void {
+    this.events.on('lane', fn);
+    return () => this.events.off('lane', fn);
+  }
+
+  ports() {
+    return this.alloc.ports();
+  }
+
+  listLanes(): LaneView[] {
+    return [...this.lanes.values()].map((l) => this.view(l));
+  }
+
+  getLane(id: string): LaneView {
+    const lane = this.lanes.get(id);
+    if (!lane) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no lane ${id}`, { laneId: id });
+    return this.view(lane);
+  }
+
+  hosts(): HostView[] {
+    return this.topology.hosts.map((h) => this.hostView(this.record(h.name)));
+  }
+
+  host(name: string): HostView {
+    this.requireHost(name);
+    return this.hostView(this.record(name));
+  }
+
+  grantsFor(host: string): HostGrants {
+    this.requireHost(host);
+    const grants = [...this.lanes.values()].filter((l) => hostsOf(l.grant).includes(host)).map(wire);
+    return { host, version: this.record(host).version, epoch: this.epoch, grants };
+  }
+
+  registerHost(name: string, info: { agentVersion?: string; engine?: string }): HostView {
+    this.requireHost(name);
+    const rec: HostRecord = {
+      ...this.record(name),
+      registered: true,
+      registeredAt: new Date().toISOString(),
+    };
+    if (info.agentVersion !== undefined) rec.agentVersion = info.agentVersion;
+    if (info.engine !== undefined) rec.engine = info.engine;
+    this.commit({ putHosts: [rec] }, new ChangeSet(), []);
+    this.opts.log?.info(
+      { host: name, agentVersion: info.agentVersion, engine: info.engine },
+      'host registered',
+    );
+    return this.hostView(rec);
+  }
+
+  openLane(request: LaneRequest): OpenResult {
+    if (request.name !== undefined && [...this.lanes.values()].some((l) => l.request.name === request.name)) {
+      throw new XlaneError('XL_ERR_DUPLICATE', `a lane named ${request.name} already exists`, {
+        name: request.name,
+      });
+    }
+    const id = `L${this.nextLaneId}`;
+    const r = this.guard(() => this.alloc.admit(id, request));
+    if (!r.ok) throw r.error;
+
+    const cs = new ChangeSet();
+    const putLanes = this.applyChanges(r.changed, cs);
+    const provisional: StoredLane = {
+      id,
+      request,
+      grant: r.grant,
+      state: 'pending',
+      createdAt: new Date().toISOString(),
+      waitFor: {},
+    };
+    cs.addGrant(wire(provisional));
+    const bumped = this.bump(cs);
+    // The gate: every registered host that must hold a change has to ACK the version carrying it.
+    const waitFor: Record<string, number> = {};
+    // The new lane's own receivers too: a receiver that does not yet know the lane would drop
+    // its frames as coming from an unknown lane.
+    for (const h of [...r.changed.flatMap(ackersFor), ...r.grant.receivers.map((x) => x.host)]) {
+      const rec = bumped.get(h);
+      if (rec?.registered && rec.ackedVersion < rec.version) waitFor[h] = rec.version;
+    }
+    const lane: StoredLane = {
+      ...provisional,
+      state: Object.keys(waitFor).length === 0 ? 'live' : 'pending',
+      waitFor,
+    };
+    cs.addGrant(wire(lane));
+    this.commit(
+      {
+        epoch: r.epoch,
+        nextLaneId: this.nextLaneId + 1,
+        putLanes: [...putLanes, lane],
+        putHosts: [...bumped.values()],
+      },
+      cs,
+      lane.state === 'live' ? [[id, 'live']] : [],
+    );
+    this.opts.log?.info(
+      { laneId: id, name: request.name, state: lane.state, waitFor, changed: r.changed.map((c) => c.laneId) },
+      'lane admitted',
+    );
+    return { lane: this.view(lane), changed: r.changed };
+  }
+
+  closeLane(id: string): CloseResult {
+    const lane = this.lanes.get(id);
+    if (!lane) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no lane ${id}`, { laneId: id });
+    const r = this.guard(() => this.alloc.release(id));
+    const cs = new ChangeSet();
+    const putLanes = this.applyChanges(r.changed, cs);
+    cs.addRemoved(lane.grant);
+    const bumped = this.bump(cs);
+    this.commit({ epoch: r.epoch, deleteLanes: [id], putLanes, putHosts: [...bumped.values()] }, cs, [
+      [id, 'gone'],
+    ]);
+    this.opts.log?.info({ laneId: id, changed: r.changed.map((c) => c.laneId) }, 'lane closed');
+    return { removed: id, changed: r.changed, epoch: r.epoch };
+  }
+
+  replaceTopology(spec: TopologySpec, force = false): TopologyResult {
+    const r = this.guard(() => this.alloc.replaceTopology(spec, { force }));
+    if (!r.ok) throw r.error;
+    const cs = new ChangeSet();
+    const revoked = new Set(r.revoked);
+    const putLanes = this.applyChanges(
+      r.changed.filter((c) => !revoked.has(c.laneId)),
+      cs,
+    );
+    for (const id of revoked) {
+      const lane = this.lanes.get(id);
+      if (lane) cs.addRemoved(lane.grant);
+    }
+    const present = new Set(spec.hosts.map((h) => h.name));
+    const deleteHosts = [...this.hostRecords.keys()].filter((h) => !present.has(h));
+    // A host that left has no agent to wait for: pending lanes stop waiting on it.
+    const lanesById = new Map(putLanes.map((l) => [l.id, l]));
+    const events: [string, 'live' | 'gone'][] = [...revoked].map((id) => [id, 'gone']);
+    for (const lane of this.lanes.values()) {
+      if (lane.state !== 'pending' || revoked.has(lane.id)) continue;
+      const base = lanesById.get(lane.id) ?? lane;
+      const waitFor = Object.fromEntries(Object.entries(base.waitFor).filter(([h]) => present.has(h)));
+      if (Object.keys(waitFor).length === Object.keys(base.waitFor).length) continue;
+      const next: StoredLane = { ...base, waitFor, state: Object.keys(waitFor).length ? 'pending' : 'live' };
+      lanesById.set(lane.id, next);
+      cs.addGrant(wire(next));
+      if (next.state === 'live') events.push([lane.id, 'live']);
+    }
+    const bumped = this.bump(cs, present);
+    this.commit(
+      {
+        topology: spec,
+        epoch: r.epoch,
+        deleteLanes: [...revoked],
+        putLanes: [...lanesById.values()],
+        putHosts: [...bumped.values()],
+        deleteHosts,
+      },
+      cs,
+      events,
+    );
+    this.opts.log?.info(
+      { topology: spec.name, force, changed: r.changed.map((c) => c.laneId), revoked: r.revoked },
+      'topology replaced',
+    );
+    return { epoch: r.epoch, changed: r.changed, revoked: r.revoked };
+  }
+
+  /** An agent acknowledged every update up to `version`; pending lanes whose gate opens go live. */
+  ack(host: string, version: number): HostView {
+    this.requireHost(host);
+    const rec = this.record(host);
+    if (!Number.isInteger(version) || version < 0 || version > rec.version) {
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `ack for version ${version}, but ${host} is at ${rec.version}`,
+        {
+          host,
+          version,
+          current: rec.version,
+        },
+      );
+    }
+    if (version <= rec.ackedVersion) return this.hostView(rec);
+    const acked: HostRecord = { ...rec, ackedVersion: version };
+    const cs = new ChangeSet();
+    const putLanes: StoredLane[] = [];
+    const events: [string, 'live'][] = [];
+    for (const lane of this.lanes.values()) {
+      const need = lane.waitFor[host];
+      if (lane.state !== 'pending' || need === undefined || need > version) continue;
+      const { [host]: _done, ...rest } = lane.waitFor;
+      const next: StoredLane = {
+        ...lane,
+        waitFor: rest,
+        state: Object.keys(rest).length ? 'pending' : 'live',
+      };
+      putLanes.push(next);
+      if (next.state === 'live') {
+        cs.addGrant(wire(next));
+        events.push([lane.id, 'live']);
+      }
+    }
+    const bumped = this.bump(cs, undefined, new Map([[host, acked]]));
+    if (!bumped.has(host)) bumped.set(host, acked);
+    this.commit({ putLanes, putHosts: [...bumped.values()] }, cs, events);
+    for (const [id] of events) this.opts.log?.info({ laneId: id, ackedBy: host, version }, 'lane live');
+    return this.hostView(bumped.get(host) ?? acked);
+  }
+
+  /** Resolves when the lane is live, or with its current (pending) view after timeoutMs. */
+  waitLive(id: string, timeoutMs: number): Promise<LaneView> {
+    const lane = this.getLane(id);
+    if (lane.state === 'live') return Promise.resolve(lane);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        try {
+          resolve(this.getLane(id));
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.onLaneState((laneId) => {
+        if (laneId === id) done();
+      });
+    });
+  }
+
+  /** An allocator that throws instead of answering (a bug) may be half-way through a change:
+   * rebuild it from the store so the next call starts from the committed state. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof XlaneError) throw err;
+      this.reload();
+      throw new XlaneError('XL_ERR_INTERNAL', `allocator failure: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
+    }
+  }
+
+  private reload(): void {
+    const snap = this.store.load();
+    if (snap.topology) this.alloc = this.restoreFrom(snap.topology, snap.lanes, snap.epoch);
+    this.mirror();
+  }
+
+  private applyChanges(changes: GrantChange[], cs: ChangeSet): StoredLane[] {
+    const out: StoredLane[] = [];
+    for (const c of changes) {
+      const lane = this.lanes.get(c.laneId);
+      if (!lane) continue;
+      const next = { ...lane, grant: c.after };
+      out.push(next);
+      // Hosts that dropped out of a re-routed tree still need to hear about it.
+      cs.addGrant(wire(next), hostsOf(c.before));
+    }
+    return out;
+  }
+
+  /** New records, version + 1, for every host in the change set that is (still) in the topology. */
+  private bump(
+    cs: ChangeSet,
+    present?: Set<string>,
+    base = new Map<string, HostRecord>(),
+  ): Map<string, HostRecord> {
+    const inTopology = present ?? new Set(this.topology.hosts.map((h) => h.name));
+    const out = new Map<string, HostRecord>();
+    for (const h of cs.hosts()) {
+      if (!inTopology.has(h)) continue;
+      const rec = base.get(h) ?? this.record(h);
+      out.set(h, { ...rec, version: rec.version + 1 });
+    }
+    return out;
+  }
+
+  private commit(m: StoreMutation, cs: ChangeSet, events: [string, 'live' | 'gone'][]): void {
+    try {
+      this.store.apply(m);
+    } catch (err) {
+      this.reload();
+      throw err;
+    }
+    this.mirrorMutation(m);
+    for (const host of cs.hosts()) {
+      const rec = this.hostRecords.get(host);
+      if (!rec) continue;
+      this.events.emit('update', {
+        host,
+        version: rec.version,
+        epoch: this.epoch,
+        grants: [...(cs.grants.get(host)?.values() ?? [])],
+        removed: [...(cs.removed.get(host) ?? [])],
+      } satisfies HostUpdate);
+    }
+    for (const [id, state] of events) this.events.emit('lane', id, state);
+  }
+
+  private restoreFrom(spec: TopologySpec, lanes: StoredLane[], epoch: number): Allocator {
+    const persisted = lanes.map((l) => ({ laneId: l.id, request: l.request, grant: l.grant }));
+    return this.factory.restore(spec, persisted, epoch, this.opts.allocator);
+  }
+
+  private mirror(): void {
+    const snap = this.store.load();
+    this.lanes = new Map(snap.lanes.map((l) => [l.id, l]));
+    this.hostRecords = new Map(snap.hosts.map((h) => [h.name, h]));
+    this.nextLaneId = snap.nextLaneId;
+  }
+
+  private mirrorMutation(m: StoreMutation): void {
+    for (const id of m.deleteLanes ?? []) this.lanes.delete(id);
+    for (const l of m.putLanes ?? []) this.lanes.set(l.id, l);
+    for (const h of m.deleteHosts ?? []) this.hostRecords.delete(h);
+    for (const h of m.putHosts ?? []) this.hostRecords.set(h.name, h);
+    if (m.nextLaneId !== undefined) this.nextLaneId = m.nextLaneId;
+  }
+
+  private record(name: string): HostRecord {
+    return this.hostRecords.get(name) ?? { name, registered: false, version: 0, ackedVersion: 0 };
+  }
+
+  private requireHost(name: string): void {
+    if (!this.topology.hosts.some((h) => h.name === name)) {
+      throw new XlaneError('XL_ERR_UNKNOWN_HOST', `no host ${name} in topology ${this.topology.name}`, {
+        host: name,
+      });
+    }
+  }
+
+  private hostView(rec: HostRecord): HostView {
+    return { ...rec, connected: this.connectivity(rec.name) };
+  }
+
+  private view(lane: StoredLane): LaneView {
+    const v: LaneView = {
+      id: lane.id,
+      state: lane.state,
+      request: lane.request,
+      grant: wire(lane),
+      pendingHosts: Object.keys(lane.waitFor),
+      createdAt: lane.createdAt,
+    };
+    if (lane.request.name !== undefined) v.name = lane.request.name;
+    return v;
+  }
+}
+
+function wire(lane: StoredLane): WireGrant {
+  return { ...lane.grant, state: lane.state };
+}

@@ -1,0 +1,74 @@
+// TypeBox schemas of every body, param and query of the /v1 API, and of the watch messages.
+// Unknown fields are refused (additionalProperties: false): a typo such as `maxPayload` must not
+// silently become a lane with default values.
+import { type Static, Type } from '@sinclair/typebox';
+import { MAX_PAYLOAD_BYTES } from '../alloc/wire.js';
+
+const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' });
+/** Nanoseconds; an hour is far beyond any sane lane period and keeps the arithmetic exact. */
+const Nanos = Type.Number({ exclusiveMinimum: 0, maximum: 3.6e12 });
+
+export const LaneRequestBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    sender: Name,
+    receivers: Type.Array(Name, { minItems: 1, maxItems: 1024, uniqueItems: true }),
+    maxPayloadBytes: Type.Integer({ minimum: 1, maximum: MAX_PAYLOAD_BYTES }),
+    minPeriodNs: Nanos,
+    deadlineNs: Type.Optional(Nanos),
+    minPayloadBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAYLOAD_BYTES })),
+    maxPeriodNs: Type.Optional(Nanos),
+    policy: Type.Optional(Type.Union([Type.Literal('reject'), Type.Literal('coalesce')])),
+  },
+  { additionalProperties: false },
+);
+export type LaneRequestBody = Static<typeof LaneRequestBody>;
+
+export const OpenLaneQuery = Type.Object(
+  {
+    wait: Type.Optional(Type.Literal('live')),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 300_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const LaneIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const HostParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });
+export const LinkParams = Type.Object({
+  a: Type.String({ minLength: 1, maxLength: 128 }),
+  b: Type.String({ minLength: 1, maxLength: 128 }),
+});
+
+export const ForceQuery = Type.Object(
+  { force: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const HostQuery = Type.Object({ host: Name }, { additionalProperties: false });
+export const WatchQuery = Type.Object({ host: Type.Optional(Name) }, { additionalProperties: false });
+
+export const RegisterBody = Type.Object(
+  {
+    agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+    engine: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+/** GET /v1/topology: the normalised spec (JSON, ns / bit/s / bytes) or the YAML file text. */
+export const TopologyQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('yaml')])) },
+  { additionalProperties: false },
+);
+
+/** PUT /v1/topology: a JSON object in the YAML file's shape (units allowed), or the YAML text itself. */
+export const TopologyBody = Type.Union([Type.String(), Type.Object({}, { additionalProperties: true })]);
+
+export const ClientMessage = Type.Union([
+  Type.Object({
+    type: Type.Literal('hello'),
+    host: Name,
+    version: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
+  Type.Object({ type: Type.Literal('ack'), version: Type.Integer({ minimum: 0 }) }),
+]);
+export type ClientMessage = Static<typeof ClientMessage>;

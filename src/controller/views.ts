@@ -1,0 +1,61 @@
+// What the API, the watch stream and the client see of lanes and hosts (plain JSON shapes).
+import type { Grant, GrantChange, LaneRequest } from '../alloc/types.js';
+import type { LaneState } from './store.js';
+
+/** A grant as agents and API clients see it: the allocator's grant plus the lane's state. */
+export type WireGrant = Grant & { state: LaneState };
+
+export interface LaneView {
+  id: string;
+  name?: string;
+  state: LaneState;
+  request: LaneRequest;
+  grant: WireGrant;
+  /** Registered hosts whose ACK the lane still waits for (empty once live). */
+  pendingHosts: string[];
+  createdAt: string;
+}
+
+export interface HostView {
+  name: string;
+  registered: boolean;
+  connected: boolean;
+  version: number;
+  ackedVersion: number;
+  agentVersion?: string;
+  engine?: string;
+  registeredAt?: string;
+}
+
+/** One push to one host's watch stream. */
+export interface HostUpdate {
+  host: string;
+  version: number;
+  epoch: number;
+  grants: WireGrant[];
+  removed: string[];
+}
+
+export interface HostGrants {
+  host: string;
+  version: number;
+  epoch: number;
+  grants: WireGrant[];
+}
+
+export interface OpenResult {
+  lane: LaneView;
+  changed: GrantChange[];
+}
+
+export interface CloseResult {
+  removed: string;
+  changed: GrantChange[];
+  epoch: number;
+}
+
+export interface TopologyResult {
+  epoch: number;
+  changed: GrantChange[];
+  revoked: string[];
+}

@@ -1,0 +1,178 @@
+// The real binary: `xlane controller` on a SQLite file, killed with SIGKILL (no graceful close) and
+// restarted on the same file: every lane, grant, host version and the pending gate are unchanged.
+// Also a smoke test of `xlane lanes` / `xlane status` against it. Spawns are slow: few of them.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ControllerClient } from '../../src/client/controller-client.js';
+import { lane, REPO, TESTBED } from './helpers.js';
+import { TestWatch } from './watch-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'xlane-cli-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/main.ts', ...args];
+
+/** Starts `xlane controller` (node itself, not npx, so the PID we kill is the controller's). */
+function startCli(db: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const child = spawn(
+    process.execPath,
+    cliArgs(['controller', '--topology', TESTBED, '--db', db, '--listen', '127.0.0.1:0']),
+    {
+      cwd: REPO,
+      env: { ...process.env, XLANE_TOKEN: '' },
+    },
+  );
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+      if (m) resolve({ child, url: m[1]!, log: () => out });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`controller exited ${code}: ${out}`)));
+  });
+}
+
+function runCli(args: string[]) {
+  const r = spawnSync(process.execPath, cliArgs(args), {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, XLANE_TOKEN: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function stateOf(client: ControllerClient) {
+  const [health, lanes, hosts, topology] = await Promise.all([
+    client.health(),
+    client.lanes(),
+    client.hosts(),
+    client.topology(),
+  ]);
+  const grants = await Promise.all(['h1', 'h2', 'h3'].map((h) => client.grants(h)));
+  return { epoch: health.epoch, lanes, hosts, grants, topology };
+}
+
+describe('xlane controller process', () => {
+  it('survives SIGKILL: the restarted controller has every lane and grant, and the pending gate', async () => {
+    const db = join(dir, 'state.db');
+    const first = await startCli(db);
+    const client = new ControllerClient({ url: first.url });
+    await client.registerHost('h2', { agentVersion: 'test' });
+    const a = (await client.openLane(lane('h1', ['h2'], { name: 'fd-h1-h2' }))).lane;
+    // h2 is a registered receiver of A: A goes live once h2's agent acks the version carrying it
+    expect(a).toMatchObject({ state: 'pending', pendingHosts: ['h2'] });
+    const agent = await TestWatch.open(client.watchUrl('h2'));
+    agent.send({ type: 'hello', host: 'h2' });
+    const held = await agent.next('snapshot');
+    expect((held.grants as { laneId: string; state: string }[]).map((g) => [g.laneId, g.state])).toEqual([
+      [a.id, 'pending'],
+    ]);
+    agent.send({ type: 'ack', version: held.version });
+    const aLive = await agent.next('update');
+    expect((aLive.grants as { laneId: string; state: string }[]).map((g) => [g.laneId, g.state])).toEqual([
+      [a.id, 'live'],
+    ]);
+    expect((await client.lane(a.id)).state).toBe('live');
+    await agent.close();
+    // stateOf compares host views, which include `connected`: wait until the controller saw it go
+    while ((await client.hosts()).find((h) => h.name === 'h2')!.connected) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // a full-size lane towards h2 moves A's window beyond the default headroom: h2 must ack
+    const b = (
+      await client.openLane(lane('h3', ['h2', 'h1'], { maxPayloadBytes: 1418, minPeriodNs: 1_000_000 }))
+    ).lane;
+    expect(b.state).toBe('pending');
+    const c = (await client.openLane(lane('h2', ['h3']))).lane;
+    await client.closeLane(c.id);
+    const before = await stateOf(client);
+
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    const second = await startCli(db);
+    const again = new ControllerClient({ url: second.url });
+    expect(await stateOf(again)).toEqual(before);
+    expect(before.lanes.map((l) => l.id)).toEqual([a.id, b.id]);
+
+    // the gate survived too: h2's ack of the version it holds lets B go live
+    const w = await TestWatch.open(again.watchUrl('h2'));
+    w.send({ type: 'hello', host: 'h2' });
+    const snap = await w.next('snapshot');
+    w.send({ type: 'ack', version: snap.version });
+    const update = await w.next('update');
+    expect((update.grants as { laneId: string; state: string }[]).map((g) => [g.laneId, g.state])).toEqual([
+      [b.id, 'live'],
+    ]);
+    expect((await again.lane(b.id)).state).toBe('live');
+    await w.close();
+
+    // CLI smoke against the restarted controller
+    const list = runCli(['lanes', 'list', '--json', '--controller', second.url]);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { id: string }[]).map((l) => l.id)).toEqual(
+      (await again.lanes()).map((l) => l.id),
+    );
+    const opened = runCli([
+      'lanes',
+      'open',
+      '--from',
+      'h3',
+      '--to',
+      'h1',
+      '--size',
+      '128',
+      '--period',
+      '250us',
+      '--name',
+      'hb',
+      '--json',
+      '--controller',
+      second.url,
+    ]);
+    expect(opened.code).toBe(0);
+    expect(JSON.parse(opened.stdout).lane).toMatchObject({
+      name: 'hb',
+      request: { maxPayloadBytes: 128, minPeriodNs: 250_000 },
+    });
+    const bad = runCli([
+      'lanes',
+      'open',
+      '--from',
+      'h3',
+      '--to',
+      'h9',
+      '--size',
+      '64',
+      '--period',
+      '100us',
+      '--controller',
+      second.url,
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/XL_ERR_UNKNOWN_HOST/);
+    const status = runCli(['status', '--json', '--controller', second.url]);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).lanes).toMatchObject({ total: 3, live: 3, pending: 0 });
+
+    // graceful stop on SIGTERM, then a clear connect error
+    second.child.kill('SIGTERM');
+    const code = await new Promise((r) => second.child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(second.log()).toMatch(/controller stopping/);
+    const refused = runCli(['status', '--controller', second.url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/XL_ERR_CONNECT/);
+  });
+});
