@@ -27,10 +27,23 @@ export const ErrorCodes = {
   XL_ERR_TOPOLOGY_CONFLICT: 409,
   /** The feedback between ports does not converge (cyclic dependency too loaded). */
   XL_ERR_UNSTABLE: 409,
+  /** A send that breaks the lane's contract: larger than σ_max, or sooner than π_min. */
+  XL_ERR_CONTRACT_SIZE: 400,
+  XL_ERR_CONTRACT_RATE: 429,
+  /** A lane used by a client that did not open it (agent local API). */
+  XL_ERR_FORBIDDEN: 403,
+  /** Kernel state (tc, sockets) could not be applied. */
+  XL_ERR_KERNEL: 500,
   XL_ERR_FILE: 400,
   XL_ERR_CONNECT: 503,
   XL_ERR_TIMEOUT: 504,
   XL_ERR_STORE: 500,
+  /** A host change (`xlane tune apply|revert`) needs root, unless --root points at a fake tree. */
+  XL_ERR_NOT_ROOT: 403,
+  /** A host change failed; everything already changed was restored (details say what failed). */
+  XL_ERR_TUNE_APPLY: 500,
+  /** `tune apply` found saved originals from an earlier apply (revert first), or the state file is bad. */
+  XL_ERR_TUNE_STATE: 409,
   XL_ERR_INTERNAL: 500,
 } as const;
 

@@ -9,6 +9,7 @@ import { register as registerDemo } from './commands/demo.js';
 import { register as registerLanes } from './commands/lanes.js';
 import { register as registerStatus } from './commands/status.js';
 import { register as registerTopology } from './commands/topology.js';
+import { register as registerTune } from './commands/tune.js';
 
 export function buildProgram(): Command {
   const program = new Command('xlane')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerLanes(program);
   registerStatus(program);
   registerTopology(program);
+  registerTune(program);
   registerBench(program);
   return program;
 }
