@@ -6,7 +6,7 @@ import { XlaneError } from '../errors.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { nextGrantedLambdaMax, type WindowPolicy } from './bounds.js';
 import { assess, type Infeasibility, primary } from './feasibility.js';
-import { buildGrant, initWindow, refreshGrant } from './grants.js';
+import { buildGrant, deepFreeze, initWindow, refreshGrant } from './grants.js';
 import { type CompiledGraph, compileGraph, portLabel } from './graph.js';
 import { describeInfeasibility } from './messages.js';
 import { rebuildLane, restoreLanes } from './restore.js';
@@ -74,6 +74,8 @@ export class LaneAllocator implements Allocator {
       quantumNs: opts.boundQuantumNs ?? DEFAULT_QUANTUM_NS,
     };
     this.srcPortBase = opts.srcPortBase ?? DEFAULT_SRC_PORT_BASE;
+    // Even an empty fabric has bounds (one blocking frame per port): ports() reports them.
+    assess(this.state);
     if (!(this.policy.headroom >= 0) || !(this.policy.quantumNs > 0) || !Number.isInteger(this.srcPortBase))
       throw new XlaneError(
         'XL_ERR_VALIDATION',
@@ -113,7 +115,8 @@ export class LaneAllocator implements Allocator {
     return i;
   }
 
-  private admitOrThrow(laneId: string, request: LaneRequest): AdmitOk {
+  /** Validates and routes a request into a lane record (not installed yet). */
+  private prepareLane(laneId: string, request: LaneRequest): LaneRec {
     const norm = validateRequest(laneId, request);
     const s = this.state;
     if (s.lanes.has(laneId))
@@ -143,7 +146,7 @@ export class LaneAllocator implements Allocator {
       id: laneId,
       seq: this.nextSeq,
       slot: -1,
-      request: structuredClone(request),
+      request: deepFreeze(structuredClone(request)),
       sender,
       receivers,
       ...norm,
@@ -158,6 +161,12 @@ export class LaneAllocator implements Allocator {
       grantedMax: [],
       grant: undefined,
     });
+    return rec;
+  }
+
+  private admitOrThrow(laneId: string, request: LaneRequest): AdmitOk {
+    const s = this.state;
+    const rec = this.prepareLane(laneId, request);
     s.install(rec);
     const violations = assess(s);
     if (violations.length > 0) {
@@ -173,9 +182,61 @@ export class LaneAllocator implements Allocator {
     this.currentEpoch++;
     if (request.name !== undefined) this.names.set(request.name, laneId);
     initWindow(s, rec, this.policy);
-    const changed = this.refreshAll(rec, false);
+    const changed = this.refreshAll(false);
     rec.grant = buildGrant(s.g, rec, this.currentEpoch);
     return { ok: true, grant: rec.grant, changed, epoch: this.currentEpoch };
+  }
+
+  /**
+   * Bulk loading (imports, benchmarks): when the whole batch fits as requested it is admitted with
+   * one bound pass and one epoch, and the changes it caused to earlier grants are reported on the
+   * last admitted lane's result. Otherwise every lane goes through admit() in order. Either way
+   * each result is what admit() would report for that lane (ok or why not).
+   */
+  admitMany(entries: { laneId: string; request: LaneRequest }[]): (AdmitOk | Rejected)[] {
+    const s = this.state;
+    const results: (AdmitOk | Rejected | undefined)[] = [];
+    const recs: LaneRec[] = [];
+    const batchNames = new Set<string>();
+    for (const { laneId, request } of entries) {
+      try {
+        const rec = this.prepareLane(laneId, request);
+        const name = request.name;
+        if (s.lanes.has(laneId) || (name !== undefined && batchNames.has(name)))
+          throw new XlaneError('XL_ERR_DUPLICATE', `lane "${laneId}" appears twice`, { laneId });
+        if (name !== undefined) batchNames.add(name);
+        rec.seq = this.nextSeq + recs.length;
+        s.install(rec);
+        recs.push(rec);
+        results.push(undefined);
+      } catch (e) {
+        results.push(rejected(e));
+      }
+    }
+    if (recs.length === 0) return results as (AdmitOk | Rejected)[];
+    if (assess(s).length > 0) {
+      for (let i = recs.length - 1; i >= 0; i--) s.uninstall(recs[i]!);
+      this.refreshPass();
+      return entries.map(({ laneId, request }, i) => results[i] ?? this.admit(laneId, request));
+    }
+    this.nextSeq += recs.length;
+    this.currentEpoch++;
+    for (const rec of recs) {
+      if (rec.request.name !== undefined) this.names.set(rec.request.name, rec.id);
+      initWindow(s, rec, this.policy);
+    }
+    const changed = this.refreshAll(false);
+    let k = 0;
+    let last: AdmitOk | undefined;
+    const out = results.map((r) => {
+      if (r) return r;
+      const rec = recs[k++]!;
+      rec.grant = buildGrant(s.g, rec, this.currentEpoch);
+      last = { ok: true, grant: rec.grant, changed: [], epoch: this.currentEpoch };
+      return last;
+    });
+    if (last) last.changed = changed;
+    return out;
   }
 
   private rejection(violations: Infeasibility[], newLane: LaneRec | undefined): XlaneError {
@@ -196,7 +257,7 @@ export class LaneAllocator implements Allocator {
 
   /** After a committed change: re-issues every grant whose σ/π, window or path moved. Windows are
    * screened on the flat receiver table; only lanes that need a new grant touch objects. */
-  private refreshAll(except: LaneRec | undefined, pathMayMove: boolean): GrantChange[] {
+  private refreshAll(pathMayMove: boolean): GrantChange[] {
     const s = this.state;
     const t = s.rxTable;
     const candidates = new Set<LaneRec>(pathMayMove ? s.lanes.values() : s.rateTouched);
@@ -213,7 +274,8 @@ export class LaneAllocator implements Allocator {
     }
     const changed: GrantChange[] = [];
     for (const rec of candidates) {
-      if (rec === except || s.lanes.get(rec.id) !== rec) continue;
+      // Lanes without a grant yet are the ones being admitted: they get theirs after this.
+      if (rec.grant === undefined || s.lanes.get(rec.id) !== rec) continue;
       const c = refreshGrant(s, rec, this.currentEpoch, this.policy, pathMayMove);
       if (c) changed.push(c);
     }
@@ -228,7 +290,7 @@ export class LaneAllocator implements Allocator {
     if (rec.request.name !== undefined) this.names.delete(rec.request.name);
     relax(this.state);
     this.currentEpoch++;
-    return { changed: this.refreshAll(undefined, false), epoch: this.currentEpoch };
+    return { changed: this.refreshAll(false), epoch: this.currentEpoch };
   }
 
   replaceTopology(spec: TopologySpec, opts: { force?: boolean } = {}): ReplaceTopologyOk | Rejected {
@@ -268,7 +330,7 @@ export class LaneAllocator implements Allocator {
       if (name !== undefined) this.names.delete(name);
     }
     this.currentEpoch++;
-    return { ok: true, changed: this.refreshAll(undefined, true), revoked, epoch: this.currentEpoch };
+    return { ok: true, changed: this.refreshAll(true), revoked, epoch: this.currentEpoch };
   }
 
   /** Makes a rebuilt state feasible: squeeze; with force, drop the newest lanes on violating ports
@@ -363,7 +425,7 @@ export class LaneAllocator implements Allocator {
   }
 }
 
-export function createAllocator(spec: TopologySpec, opts?: AllocatorOptions): Allocator {
+export function createAllocator(spec: TopologySpec, opts?: AllocatorOptions): LaneAllocator {
   return new LaneAllocator(compileGraph(spec), 0, opts);
 }
 

@@ -169,7 +169,10 @@ function solveCyclic(s: FabricState, done: Uint8Array): number {
   for (let p = 0; p < s.portCount; p++) {
     if (!done[p]) {
       rest.push(p);
+      // Start from nothing queued (and forget the last pass): the same lanes always give the same
+      // approximation of the fixed point, so a rolled-back admission leaves no trace.
       s.portDelay[p] = 0;
+      for (const h of s.portLH[p]!) s.lhJ[h] = 0;
     }
   }
   let worst = rest[0]!;

@@ -64,14 +64,9 @@ export function squeezeToFit(s: FabricState, lanes: Iterable<LaneRec>): SqueezeO
 /** Eases every squeezed lane back toward its request: the smallest common cap on the squeeze
  * factors that keeps the (feasible) state feasible. Leaves the state evaluated. */
 export function relax(s: FabricState): void {
-  const squeezedLanes: LaneRec[] = [];
+  const squeezedLanes = [...s.squeezedLanes];
   let fMax = 0;
-  for (const rec of s.lanes.values()) {
-    if (rec.squeeze > 0) {
-      squeezedLanes.push(rec);
-      if (rec.squeeze > fMax) fMax = rec.squeeze;
-    }
-  }
+  for (const rec of squeezedLanes) if (rec.squeeze > fMax) fMax = rec.squeeze;
   if (squeezedLanes.length === 0) {
     assess(s);
     return;

@@ -136,6 +136,8 @@ export class FabricState {
   /** Ports over share or buffer after the last pass, and deadline lanes past their deadline. */
   readonly overloaded = new Set<number>();
   readonly late = new Set<LaneRec>();
+  /** Lanes currently squeezed (factor > 0): the ones a release may ease back. */
+  readonly squeezedLanes = new Set<LaneRec>();
   /** Lanes whose σ/π moved since the last commit (their grants must be re-issued). */
   readonly rateTouched = new Set<LaneRec>();
   /** Port whose cyclic fixed point failed in the last pass, or -1. */
@@ -235,6 +237,7 @@ export class FabricState {
     }
     this.addReceivers(rec);
     if (Number.isFinite(rec.deadline)) this.deadlineLanes.add(rec);
+    if (rec.squeeze > 0) this.squeezedLanes.add(rec);
     let used = this.srcPortsInUse.get(rec.sender);
     if (!used) {
       used = new Set();
@@ -259,6 +262,7 @@ export class FabricState {
       this.markDirty(p);
     }
     this.late.delete(rec);
+    this.squeezedLanes.delete(rec);
     rec.hops = [];
     for (const row of rec.rx) this.rxTable.remove(row);
     rec.rx = [];
@@ -272,6 +276,8 @@ export class FabricState {
   /** Changes a lane's granted σ/π (and the squeeze factor they stand for). */
   setRate(rec: LaneRec, sigma: number, pi: number, squeeze: number): void {
     rec.squeeze = squeeze;
+    if (squeeze > 0) this.squeezedLanes.add(rec);
+    else this.squeezedLanes.delete(rec);
     if (sigma === rec.sigma && pi === rec.pi) return;
     rec.sigma = sigma;
     rec.pi = pi;

@@ -23,8 +23,22 @@ export function link(a: string, b: string, over: Partial<LinkSpec> = {}): LinkSp
   return { a, b, rateBps: GBIT, propagationNs: 50, expressShare: 0.2, ...over };
 }
 
-export function topology(hosts: HostSpec[], switches: SwitchSpec[], links: LinkSpec[], name = 't'): TopologySpec {
-  return { name, mtuBytes: 1500, maxFrameBytes: 1538, expressDscp: 46, expressPort: 7000, hosts, switches, links };
+export function topology(
+  hosts: HostSpec[],
+  switches: SwitchSpec[],
+  links: LinkSpec[],
+  name = 't',
+): TopologySpec {
+  return {
+    name,
+    mtuBytes: 1500,
+    maxFrameBytes: 1538,
+    expressDscp: 46,
+    expressPort: 7000,
+    hosts,
+    switches,
+    links,
+  };
 }
 
 /** Like examples/testbed-3.yaml: h1, h2, h3 on one switch s1, 1 Gbit/s links, 20 % express share. */

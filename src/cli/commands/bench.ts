@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { runAllocBench } from '../../bench/alloc.js';
 import { XlaneError } from '../../errors.js';
+import { registerHostBench } from './bench-host.js';
 
 function positiveInt(name: string): (v: string) => number {
   return (v) => {
@@ -18,6 +19,7 @@ export function register(program: Command): void {
   const bench = program
     .command('bench')
     .description('Measure xlane components (results are printed, not asserted).');
+  registerHostBench(bench);
   bench
     .command('alloc')
     .description('Allocator: admit latency into a loaded leaf-spine, full re-computation, invariant check.')
