@@ -35,7 +35,7 @@ export function register(program: Command): void {
         return;
       }
       console.log(
-        `xlane controller serving examples/testbed-3 at ${controller.url} (state: ${demo.dbPath})\n`,
+        `xlane controller serving ${o.topology ?? 'examples/testbed-3.yaml'} at ${controller.url} (state: ${demo.dbPath})\n`,
       );
       for (const s of steps) {
         const what = `${s.request.name}: ${s.request.sender} → ${s.request.receivers.join(',')}`;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
           );
         }
       }
-      console.log(`\n${laneTable(lanes)}\n\nmost loaded egress ports (express share of each link: 20%)`);
+      console.log(`\n${laneTable(lanes)}\n\nmost loaded egress ports`);
       console.log(portTable(mostLoaded(ports, 6)));
       if (o.once) {
         await controller.close();
