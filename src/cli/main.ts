@@ -3,6 +3,7 @@
 // arguments, calls the library and prints. Errors with an XL_ERR_* code exit 1 with the code shown.
 import { Command } from 'commander';
 import { isXlaneError } from '../errors.js';
+import { register as registerAgent } from './commands/agent.js';
 import { register as registerBench } from './commands/bench.js';
 import { register as registerController } from './commands/controller.js';
 import { register as registerDemo } from './commands/demo.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerController(program);
+  registerAgent(program);
   registerLanes(program);
   registerStatus(program);
   registerTopology(program);

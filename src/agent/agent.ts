@@ -1,0 +1,432 @@
+// The agent daemon: one per host. It registers the host, follows its grants over the watch stream,
+// keeps the engine and the kernel QoS in step with them (then ACKs: "this host obeys"), and serves
+// local applications through the LocalBackend interface (the Unix-socket server sits on top).
+// With the controller gone, nothing is torn down: lanes keep running on their last grants.
+import { readFileSync } from 'node:fs';
+import type { LaneRequest } from '../alloc/types.js';
+import type { ControllerClient } from '../client/controller-client.js';
+import type { WireGrant } from '../controller/views.js';
+import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
+import { isXlaneError, XlaneError } from '../errors.js';
+import type { TopologySpec } from '../topology/spec.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { EngineSync } from './engine-sync.js';
+import {
+  applySnapshot,
+  applyUpdate,
+  diffBooks,
+  emptyBook,
+  findGrant,
+  type GrantBook,
+  type SnapshotMessage,
+  type UpdateMessage,
+} from './grant-book.js';
+import type { LocalBackend, LocalLane, LocalSubscriber } from './local-api/backend.js';
+import { type AgentLog, silentLog } from './log.js';
+import { createAgentMetrics } from './metrics/agent-metrics.js';
+import { LatencyRecorder } from './metrics/latency-recorder.js';
+import type { PeerMap } from './peers.js';
+import { desiredQos, type QosOptions, qosOptionsFor } from './qos/desired.js';
+import { TcManager } from './qos/tc-manager.js';
+import type { TcRunner } from './qos/tc-runner.js';
+import { WatchClient } from './watch-client.js';
+
+export const AGENT_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface AgentQosOptions {
+  iface: string;
+  runner: TcRunner;
+  /** Drift repair: reconcile the interface again this often (default 30 s; 0: never). */
+  resyncMs?: number;
+}
+
+export interface AgentOptions {
+  host: string;
+  controller: ControllerClient;
+  engine: Engine;
+  /** Address of every host this one exchanges lanes with (itself included, to bind to). */
+  peers: PeerMap;
+  /** Where the engine listens; default the host's own entry in `peers`, else 0.0.0.0. */
+  bindAddress?: string;
+  core?: number;
+  /** Kernel QoS; leave out to run without it (no CAP_NET_ADMIN, or no --iface). */
+  qos?: AgentQosOptions;
+  log?: AgentLog;
+  backoff?: BackoffOptions;
+  idleTimeoutMs?: number;
+  /** How long openLane waits for the new lane to arrive on this host's own watch stream. */
+  bookWaitMs?: number;
+}
+
+interface Waiter {
+  check(book: GrantBook): boolean;
+}
+
+export class Agent implements LocalBackend {
+  readonly host: string;
+  readonly latency = new LatencyRecorder();
+  readonly metrics;
+  private book: GrantBook = emptyBook();
+  /** The book once engine and QoS hold it (the one waiters see); `book` leads it during an apply. */
+  private settled: GrantBook = this.book;
+  private readonly sync: EngineSync;
+  private readonly watch: WatchClient;
+  private readonly subs = new Map<string, Set<LocalSubscriber>>();
+  private readonly waiters = new Set<Waiter>();
+  private qos: TcManager | undefined;
+  private qosOpts: QosOptions | undefined;
+  private qosTimer: NodeJS.Timeout | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private qosFailures = 0;
+  private readonly log: AgentLog;
+  private readonly reported = new Set<string>();
+  private closed = false;
+  private resolveReady!: () => void;
+  /** Resolves once the first snapshot is applied and acknowledged. */
+  readonly ready = new Promise<void>((r) => {
+    this.resolveReady = r;
+  });
+
+  private constructor(
+    private readonly opts: AgentOptions,
+    private topology: TopologySpec,
+  ) {
+    this.host = opts.host;
+    this.log = opts.log ?? silentLog;
+    this.sync = new EngineSync(opts.engine, {
+      host: opts.host,
+      peers: opts.peers,
+      expressPort: topology.expressPort,
+    });
+    this.metrics = createAgentMetrics({
+      engine: opts.engine,
+      latency: this.latency,
+      status: () => this.status(),
+      qosErrors: () => this.qosFailures,
+    });
+    this.watch = new WatchClient(
+      {
+        url: opts.controller.watchUrl(opts.host),
+        host: opts.host,
+        headers: opts.controller.authHeaders(),
+        lastVersion: () => this.book.version,
+        log: this.log,
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+        ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+      },
+      {
+        beforeConnect: () => this.register(),
+        onSnapshot: (m) => this.applySnapshot(m),
+        onUpdate: (m) => this.applyUpdate(m),
+        onConnected: (c) => {
+          this.log.info(
+            { host: this.host },
+            c ? 'watch: in sync with the controller' : 'watch: disconnected',
+          );
+          if (c) this.resolveReady();
+        },
+      },
+    );
+  }
+
+  /** Fetches the topology (waiting for the controller if need be), starts the engine and the QoS,
+   * and begins following the grants. Await `ready` for the first snapshot. */
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const log = opts.log ?? silentLog;
+    const topology = await fetchTopology(opts.controller, opts.backoff, log);
+    if (!topology.hosts.some((h) => h.name === opts.host)) {
+      throw new XlaneError('XL_ERR_UNKNOWN_HOST', `host ${opts.host} is not in topology ${topology.name}`, {
+        host: opts.host,
+      });
+    }
+    const agent = new Agent(opts, topology);
+    await opts.engine.start({
+      bindAddress: opts.bindAddress ?? opts.peers.get(opts.host) ?? '0.0.0.0',
+      port: topology.expressPort,
+      ...(opts.core !== undefined ? { core: opts.core } : {}),
+    });
+    opts.engine.onDelivery((d) => agent.deliver(d));
+    if (opts.qos) await agent.startQos(opts.qos);
+    agent.watch.start();
+    return agent;
+  }
+
+  status(): { epoch: number; version: number; connected: boolean; lanes: number; qos: boolean } {
+    return {
+      epoch: this.book.epoch,
+      version: this.book.version,
+      connected: this.watch.connected,
+      lanes: this.book.grants.size,
+      qos: this.qos !== undefined,
+    };
+  }
+
+  /** The grants this agent holds now. */
+  grants(): WireGrant[] {
+    return [...this.book.grants.values()];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.qosTimer);
+    clearTimeout(this.holdTimer);
+    await this.watch.close();
+    if (this.qos) {
+      try {
+        await this.qos.remove();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not remove the kernel QoS');
+      }
+    }
+    await this.opts.engine.close();
+  }
+
+  // ---- LocalBackend ----
+
+  async openLane(
+    request: Omit<LaneRequest, 'sender'>,
+    opts: { waitLiveMs?: number } = {},
+  ): Promise<LocalLane> {
+    const res = await this.opts.controller.openLane(
+      { ...request, sender: this.host },
+      opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs } : {},
+    );
+    const id = res.lane.id;
+    const live = res.lane.state === 'live';
+    // The engine gets the sender from our own watch stream: wait for it, so send() works at once.
+    const held = await this.waitFor((b) => {
+      const g = b.grants.get(id);
+      return g !== undefined && (!live || g.state === 'live');
+    }, this.opts.bookWaitMs ?? 5_000);
+    const g = held ? this.settled.grants.get(id) : undefined;
+    return { laneId: id, grant: g ?? res.lane.grant, state: g?.state ?? res.lane.state };
+  }
+
+  async listen(laneIdOrName: string): Promise<LocalLane> {
+    const g = findGrant(this.settled, laneIdOrName);
+    if (!g?.receivers.some((r) => r.host === this.host)) {
+      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no lane ${laneIdOrName} towards ${this.host}`, {
+        lane: laneIdOrName,
+        host: this.host,
+      });
+    }
+    return { laneId: g.laneId, grant: g, state: g.state };
+  }
+
+  async closeLane(laneId: string): Promise<void> {
+    const g = this.book.grants.get(laneId);
+    // Receivers do not own a lane: they stop listening by unsubscribing.
+    if (g && g.sender !== this.host) return;
+    try {
+      await this.opts.controller.closeLane(laneId);
+    } catch (err) {
+      if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) throw err;
+    }
+  }
+
+  send(laneId: string, payload: Uint8Array): SendOutcome {
+    const g = this.book.grants.get(laneId);
+    if (g !== undefined && g.state === 'pending' && g.sender === this.host) {
+      throw new XlaneError(
+        'XL_ERR_FORBIDDEN',
+        `lane ${laneId} is pending: it may send once every host concerned holds its grant`,
+        { lane: laneId, state: 'pending' },
+      );
+    }
+    return this.opts.engine.send(laneId, payload);
+  }
+
+  counters(laneId: string): LaneCounters | undefined {
+    return this.opts.engine.counters().lanes.find((c) => c.laneId === laneId);
+  }
+
+  subscribe(laneId: string, sub: LocalSubscriber): () => void {
+    const set = this.subs.get(laneId) ?? new Set<LocalSubscriber>();
+    this.subs.set(laneId, set);
+    set.add(sub);
+    return () => {
+      set.delete(sub);
+      if (set.size === 0 && this.subs.get(laneId) === set) this.subs.delete(laneId);
+    };
+  }
+
+  // ---- internals ----
+
+  private deliver(d: DeliveryView): void {
+    this.latency.record(d.laneId, d.receivedNs - d.sentNs);
+    const set = this.subs.get(d.laneId);
+    if (!set) return;
+    for (const s of set) {
+      try {
+        s.onDelivery(d);
+      } catch (err) {
+        this.log.error({ lane: d.laneId, err: (err as Error).message }, 'a delivery subscriber threw');
+      }
+    }
+  }
+
+  private async register(): Promise<void> {
+    await this.opts.controller.registerHost(this.host, {
+      agentVersion: AGENT_VERSION,
+      engine: this.opts.engine.kind,
+    });
+    const topology = await this.opts.controller.topology();
+    if (topology.expressPort !== this.topology.expressPort) {
+      this.log.warn(
+        { was: this.topology.expressPort, now: topology.expressPort },
+        'the topology moved the express port: restart the agent to receive on the new one',
+      );
+    }
+    this.topology = topology;
+    this.sync.setContext({ host: this.host, peers: this.opts.peers, expressPort: topology.expressPort });
+    if (this.qos) this.qosOpts = this.qosOptionsOrUndefined(topology);
+  }
+
+  private applySnapshot(m: SnapshotMessage): Promise<void> {
+    return this.applyBook(applySnapshot(this.book, m));
+  }
+
+  private applyUpdate(m: UpdateMessage): Promise<void> {
+    return this.applyBook(applyUpdate(this.book, m));
+  }
+
+  /** Engine first, then the kernel QoS; the watch client ACKs when this resolves. */
+  private async applyBook(next: GrantBook): Promise<void> {
+    const before = this.book;
+    this.book = next;
+    const result = this.syncEngine(next);
+    if (result.ops.length > 0) {
+      this.log.info(
+        { version: next.version, epoch: next.epoch, ops: result.ops.map((o) => o.op) },
+        'grants applied',
+      );
+    }
+    for (const [id, spec] of this.sync.applied.receivers)
+      this.latency.configure(id, spec.lambdaMinNs, spec.lambdaMaxNs);
+    this.latency.retain(new Set(this.sync.applied.receivers.keys()));
+    await this.reconcileQos();
+    this.notify(before, next);
+    this.settled = next;
+    for (const w of this.waiters) if (w.check(next)) this.waiters.delete(w);
+  }
+
+  /** Engine in step with `book`; when a receiver's epoch hold (see EngineSync) ends, again. */
+  private syncEngine(book: GrantBook): ReturnType<EngineSync['apply']> {
+    const result = this.sync.apply(book.grants.values());
+    for (const e of result.errors) {
+      const key = `${e.laneId}/${e.role}/${e.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
+    }
+    clearTimeout(this.holdTimer);
+    const end = this.sync.nextHoldEnd;
+    if (end !== undefined && !this.closed) {
+      this.holdTimer = setTimeout(() => this.syncEngine(this.book), Math.max(0, end - Date.now()) + 1);
+      this.holdTimer.unref();
+    }
+    return result;
+  }
+
+  private notify(before: GrantBook, after: GrantBook): void {
+    const change = diffBooks(before, after);
+    for (const g of change.changed)
+      this.emit(g.laneId, { type: 'grant', laneId: g.laneId, grant: g, state: g.state });
+    for (const id of change.removed)
+      this.emit(id, { type: 'closed', laneId: id, reason: 'removed by the controller' });
+  }
+
+  private emit(laneId: string, event: Parameters<LocalSubscriber['onEvent']>[0]): void {
+    for (const s of this.subs.get(laneId) ?? []) {
+      try {
+        s.onEvent(event);
+      } catch (err) {
+        this.log.error({ lane: laneId, err: (err as Error).message }, 'an event subscriber threw');
+      }
+    }
+  }
+
+  private waitFor(check: (b: GrantBook) => boolean, timeoutMs: number): Promise<boolean> {
+    if (check(this.settled)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w: Waiter = {
+        check: (b) => {
+          if (!check(b)) return false;
+          clearTimeout(timer);
+          resolve(true);
+          return true;
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  private async startQos(q: AgentQosOptions): Promise<void> {
+    this.qos = new TcManager(q.runner, q.iface);
+    this.qosOpts = this.qosOptionsOrUndefined(this.topology);
+    if (!(await this.reconcileQos())) {
+      this.log.warn(
+        { iface: q.iface },
+        'running WITHOUT kernel QoS: express traffic shares the default queue',
+      );
+      this.qos = undefined;
+      return;
+    }
+    const every = q.resyncMs ?? 30_000;
+    if (every > 0) {
+      this.qosTimer = setInterval(() => void this.reconcileQos(), every);
+      this.qosTimer.unref();
+    }
+  }
+
+  private qosOptionsOrUndefined(topology: TopologySpec): QosOptions | undefined {
+    try {
+      return qosOptionsFor(topology, this.host);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'no QoS parameters for this host');
+      return undefined;
+    }
+  }
+
+  /** Failures are logged and counted, never fatal: lanes run without QoS rather than not at all. */
+  private async reconcileQos(): Promise<boolean> {
+    if (!this.qos || !this.qosOpts) return false;
+    try {
+      const cmds = await this.qos.reconcile(
+        desiredQos(this.book.grants.values(), this.qos.iface, this.qosOpts),
+      );
+      if (cmds.length > 0)
+        this.log.info({ iface: this.qos.iface, commands: cmds.length }, 'kernel QoS reconciled');
+      return true;
+    } catch (err) {
+      this.qosFailures++;
+      this.log.warn({ iface: this.qos.iface, err: (err as Error).message }, 'kernel QoS not applied');
+      return false;
+    }
+  }
+}
+
+async function fetchTopology(
+  client: ControllerClient,
+  backoff: BackoffOptions | undefined,
+  log: AgentLog,
+): Promise<TopologySpec> {
+  const b = new Backoff(backoff);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await client.topology();
+    } catch (err) {
+      if (!(isXlaneError(err) && (err.code === 'XL_ERR_CONNECT' || err.code === 'XL_ERR_TIMEOUT'))) throw err;
+      const delay = b.next();
+      if (attempt === 0) log.warn({ retryMs: delay }, `${err.message}; waiting for it`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

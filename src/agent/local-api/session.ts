@@ -1,0 +1,277 @@
+// One local-API connection: decodes its frames, enforces which lanes it may touch, and calls the
+// LocalBackend. Transport-free (it gets bytes in and hands bytes out), so the fuzz tests drive it
+// without a socket. A connection owns the lanes it opened (it may send, close and read counters)
+// and the lanes it listens on (deliveries, counters); anything else is XL_ERR_FORBIDDEN.
+
+import type { LaneRequest } from '../../alloc/types.js';
+import type { DeliveryView } from '../../engine/types.js';
+import { isXlaneError, XlaneError } from '../../errors.js';
+import type { LocalBackend, LocalLane } from './backend.js';
+import { Deframer } from './deframer.js';
+import {
+  encodeDeliveryFrame,
+  encodeJsonFrame,
+  FrameType,
+  LOCAL_API_VERSION,
+  parseJsonBody,
+  type ReplyBody,
+  SEND_HEADER_BYTES,
+  type WireError,
+} from './frames.js';
+
+export interface SessionIo {
+  /** Writes a whole frame; returns false when the peer reads too slowly (see highWaterBytes). */
+  write(frame: Buffer): void;
+  /** Bytes written but not yet taken by the peer. */
+  backlog(): number;
+  /** Ends the connection after the frames already written. */
+  end(): void;
+}
+
+export interface SessionOptions {
+  maxFrameBytes: number;
+  /** Deliveries are dropped (and counted) while more than this is waiting for a slow reader. */
+  highWaterBytes?: number;
+}
+
+interface OwnedLane {
+  laneId: string;
+  handle: number;
+  opened: boolean;
+  unsubscribe: () => void;
+}
+
+export class LocalSession {
+  private readonly deframer: Deframer;
+  private readonly byHandle = new Map<number, OwnedLane>();
+  private readonly byLane = new Map<string, OwnedLane>();
+  private nextHandle = 1;
+  private greeted = false;
+  private ended = false;
+  /** Deliveries dropped because the client did not keep up. */
+  droppedDeliveries = 0;
+
+  constructor(
+    private readonly backend: LocalBackend,
+    private readonly io: SessionIo,
+    private readonly opts: SessionOptions,
+  ) {
+    this.deframer = new Deframer(opts.maxFrameBytes);
+  }
+
+  data(chunk: Buffer): void {
+    this.deframer.push(chunk, (r) => {
+      if (r.kind === 'oversize') {
+        this.replyError(0, {
+          code: 'XL_ERR_TOO_LARGE',
+          message: `frame of ${r.announced} bytes is over the limit of ${this.opts.maxFrameBytes}; closing`,
+        });
+        this.io.end();
+        this.ended = true;
+      } else if (r.kind === 'empty') {
+        this.replyError(0, { code: 'XL_ERR_VALIDATION', message: 'empty frame (no type byte)' });
+      } else {
+        this.frame(r.body);
+      }
+    });
+  }
+
+  /** The connection is gone: lanes it opened are closed, listens dropped. */
+  async closed(): Promise<void> {
+    this.ended = true;
+    this.deframer.poison();
+    const owned = [...this.byHandle.values()];
+    this.byHandle.clear();
+    this.byLane.clear();
+    await Promise.allSettled(
+      owned.map(async (l) => {
+        l.unsubscribe();
+        if (l.opened) await this.backend.closeLane(l.laneId);
+      }),
+    );
+  }
+
+  get lanes(): number {
+    return this.byHandle.size;
+  }
+
+  private frame(body: Uint8Array): void {
+    const type = body[0];
+    if (type === FrameType.Send) {
+      this.send(body);
+      return;
+    }
+    if (type !== FrameType.Request) {
+      this.replyError(0, {
+        code: 'XL_ERR_VALIDATION',
+        message: `unknown frame type 0x${(type ?? 0).toString(16)}`,
+      });
+      return;
+    }
+    const msg = parseJsonBody(body);
+    if (!msg) {
+      this.replyError(0, { code: 'XL_ERR_BAD_JSON', message: 'request body is not a JSON object' });
+      return;
+    }
+    const id = msg.id;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 0xffffffff) {
+      this.replyError(0, { code: 'XL_ERR_VALIDATION', message: 'request id must be an integer 1..2^32-1' });
+      return;
+    }
+    this.request(id, msg).then(
+      (result) => this.reply({ id, ok: true, result: result ?? {} }),
+      (err) => this.replyError(id, toWire(err)),
+    );
+  }
+
+  private async request(id: number, msg: Record<string, unknown>): Promise<unknown> {
+    const op = msg.op;
+    if (op === 'hello') {
+      if (msg.version !== LOCAL_API_VERSION) {
+        throw new XlaneError(
+          'XL_ERR_VALIDATION',
+          `local API version ${String(msg.version)} is not supported (this agent speaks ${LOCAL_API_VERSION})`,
+        );
+      }
+      this.greeted = true;
+      return { version: LOCAL_API_VERSION, maxFrameBytes: this.opts.maxFrameBytes };
+    }
+    if (!this.greeted) throw new XlaneError('XL_ERR_VALIDATION', `send {op:'hello', version} before '${op}'`);
+    switch (op) {
+      case 'open': {
+        const request = msg.request;
+        if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+          throw new XlaneError(
+            'XL_ERR_VALIDATION',
+            'open needs request: {receivers, maxPayloadBytes, minPeriodNs, ...}',
+          );
+        }
+        const wait = msg.waitLiveMs;
+        const lane = await this.backend.openLane(
+          request as Omit<LaneRequest, 'sender'>,
+          typeof wait === 'number' && wait >= 0 ? { waitLiveMs: wait } : undefined,
+        );
+        return this.own(lane, true);
+      }
+      case 'listen': {
+        if (typeof msg.lane !== 'string' || msg.lane === '') {
+          throw new XlaneError('XL_ERR_VALIDATION', 'listen needs lane: a lane id or name');
+        }
+        return this.own(await this.backend.listen(msg.lane), false);
+      }
+      case 'close': {
+        const lane = this.owned(msg.lane);
+        this.byHandle.delete(lane.handle);
+        this.byLane.delete(lane.laneId);
+        lane.unsubscribe();
+        if (lane.opened) await this.backend.closeLane(lane.laneId);
+        return {};
+      }
+      case 'counters': {
+        const lane = this.owned(msg.lane);
+        const c = this.backend.counters(lane.laneId);
+        if (!c) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no counters for lane ${lane.laneId}`);
+        return c;
+      }
+      default:
+        throw new XlaneError('XL_ERR_VALIDATION', `unknown op ${JSON.stringify(op)}`, { id });
+    }
+  }
+
+  private own(lane: LocalLane, opened: boolean): { handle: number; lane: LocalLane } {
+    if (this.ended) {
+      // The client left while the controller was admitting its lane: nobody will ever close it.
+      if (opened) this.backend.closeLane(lane.laneId).catch(() => {});
+      return { handle: 0, lane };
+    }
+    const existing = this.byLane.get(lane.laneId);
+    if (existing) {
+      existing.opened ||= opened;
+      return { handle: existing.handle, lane };
+    }
+    const handle = this.nextHandle++;
+    const view = { handle };
+    const unsubscribe = this.backend.subscribe(lane.laneId, {
+      onDelivery: (d) => this.deliver(view.handle, d),
+      onEvent: (event) => {
+        if (!this.ended) this.io.write(encodeJsonFrame(FrameType.Event, { handle, event }));
+      },
+    });
+    const owned: OwnedLane = { laneId: lane.laneId, handle, opened, unsubscribe };
+    this.byHandle.set(handle, owned);
+    this.byLane.set(lane.laneId, owned);
+    return { handle, lane };
+  }
+
+  /** A lane this connection holds, by handle or lane id. */
+  private owned(ref: unknown): OwnedLane {
+    const lane =
+      typeof ref === 'number'
+        ? this.byHandle.get(ref)
+        : typeof ref === 'string'
+          ? this.byLane.get(ref)
+          : undefined;
+    if (!lane) {
+      throw new XlaneError(
+        'XL_ERR_FORBIDDEN',
+        `lane ${String(ref)} was not opened or listened on by this client`,
+        {
+          lane: ref,
+        },
+      );
+    }
+    return lane;
+  }
+
+  private send(body: Uint8Array): void {
+    if (body.length < SEND_HEADER_BYTES) {
+      this.replyError(0, {
+        code: 'XL_ERR_VALIDATION',
+        message: `send frame of ${body.length} bytes is shorter than its ${SEND_HEADER_BYTES}-byte header`,
+      });
+      return;
+    }
+    const dv = new DataView(body.buffer, body.byteOffset, body.length);
+    const id = dv.getUint32(1);
+    const handle = dv.getUint32(5);
+    try {
+      const lane = this.byHandle.get(handle);
+      if (!lane?.opened) {
+        throw new XlaneError('XL_ERR_FORBIDDEN', `lane handle ${handle} is not a lane this client opened`, {
+          handle,
+        });
+      }
+      const outcome = this.backend.send(lane.laneId, body.subarray(SEND_HEADER_BYTES));
+      if (id !== 0) this.reply({ id, ok: true, result: { outcome } });
+    } catch (err) {
+      const e = toWire(err);
+      this.replyError(id, { ...e, details: { ...e.details, handle } });
+    }
+  }
+
+  private deliver(handle: number, d: DeliveryView): void {
+    if (this.ended) return;
+    if (this.opts.highWaterBytes !== undefined && this.io.backlog() > this.opts.highWaterBytes) {
+      this.droppedDeliveries++;
+      return;
+    }
+    this.io.write(encodeDeliveryFrame(handle, d.seq, d.sentNs, d.receivedNs, d.payload));
+  }
+
+  private reply(r: ReplyBody): void {
+    if (!this.ended) this.io.write(encodeJsonFrame(FrameType.Reply, r));
+  }
+
+  private replyError(id: number, error: WireError): void {
+    this.reply({ id, ok: false, error });
+  }
+}
+
+function toWire(err: unknown): WireError {
+  if (isXlaneError(err)) {
+    return err.details
+      ? { code: err.code, message: err.message, details: err.details }
+      : { code: err.code, message: err.message };
+  }
+  return { code: 'XL_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}

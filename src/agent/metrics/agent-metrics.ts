@@ -1,0 +1,140 @@
+// The agent's Prometheus metrics, in a registry of its own. Nothing here runs per packet: lane
+// counters are read from engine.counters() when /metrics is scraped, and the latency histogram
+// from the recorder the delivery path fills.
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import { DROP_REASONS, type Engine, type EngineCounters } from '../../engine/types.js';
+import type { LatencyRecorder } from './latency-recorder.js';
+
+export interface AgentStatus {
+  epoch: number;
+  version: number;
+  connected: boolean;
+  lanes: number;
+}
+
+export interface AgentMetricsSources {
+  engine: Pick<Engine, 'counters'>;
+  latency: LatencyRecorder;
+  status(): AgentStatus;
+  qosErrors(): number;
+}
+
+const LANE_COUNTERS = [
+  ['sent', 'Messages sent on the lane'],
+  ['refused', 'Sends refused by the lane contract (too big or too soon)'],
+  ['coalesced', 'Sends that replaced a pending message (policy coalesce)'],
+  ['received', 'Messages delivered on the lane'],
+  ['lost', 'Sequence gaps that never filled'],
+  ['reordered', 'Messages that arrived after a later one'],
+  ['late', 'Messages received later than the granted lambda_max'],
+  ['early', 'Messages received sooner than the granted lambda_min'],
+] as const;
+
+export function createAgentMetrics(src: AgentMetricsSources): Registry {
+  const registry = new Registry();
+  // One engine.counters() call per scrape, shared by every metric that reads it.
+  let cached: EngineCounters | undefined;
+  const snapshot = (): EngineCounters => {
+    if (!cached) {
+      cached = src.engine.counters();
+      setImmediate(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+  for (const [key, help] of LANE_COUNTERS) {
+    new Counter({
+      name: `xlane_lane_${key}_total`,
+      help,
+      labelNames: ['lane'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const lane of snapshot().lanes) this.inc({ lane: lane.laneId }, lane[key]);
+      },
+    });
+  }
+  new Counter({
+    name: 'xlane_engine_dropped_total',
+    help: 'Received datagrams dropped by the engine, by reason (the engine cannot always tell the lane)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const dropped = snapshot().dropped;
+      for (const r of DROP_REASONS) this.inc({ reason: r }, dropped[r] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'xlane_grant_epoch',
+    help: 'Allocation epoch of the grants this agent applied last',
+    registers: [registry],
+    collect() {
+      this.set(src.status().epoch);
+    },
+  });
+  new Gauge({
+    name: 'xlane_watch_version',
+    help: 'Watch version of this host that the agent applied and acknowledged',
+    registers: [registry],
+    collect() {
+      this.set(src.status().version);
+    },
+  });
+  new Gauge({
+    name: 'xlane_controller_connected',
+    help: '1 while the watch stream to the controller is up (lanes keep running either way)',
+    registers: [registry],
+    collect() {
+      this.set(src.status().connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'xlane_lanes',
+    help: 'Lanes concerning this host (as sender or receiver)',
+    registers: [registry],
+    collect() {
+      this.set(src.status().lanes);
+    },
+  });
+  new Counter({
+    name: 'xlane_qos_errors_total',
+    help: 'Failed kernel QoS reconciliations',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.qosErrors());
+    },
+  });
+  registry.registerMetric(latencyHistogram(src.latency) as unknown as Metric);
+  return registry;
+}
+
+/** A histogram whose buckets differ per lane (around each lane's window), which prom-client's own
+ * Histogram cannot express; the exposition format allows it per series. */
+function latencyHistogram(rec: LatencyRecorder) {
+  const name = 'xlane_lane_latency_us';
+  const help = 'One-way latency of delivered messages (µs), buckets around the lane window';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset() {},
+    get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [lane, h] of rec.entries()) {
+        let cum = 0;
+        h.boundsUs.forEach((le, i) => {
+          cum += h.counts[i]!;
+          values.push({ labels: { lane, le }, value: cum, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { lane, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
+        values.push({ labels: { lane }, value: h.sumNs / 1000, metricName: `${name}_sum` });
+        values.push({ labels: { lane }, value: h.count, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// `xlane agent`: the per-host daemon, until SIGINT/SIGTERM (then it removes its kernel QoS and
+// closes the engine).
+import type { Command } from 'commander';
+import pino from 'pino';
+import { startDaemon } from '../../agent/daemon.js';
+import { parseEngineKind } from '../../agent/engine-factory.js';
+import { DEFAULT_SOCKET } from '../../client/connect.js';
+import { XlaneError } from '../../errors.js';
+
+interface AgentCliOptions {
+  controller?: string;
+  host: string;
+  engine: string;
+  core?: string;
+  socket?: string;
+  iface?: string;
+  peers?: string;
+  peersFile?: string;
+  metrics?: string;
+  token?: string;
+  logLevel: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('agent')
+    .description('Run the host agent: follow grants, drive the lane engine and kernel QoS, serve local apps.')
+    .requiredOption('--host <name>', 'this host, as named in the topology')
+    .option('--controller <url>', 'controller URL (default: env XLANE_CONTROLLER or http://127.0.0.1:7300)')
+    .option('--engine <kind>', 'lane engine: js or native', 'js')
+    .option('--core <n>', 'CPU for the engine thread')
+    .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
+    .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')
+    .option('--peers <list>', 'host addresses: h1=10.0.0.1,h2=10.0.0.2 (beats --peers-file)')
+    .option('--peers-file <file>', 'host addresses, one "name address" per line')
+    .option('--metrics <addr>', 'serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464')
+    .option('--token <token>', 'controller bearer token (default: env XLANE_TOKEN)')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o: AgentCliOptions) => {
+      const log = pino({ level: o.logLevel, base: { host: o.host } });
+      const core = o.core === undefined ? undefined : Number(o.core);
+      if (core !== undefined && !(Number.isInteger(core) && core >= 0)) {
+        throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
+      }
+      const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
+      const daemon = await startDaemon({
+        host: o.host,
+        engine: parseEngineKind(o.engine),
+        socket: o.socket ?? process.env.XLANE_SOCKET ?? DEFAULT_SOCKET,
+        log,
+        ...(o.controller ? { controller: o.controller } : {}),
+        ...(token ? { token } : {}),
+        ...(core !== undefined ? { core } : {}),
+        ...(o.iface ? { iface: o.iface } : {}),
+        ...(o.peers ? { peers: o.peers } : {}),
+        ...(o.peersFile ? { peersFile: o.peersFile } : {}),
+        ...(o.metrics ? { metrics: o.metrics } : {}),
+      });
+      log.info(
+        { socket: daemon.localApi.socketPath, metrics: daemon.metrics?.url, ...daemon.agent.status() },
+        'agent running',
+      );
+      let closing = false;
+      const stop = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        log.info({ signal }, 'agent stopping');
+        daemon.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'close failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,113 @@
+// A Client transport over an in-process LocalBackend: the embedded mode (no socket, no copy on the
+// send path) and the unit tests' fake backend both plug in here.
+import type { LocalBackend } from '../agent/local-api/backend.js';
+import type { LaneCounters, SendOutcome } from '../engine/types.js';
+import { XlaneError } from '../errors.js';
+import type { ClientTransport, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+
+interface Entry {
+  laneId: string;
+  opened: boolean;
+  unsubscribe: () => void;
+}
+
+export class BackendTransport implements ClientTransport {
+  readonly mode = 'embedded' as const;
+  private sink: TransportSink | undefined;
+  private readonly lanes = new Map<number, Entry>();
+  private nextKey = 1;
+  private isGone = false;
+
+  constructor(
+    private readonly backend: LocalBackend,
+    /** Stops what the backend runs (engine, controller watch); called once on close/destroy. */
+    private readonly shutdown: () => Promise<void> = async () => {},
+  ) {}
+
+  bind(sink: TransportSink): void {
+    this.sink = sink;
+  }
+
+  async open(request: LaneOpenRequest, waitLiveMs?: number): Promise<OpenedLane> {
+    this.live();
+    const lane = await this.backend.openLane(request, waitLiveMs !== undefined ? { waitLiveMs } : undefined);
+    return { key: this.track(lane.laneId, true), lane };
+  }
+
+  async listen(laneIdOrName: string): Promise<OpenedLane> {
+    this.live();
+    const lane = await this.backend.listen(laneIdOrName);
+    return { key: this.track(lane.laneId, false), lane };
+  }
+
+  async closeLane(key: number): Promise<void> {
+    const e = this.entry(key);
+    this.lanes.delete(key);
+    e.unsubscribe();
+    if (e.opened) await this.backend.closeLane(e.laneId);
+  }
+
+  send(key: number, payload: Uint8Array): SendOutcome {
+    const e = this.entry(key);
+    if (!e.opened)
+      throw new XlaneError('XL_ERR_FORBIDDEN', `lane ${e.laneId} is listened on, not opened, here`);
+    return this.backend.send(e.laneId, payload);
+  }
+
+  async sendAcked(key: number, payload: Uint8Array): Promise<SendOutcome> {
+    return this.send(key, payload);
+  }
+
+  async counters(key: number): Promise<LaneCounters> {
+    const e = this.entry(key);
+    const c = this.backend.counters(e.laneId);
+    if (!c) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no counters for lane ${e.laneId}`);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    if (this.isGone) return;
+    await Promise.allSettled([...this.lanes.keys()].map((k) => this.closeLane(k)));
+    await this.end();
+  }
+
+  destroy(err?: XlaneError): void {
+    if (this.isGone) return;
+    // Immediate for the caller; the backend still releases the lanes at the controller.
+    const opened = [...this.lanes.values()];
+    this.lanes.clear();
+    for (const e of opened) e.unsubscribe();
+    void Promise.allSettled(opened.filter((e) => e.opened).map((e) => this.backend.closeLane(e.laneId))).then(
+      () => this.end(err),
+    );
+    this.isGone = true;
+    this.sink?.gone(err);
+  }
+
+  private async end(err?: XlaneError): Promise<void> {
+    const first = !this.isGone;
+    this.isGone = true;
+    await this.shutdown().catch(() => {});
+    if (first) this.sink?.gone(err);
+  }
+
+  private track(laneId: string, opened: boolean): number {
+    const key = this.nextKey++;
+    const unsubscribe = this.backend.subscribe(laneId, {
+      onDelivery: (d) => this.sink?.delivery(key, d),
+      onEvent: (e) => this.sink?.event(key, e),
+    });
+    this.lanes.set(key, { laneId, opened, unsubscribe });
+    return key;
+  }
+
+  private entry(key: number): Entry {
+    const e = this.lanes.get(key);
+    if (!e) throw new XlaneError('XL_ERR_FORBIDDEN', `lane key ${key} is not held by this client`);
+    return e;
+  }
+
+  private live(): void {
+    if (this.isGone) throw new XlaneError('XL_ERR_CONNECT', 'the client is closed');
+  }
+}

@@ -1,0 +1,95 @@
+// The application's handle on xlane: opens lanes (as their sender) and listens on lanes (as a
+// receiver), through whichever transport connect() chose. Lanes are tracked so that events and
+// deliveries reach the right Lane, and so close()/destroy() end them all.
+import { EventEmitter } from 'node:events';
+import type { LocalLane } from '../agent/local-api/backend.js';
+import type { LaneRequest } from '../alloc/types.js';
+import { XlaneError } from '../errors.js';
+import { Lane, type LaneOptions } from './lane.js';
+import type { ClientTransport } from './transport.js';
+
+export interface OpenLaneOptions extends Omit<LaneRequest, 'sender' | 'receivers'>, LaneOptions {
+  /** Receiver host (unicast) or hosts (one-to-many). */
+  to: string | string[];
+  /** Wait up to this long for the lane to go live before resolving (default 10 s; 0: do not wait). */
+  waitLiveMs?: number;
+}
+
+export interface ClientEvents {
+  /** The connection to the agent is gone (lanes were ended with this error). */
+  disconnect: [err: XlaneError | undefined];
+}
+
+export class Client extends EventEmitter<ClientEvents> {
+  private readonly lanes = new Map<number, Lane>();
+  private isClosed = false;
+
+  /** @internal use connect() */
+  constructor(private readonly transport: ClientTransport) {
+    super();
+    transport.bind({
+      delivery: (key, d) => this.lanes.get(key)?.deliver(d),
+      event: (key, e) => this.lanes.get(key)?.event(e),
+      refused: (key, err) => this.lanes.get(key)?.refused(err),
+      gone: (err) => {
+        this.isClosed = true;
+        for (const lane of [...this.lanes.values()]) lane.end(err ? err.message : 'client closed', err);
+        this.emit('disconnect', err);
+      },
+    });
+  }
+
+  get mode(): 'socket' | 'embedded' {
+    return this.transport.mode;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  async openLane(opts: OpenLaneOptions): Promise<Lane> {
+    this.usable();
+    const { to, waitLiveMs, highWaterMark, ...rest } = opts;
+    const receivers = Array.isArray(to) ? to : [to];
+    const { key, lane } = await this.transport.open({ ...rest, receivers }, waitLiveMs ?? 10_000);
+    return this.track(key, lane, 'sender', { highWaterMark });
+  }
+
+  /** Receives an existing lane whose receiver is this host, by lane id ("L3") or name. */
+  async listen(laneIdOrName: string, opts: LaneOptions = {}): Promise<Lane> {
+    this.usable();
+    const { key, lane } = await this.transport.listen(laneIdOrName);
+    return this.track(key, lane, 'receiver', opts);
+  }
+
+  /** Lanes currently held. */
+  get openLanes(): Lane[] {
+    return [...this.lanes.values()];
+  }
+
+  /** Graceful: releases every lane, then disconnects. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    await Promise.allSettled([...this.lanes.values()].map((l) => l.close()));
+    await this.transport.close();
+  }
+
+  /** Immediate: ends every lane now (iterators reject with `err` if given) and drops the connection. */
+  destroy(err?: Error): void {
+    if (this.isClosed && this.lanes.size === 0) return;
+    this.isClosed = true;
+    for (const lane of [...this.lanes.values()]) lane.end('client destroyed', err, true);
+    this.transport.destroy(err instanceof XlaneError ? err : undefined);
+  }
+
+  private track(key: number, local: LocalLane, role: 'sender' | 'receiver', opts: LaneOptions): Lane {
+    const lane = new Lane(this.transport, key, local, role, (k) => this.lanes.delete(k), opts);
+    this.lanes.set(key, lane);
+    return lane;
+  }
+
+  private usable(): void {
+    if (this.isClosed) throw new XlaneError('XL_ERR_CONNECT', 'the client is closed');
+  }
+}

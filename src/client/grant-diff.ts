@@ -1,0 +1,48 @@
+// Which application callbacks a grant change fires: the paper's on_timeout_changed (a receiver's
+// latency window moved, so a failure detector's deterministic timeout moves with it) and
+// on_pbsize_changed (σ_max changed), plus the period. Pure, so it is tested on its own.
+import type { Grant } from '../alloc/types.js';
+
+export interface TimeoutChange {
+  receiver: string;
+  lambdaMinNs: number;
+  lambdaMaxNs: number;
+  previous: { lambdaMinNs: number; lambdaMaxNs: number } | undefined;
+  /** FiDe's deterministic failure-detection timeout for this receiver: π_min + λ_min + 2·δ. */
+  timeoutNs: number;
+}
+
+export interface GrantDiff {
+  timeouts: TimeoutChange[];
+  payload?: { maxPayloadBytes: number; previous: number };
+  period?: { minPeriodNs: number; previous: number };
+}
+
+export function failureTimeoutNs(grant: Grant, receiver: string): number | undefined {
+  const r = grant.receivers.find((x) => x.host === receiver);
+  return r ? grant.minPeriodNs + r.lambdaMinNs + 2 * (r.lambdaMaxNs - r.lambdaMinNs) : undefined;
+}
+
+export function diffGrants(before: Grant, after: Grant): GrantDiff {
+  const out: GrantDiff = { timeouts: [] };
+  const old = new Map(before.receivers.map((r) => [r.host, r]));
+  for (const r of after.receivers) {
+    const p = old.get(r.host);
+    const periodMoved = before.minPeriodNs !== after.minPeriodNs;
+    if (p && p.lambdaMinNs === r.lambdaMinNs && p.lambdaMaxNs === r.lambdaMaxNs && !periodMoved) continue;
+    out.timeouts.push({
+      receiver: r.host,
+      lambdaMinNs: r.lambdaMinNs,
+      lambdaMaxNs: r.lambdaMaxNs,
+      previous: p ? { lambdaMinNs: p.lambdaMinNs, lambdaMaxNs: p.lambdaMaxNs } : undefined,
+      timeoutNs: failureTimeoutNs(after, r.host) ?? 0,
+    });
+  }
+  if (before.maxPayloadBytes !== after.maxPayloadBytes) {
+    out.payload = { maxPayloadBytes: after.maxPayloadBytes, previous: before.maxPayloadBytes };
+  }
+  if (before.minPeriodNs !== after.minPeriodNs) {
+    out.period = { minPeriodNs: after.minPeriodNs, previous: before.minPeriodNs };
+  }
+  return out;
+}

@@ -1,0 +1,251 @@
+// A lane as an application holds it: its grant, send (contract-checked), receive by callback or
+// async iteration, and events when the controller changes the grant. close() is graceful (the
+// lane is released at the controller, iterators finish after what they hold); destroy(err?) is
+// immediate (iterators end now, rejecting with err if given) — the same split as undici.
+import { EventEmitter } from 'node:events';
+import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
+import type { Grant } from '../alloc/types.js';
+import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+import { XlaneError } from '../errors.js';
+import { diffGrants, type TimeoutChange } from './grant-diff.js';
+import type { ClientTransport } from './transport.js';
+
+export type LaneState = 'pending' | 'live' | 'closed';
+
+/** A message owned by the application (copied out of the reused delivery view). */
+export interface LaneMessage {
+  laneId: string;
+  seq: number;
+  sentNs: number;
+  receivedNs: number;
+  payload: Uint8Array;
+}
+
+export interface LaneEvents {
+  grant: [grant: Grant, previous: Grant];
+  /** on_timeout_changed: a receiver's latency window (or the period) moved. */
+  timeoutChanged: [change: TimeoutChange];
+  /** on_pbsize_changed: σ_max changed. */
+  payloadSizeChanged: [change: { maxPayloadBytes: number; previous: number }];
+  periodChanged: [change: { minPeriodNs: number; previous: number }];
+  live: [];
+  /** A send the agent refused after send() returned (socket mode only). */
+  refused: [err: XlaneError];
+  closed: [reason: string];
+}
+
+type Waiter = { resolve(r: IteratorResult<LaneMessage>): void; reject(e: Error): void };
+
+export interface LaneOptions {
+  /** Messages an async iterator may hold before newer ones are dropped (counted in iteratorDropped). */
+  highWaterMark?: number;
+}
+
+export class Lane extends EventEmitter<LaneEvents> {
+  readonly id: string;
+  readonly role: 'sender' | 'receiver';
+  private current: Grant;
+  private laneState: LaneState;
+  private readonly handlers = new Set<(m: DeliveryView) => void>();
+  private readonly queues = new Set<{ items: LaneMessage[]; waiters: Waiter[] }>();
+  private endErr: Error | undefined;
+  private readonly highWaterMark: number;
+  /** Messages an iterator could not hold (the application read too slowly). */
+  iteratorDropped = 0;
+
+  /** @internal created by Client */
+  constructor(
+    private readonly transport: ClientTransport,
+    private readonly key: number,
+    local: LocalLane,
+    role: 'sender' | 'receiver',
+    private readonly forget: (key: number) => void,
+    opts: LaneOptions = {},
+  ) {
+    super();
+    this.id = local.laneId;
+    this.role = role;
+    this.current = local.grant;
+    this.laneState = local.state;
+    this.highWaterMark = opts.highWaterMark ?? 65_536;
+  }
+
+  get grant(): Grant {
+    return this.current;
+  }
+
+  get state(): LaneState {
+    return this.laneState;
+  }
+
+  get name(): string | undefined {
+    return this.current.name;
+  }
+
+  /** Sends one message. Larger than σ_max → XL_ERR_CONTRACT_SIZE here; the engine checks π_min
+   * (XL_ERR_CONTRACT_RATE, or 'coalesced' with that policy). Over the socket the rate verdict comes
+   * later as a 'refused' event; use sendAcked() to wait for it. */
+  send(payload: Uint8Array): SendOutcome {
+    this.checkSend(payload);
+    return this.transport.send(this.key, payload);
+  }
+
+  sendAcked(payload: Uint8Array): Promise<SendOutcome> {
+    try {
+      this.checkSend(payload);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.transport.sendAcked(this.key, payload);
+  }
+
+  /** Calls `cb` for every message; the message object and payload are reused after it returns. */
+  onMessage(cb: (m: LaneMessage) => void): () => void {
+    this.handlers.add(cb);
+    return () => this.handlers.delete(cb);
+  }
+
+  /** Resolves once the lane may send (the controller's safe change order is done). */
+  live(timeoutMs = 10_000): Promise<void> {
+    if (this.laneState === 'live') return Promise.resolve();
+    if (this.laneState === 'closed')
+      return Promise.reject(new XlaneError('XL_ERR_UNKNOWN_LANE', `lane ${this.id} is closed`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new XlaneError('XL_ERR_TIMEOUT', `lane ${this.id} not live after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onLive = () => {
+        cleanup();
+        resolve();
+      };
+      const onClosed = (reason: string) => {
+        cleanup();
+        reject(new XlaneError('XL_ERR_UNKNOWN_LANE', `lane ${this.id} closed: ${reason}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('live', onLive);
+        this.off('closed', onClosed);
+      };
+      this.on('live', onLive);
+      this.on('closed', onClosed);
+    });
+  }
+
+  counters(): Promise<LaneCounters> {
+    return this.transport.counters(this.key);
+  }
+
+  async close(): Promise<void> {
+    if (this.laneState === 'closed') return;
+    try {
+      await this.transport.closeLane(this.key);
+    } finally {
+      this.end('closed by the application');
+    }
+  }
+
+  destroy(err?: Error): void {
+    if (this.laneState === 'closed') return;
+    this.transport.closeLane(this.key).catch(() => {});
+    this.end('destroyed by the application', err, true);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LaneMessage> {
+    const q = { items: [] as LaneMessage[], waiters: [] as Waiter[] };
+    if (this.laneState !== 'closed') this.queues.add(q);
+    return {
+      next: () => {
+        const item = q.items.shift();
+        if (item) return Promise.resolve({ value: item, done: false });
+        if (this.laneState === 'closed' || !this.queues.has(q)) {
+          return this.endErr
+            ? Promise.reject(this.endErr)
+            : Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => q.waiters.push({ resolve, reject }));
+      },
+      return: () => {
+        this.queues.delete(q);
+        for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  /** @internal */
+  deliver(d: DeliveryView): void {
+    for (const h of this.handlers) h(d);
+    for (const q of this.queues) {
+      const w = q.waiters.shift();
+      const copy: LaneMessage = {
+        laneId: this.id,
+        seq: d.seq,
+        sentNs: d.sentNs,
+        receivedNs: d.receivedNs,
+        payload: Uint8Array.prototype.slice.call(d.payload),
+      };
+      if (w) w.resolve({ value: copy, done: false });
+      else if (q.items.length < this.highWaterMark) q.items.push(copy);
+      else this.iteratorDropped++;
+    }
+  }
+
+  /** @internal */
+  event(e: LaneEvent): void {
+    if (e.type === 'closed') {
+      this.end(e.reason);
+      return;
+    }
+    const before = this.current;
+    const wasLive = this.laneState === 'live';
+    this.current = e.grant;
+    this.laneState = e.state;
+    if (e.grant.epoch !== before.epoch || JSON.stringify(e.grant) !== JSON.stringify(before)) {
+      this.emit('grant', e.grant, before);
+      const diff = diffGrants(before, e.grant);
+      if (diff.payload) this.emit('payloadSizeChanged', diff.payload);
+      if (diff.period) this.emit('periodChanged', diff.period);
+      for (const t of diff.timeouts) this.emit('timeoutChanged', t);
+    }
+    if (!wasLive && e.state === 'live') this.emit('live');
+  }
+
+  /** @internal */
+  refused(err: XlaneError): void {
+    this.emit('refused', err);
+  }
+
+  /** @internal the lane is over, for whatever reason. */
+  end(reason: string, err?: Error, now = false): void {
+    if (this.laneState === 'closed') return;
+    this.laneState = 'closed';
+    this.endErr = err;
+    this.forget(this.key);
+    for (const q of this.queues) {
+      if (now) q.items.length = 0;
+      for (const w of q.waiters.splice(0)) {
+        if (err) w.reject(err);
+        else w.resolve({ value: undefined, done: true });
+      }
+    }
+    this.queues.clear();
+    this.handlers.clear();
+    this.emit('closed', reason);
+  }
+
+  private checkSend(payload: Uint8Array): void {
+    if (this.laneState === 'closed') throw new XlaneError('XL_ERR_UNKNOWN_LANE', `lane ${this.id} is closed`);
+    if (this.role !== 'sender') {
+      throw new XlaneError('XL_ERR_FORBIDDEN', `lane ${this.id} is listened on here; only its opener sends`);
+    }
+    if (payload.length > this.current.maxPayloadBytes) {
+      throw new XlaneError(
+        'XL_ERR_CONTRACT_SIZE',
+        `${payload.length}-byte message is over lane ${this.id}'s σ_max of ${this.current.maxPayloadBytes} bytes`,
+        { laneId: this.id, size: payload.length, maxPayloadBytes: this.current.maxPayloadBytes },
+      );
+    }
+  }
+}

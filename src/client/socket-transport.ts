@@ -1,0 +1,245 @@
+// The client side of the local API (frames in ../agent/local-api/frames.ts). Requests are matched
+// to replies by id; sends go out without waiting (id 0), and a refusal comes back later as an
+// error reply naming the lane handle.
+import { connect as netConnect, type Socket } from 'node:net';
+import type { LaneEvent } from '../agent/local-api/backend.js';
+import { Deframer } from '../agent/local-api/deframer.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  DELIVERY_HEADER_BYTES,
+  encodeJsonFrame,
+  encodeSendFrame,
+  FrameType,
+  LOCAL_API_VERSION,
+  parseJsonBody,
+  type WireError,
+} from '../agent/local-api/frames.js';
+import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
+import type { ClientTransport, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: XlaneError): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface SocketTransportOptions {
+  socket: string;
+  /** Per-request timeout (ms), on top of an open's waitLiveMs. Default 30 s. */
+  timeoutMs?: number;
+  maxFrameBytes?: number;
+}
+
+export class SocketTransport implements ClientTransport {
+  readonly mode = 'socket' as const;
+  private sink: TransportSink | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly deframer: Deframer;
+  private readonly view: DeliveryView = {
+    laneId: '',
+    seq: 0,
+    sentNs: 0,
+    receivedNs: 0,
+    payload: new Uint8Array(),
+  };
+  private readonly laneIds = new Map<number, string>();
+  private lastServerError: XlaneError | undefined;
+  private goneErr: XlaneError | undefined;
+  private isGone = false;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly opts: SocketTransportOptions,
+  ) {
+    this.deframer = new Deframer(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    sock.on('data', (chunk) => this.data(chunk));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      this.goneErr ??= new XlaneError(
+        'XL_ERR_CONNECT',
+        `local API connection failed: ${err.code ?? err.message}`,
+      );
+    });
+    sock.on('close', () => this.finish(this.goneErr ?? this.lastServerError));
+  }
+
+  static async connect(opts: SocketTransportOptions): Promise<SocketTransport> {
+    const sock = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect(opts.socket);
+      s.once('connect', () => resolve(s));
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new XlaneError(
+            'XL_ERR_CONNECT',
+            `cannot reach the xlane agent at ${opts.socket} (${err.code ?? err.message}): is \`xlane agent\` running with --socket ${opts.socket}?`,
+            { socket: opts.socket },
+          ),
+        ),
+      );
+    });
+    sock.setNoDelay?.(true);
+    const t = new SocketTransport(sock, opts);
+    try {
+      await t.request('hello', { version: LOCAL_API_VERSION });
+    } catch (err) {
+      sock.destroy();
+      throw err;
+    }
+    return t;
+  }
+
+  bind(sink: TransportSink): void {
+    this.sink = sink;
+  }
+
+  async open(request: LaneOpenRequest, waitLiveMs?: number): Promise<OpenedLane> {
+    const r = (await this.request(
+      'open',
+      { request, ...(waitLiveMs !== undefined ? { waitLiveMs } : {}) },
+      waitLiveMs,
+    )) as OpenedLane & { handle: number };
+    this.laneIds.set(r.handle, r.lane.laneId);
+    return { key: r.handle, lane: r.lane };
+  }
+
+  async listen(laneIdOrName: string): Promise<OpenedLane> {
+    const r = (await this.request('listen', { lane: laneIdOrName })) as OpenedLane & { handle: number };
+    this.laneIds.set(r.handle, r.lane.laneId);
+    return { key: r.handle, lane: r.lane };
+  }
+
+  async closeLane(key: number): Promise<void> {
+    await this.request('close', { lane: key });
+    this.laneIds.delete(key);
+  }
+
+  send(key: number, payload: Uint8Array): SendOutcome {
+    this.writable();
+    this.sock.write(encodeSendFrame(0, key, payload));
+    return 'queued';
+  }
+
+  async sendAcked(key: number, payload: Uint8Array): Promise<SendOutcome> {
+    this.writable();
+    const id = this.takeId();
+    const p = this.expect(id);
+    this.sock.write(encodeSendFrame(id, key, payload));
+    return ((await p) as { outcome: SendOutcome }).outcome;
+  }
+
+  async counters(key: number): Promise<LaneCounters> {
+    return (await this.request('counters', { lane: key })) as LaneCounters;
+  }
+
+  async close(): Promise<void> {
+    if (this.isGone) return;
+    await Promise.allSettled([...this.laneIds.keys()].map((k) => this.closeLane(k)));
+    await new Promise<void>((resolve) => {
+      if (this.sock.destroyed) return resolve();
+      this.sock.once('close', () => resolve());
+      this.sock.end();
+    });
+  }
+
+  destroy(err?: XlaneError): void {
+    this.goneErr ??= err;
+    this.sock.destroy();
+  }
+
+  private writable(): void {
+    if (this.isGone || this.sock.destroyed) {
+      throw this.goneErr ?? new XlaneError('XL_ERR_CONNECT', 'the connection to the xlane agent is closed');
+    }
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    return id;
+  }
+
+  private expect(id: number, extraMs = 0): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(id);
+          reject(new XlaneError('XL_ERR_TIMEOUT', 'the xlane agent did not answer in time'));
+        },
+        (this.opts.timeoutMs ?? 30_000) + extraMs,
+      );
+      this.pending.set(id, { resolve, reject, timer });
+    });
+  }
+
+  private request(op: string, args: Record<string, unknown>, extraMs = 0): Promise<unknown> {
+    this.writable();
+    const id = this.takeId();
+    const p = this.expect(id, extraMs);
+    this.sock.write(encodeJsonFrame(FrameType.Request, { id, op, ...args }));
+    return p;
+  }
+
+  private data(chunk: Buffer): void {
+    this.deframer.push(chunk, (r) => {
+      if (r.kind === 'frame') this.frame(r.body);
+      else this.destroy(new XlaneError('XL_ERR_INTERNAL', 'the agent sent a malformed frame'));
+    });
+  }
+
+  private frame(body: Uint8Array): void {
+    const type = body[0];
+    if (type === FrameType.Delivery) {
+      if (body.length < DELIVERY_HEADER_BYTES) return;
+      const dv = new DataView(body.buffer, body.byteOffset, body.length);
+      const key = dv.getUint32(1);
+      const v = this.view;
+      v.laneId = this.laneIds.get(key) ?? '';
+      v.seq = dv.getFloat64(5);
+      v.sentNs = dv.getFloat64(13);
+      v.receivedNs = dv.getFloat64(21);
+      v.payload = body.subarray(DELIVERY_HEADER_BYTES);
+      this.sink?.delivery(key, v);
+      return;
+    }
+    const msg = parseJsonBody(body);
+    if (!msg) return;
+    if (type === FrameType.Event) {
+      this.sink?.event(msg.handle as number, msg.event as LaneEvent);
+    } else if (type === FrameType.Reply) {
+      const id = msg.id as number;
+      const err = msg.ok === true ? undefined : fromWire(msg.error as WireError | undefined);
+      const waiter = this.pending.get(id);
+      if (id !== 0 && waiter) {
+        this.pending.delete(id);
+        clearTimeout(waiter.timer);
+        if (err) waiter.reject(err);
+        else waiter.resolve(msg.result);
+        return;
+      }
+      if (!err) return;
+      const handle = err.details?.handle;
+      if (typeof handle === 'number') this.sink?.refused(handle, err);
+      else this.lastServerError = err;
+    }
+  }
+
+  private finish(err?: XlaneError): void {
+    if (this.isGone) return;
+    this.isGone = true;
+    this.goneErr = err;
+    this.deframer.poison();
+    const why = err ?? new XlaneError('XL_ERR_CONNECT', 'the connection to the xlane agent closed');
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(why);
+      this.pending.delete(id);
+    }
+    this.sink?.gone(err);
+  }
+}
+
+function fromWire(e: WireError | undefined): XlaneError {
+  const code: ErrorCode = e?.code && e.code in ErrorCodes ? e.code : 'XL_ERR_INTERNAL';
+  return new XlaneError(code, e?.message ?? 'the agent refused the request', e?.details);
+}

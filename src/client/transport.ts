@@ -1,0 +1,40 @@
+// What a Client needs from "the agent", whichever way it is reached: over the Unix socket
+// (socket-transport.ts) or in-process through a LocalBackend (backend-transport.ts, used by the
+// embedded mode). Lanes are addressed by a small numeric key the transport hands out.
+import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
+import type { LaneRequest } from '../alloc/types.js';
+import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+import type { XlaneError } from '../errors.js';
+
+export interface TransportSink {
+  /** A delivered message; the view (and its payload) is reused after the call returns. */
+  delivery(key: number, d: DeliveryView): void;
+  event(key: number, e: LaneEvent): void;
+  /** A send the agent refused after send() had returned (socket mode sends without waiting). */
+  refused(key: number, err: XlaneError): void;
+  /** The transport is gone (agent closed the socket, or destroy()). */
+  gone(err?: XlaneError): void;
+}
+
+export interface OpenedLane {
+  key: number;
+  lane: LocalLane;
+}
+
+export type LaneOpenRequest = Omit<LaneRequest, 'sender'>;
+
+export interface ClientTransport {
+  readonly mode: 'socket' | 'embedded';
+  bind(sink: TransportSink): void;
+  open(request: LaneOpenRequest, waitLiveMs?: number): Promise<OpenedLane>;
+  listen(laneIdOrName: string): Promise<OpenedLane>;
+  closeLane(key: number): Promise<void>;
+  send(key: number, payload: Uint8Array): SendOutcome;
+  /** Like send, but resolves with the agent's verdict (a round trip in socket mode). */
+  sendAcked(key: number, payload: Uint8Array): Promise<SendOutcome>;
+  counters(key: number): Promise<LaneCounters>;
+  /** Graceful: closes every lane this transport opened, then disconnects. */
+  close(): Promise<void>;
+  /** Immediate: drops the connection; the agent closes the lanes on its side. */
+  destroy(err?: XlaneError): void;
+}

@@ -1,0 +1,377 @@
+// The TypeScript lane engine. Threads: the main thread checks contracts, queues send requests into
+// the shared ring and receives (dgram delivers on the event loop, which is where the application's
+// handler runs anyway); the pacing worker owns the sending sockets and releases frames on time, so
+// send timing does not depend on how busy the main event loop is.
+import dgram from 'node:dgram';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
+import { XlaneError } from '../../errors.js';
+import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
+import { emptyLaneCounters } from '../counters.js';
+import { FrameReceiver } from '../receive/frame-receiver.js';
+import type {
+  DeliveryHandler,
+  Engine,
+  EngineCounters,
+  EngineOptions,
+  LaneCounters,
+  ReceiverSpec,
+  SenderSpec,
+  SendOutcome,
+} from '../types.js';
+import { RingProducer, wake } from './ring.js';
+import {
+  C_CTRL,
+  C_READY,
+  C_STOP,
+  type ControlMessage,
+  createSharedState,
+  MAX_LANES,
+  S_COALESCED,
+  S_REFUSED,
+  S_SENT,
+  STAT_WORDS,
+  type WorkerNotice,
+} from './shared.js';
+import { spawnPacerWorker } from './spawn-worker.js';
+import { validateReceiverSpec, validateSenderSpec } from './validate-spec.js';
+
+const WORKER_START_MS = 15_000;
+const WORKER_STOP_MS = 5_000;
+
+interface SenderLane {
+  spec: SenderSpec;
+  slot: number;
+  gen: number;
+  /** Ticket of the newest request queued; the worker publishes the ticket it released last, so
+   * "still waiting for its slot" is ticket !== released[slot]. 0 = nothing queued yet. */
+  ticket: number;
+  refused: number;
+  /** Coalesced on this thread (see send()); the worker counts the ones it replaces itself. */
+  coalesced: number;
+  /** Ring position of the lane's newest request. */
+  position: number;
+  /** The newest message, held here while the lane's previous request is still in the ring. */
+  deferred: Buffer | undefined;
+  deferredLength: number;
+  error: string | undefined;
+}
+
+export function createJsEngine(): Engine {
+  return new JsEngine();
+}
+
+class JsEngine implements Engine {
+  readonly kind = 'js' as const;
+  private control = new Int32Array(new SharedArrayBuffer(4));
+  private released = new Int32Array(new SharedArrayBuffer(4));
+  private stats = new Float64Array(new SharedArrayBuffer(8));
+  private ring: RingProducer | undefined;
+  private worker: Worker | undefined;
+  private workerExit: Promise<void> | undefined;
+  private port: MessagePort | undefined;
+  private rx: dgram.Socket | undefined;
+  private readonly receiver = new FrameReceiver(LOCAL_CLOCK);
+  private readonly senders = new Map<string, SenderLane>();
+  private readonly slots: (SenderLane | undefined)[] = new Array(MAX_LANES);
+  private nextSlot = 0;
+  private nextGen = 0;
+  private nextTicket = 0;
+  private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  private workerFailure: string | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
+
+  async start(opts: EngineOptions): Promise<void> {
+    if (this.state !== 'new') throw new XlaneError('XL_ERR_INTERNAL', `engine already ${this.state}`);
+    this.state = 'starting';
+    try {
+      await this.bindReceiver(opts);
+      await this.startWorker(opts);
+      this.state = 'running';
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  private bindReceiver(opts: EngineOptions): Promise<void> {
+    const rx = dgram.createSocket('udp4');
+    this.rx = rx;
+    rx.on('message', (msg, rinfo) => {
+      this.receiver.receive(msg, rinfo.address, monotonicNs());
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => {
+        reject(
+          new XlaneError(
+            'XL_ERR_KERNEL',
+            `cannot bind the engine to ${opts.bindAddress}:${opts.port}: ${e.message}`,
+            {
+              address: opts.bindAddress,
+              port: opts.port,
+            },
+          ),
+        );
+      };
+      rx.once('error', onError);
+      rx.bind({ address: opts.bindAddress, port: opts.port, exclusive: true }, () => {
+        rx.off('error', onError);
+        // Later socket errors (e.g. ICMP reports) must not crash the process.
+        rx.on('error', () => {});
+        resolve();
+      });
+    });
+  }
+
+  private async startWorker(opts: EngineOptions): Promise<void> {
+    const shared = createSharedState();
+    this.control = new Int32Array(shared.control);
+    this.released = new Int32Array(shared.released);
+    this.stats = new Float64Array(shared.stats);
+    this.ring = new RingProducer(this.control, shared.ring);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const worker = spawnPacerWorker({
+      workerData: { shared, bindAddress: opts.bindAddress, control: port2 },
+      transferList: [port2],
+    });
+    this.worker = worker;
+    worker.on('message', (n: WorkerNotice) => this.onNotice(n));
+    this.workerExit = new Promise((resolve) => {
+      worker.once('exit', (code) => {
+        if (this.state !== 'closed') this.workerFailure = `pacing worker exited (code ${code})`;
+        resolve();
+      });
+    });
+    worker.on('error', (e) => {
+      this.workerFailure = `pacing worker failed: ${e.message}`;
+    });
+    // The worker never returns to its event loop while it runs, so readiness is a shared word.
+    const deadline = Date.now() + WORKER_START_MS;
+    while (Atomics.load(this.control, C_READY) !== 1) {
+      if (this.workerFailure) throw new XlaneError('XL_ERR_INTERNAL', this.workerFailure);
+      if (Date.now() > deadline) throw new XlaneError('XL_ERR_TIMEOUT', 'pacing worker did not start');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  private onNotice(n: WorkerNotice): void {
+    const lane = this.senders.get(n.laneId);
+    if (lane && lane.gen === n.gen) lane.error = n.message;
+  }
+
+  private requireRunning(): void {
+    if (this.state !== 'running')
+      throw new XlaneError('XL_ERR_INTERNAL', `engine is ${this.state}, not running`);
+  }
+
+  private post(msg: ControlMessage): void {
+    this.port!.postMessage(msg);
+    Atomics.add(this.control, C_CTRL, 1);
+    wake(this.control);
+  }
+
+  setSender(spec: SenderSpec): void {
+    this.requireRunning();
+    validateSenderSpec(spec);
+    const copy: SenderSpec = { ...spec, destinations: spec.destinations.map((d) => ({ ...d })) };
+    const existing = this.senders.get(spec.laneId);
+    if (existing) {
+      existing.spec = copy;
+      existing.error = undefined;
+      this.post({ op: 'set', slot: existing.slot, gen: existing.gen, spec: copy });
+      return;
+    }
+    const slot = this.allocateSlot(spec.laneId);
+    const lane: SenderLane = {
+      spec: copy,
+      slot,
+      gen: ++this.nextGen,
+      ticket: 0,
+      refused: 0,
+      coalesced: 0,
+      position: -1,
+      deferred: undefined,
+      deferredLength: -1,
+      error: undefined,
+    };
+    this.slots[slot] = lane;
+    this.senders.set(spec.laneId, lane);
+    this.post({ op: 'set', slot, gen: lane.gen, spec: copy });
+  }
+
+  /** Round-robin, so a freed slot is reused as late as possible (its counters belong to the old lane
+   * until the worker has seen the removal). */
+  private allocateSlot(laneId: string): number {
+    for (let i = 0; i < MAX_LANES; i++) {
+      const slot = (this.nextSlot + i) % MAX_LANES;
+      if (!this.slots[slot]) {
+        this.nextSlot = (slot + 1) % MAX_LANES;
+        return slot;
+      }
+    }
+    throw new XlaneError('XL_ERR_VALIDATION', `engine holds ${MAX_LANES} sending lanes already`, { laneId });
+  }
+
+  removeSender(laneId: string): void {
+    const lane = this.senders.get(laneId);
+    if (!lane || this.state !== 'running') return;
+    this.senders.delete(laneId);
+    this.slots[lane.slot] = undefined;
+    this.post({ op: 'remove', slot: lane.slot, gen: lane.gen });
+  }
+
+  setReceiver(spec: ReceiverSpec): void {
+    this.requireRunning();
+    validateReceiverSpec(spec);
+    this.receiver.table.set(spec);
+  }
+
+  removeReceiver(laneId: string): void {
+    this.receiver.table.remove(laneId);
+  }
+
+  send(laneId: string, payload: Uint8Array): SendOutcome {
+    const lane = this.senders.get(laneId);
+    if (!lane)
+      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no sending lane ${laneId} on this engine`, { laneId });
+    if (this.workerFailure) throw new XlaneError('XL_ERR_INTERNAL', this.workerFailure, { laneId });
+    if (lane.error)
+      throw new XlaneError('XL_ERR_KERNEL', `lane ${laneId} cannot send: ${lane.error}`, { laneId });
+    const { spec } = lane;
+    if (payload.byteLength > spec.maxPayloadBytes) {
+      lane.refused++;
+      throw new XlaneError(
+        'XL_ERR_CONTRACT_SIZE',
+        `message of ${payload.byteLength} bytes exceeds lane ${laneId}'s granted ${spec.maxPayloadBytes} bytes`,
+        { laneId, bytes: payload.byteLength, maxPayloadBytes: spec.maxPayloadBytes },
+      );
+    }
+    const waiting = lane.ticket !== 0 && Atomics.load(this.released, lane.slot) !== lane.ticket;
+    if (waiting && spec.policy === 'reject') {
+      lane.refused++;
+      throw rateError(laneId, spec, 'the previous message is still waiting for its slot');
+    }
+    if (lane.deferredLength >= 0 || (waiting && lane.position >= 0 && !this.ring!.taken(lane.position))) {
+      // The worker has not even taken the previous request (it is busy or descheduled). Pushing
+      // more would let one fast coalescing sender fill the ring; keep only the newest here and
+      // hand it over once the worker has caught up.
+      this.defer(lane, payload);
+      return 'coalesced';
+    }
+    this.push(lane, payload);
+    return waiting ? 'coalesced' : 'queued';
+  }
+
+  private push(lane: SenderLane, payload: Uint8Array): void {
+    const ticket = this.takeTicket();
+    const position = this.ring!.push(lane.slot, lane.gen, ticket, payload);
+    // At most one request per lane is in the ring and RING_SLOTS >= MAX_LANES: it cannot be full.
+    if (position < 0)
+      throw new XlaneError('XL_ERR_INTERNAL', 'engine send ring full', { laneId: lane.spec.laneId });
+    lane.ticket = ticket;
+    lane.position = position;
+  }
+
+  private defer(lane: SenderLane, payload: Uint8Array): void {
+    if (lane.deferredLength >= 0) lane.coalesced++;
+    lane.deferred ??= Buffer.alloc(MAX_PAYLOAD_BYTES);
+    lane.deferred.set(payload);
+    lane.deferredLength = payload.byteLength;
+    if (!this.flushTimer) this.flushTimer = setImmediate(() => this.flushDeferred());
+  }
+
+  private flushDeferred(): void {
+    this.flushTimer = undefined;
+    let more = false;
+    for (const lane of this.senders.values()) {
+      if (lane.deferredLength < 0 || !lane.deferred) continue;
+      if (!this.ring!.taken(lane.position)) {
+        more = true;
+        continue;
+      }
+      // A grant change may have shrunk σ_max since the message was accepted.
+      if (lane.deferredLength > lane.spec.maxPayloadBytes) lane.refused++;
+      else this.push(lane, lane.deferred.subarray(0, lane.deferredLength));
+      lane.deferredLength = -1;
+    }
+    if (more && this.state === 'running') this.flushTimer = setImmediate(() => this.flushDeferred());
+  }
+
+  private takeTicket(): number {
+    // Non-zero Int32 values, so 0 can mean "none" and Atomics on an Int32Array hold it exactly.
+    this.nextTicket = this.nextTicket >= 0x7fffffff ? 1 : this.nextTicket + 1;
+    return this.nextTicket;
+  }
+
+  onDelivery(handler: DeliveryHandler): void {
+    this.receiver.onDelivery(handler);
+  }
+
+  counters(): EngineCounters {
+    const byId = new Map<string, LaneCounters>();
+    for (const lane of this.senders.values()) {
+      const c = emptyLaneCounters(lane.spec.laneId);
+      const s = lane.slot * STAT_WORDS;
+      c.sent = this.stats[s + S_SENT] ?? 0;
+      c.coalesced = lane.coalesced + (this.stats[s + S_COALESCED] ?? 0);
+      c.refused = lane.refused + (this.stats[s + S_REFUSED] ?? 0);
+      byId.set(c.laneId, c);
+    }
+    const table = this.receiver.table;
+    for (const lane of table.lanes()) {
+      const r = table.snapshot(lane);
+      const c = byId.get(r.laneId);
+      if (!c) {
+        byId.set(r.laneId, r);
+        continue;
+      }
+      c.received = r.received;
+      c.lost = r.lost;
+      c.reordered = r.reordered;
+      c.late = r.late;
+      c.early = r.early;
+      c.latency = r.latency;
+    }
+    return { lanes: [...byId.values()], dropped: { ...this.receiver.dropped } };
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    if (this.worker) {
+      Atomics.store(this.control, C_STOP, 1);
+      wake(this.control);
+      const stopped = await Promise.race([
+        this.workerExit!.then(() => true),
+        new Promise<boolean>((r) => setTimeout(r, WORKER_STOP_MS, false).unref()),
+      ]);
+      if (!stopped) await this.worker.terminate();
+    }
+    this.port?.close();
+    const rx = this.rx;
+    if (rx) {
+      await new Promise<void>((r) => {
+        try {
+          rx.close(() => r());
+        } catch {
+          r(); // never bound (start failed): nothing to close
+        }
+      });
+    }
+    this.senders.clear();
+    this.slots.fill(undefined);
+  }
+}
+
+function rateError(laneId: string, spec: SenderSpec, why: string): XlaneError {
+  return new XlaneError(
+    'XL_ERR_CONTRACT_RATE',
+    `lane ${laneId} sends faster than every ${spec.minPeriodNs} ns: ${why}`,
+    {
+      laneId,
+      minPeriodNs: spec.minPeriodNs,
+    },
+  );
+}

@@ -1,0 +1,300 @@
+// The pacing clock, run by the worker thread: it owns the sending sockets, turns queued requests
+// into frames, and releases each lane's frame at its period boundary (π_min after the lane's
+// previous release). It sleeps on the shared futex word until ~30 µs before the next boundary and
+// spins on the clock for the rest, because Node timers cannot hold a 100 µs period (FACTS.md).
+// The loop allocates nothing on its own (dgram's send() allocates a little per call; see
+// docs/protocol.md), so the worker's heap stays quiet and GC does not add jitter.
+import dgram from 'node:dgram';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
+import type { SenderSpec } from '../types.js';
+import { FrameEncoder } from '../wire/encode.js';
+import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
+import { seqNext } from '../wire/serial.js';
+import { RingConsumer } from './ring.js';
+import {
+  C_CTRL,
+  C_READY,
+  C_STOP,
+  C_WAKE,
+  type ControlMessage,
+  S_COALESCED,
+  S_REFUSED,
+  S_SENT,
+  type SharedState,
+  STAT_WORDS,
+  type WorkerNotice,
+} from './shared.js';
+
+/** Sleep until this long before a boundary, then spin. */
+export const SPIN_NS = 30_000;
+/** An idle worker still wakes this often, so a lost notify can never stall it for long. */
+const IDLE_WAIT_MS = 200;
+
+interface TxLane {
+  slot: number;
+  gen: number;
+  spec: SenderSpec;
+  seq: number;
+  lastReleaseNs: number;
+  pending: boolean;
+  pendingTicket: number;
+  frameLen: number;
+  frame: Buffer;
+  enc: FrameEncoder;
+  sockets: dgram.Socket[];
+  /** Its sockets could not be set up: queued messages are refused, the main thread is told. */
+  failed: boolean;
+}
+
+// dgram resolves addresses through a callback; answering synchronously lets bind() and connect()
+// complete inside the worker's loop, which never returns to the event loop while lanes are busy.
+// Lane destinations are IP addresses from the grant, never names.
+const ipOnly = (host: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) =>
+  cb(null, host, 4);
+
+export class Pacer {
+  private readonly control: Int32Array;
+  private readonly released: Int32Array;
+  private readonly stats: Float64Array;
+  private readonly ring: RingConsumer;
+  private readonly bySlot: (TxLane | undefined)[] = [];
+  private readonly active: TxLane[] = [];
+  private ctrlSeen = 0;
+
+  constructor(
+    shared: SharedState,
+    private readonly bindAddress: string,
+    private readonly port: MessagePort,
+    private readonly notify: (n: WorkerNotice) => void,
+  ) {
+    this.control = new Int32Array(shared.control);
+    this.released = new Int32Array(shared.released);
+    this.stats = new Float64Array(shared.stats);
+    this.ring = new RingConsumer(this.control, shared.ring);
+  }
+
+  /** Runs until the main thread sets the stop word. Synchronous by design (see the file comment). */
+  run(): void {
+    Atomics.store(this.control, C_READY, 1);
+    const c = this.control;
+    for (;;) {
+      const wakeSeen = Atomics.load(c, C_WAKE);
+      if (Atomics.load(c, C_STOP) === 1) break;
+      this.applyControl();
+      this.drainRing();
+      const nextDue = this.releaseDue();
+      if (nextDue === Number.POSITIVE_INFINITY) {
+        Atomics.wait(c, C_WAKE, wakeSeen, IDLE_WAIT_MS);
+        continue;
+      }
+      const waitNs = nextDue - monotonicNs();
+      if (waitNs > SPIN_NS) {
+        Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - SPIN_NS) / 1e6);
+      } else {
+        while (monotonicNs() < nextDue) {
+          // spin: the last stretch to the boundary
+        }
+      }
+    }
+    for (const lane of this.active) this.closeSockets(lane);
+  }
+
+  private applyControl(): void {
+    const posted = Atomics.load(this.control, C_CTRL);
+    if (posted === this.ctrlSeen) return;
+    for (;;) {
+      const m = receiveMessageOnPort(this.port);
+      if (!m) break;
+      this.ctrlSeen++;
+      const msg = m.message as ControlMessage;
+      if (msg.op === 'set') this.setLane(msg.slot, msg.gen, msg.spec);
+      else this.removeLane(msg.slot, msg.gen);
+    }
+  }
+
+  private setLane(slot: number, gen: number, spec: SenderSpec): void {
+    let lane = this.bySlot[slot];
+    if (lane && lane.gen !== gen) {
+      this.removeLane(slot, lane.gen);
+      lane = undefined;
+    }
+    if (!lane) {
+      const frame = Buffer.alloc(MAX_DATAGRAM_BYTES);
+      lane = {
+        slot,
+        gen,
+        spec,
+        seq: 0,
+        lastReleaseNs: Number.NEGATIVE_INFINITY,
+        pending: false,
+        pendingTicket: 0,
+        frameLen: 0,
+        frame,
+        enc: new FrameEncoder(frame),
+        sockets: [],
+        failed: false,
+      };
+      this.zeroStats(slot);
+      this.bySlot[slot] = lane;
+      this.active.push(lane);
+      this.openSockets(lane);
+      return;
+    }
+    const old = lane.spec;
+    lane.spec = spec;
+    if (lane.failed || old.srcPort !== spec.srcPort || !sameDestinations(old, spec)) {
+      this.closeSockets(lane);
+      this.openSockets(lane);
+    }
+    // A tightened σ_max must hold from now on: a message queued under the old grant that no longer
+    // fits is refused rather than sent (it would break the other lanes' guarantees).
+    if (lane.pending && this.pendingPayload(lane) > spec.maxPayloadBytes) {
+      this.stats[slot * STAT_WORDS + S_REFUSED]!++;
+      this.finishPending(lane);
+    }
+  }
+
+  private removeLane(slot: number, gen: number): void {
+    const lane = this.bySlot[slot];
+    if (!lane || lane.gen !== gen) return;
+    if (lane.pending) this.finishPending(lane);
+    this.closeSockets(lane);
+    this.bySlot[slot] = undefined;
+    const i = this.active.indexOf(lane);
+    if (i >= 0) this.active.splice(i, 1);
+  }
+
+  private drainRing(): void {
+    const r = this.ring;
+    while (r.peek()) {
+      let lane = this.bySlot[r.laneSlot];
+      if (!lane || lane.gen !== r.gen) {
+        // The main thread posts a lane's control message before its first request, but this loop
+        // may have polled control just before that: poll again before calling the request stale.
+        this.applyControl();
+        lane = this.bySlot[r.laneSlot];
+      }
+      if (lane && lane.gen === r.gen) this.queue(lane);
+      r.next();
+    }
+  }
+
+  /** Builds the lane's frame from the current ring request, replacing a pending one (coalesce). */
+  private queue(lane: TxLane): void {
+    const r = this.ring;
+    if (r.length > lane.spec.maxPayloadBytes) {
+      // Accepted under a grant that has since shrunk σ_max: refused, as in setLane(). Publishing
+      // its ticket tells the main thread nothing of this lane waits any more.
+      this.stats[lane.slot * STAT_WORDS + S_REFUSED]!++;
+      Atomics.store(this.released, lane.slot, r.ticket);
+      return;
+    }
+    if (lane.pending) this.stats[lane.slot * STAT_WORDS + S_COALESCED]!++;
+    const s = lane.spec;
+    lane.enc.start({ wireId: s.wireId, epoch: s.epoch, seq: 0, sentNs: 0, clock: LOCAL_CLOCK });
+    const at = lane.enc.reserve(SubType.DATA, r.length);
+    r.copyPayload(lane.frame, at);
+    lane.frameLen = lane.enc.finish();
+    lane.pending = true;
+    lane.pendingTicket = r.ticket;
+  }
+
+  /** Sends every frame whose boundary has come; returns the earliest boundary still ahead. */
+  private releaseDue(): number {
+    let next = Number.POSITIVE_INFINITY;
+    const lanes = this.active;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!;
+      if (!lane.pending) continue;
+      const due = lane.lastReleaseNs + lane.spec.minPeriodNs;
+      const now = monotonicNs();
+      if (due > now) {
+        if (due < next) next = due;
+        continue;
+      }
+      if (lane.failed) {
+        this.stats[lane.slot * STAT_WORDS + S_REFUSED]!++;
+        this.finishPending(lane);
+        continue;
+      }
+      lane.enc.stamp(lane.spec.epoch, lane.seq, now);
+      lane.seq = seqNext(lane.seq);
+      // The next boundary counts from the actual release: a late release (GC, preemption) must not
+      // be followed by an early one, or two frames would be closer than π_min on the wire.
+      lane.lastReleaseNs = now;
+      // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
+      // on this machine) or the sent count also sees the lane free for its next message.
+      this.finishPending(lane);
+      this.stats[lane.slot * STAT_WORDS + S_SENT]!++;
+      for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(lane.frame, 0, lane.frameLen);
+    }
+    return next;
+  }
+
+  private finishPending(lane: TxLane): void {
+    lane.pending = false;
+    Atomics.store(this.released, lane.slot, lane.pendingTicket);
+  }
+
+  private pendingPayload(lane: TxLane): number {
+    return lane.frameLen - MIN_DATAGRAM_BYTES;
+  }
+
+  private openSockets(lane: TxLane): void {
+    const { spec } = lane;
+    lane.failed = false;
+    try {
+      for (const d of spec.destinations) {
+        const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, lookup: ipOnly as never });
+        s.on('error', (e: NodeJS.ErrnoException) => {
+          // A receiver that is not up yet answers with ICMP port unreachable: not a lane failure.
+          if (e.code !== 'ECONNREFUSED') this.fail(lane, e);
+        });
+        lane.sockets.push(s);
+        // bind() reports EADDRINUSE through the error event (synchronously, see ipOnly); connect()
+        // on an unbound socket would silently bind an ephemeral port, so check before connecting.
+        s.bind({ address: this.bindAddress, port: spec.srcPort, exclusive: true });
+        if (lane.failed) break;
+        s.connect(d.port, d.address);
+      }
+    } catch (e) {
+      this.fail(lane, e);
+    }
+    if (lane.failed) this.closeSockets(lane);
+  }
+
+  private closeSockets(lane: TxLane): void {
+    for (const s of lane.sockets) {
+      try {
+        s.close();
+      } catch {
+        // already closed after an error
+      }
+    }
+    lane.sockets.length = 0;
+  }
+
+  private fail(lane: TxLane, e: unknown): void {
+    lane.failed = true;
+    this.notify({
+      op: 'laneError',
+      laneId: lane.spec.laneId,
+      gen: lane.gen,
+      message: e instanceof Error ? e.message : String(e),
+    });
+  }
+
+  private zeroStats(slot: number): void {
+    this.stats.fill(0, slot * STAT_WORDS, (slot + 1) * STAT_WORDS);
+  }
+}
+
+function sameDestinations(a: SenderSpec, b: SenderSpec): boolean {
+  return (
+    a.destinations.length === b.destinations.length &&
+    a.destinations.every(
+      (d, i) => d.address === b.destinations[i]?.address && d.port === b.destinations[i]?.port,
+    )
+  );
+}

@@ -1,0 +1,61 @@
+// Memory the main thread and the pacing worker share. The main thread is the only producer of send
+// requests and the worker the only consumer, so a single-producer/single-consumer ring with two
+// Atomics-published indices needs no locks. Control (lane add/change/remove) travels as messages on
+// a MessagePort that the worker polls synchronously; it is rare, so it may allocate.
+import type { MessagePort } from 'node:worker_threads';
+import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
+import type { SenderSpec } from '../types.js';
+
+/** Ring capacity: a power of two, so indices can wrap at 2^32. The engine keeps at most one request
+ * per lane in the ring (engine.ts), so with RING_SLOTS ≥ MAX_LANES the ring can never be full. */
+export const RING_SLOTS = 1024;
+/** Per-slot header, Int32 words: lane slot, lane generation, ticket, payload length. */
+export const SLOT_HEADER_WORDS = 4;
+export const SLOT_BYTES = SLOT_HEADER_WORDS * 4 + Math.ceil(MAX_PAYLOAD_BYTES / 8) * 8;
+/** Lane slots: indices into the per-lane shared counters. */
+export const MAX_LANES = 1024;
+
+/** Indices in the control Int32Array. */
+export const C_HEAD = 0; // producer: requests pushed
+export const C_TAIL = 1; // consumer: requests taken
+export const C_WAKE = 2; // futex word the worker sleeps on; bumped on every push / control message
+export const C_STOP = 3; // 1 = the worker must exit
+export const C_CTRL = 4; // control messages posted (the worker compares with what it has read)
+export const C_READY = 5; // 1 once the worker runs its loop
+export const CONTROL_WORDS = 8;
+
+/** Per-lane statistics written by the worker (Float64: counters outlive 2^31). */
+export const S_SENT = 0;
+export const S_COALESCED = 1;
+export const S_REFUSED = 2;
+export const STAT_WORDS = 4;
+
+export interface SharedState {
+  control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+  /** Int32 per lane slot: the ticket of the last request the worker released (see engine.ts). */
+  released: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+}
+
+export function createSharedState(): SharedState {
+  return {
+    control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+    ring: new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES),
+    released: new SharedArrayBuffer(MAX_LANES * 4),
+    stats: new SharedArrayBuffer(MAX_LANES * STAT_WORDS * 8),
+  };
+}
+
+export type ControlMessage =
+  | { op: 'set'; slot: number; gen: number; spec: SenderSpec }
+  | { op: 'remove'; slot: number; gen: number };
+
+/** Worker → main notices (socket errors): the main thread surfaces them on the next send. */
+export type WorkerNotice = { op: 'laneError'; laneId: string; gen: number; message: string };
+
+export interface PacerWorkerData {
+  shared: SharedState;
+  bindAddress: string;
+  control: MessagePort;
+}

@@ -1,0 +1,11 @@
+// The package entry: `import { connect } from 'xlane'`. Everything an application needs to open,
+// use and watch lanes, and the error type with its stable codes.
+export type { LaneEvent, LocalBackend, LocalLane, LocalSubscriber } from './agent/local-api/backend.js';
+export type { Grant, LanePolicy, LaneRequest, ReceiverGuarantee } from './alloc/types.js';
+export { Client, type ClientEvents, type OpenLaneOptions } from './client/client.js';
+export { type ConnectOptions, connect, DEFAULT_SOCKET, type EmbeddedOptions } from './client/connect.js';
+export { ControllerClient, type ControllerClientOptions } from './client/controller-client.js';
+export { failureTimeoutNs, type TimeoutChange } from './client/grant-diff.js';
+export { Lane, type LaneEvents, type LaneMessage, type LaneOptions, type LaneState } from './client/lane.js';
+export type { Engine, LaneCounters, SendOutcome } from './engine/types.js';
+export { type ErrorCode, ErrorCodes, isXlaneError, XlaneError } from './errors.js';

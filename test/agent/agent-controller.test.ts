@@ -1,0 +1,176 @@
+// The agent against a REAL controller started in-process on 127.0.0.1 (real HTTP, real WebSocket,
+// SQLite file): registration, snapshot and updates applied to a (fake) engine, ACK → live, the
+// LocalBackend calls, grant-change events, and a controller outage and restart on the same file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/agent/agent.js';
+import type { LaneEvent } from '../../src/agent/local-api/backend.js';
+import { ControllerClient } from '../../src/client/controller-client.js';
+import { type RunningController, startController } from '../../src/controller/server.js';
+import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
+import { FakeEngine } from './fake-engine.js';
+import { PEERS } from './grants.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function controllerOn(dbPath: string, listen = '127.0.0.1:0'): Promise<RunningController> {
+  const c = await startController({ topology: testbed(), dbPath, listen, allocator: EXACT_WINDOWS });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function agentFor(host: string, url: string, token?: string) {
+  const engine = new FakeEngine();
+  const agent = await Agent.start({
+    host,
+    controller: new ControllerClient({ url, ...(token ? { token } : {}) }),
+    engine,
+    peers: PEERS,
+    backoff: { initialMs: 20, maxMs: 200 },
+    bookWaitMs: 5_000,
+  });
+  cleanups.push(() => agent.close());
+  await agent.ready;
+  return { agent, engine };
+}
+
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 10));
+}
+
+const req = (receivers: string[], extra = {}) => ({
+  receivers,
+  maxPayloadBytes: 64,
+  minPeriodNs: 100_000,
+  ...extra,
+});
+
+describe('agent ↔ controller', () => {
+  it('registers, gets its grants, ACKs them so lanes go live, and serves local lanes', async () => {
+    const c = await controllerOn(':memory:');
+    const client = new ControllerClient({ url: c.url });
+    const h1 = await agentFor('h1', c.url);
+    const h2 = await agentFor('h2', c.url);
+    expect(h1.engine.started).toEqual({ bindAddress: '10.0.0.1', port: 7400 });
+    const hosts = await client.hosts();
+    expect(hosts.find((h) => h.name === 'h2')).toMatchObject({
+      registered: true,
+      connected: true,
+      engine: 'js',
+    });
+
+    // h2 is a registered receiver: the lane waits for h2's ACK, which comes once h2's engine holds it.
+    const lane = await h1.agent.openLane(req(['h2'], { name: 'fd' }), { waitLiveMs: 5_000 });
+    expect(lane.state).toBe('live');
+    const recv = h2.engine.receivers.get(lane.laneId);
+    expect(recv).toMatchObject({ senderAddress: '10.0.0.1', maxPayloadBytes: 64 });
+    expect(recv!.lambdaMaxNs).toBe(lane.grant.receivers[0]!.lambdaMaxNs);
+    expect(h1.engine.senders.get(lane.laneId)?.destinations).toEqual([
+      { host: 'h2', address: '10.0.0.2', port: 7400 },
+    ]);
+    expect(h1.agent.send(lane.laneId, new Uint8Array([1, 2, 3]))).toBe('queued');
+    expect(h1.engine.sent).toHaveLength(1);
+    expect((await h2.agent.listen('fd')).laneId).toBe(lane.laneId);
+    await expect(h1.agent.listen('fd')).rejects.toMatchObject({ code: 'XL_ERR_UNKNOWN_LANE' });
+    const acked = (await client.hosts()).find((h) => h.name === 'h2')!;
+    expect(acked.ackedVersion).toBe(acked.version);
+
+    // A registered receiver that never ACKs keeps a new lane pending; its sender must not send yet.
+    await client.registerHost('h3');
+    const pending = await h1.agent.openLane(req(['h3']));
+    expect(pending.state).toBe('pending');
+    expect(h1.engine.senders.has(pending.laneId)).toBe(false);
+    expect(() => h1.agent.send(pending.laneId, new Uint8Array(8))).toThrow(
+      expect.objectContaining({ code: 'XL_ERR_FORBIDDEN' }),
+    );
+
+    // Another lane into h2 widens the first lane's window: h2's subscriber hears of it.
+    const events: LaneEvent[] = [];
+    h2.agent.subscribe(lane.laneId, { onDelivery() {}, onEvent: (e) => events.push(e) });
+    const third = (await client.openLane({ sender: 'h3', ...req(['h2']) }, { waitLiveMs: 5_000 })).lane;
+    expect(third.state).toBe('live');
+    await until(() => events.some((e) => e.type === 'grant'));
+    const changed = events.find((e) => e.type === 'grant')!;
+    expect(changed.type === 'grant' && changed.grant.receivers[0]!.lambdaMaxNs).toBeGreaterThan(
+      lane.grant.receivers[0]!.lambdaMaxNs,
+    );
+    await until(() => h2.engine.receivers.get(lane.laneId)!.lambdaMaxNs > recv!.lambdaMaxNs);
+
+    // Closing from the sender side removes the lane everywhere.
+    await h1.agent.closeLane(lane.laneId);
+    await until(() => !h2.engine.receivers.has(lane.laneId) && !h1.engine.senders.has(lane.laneId));
+    expect(events.at(-1)).toEqual({
+      type: 'closed',
+      laneId: lane.laneId,
+      reason: 'removed by the controller',
+    });
+  });
+
+  it('keeps lanes running while the controller is gone, and resyncs when it returns on the same file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-agent-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const db = join(dir, 'state.db');
+    const first = await controllerOn(db);
+    const h1 = await agentFor('h1', first.url);
+    const h2 = await agentFor('h2', first.url);
+    const lane = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    expect(lane.state).toBe('live');
+    const port = new URL(first.url).port;
+
+    await first.close();
+    await until(() => !h1.agent.status().connected && !h2.agent.status().connected);
+    // Nothing torn down: the sender still sends on its last grant, the receiver still accepts.
+    expect(h1.engine.closed || h2.engine.closed).toBe(false);
+    expect(h1.engine.senders.has(lane.laneId)).toBe(true);
+    expect(h2.engine.receivers.has(lane.laneId)).toBe(true);
+    expect(h1.agent.send(lane.laneId, new Uint8Array(4))).toBe('queued');
+
+    const second = await controllerOn(db, `127.0.0.1:${port}`);
+    const client = new ControllerClient({ url: second.url });
+    await until(() => h1.agent.status().connected && h2.agent.status().connected);
+    expect(h2.agent.status()).toMatchObject({ version: (await client.grants('h2')).version });
+    expect(h2.engine.receivers.has(lane.laneId)).toBe(true);
+    const hosts = await client.hosts();
+    expect(hosts.filter((h) => h.connected).map((h) => h.name)).toEqual(['h1', 'h2']);
+
+    // The stream is live again: a change made on the restarted controller reaches both engines.
+    await client.closeLane(lane.laneId);
+    await until(() => !h1.engine.senders.has(lane.laneId) && !h2.engine.receivers.has(lane.laneId));
+  });
+
+  it('waits for a controller that is not up yet, and speaks with the token it needs', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const starting = agentFor('h2', url, 's3cret');
+    // The agent is already trying (and backing off) before the controller exists.
+    await new Promise((r) => setTimeout(r, 50));
+    const c = await startController({
+      topology: testbed(),
+      dbPath: ':memory:',
+      listen: `127.0.0.1:${port}`,
+      token: 's3cret',
+    });
+    cleanups.push(() => c.close());
+    const { agent } = await starting;
+    expect(agent.status().connected).toBe(true);
+    const h2 = (await new ControllerClient({ url }).hosts()).find((h) => h.name === 'h2');
+    expect(h2).toMatchObject({ registered: true, connected: true });
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}

@@ -1,0 +1,69 @@
+// startDaemon composes everything `xlane agent` runs: the agent against a real controller, the
+// /metrics endpoint, the local API socket; without CAP_NET_ADMIN it runs without QoS and says so.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDaemon } from '../../src/agent/daemon.js';
+import { startController } from '../../src/controller/server.js';
+import { testbed } from '../controller/helpers.js';
+import { FakeEngine } from './fake-engine.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function recordingLog() {
+  const lines: { level: string; msg: string }[] = [];
+  const at = (level: string) => (_obj: object, msg: string) => lines.push({ level, msg });
+  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+describe('startDaemon', () => {
+  it('runs agent, metrics and local socket; warns once without CAP_NET_ADMIN; closes cleanly', async () => {
+    const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    cleanups.push(() => c.close());
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socket = join(dir, 'run', 'agent.sock');
+    const { lines, log } = recordingLog();
+    const engine = new FakeEngine();
+    const daemon = await startDaemon({
+      controller: c.url,
+      host: 'h2',
+      engine: 'js',
+      engineInstance: engine,
+      socket,
+      iface: 'eth0',
+      peers: 'h1=10.0.0.1,h2=10.0.0.2',
+      metrics: '127.0.0.1:0',
+      log,
+      netAdmin: false,
+    });
+    let closed = false;
+    cleanups.push(async () => {
+      if (!closed) await daemon.close();
+    });
+    await daemon.agent.ready;
+
+    expect(lines.filter((l) => l.level === 'warn' && /CAP_NET_ADMIN/.test(l.msg))).toHaveLength(1);
+    expect(daemon.agent.status()).toMatchObject({ connected: true, qos: false });
+    expect(engine.started).toEqual({ bindAddress: '10.0.0.2', port: 7400 });
+    expect(statSync(socket).mode & 0o777).toBe(0o660);
+    const text = await (await fetch(daemon.metrics!.url)).text();
+    expect(text).toContain('xlane_controller_connected 1');
+
+    await daemon.close();
+    closed = true;
+    expect(existsSync(socket)).toBe(false);
+    expect(engine.closed).toBe(true);
+  });
+
+  it('refuses a bad --peers before starting anything', async () => {
+    const { log } = recordingLog();
+    await expect(
+      startDaemon({ host: 'h1', engine: 'js', socket: '/nonexistent/x.sock', peers: 'h1=nowhere', log }),
+    ).rejects.toMatchObject({ code: 'XL_ERR_VALIDATION' });
+  });
+});

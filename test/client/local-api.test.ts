@@ -1,0 +1,209 @@
+// The local API at the frame level, over a real Unix socket, against a fake backend.
+import { execFileSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  encodeJsonFrame,
+  encodeSendFrame,
+  FrameType,
+  LOCAL_API_VERSION,
+} from '../../src/agent/local-api/frames.js';
+import { startLocalApi } from '../../src/agent/local-api/server.js';
+import { FakeBackend } from './fake-backend.js';
+import { type Harness, startHarness, until } from './helpers.js';
+import { errorCode, RawClient } from './raw-client.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness({ maxFrameBytes: 4096 });
+});
+afterEach(async () => {
+  await h.cleanup();
+});
+
+const request = { receivers: ['h2'], maxPayloadBytes: 64, minPeriodNs: 100_000 };
+
+async function greeted(): Promise<RawClient> {
+  const c = await RawClient.open(h.socketPath);
+  const r = await c.request('hello', { version: LOCAL_API_VERSION });
+  expect(r.ok).toBe(true);
+  return c;
+}
+
+describe('local API socket', () => {
+  it('creates the socket file with mode 0660', () => {
+    expect(statSync(h.socketPath).isSocket()).toBe(true);
+    expect(statSync(h.socketPath).mode & 0o777).toBe(0o660);
+  });
+
+  it('refuses requests before hello, and a hello of another version', async () => {
+    const c = await RawClient.open(h.socketPath);
+    expect(errorCode(await c.request('open', { request }))).toBe('XL_ERR_VALIDATION');
+    expect(errorCode(await c.request('hello', { version: 99 }))).toBe('XL_ERR_VALIDATION');
+    expect((await c.request('hello', { version: LOCAL_API_VERSION })).ok).toBe(true);
+    await c.end();
+  });
+
+  it('opens a lane, sends binary frames, reads counters', async () => {
+    const c = await greeted();
+    const r = (await c.request('open', { request })) as {
+      ok: boolean;
+      result: { handle: number; lane: { laneId: string } };
+    };
+    expect(r.ok).toBe(true);
+    const { handle, lane } = r.result;
+    c.write(encodeSendFrame(0, handle, Buffer.from('hello')));
+    c.write(encodeSendFrame(7, handle, Buffer.from('world')));
+    const ack = await c.waitFor((f) => f.type === FrameType.Reply && f.json?.id === 7);
+    expect(ack.json).toEqual({ id: 7, ok: true, result: { outcome: 'queued' } });
+    expect(h.backend.sent.map((s) => Buffer.from(s.payload).toString())).toEqual(['hello', 'world']);
+    expect(h.backend.sent.every((s) => s.laneId === lane.laneId)).toBe(true);
+    const counters = (await c.request('counters', { lane: handle })) as { result: { sent: number } };
+    expect(counters.result.sent).toBe(2);
+    await c.end();
+  });
+
+  it('passes backend errors through with their code', async () => {
+    const c = await greeted();
+    expect(errorCode(await c.request('open', { request: { ...request, receivers: ['nowhere'] } }))).toBe(
+      'XL_ERR_UNKNOWN_HOST',
+    );
+    expect(errorCode(await c.request('listen', { lane: 'L404' }))).toBe('XL_ERR_UNKNOWN_LANE');
+    await c.end();
+  });
+
+  it('pushes deliveries (binary) and events for a lane it listens on', async () => {
+    const remote = h.backend.addRemote('hb');
+    const c = await greeted();
+    const r = (await c.request('listen', { lane: 'hb' })) as { result: { handle: number } };
+    const handle = r.result.handle;
+    h.backend.deliver(remote.laneId, 42, 1_000_000_123, 1_000_050_456, Buffer.from('ping'));
+    const d = await c.waitFor((f) => f.type === FrameType.Delivery);
+    const dv = new DataView(d.body.buffer, d.body.byteOffset, d.body.length);
+    expect(dv.getUint32(1)).toBe(handle);
+    expect([dv.getFloat64(5), dv.getFloat64(13), dv.getFloat64(21)]).toEqual([
+      42, 1_000_000_123, 1_000_050_456,
+    ]);
+    expect(Buffer.from(d.body.subarray(29)).toString()).toBe('ping');
+    h.backend.changeGrant(remote.laneId, { maxPayloadBytes: 32 });
+    const ev = await c.waitFor((f) => f.type === FrameType.Event);
+    expect(ev.json).toMatchObject({ handle, event: { type: 'grant', grant: { maxPayloadBytes: 32 } } });
+    await c.end();
+  });
+
+  it('forbids lanes the connection did not open or listen on', async () => {
+    const a = await greeted();
+    const b = await greeted();
+    const opened = (await a.request('open', { request })) as {
+      result: { handle: number; lane: { laneId: string } };
+    };
+    const laneId = opened.result.lane.laneId;
+    // b names a's lane by id, and guesses a's handle.
+    expect(errorCode(await b.request('counters', { lane: laneId }))).toBe('XL_ERR_FORBIDDEN');
+    expect(errorCode(await b.request('close', { lane: laneId }))).toBe('XL_ERR_FORBIDDEN');
+    b.write(encodeSendFrame(9, opened.result.handle, Buffer.from('x')));
+    const reply = await b.waitFor((f) => f.type === FrameType.Reply && f.json?.id === 9);
+    expect(errorCode(reply)).toBe('XL_ERR_FORBIDDEN');
+    expect(h.backend.sent).toHaveLength(0);
+    // A listener may not send on a lane it only receives.
+    const remote = h.backend.addRemote('rx');
+    const l = (await b.request('listen', { lane: remote.laneId })) as { result: { handle: number } };
+    b.write(encodeSendFrame(10, l.result.handle, Buffer.from('x')));
+    expect(errorCode(await b.waitFor((f) => f.type === FrameType.Reply && f.json?.id === 10))).toBe(
+      'XL_ERR_FORBIDDEN',
+    );
+    expect(h.backend.lanes.has(laneId)).toBe(true);
+    await Promise.all([a.end(), b.end()]);
+  });
+
+  it('closes the lanes a connection opened when it ends, and drops its listens', async () => {
+    const remote = h.backend.addRemote('rx');
+    const c = await greeted();
+    const o1 = (await c.request('open', { request })) as { result: { lane: { laneId: string } } };
+    const o2 = (await c.request('open', { request })) as { result: { lane: { laneId: string } } };
+    await c.request('listen', { lane: remote.laneId });
+    expect(h.backend.subscribers(remote.laneId)).toBe(1);
+    c.sock.destroy();
+    await until(() => h.backend.closedLanes.length === 2, 'lanes closed');
+    expect(h.backend.closedLanes.sort()).toEqual([o1.result.lane.laneId, o2.result.lane.laneId].sort());
+    expect(h.backend.subscribers(remote.laneId)).toBe(0);
+    expect(h.backend.lanes.has(remote.laneId)).toBe(true);
+  });
+
+  it('answers bad frames with an error and keeps serving', async () => {
+    const c = await greeted();
+    const frame = (body: Uint8Array) => {
+      const out = Buffer.alloc(4 + body.length);
+      out.writeUInt32BE(body.length, 0);
+      out.set(body, 4);
+      return out;
+    };
+    c.write(frame(Buffer.from([0x7f, 1, 2, 3]))); // unknown type
+    c.write(frame(Buffer.from([FrameType.Request, ...Buffer.from('{not json')]))); // bad JSON
+    c.write(frame(Buffer.from([FrameType.Request, ...Buffer.from('[1,2]')]))); // not an object
+    c.write(frame(Buffer.from([FrameType.Request, ...Buffer.from('{"op":"hello"}')]))); // no id
+    c.write(frame(Buffer.from([FrameType.Send, 0, 0]))); // truncated send header
+    c.write(frame(new Uint8Array(0))); // empty frame
+    c.write(encodeJsonFrame(FrameType.Request, { id: 5, op: 'explode' })); // unknown op
+    await until(() => c.frames.length >= 8, 'hello reply and seven error replies');
+    expect(c.frames.slice(1, 8).map(errorCode)).toEqual([
+      'XL_ERR_VALIDATION',
+      'XL_ERR_BAD_JSON',
+      'XL_ERR_BAD_JSON',
+      'XL_ERR_VALIDATION',
+      'XL_ERR_VALIDATION',
+      'XL_ERR_VALIDATION',
+      'XL_ERR_VALIDATION',
+    ]);
+    // Same connection still works.
+    expect((await c.request('open', { request })).ok).toBe(true);
+    await c.end();
+  });
+
+  it('answers an oversize frame with XL_ERR_TOO_LARGE, closes that connection, and survives', async () => {
+    const c = await greeted();
+    const opened = (await c.request('open', { request })) as { result: { lane: { laneId: string } } };
+    const big = Buffer.alloc(8);
+    big.writeUInt32BE(4097, 0);
+    c.write(big);
+    const f = await c.waitFor((x) => x.type === FrameType.Reply && errorCode(x) !== undefined);
+    expect(errorCode(f)).toBe('XL_ERR_TOO_LARGE');
+    await c.untilClosed();
+    await until(() => h.backend.closedLanes.includes(opened.result.lane.laneId), 'lane closed');
+    const d = await greeted();
+    expect((await d.request('open', { request })).ok).toBe(true);
+    await d.end();
+  });
+});
+
+describe('socket file handling', () => {
+  it('replaces a stale socket file left by a dead server', async () => {
+    const path = join(h.dir, 'stale.sock');
+    // What a crashed agent leaves: a socket file nobody accepts on (bound, never listening).
+    execFileSync('python3', [
+      '-c',
+      `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(path)})`,
+    ]);
+    expect(statSync(path).isSocket()).toBe(true);
+    const api = await startLocalApi({ socketPath: path, backend: new FakeBackend() });
+    const c = await RawClient.open(path);
+    expect((await c.request('hello', { version: LOCAL_API_VERSION })).ok).toBe(true);
+    await c.end();
+    await api.close();
+  });
+
+  it('refuses a socket another server still answers on, and a path that is not a socket', async () => {
+    await expect(
+      startLocalApi({ socketPath: h.socketPath, backend: new FakeBackend() }),
+    ).rejects.toMatchObject({
+      code: 'XL_ERR_DUPLICATE',
+    });
+    const file = join(h.dir, 'regular');
+    writeFileSync(file, 'precious');
+    await expect(startLocalApi({ socketPath: file, backend: new FakeBackend() })).rejects.toMatchObject({
+      code: 'XL_ERR_FILE',
+    });
+    expect(statSync(file).isFile()).toBe(true);
+  });
+});

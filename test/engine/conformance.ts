@@ -1,0 +1,441 @@
+// The conformance suite every lane engine must pass (model: hono's common.case.test.ts). It drives
+// an engine only through the Engine interface over real UDP on 127.0.0.1, so the js engine and the
+// native engine of the next issue are held to the same behaviour:
+//   runEngineConformance('js', createJsEngine)
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type DeliveryView,
+  DROP_REASONS,
+  type DropReason,
+  type Engine,
+  type LaneCounters,
+  type ReceiverSpec,
+  type SenderSpec,
+} from '../../src/engine/types.js';
+import { isXlaneError } from '../../src/errors.js';
+import { encodeFrame, freeUdpPort, RawSender, waitFor } from './helpers.js';
+
+interface Got {
+  laneId: string;
+  seq: number;
+  sentNs: number;
+  receivedNs: number;
+  payload: Buffer;
+}
+
+interface Node {
+  engine: Engine;
+  port: number;
+  got: Got[];
+}
+
+const LO = '127.0.0.1';
+
+function sender(laneId: string, wireId: number, to: number[], over: Partial<SenderSpec> = {}): SenderSpec {
+  return {
+    laneId,
+    wireId,
+    epoch: 1,
+    maxPayloadBytes: 64,
+    minPeriodNs: 200_000,
+    policy: 'reject',
+    dscp: 46,
+    priority: 0,
+    srcPort: 0,
+    destinations: to.map((port, i) => ({ host: `h${i}`, address: LO, port })),
+    ...over,
+  };
+}
+
+function receiver(laneId: string, wireId: number, over: Partial<ReceiverSpec> = {}): ReceiverSpec {
+  return {
+    laneId,
+    wireId,
+    epoch: 1,
+    senderAddress: LO,
+    maxPayloadBytes: 64,
+    lambdaMinNs: 0,
+    lambdaMaxNs: 60e9,
+    ...over,
+  };
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+function lane(e: Engine, laneId: string): LaneCounters {
+  const c = e.counters().lanes.find((l) => l.laneId === laneId);
+  if (!c) throw new Error(`no counters for ${laneId}`);
+  return c;
+}
+
+function totalDropped(e: Engine): number {
+  const d = e.counters().dropped;
+  return DROP_REASONS.reduce((s, r) => s + d[r], 0);
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return isXlaneError(e) ? e.code : `non-xlane: ${String(e)}`;
+  }
+  return undefined;
+}
+
+/** Sends every payload, retrying a send the contract refuses for rate (the lane is busy); returns
+ * how many sends were refused that way. */
+async function sendAll(
+  e: Engine,
+  laneId: string,
+  payloads: Buffer[],
+  onSent?: (i: number) => void,
+): Promise<number> {
+  let refused = 0;
+  for (let i = 0; i < payloads.length; ) {
+    try {
+      e.send(laneId, payloads[i]!);
+      onSent?.(i);
+      i++;
+    } catch (err) {
+      if (!isXlaneError(err) || err.code !== 'XL_ERR_CONTRACT_RATE') throw err;
+      refused++;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  return refused;
+}
+
+export function runEngineConformance(name: string, factory: () => Engine): void {
+  describe(`engine conformance: ${name}`, () => {
+    const open: Engine[] = [];
+
+    async function node(): Promise<Node> {
+      const engine = factory();
+      open.push(engine);
+      const port = await freeUdpPort();
+      await engine.start({ bindAddress: LO, port });
+      const got: Got[] = [];
+      engine.onDelivery((d: DeliveryView) => {
+        // The view and payload are reused by the engine: copy what the test keeps.
+        got.push({
+          laneId: d.laneId,
+          seq: d.seq,
+          sentNs: d.sentNs,
+          receivedNs: d.receivedNs,
+          payload: Buffer.from(d.payload),
+        });
+      });
+      return { engine, port, got };
+    }
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((e) => e.close()));
+    });
+
+    it('delivers messages in order with consecutive sequence numbers and timestamps', async () => {
+      const [a, b] = [await node(), await node()];
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port]));
+      const payloads = Array.from({ length: 50 }, (_, i) => u32(i));
+      const refused = await sendAll(a.engine, 'L1', payloads);
+      await waitFor(() => b.got.length === 50, '50 deliveries');
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual(payloads.map((_, i) => i));
+      expect(b.got.map((g) => g.seq)).toEqual(payloads.map((_, i) => i));
+      for (const g of b.got) {
+        expect(g.laneId).toBe('L1');
+        expect(g.receivedNs).toBeGreaterThan(g.sentNs);
+      }
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: 50, refused, coalesced: 0 });
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 50, lost: 0, reordered: 0, late: 0, early: 0 });
+      expect(lane(b.engine, 'L1').latency.count).toBe(50);
+      expect(totalDropped(b.engine)).toBe(0);
+    });
+
+    it('loses nothing at a moderate rate and never puts two frames closer than π_min', async () => {
+      const [a, b] = [await node(), await node()];
+      const periodNs = 200_000;
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: periodNs }));
+      const n = 2000;
+      await sendAll(
+        a.engine,
+        'L1',
+        Array.from({ length: n }, (_, i) => u32(i)),
+      );
+      await waitFor(() => b.got.length === n, `${n} deliveries`);
+      const c = lane(b.engine, 'L1');
+      expect(c).toMatchObject({ received: n, lost: 0, reordered: 0 });
+      expect(new Set(b.got.map((g) => g.payload.readUInt32BE())).size).toBe(n);
+      for (let i = 1; i < n; i++)
+        expect(b.got[i]!.sentNs - b.got[i - 1]!.sentNs).toBeGreaterThanOrEqual(periodNs);
+      expect(totalDropped(b.engine)).toBe(0);
+    });
+
+    it('can send to itself: one engine is sender and receiver of a lane', async () => {
+      const a = await node();
+      a.engine.setReceiver(receiver('L7', 7));
+      a.engine.setSender(sender('L7', 7, [a.port]));
+      await sendAll(a.engine, 'L7', [u32(1), u32(2), u32(3)]);
+      await waitFor(() => a.got.length === 3, '3 deliveries');
+      expect(lane(a.engine, 'L7')).toMatchObject({ sent: 3, received: 3, lost: 0 });
+    });
+
+    it('delivers a message sent right after its lane was opened, for many lanes opened in a row', async () => {
+      const [a, b] = [await node(), await node()];
+      const ids = Array.from({ length: 200 }, (_, i) => 100 + i);
+      for (const id of ids) {
+        b.engine.setReceiver(receiver(`L${id}`, id));
+        a.engine.setSender(sender(`L${id}`, id, [b.port]));
+        expect(a.engine.send(`L${id}`, u32(id))).toBe('queued');
+      }
+      await waitFor(() => b.got.length === ids.length, `${ids.length} first messages`);
+      expect(b.got.map((g) => g.payload.readUInt32BE()).sort((x, y) => x - y)).toEqual(ids);
+      expect(b.got.every((g) => g.laneId === `L${g.payload.readUInt32BE()}` && g.seq === 0)).toBe(true);
+    });
+
+    it('sends one frame per destination with the same sequence number', async () => {
+      const [a, b, c] = [await node(), await node(), await node()];
+      b.engine.setReceiver(receiver('L2', 2));
+      c.engine.setReceiver(receiver('L2', 2));
+      a.engine.setSender(sender('L2', 2, [b.port, c.port]));
+      await sendAll(a.engine, 'L2', [u32(10), u32(11)]);
+      await waitFor(() => b.got.length === 2 && c.got.length === 2, 'both receivers');
+      expect(b.got.map((g) => [g.seq, g.payload.readUInt32BE()])).toEqual([
+        [0, 10],
+        [1, 11],
+      ]);
+      expect(c.got.map((g) => [g.seq, g.sentNs])).toEqual(b.got.map((g) => [g.seq, g.sentNs]));
+    });
+
+    it('refuses a message larger than σ_max with XL_ERR_CONTRACT_SIZE and sends nothing for it', async () => {
+      const [a, b] = [await node(), await node()];
+      b.engine.setReceiver(receiver('L1', 1, { maxPayloadBytes: 32 }));
+      a.engine.setSender(sender('L1', 1, [b.port], { maxPayloadBytes: 32 }));
+      expect(codeOf(() => a.engine.send('L1', Buffer.alloc(33)))).toBe('XL_ERR_CONTRACT_SIZE');
+      expect(a.engine.send('L1', Buffer.alloc(32, 7))).toBe('queued');
+      await waitFor(() => b.got.length === 1, 'the fitting message');
+      expect(b.got[0]!.payload).toEqual(Buffer.alloc(32, 7));
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: 1, refused: 1 });
+    });
+
+    it("policy 'reject': a message while the previous one waits for its slot gets XL_ERR_CONTRACT_RATE", async () => {
+      const [a, b] = [await node(), await node()];
+      const periodNs = 1e9;
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: periodNs }));
+      expect(a.engine.send('L1', u32(1))).toBe('queued');
+      await waitFor(() => lane(a.engine, 'L1').sent === 1, 'the first release');
+      // The lane just released: the next message waits a whole period for its slot.
+      expect(a.engine.send('L1', u32(2))).toBe('queued');
+      expect(codeOf(() => a.engine.send('L1', u32(3)))).toBe('XL_ERR_CONTRACT_RATE');
+      await waitFor(() => b.got.length === 2, 'the second message');
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual([1, 2]);
+      expect(b.got[1]!.sentNs - b.got[0]!.sentNs).toBeGreaterThanOrEqual(periodNs);
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: 2, refused: 1, coalesced: 0 });
+    });
+
+    it("policy 'coalesce': newer messages replace the waiting one and the newest is sent", async () => {
+      const [a, b] = [await node(), await node()];
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: 1e9, policy: 'coalesce' }));
+      expect(a.engine.send('L1', u32(1))).toBe('queued');
+      await waitFor(() => lane(a.engine, 'L1').sent === 1, 'the first release');
+      expect(a.engine.send('L1', u32(2))).toBe('queued');
+      expect(a.engine.send('L1', u32(3))).toBe('coalesced');
+      expect(a.engine.send('L1', u32(4))).toBe('coalesced');
+      await waitFor(() => b.got.length === 2, 'the coalesced message');
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual([1, 4]);
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: 2, coalesced: 2, refused: 0 });
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 2, lost: 0 });
+    });
+
+    it('rejects sends on unknown lanes and invalid lane specs with stable codes', async () => {
+      const a = await node();
+      expect(codeOf(() => a.engine.send('L404', u32(1)))).toBe('XL_ERR_UNKNOWN_LANE');
+      expect(codeOf(() => a.engine.setSender(sender('L1', 1, [])))).toBe('XL_ERR_VALIDATION');
+      expect(codeOf(() => a.engine.setSender(sender('L1', 1, [a.port], { maxPayloadBytes: 5000 })))).toBe(
+        'XL_ERR_VALIDATION',
+      );
+      expect(codeOf(() => a.engine.setSender(sender('L1', 1, [a.port], { minPeriodNs: 0 })))).toBe(
+        'XL_ERR_VALIDATION',
+      );
+      expect(codeOf(() => a.engine.setReceiver(receiver('L1', 1, { senderAddress: 'h1' })))).toBe(
+        'XL_ERR_VALIDATION',
+      );
+    });
+
+    it('counts sequence gaps as lost, late fills as reordered, repeats as duplicate and far-behind as old', async () => {
+      const b = await node();
+      const raw = await RawSender.open();
+      try {
+        b.engine.setReceiver(receiver('L1', 1));
+        const seqs = [0, 1, 2, 5, 6, 4, 5, 100, 6];
+        for (const seq of seqs) await raw.send(encodeFrame({ wireId: 1, seq }, u32(seq)), b.port);
+        await waitFor(() => b.got.length + totalDropped(b.engine) === seqs.length, 'all frames handled');
+        expect(b.got.map((g) => g.seq)).toEqual([0, 1, 2, 5, 6, 4, 100]);
+        // Missing: 3 (never filled) and 7..99 (93 numbers); 4 arrived late and filled its gap.
+        expect(lane(b.engine, 'L1')).toMatchObject({ received: 7, lost: 1 + 93, reordered: 1 });
+        expect(b.engine.counters().dropped).toMatchObject({ duplicate: 1, old: 1 });
+      } finally {
+        await raw.close();
+      }
+    });
+
+    it('measures lateness against the lane window [λ_min, λ_max]', async () => {
+      const [a, b] = [await node(), await node()];
+      // A window no real delivery fits: below λ_min for one lane, above λ_max for the other.
+      b.engine.setReceiver(receiver('L1', 1, { lambdaMinNs: 1e12, lambdaMaxNs: 2e12 }));
+      b.engine.setReceiver(receiver('L2', 2, { lambdaMinNs: 0, lambdaMaxNs: 1 }));
+      a.engine.setSender(sender('L1', 1, [b.port]));
+      a.engine.setSender(sender('L2', 2, [b.port]));
+      await sendAll(a.engine, 'L1', [u32(1), u32(2)]);
+      await sendAll(a.engine, 'L2', [u32(1), u32(2), u32(3)]);
+      await waitFor(() => b.got.length === 5, '5 deliveries');
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 2, early: 2, late: 0 });
+      expect(lane(b.engine, 'L2')).toMatchObject({ received: 3, early: 0, late: 3 });
+      const lat = lane(b.engine, 'L2').latency;
+      expect(lat.count).toBe(3);
+      expect(lat.minNs).toBeGreaterThan(0);
+      expect(lat.maxNs).toBeGreaterThanOrEqual(lat.minNs);
+      expect(lat.sumNs).toBeGreaterThanOrEqual(3 * lat.minNs);
+    });
+
+    it('drops bad datagrams, each counted under exactly one reason, and keeps running', async () => {
+      const b = await node();
+      const raw = await RawSender.open();
+      const stranger = await RawSender.open('127.0.0.2');
+      try {
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 5, maxPayloadBytes: 16 }));
+        const good = encodeFrame({ wireId: 1, epoch: 5, seq: 10 }, u32(10));
+        const badMagic = Buffer.from(good);
+        badMagic[0] = 0x00;
+        const noSubs = Buffer.from(good);
+        noSubs[24] = 0;
+        const cases: [DropReason, Uint8Array, RawSender][] = [
+          ['short', Buffer.alloc(10), raw],
+          ['oversize', Buffer.alloc(1500), raw],
+          ['version', badMagic, raw],
+          ['malformed', noSubs, raw],
+          ['unknownLane', encodeFrame({ wireId: 99, epoch: 5 }, u32(0)), raw],
+          ['staleEpoch', encodeFrame({ wireId: 1, epoch: 4, seq: 11 }, u32(0)), raw],
+          ['wrongSender', encodeFrame({ wireId: 1, epoch: 5, seq: 12 }, u32(0)), stranger],
+          ['oversize', encodeFrame({ wireId: 1, epoch: 5, seq: 13 }, Buffer.alloc(17)), raw],
+        ];
+        await raw.send(good, b.port);
+        await waitFor(() => b.got.length === 1, 'the valid frame');
+        for (const [, bytes, from] of cases) await from.send(bytes, b.port);
+        await raw.send(good, b.port); // duplicate
+        await raw.send(encodeFrame({ wireId: 1, epoch: 5, seq: 200 }, u32(200)), b.port);
+        await raw.send(encodeFrame({ wireId: 1, epoch: 5, seq: 100 }, u32(100)), b.port); // old
+        await raw.send(encodeFrame({ wireId: 1, epoch: 6, seq: 201 }, u32(201)), b.port); // newer epoch: fine
+        await waitFor(() => b.got.length === 3, 'the later valid frames');
+        await waitFor(() => totalDropped(b.engine) === cases.length + 2, 'every bad frame counted');
+        const expected = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+        for (const [reason] of cases) expected[reason]++;
+        expected.duplicate++;
+        expected.old++;
+        expect(b.engine.counters().dropped).toEqual(expected);
+        expect(b.got.map((g) => g.seq)).toEqual([10, 200, 201]);
+      } finally {
+        await Promise.all([raw.close(), stranger.close()]);
+      }
+    });
+
+    it('closes and reopens a lane: the closed lane refuses sends, the reopened one delivers again', async () => {
+      const [a, b] = [await node(), await node()];
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port]));
+      await sendAll(a.engine, 'L1', [u32(1), u32(2)]);
+      await waitFor(() => b.got.length === 2, 'first deliveries');
+      a.engine.removeSender('L1');
+      b.engine.removeReceiver('L1');
+      expect(codeOf(() => a.engine.send('L1', u32(3)))).toBe('XL_ERR_UNKNOWN_LANE');
+      expect(a.engine.counters().lanes.map((l) => l.laneId)).not.toContain('L1');
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port]));
+      await sendAll(a.engine, 'L1', [u32(4), u32(5)]);
+      await waitFor(() => b.got.length === 4, 'deliveries after reopening');
+      expect(b.got.slice(2).map((g) => [g.seq, g.payload.readUInt32BE()])).toEqual([
+        [0, 4],
+        [1, 5],
+      ]);
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: 2 });
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 2, lost: 0 });
+    });
+
+    it('applies grant changes while sending (period, epoch, size) without loss, duplicates or a sequence reset', async () => {
+      const [a, b] = [await node(), await node()];
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: 200_000 }));
+      const n = 600;
+      const changes: Record<number, () => void> = {
+        200: () => a.engine.setSender(sender('L1', 1, [b.port], { epoch: 2, minPeriodNs: 400_000 })),
+        400: () =>
+          a.engine.setSender(
+            sender('L1', 1, [b.port], { epoch: 3, minPeriodNs: 100_000, maxPayloadBytes: 32 }),
+          ),
+      };
+      const refused = await sendAll(
+        a.engine,
+        'L1',
+        Array.from({ length: n }, (_, i) => u32(i)),
+        (i) => changes[i]?.(),
+      );
+      // The receiver learns the grant after the sender (it may lag by one epoch).
+      b.engine.setReceiver(receiver('L1', 1, { epoch: 3, maxPayloadBytes: 32 }));
+      await waitFor(() => b.got.length === n, `${n} deliveries`);
+      expect(b.got.map((g) => g.seq)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: n, lost: 0, reordered: 0 });
+      expect(lane(a.engine, 'L1')).toMatchObject({ sent: n, refused, coalesced: 0 });
+      expect(totalDropped(b.engine)).toBe(0);
+      // The new, smaller σ_max holds for sends after the change.
+      expect(codeOf(() => a.engine.send('L1', Buffer.alloc(33)))).toBe('XL_ERR_CONTRACT_SIZE');
+    });
+
+    it('reports a lane whose source port is taken with XL_ERR_KERNEL instead of sending from another port', async () => {
+      const a = await node();
+      const squatter = await RawSender.open();
+      try {
+        const port = squatter.port();
+        a.engine.setSender(sender('L1', 1, [a.port], { srcPort: port }));
+        let code: string | undefined;
+        await waitFor(() => {
+          code = codeOf(() => a.engine.send('L1', u32(1)));
+          return code !== undefined && code !== 'XL_ERR_CONTRACT_RATE';
+        }, 'the bind failure to surface');
+        expect(code).toBe('XL_ERR_KERNEL');
+        expect(a.got).toEqual([]);
+        expect(lane(a.engine, 'L1').sent).toBe(0);
+      } finally {
+        await squatter.close();
+      }
+    });
+
+    it('fails to start on a port that is taken, with XL_ERR_KERNEL', async () => {
+      const squatter = await RawSender.open();
+      const engine = factory();
+      open.push(engine);
+      try {
+        await expect(engine.start({ bindAddress: LO, port: squatter.port() })).rejects.toMatchObject({
+          code: 'XL_ERR_KERNEL',
+        });
+      } finally {
+        await squatter.close();
+      }
+    });
+
+    it('close() is idempotent and a closed engine refuses new lanes', async () => {
+      const a = await node();
+      a.engine.setSender(sender('L1', 1, [a.port]));
+      await a.engine.close();
+      await a.engine.close();
+      expect(codeOf(() => a.engine.setSender(sender('L2', 2, [a.port])))).toMatch(/^XL_ERR_/);
+      expect(codeOf(() => a.engine.send('L1', u32(1)))).toMatch(/^XL_ERR_/);
+    });
+  });
+}

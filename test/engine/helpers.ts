@@ -1,0 +1,57 @@
+// Shared test plumbing for engine tests: free loopback ports, polling for a condition, raw sockets
+// that craft frames with the real encoder.
+import dgram from 'node:dgram';
+import { FrameEncoder, type FrameHeader } from '../../src/engine/wire/encode.js';
+import { ClockKind, MAX_DATAGRAM_BYTES, SubType } from '../../src/engine/wire/format.js';
+
+export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, address, () => r()));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Polls until `cond` holds; fails with `what` after `ms` (a liveness bound, not a speed claim). */
+export async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export function encodeFrame(h: Partial<FrameHeader> & { wireId: number }, payload: Uint8Array): Buffer {
+  const buf = Buffer.alloc(MAX_DATAGRAM_BYTES);
+  const enc = new FrameEncoder(buf);
+  enc.start({ epoch: 1, seq: 0, sentNs: 0, clock: ClockKind.MONOTONIC, ...h });
+  enc.append(SubType.DATA, payload);
+  return Buffer.from(buf.subarray(0, enc.finish()));
+}
+
+export class RawSender {
+  private constructor(private readonly socket: dgram.Socket) {}
+
+  static async open(address = '127.0.0.1'): Promise<RawSender> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(0, address, () => resolve());
+    });
+    return new RawSender(s);
+  }
+
+  send(bytes: Uint8Array, port: number, address = '127.0.0.1'): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.socket.send(bytes, port, address, (e) => (e ? reject(e) : resolve())),
+    );
+  }
+
+  port(): number {
+    return this.socket.address().port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.socket.close(() => r()));
+  }
+}
