@@ -78,7 +78,6 @@ export class Agent implements LocalBackend {
   private qos: TcManager | undefined;
   private qosOpts: QosOptions | undefined;
   private qosTimer: NodeJS.Timeout | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
   private qosFailures = 0;
   private readonly log: AgentLog;
   private readonly reported = new Set<string>();
@@ -172,7 +171,6 @@ export class Agent implements LocalBackend {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.qosTimer);
-    clearTimeout(this.holdTimer);
     await this.watch.close();
     if (this.qos) {
       try {
@@ -297,7 +295,13 @@ export class Agent implements LocalBackend {
   private async applyBook(next: GrantBook): Promise<void> {
     const before = this.book;
     this.book = next;
-    const result = this.syncEngine(next);
+    const result = this.sync.apply(next.grants.values());
+    for (const e of result.errors) {
+      const key = `${e.laneId}/${e.role}/${e.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
+    }
     if (result.ops.length > 0) {
       this.log.info(
         { version: next.version, epoch: next.epoch, ops: result.ops.map((o) => o.op) },
@@ -311,24 +315,6 @@ export class Agent implements LocalBackend {
     this.notify(before, next);
     this.settled = next;
     for (const w of this.waiters) if (w.check(next)) this.waiters.delete(w);
-  }
-
-  /** Engine in step with `book`; when a receiver's epoch hold (see EngineSync) ends, again. */
-  private syncEngine(book: GrantBook): ReturnType<EngineSync['apply']> {
-    const result = this.sync.apply(book.grants.values());
-    for (const e of result.errors) {
-      const key = `${e.laneId}/${e.role}/${e.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
-    }
-    clearTimeout(this.holdTimer);
-    const end = this.sync.nextHoldEnd;
-    if (end !== undefined && !this.closed) {
-      this.holdTimer = setTimeout(() => this.syncEngine(this.book), Math.max(0, end - Date.now()) + 1);
-      this.holdTimer.unref();
-    }
-    return result;
   }
 
   private notify(before: GrantBook, after: GrantBook): void {

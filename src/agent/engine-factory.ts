@@ -1,11 +1,11 @@
-// Picks the lane engine. The native engine is the next issue; until it exists `native` runs the
-// js engine and says so, so deployment scripts can already ask for it.
-import { createJsEngine } from '../engine/js/engine.js';
+// Picks the lane engine for the agent: `native` (pinned C thread) falls back to `js` with one
+// warning when the addon is not built, so deployment scripts can always ask for native.
+import { createEngineOfKind, type EngineKind } from '../engine/native/select.js';
 import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import type { AgentLog } from './log.js';
 
-export type EngineKind = 'js' | 'native';
+export type { EngineKind };
 
 export function parseEngineKind(s: string): EngineKind {
   if (s === 'js' || s === 'native') return s;
@@ -13,8 +13,5 @@ export function parseEngineKind(s: string): EngineKind {
 }
 
 export function createEngine(kind: EngineKind, log: AgentLog): Engine {
-  if (kind === 'native') {
-    log.warn({ engine: 'js' }, 'the native engine is not built yet: running the js engine instead');
-  }
-  return createJsEngine();
+  return createEngineOfKind(kind, { warn: (message) => log.warn({ engine: 'js' }, message) });
 }

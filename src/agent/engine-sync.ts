@@ -1,13 +1,7 @@
 // Keeps an Engine in step with the grants: computes the desired lane specs, applies only the
 // difference, and remembers what the engine holds (the Engine interface has no getter for it).
-//
-// Epoch hold: a grant change reaches the lane's sender and its receivers on their own watch
-// streams, in no set order. A receiver that moved to the new epoch first would drop the frames its
-// sender still released under the old one as `staleEpoch` — legitimate frames, lost (seen in the
-// namespace integration test). So a receiver keeps accepting the epoch it held before (and that
-// grant's σ_max, if larger) for a short grace, and only then rises to the new one.
 import type { WireGrant } from '../controller/views.js';
-import type { Engine, ReceiverSpec } from '../engine/types.js';
+import type { Engine } from '../engine/types.js';
 import {
   desiredLaneSpecs,
   diffLaneSpecs,
@@ -24,44 +18,13 @@ export interface SyncResult {
   errors: LaneSpecError[];
 }
 
-/** How long a receiver keeps accepting its previous grant's epoch after a change (ms). */
-export const EPOCH_GRACE_MS = 2_000;
-
-export interface EngineSyncOptions {
-  graceMs?: number;
-  /** Clock for the grace (ms); default Date.now. */
-  now?: () => number;
-}
-
-interface EpochHold {
-  epoch: number;
-  maxPayloadBytes: number;
-  untilMs: number;
-}
-
 export class EngineSync {
   private current: LaneSpecs = emptySpecs();
-  /** Receiver specs as the grants made them at the last apply, before a hold lowered their epoch. */
-  private granted = new Map<string, ReceiverSpec>();
-  private readonly holds = new Map<string, EpochHold>();
-  private readonly graceMs: number;
-  private readonly now: () => number;
 
   constructor(
     private readonly engine: Engine,
     private ctx: SpecContext,
-    opts: EngineSyncOptions = {},
-  ) {
-    this.graceMs = opts.graceMs ?? EPOCH_GRACE_MS;
-    this.now = opts.now ?? Date.now;
-  }
-
-  /** When the earliest epoch hold ends (on the `now` clock): apply again then to lift it. */
-  get nextHoldEnd(): number | undefined {
-    let end: number | undefined;
-    for (const h of this.holds.values()) if (end === undefined || h.untilMs < end) end = h.untilMs;
-    return end;
-  }
+  ) {}
 
   /** What the engine holds now (read-only view). */
   get applied(): Readonly<LaneSpecs> {
@@ -74,7 +37,6 @@ export class EngineSync {
 
   apply(grants: Iterable<WireGrant>): SyncResult {
     const { specs, errors } = desiredLaneSpecs(grants, this.ctx);
-    this.holdEpochs(specs.receivers);
     const ops = diffLaneSpecs(specs, this.current);
     for (const op of ops) {
       try {
@@ -89,35 +51,6 @@ export class EngineSync {
       }
     }
     return { ops, errors };
-  }
-
-  /** Lowers, in place, the epoch of receivers whose grant just moved on (see the file comment). */
-  private holdEpochs(receivers: Map<string, ReceiverSpec>): void {
-    const now = this.now();
-    for (const [id, spec] of receivers) {
-      const before = this.granted.get(id);
-      if (!before || spec.epoch <= before.epoch) continue;
-      const h = this.holds.get(id);
-      const active = h !== undefined && h.untilMs > now;
-      this.holds.set(id, {
-        epoch: active ? Math.min(h.epoch, before.epoch) : before.epoch,
-        maxPayloadBytes: Math.max(before.maxPayloadBytes, active ? h.maxPayloadBytes : 0),
-        untilMs: now + this.graceMs,
-      });
-    }
-    this.granted = new Map(receivers);
-    for (const [id, h] of this.holds) {
-      const spec = receivers.get(id);
-      if (!spec || h.untilMs <= now) {
-        this.holds.delete(id);
-        continue;
-      }
-      receivers.set(id, {
-        ...spec,
-        epoch: Math.min(spec.epoch, h.epoch),
-        maxPayloadBytes: Math.max(spec.maxPayloadBytes, h.maxPayloadBytes),
-      });
-    }
   }
 
   private run(op: EngineOp): void {

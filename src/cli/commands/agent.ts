@@ -6,6 +6,8 @@ import { startDaemon } from '../../agent/daemon.js';
 import { parseEngineKind } from '../../agent/engine-factory.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
 import { XlaneError } from '../../errors.js';
+import { resolveCore } from '../../tune/core-choice.js';
+import { createHostFs } from '../../tune/host-fs.js';
 
 interface AgentCliOptions {
   controller?: string;
@@ -28,7 +30,10 @@ export function register(program: Command): void {
     .requiredOption('--host <name>', 'this host, as named in the topology')
     .option('--controller <url>', 'controller URL (default: env XLANE_CONTROLLER or http://127.0.0.1:7300)')
     .option('--engine <kind>', 'lane engine: js or native', 'js')
-    .option('--core <n>', 'CPU for the engine thread')
+    .option(
+      '--core <n>',
+      "CPU for the engine thread (default: chosen from the NIC's NUMA node and the isolated CPUs)",
+    )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
     .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')
     .option('--peers <list>', 'host addresses: h1=10.0.0.1,h2=10.0.0.2 (beats --peers-file)')
@@ -38,10 +43,17 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: AgentCliOptions) => {
       const log = pino({ level: o.logLevel, base: { host: o.host } });
-      const core = o.core === undefined ? undefined : Number(o.core);
-      if (core !== undefined && !(Number.isInteger(core) && core >= 0)) {
+      const asked = o.core === undefined ? undefined : Number(o.core);
+      if (asked !== undefined && !(Number.isInteger(asked) && asked >= 0)) {
         throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
       }
+      // Same placement rule as `xlane tune core`: isolated CPUs on the NIC's NUMA node first.
+      const placement = resolveCore(createHostFs('/'), {
+        ...(asked !== undefined ? { core: asked } : {}),
+        ...(o.iface ? { nic: o.iface } : {}),
+      });
+      const core = placement.core;
+      log.info({ core, reason: placement.reason }, 'lane core');
       const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
       const daemon = await startDaemon({
         host: o.host,
@@ -50,7 +62,7 @@ export function register(program: Command): void {
         log,
         ...(o.controller ? { controller: o.controller } : {}),
         ...(token ? { token } : {}),
-        ...(core !== undefined ? { core } : {}),
+        core,
         ...(o.iface ? { iface: o.iface } : {}),
         ...(o.peers ? { peers: o.peers } : {}),
         ...(o.peersFile ? { peersFile: o.peersFile } : {}),

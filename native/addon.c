@@ -1,0 +1,443 @@
+// N-API glue (plain C N-API, see docs/native-engine.md for why not node-addon-api). Every function
+// here runs on the JS thread; the engine thread only ever sees the shared block, the control queue
+// and the eventfd.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "sockets.h"
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      napi_throw_error(env, "XL_NATIVE_ARGS", "native engine: bad call " #call);                   \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char *step, int err) {
+  char msg[256];
+  const char *name = strerrorname_np(err);
+  snprintf(msg, sizeof msg, "%s: %s", step, strerror(err));
+  napi_value error, code, message, syscall;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &syscall);
+  napi_create_error(env, code, message, &error);
+  napi_set_named_property(env, error, "syscall", syscall);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int arg_i64(napi_env env, napi_value v, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int arg_u32(napi_env env, napi_value v, uint32_t *out) {
+  int64_t x;
+  if (!arg_i64(env, v, &x) || x < 0 || x > 0xffffffffLL) return 0;
+  *out = (uint32_t)x;
+  return 1;
+}
+
+static int arg_str(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t len;
+  return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok;
+}
+
+static int arg_ipv4(napi_env env, napi_value v, uint32_t *out) {
+  char buf[64];
+  struct in_addr a;
+  if (!arg_str(env, v, buf, sizeof buf) || inet_pton(AF_INET, buf, &a) != 1) return 0;
+  *out = a.s_addr;
+  return 1;
+}
+
+static xl_engine_t *arg_engine(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+#define ARGS(n)                                                                                    \
+  size_t argc = n;                                                                                 \
+  napi_value argv[n];                                                                              \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                                     \
+  if (argc < n) {                                                                                  \
+    napi_throw_type_error(env, "XL_NATIVE_ARGS", "native engine: too few arguments");              \
+    return NULL;                                                                                   \
+  }
+
+#define ENGINE()                                                                                   \
+  xl_engine_t *e = arg_engine(env, argv[0]);                                                       \
+  if (!e) {                                                                                        \
+    napi_throw_type_error(env, "XL_NATIVE_ARGS", "native engine: not an engine handle");           \
+    return NULL;                                                                                   \
+  }
+
+static void release_engine(xl_engine_t *e) {
+  xl_engine_stop_thread(e);
+  xl_close_all_lanes(e);
+  if (e->rx_fd >= 0) close(e->rx_fd);
+  e->rx_fd = -1;
+  if (e->tsfn) napi_release_threadsafe_function(e->tsfn, napi_tsfn_abort);
+  e->tsfn = NULL;
+}
+
+static void finalize_engine(napi_env env, void *data, void *hint) {
+  (void)hint;
+  xl_engine_t *e = data;
+  // Dropped without close(): stop the thread before the memory it uses can go.
+  release_engine(e);
+  if (e->event_fd >= 0) close(e->event_fd);
+  if (e->mem_ref) napi_delete_reference(env, e->mem_ref);
+  free(e->tx);
+  free(e->rx);
+  free(e->tx_active);
+  free(e->rx_index);
+  free(e->rx_scratch);
+  free(e->stack);
+  pthread_mutex_destroy(&e->lock);
+  pthread_cond_destroy(&e->cond);
+  free(e);
+}
+
+static void free_block(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+// create() → [handle, sharedBlock]
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  xl_engine_t *e = calloc(1, sizeof *e);
+  void *mem = NULL;
+  if (!e || posix_memalign(&mem, 4096, XL_SHARED_BYTES) != 0) {
+    free(e);
+    return throw_errno(env, "allocate the engine", ENOMEM);
+  }
+  memset(mem, 0, XL_SHARED_BYTES);
+  e->mem = mem;
+  e->rx_fd = -1;
+  e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  e->tx = calloc(XL_MAX_LANES, sizeof *e->tx);
+  e->rx = calloc(XL_MAX_LANES, sizeof *e->rx);
+  e->tx_active = calloc(XL_MAX_LANES, sizeof *e->tx_active);
+  e->rx_index = calloc(XL_RX_INDEX_SIZE, sizeof *e->rx_index);
+  e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
+  if (posix_memalign(&e->stack, 4096, XL_STACK_BYTES) != 0) e->stack = NULL;
+  pthread_mutex_init(&e->lock, NULL);
+  pthread_cond_init(&e->cond, NULL);
+  for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
+  for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
+  napi_value handle, block, out;
+  if (e->event_fd < 0 || !e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_scratch || !e->stack) {
+    int err = errno ? errno : ENOMEM;
+    free(mem);
+    e->mem = NULL;
+    finalize_engine(env, e, NULL);
+    return throw_errno(env, "create the engine", err);
+  }
+  CHECK(napi_create_external_arraybuffer(env, mem, XL_SHARED_BYTES, free_block, NULL, &block));
+  CHECK(napi_create_reference(env, block, 1, &e->mem_ref));
+  CHECK(napi_create_external(env, e, finalize_engine, NULL, &handle));
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, handle));
+  CHECK(napi_set_element(env, out, 1, block));
+  return out;
+}
+
+// openReceiver(handle, address, port)
+static napi_value js_open_receiver(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  ENGINE();
+  char addr[64];
+  int64_t port;
+  if (!arg_str(env, argv[1], addr, sizeof addr) || !arg_i64(env, argv[2], &port))
+    return throw_errno(env, "openReceiver arguments", EINVAL);
+  const char *step = "";
+  int fd = xl_open_receive_socket(addr, (int)port, &step);
+  if (fd < 0) return throw_errno(env, step, -fd);
+  if (e->rx_fd >= 0) close(e->rx_fd);
+  e->rx_fd = fd;
+  return NULL;
+}
+
+// openSender(address, port, dscp, priority) → fd
+static napi_value js_open_sender(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char addr[64];
+  int64_t port, dscp, prio;
+  if (!arg_str(env, argv[0], addr, sizeof addr) || !arg_i64(env, argv[1], &port) ||
+      !arg_i64(env, argv[2], &dscp) || !arg_i64(env, argv[3], &prio))
+    return throw_errno(env, "openSender arguments", EINVAL);
+  const char *step = "";
+  int fd = xl_open_send_socket(addr, (int)port, (int)dscp, (int)prio, &step);
+  if (fd < 0) return throw_errno(env, step, -fd);
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+// closeFd(fd): a socket JS opened but never handed to the engine.
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (arg_i64(env, argv[0], &fd) && fd >= 0) close((int)fd);
+  return NULL;
+}
+
+static void set_int(napi_env env, napi_value obj, const char *name, int64_t v) {
+  napi_value x;
+  napi_create_double(env, (double)v, &x);
+  napi_set_named_property(env, obj, name, x);
+}
+
+static void set_str(napi_env env, napi_value obj, const char *name, const char *v) {
+  napi_value x;
+  if (v) napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &x);
+  else napi_get_null(env, &x);
+  napi_set_named_property(env, obj, name, x);
+}
+
+// socketOptions(fd) → what the kernel says the socket carries (read back with getsockopt).
+static napi_value js_socket_options(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_i64(env, argv[0], &fd)) return throw_errno(env, "socketOptions arguments", EINVAL);
+  int tos = 0, prio = 0, ts = 0;
+  socklen_t l = sizeof(int);
+  if (getsockopt((int)fd, IPPROTO_IP, IP_TOS, &tos, &l) != 0) return throw_errno(env, "IP_TOS", errno);
+  l = sizeof(int);
+  if (getsockopt((int)fd, SOL_SOCKET, SO_PRIORITY, &prio, &l) != 0)
+    return throw_errno(env, "SO_PRIORITY", errno);
+  l = sizeof(int);
+  if (getsockopt((int)fd, SOL_SOCKET, SO_TIMESTAMPNS, &ts, &l) != 0)
+    return throw_errno(env, "SO_TIMESTAMPNS", errno);
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  memset(&a, 0, sizeof a);
+  getsockname((int)fd, (struct sockaddr *)&a, &al);
+  napi_value out;
+  CHECK(napi_create_object(env, &out));
+  set_int(env, out, "tos", tos);
+  set_int(env, out, "priority", prio);
+  set_int(env, out, "timestampNs", ts);
+  set_int(env, out, "port", ntohs(a.sin_port));
+  return out;
+}
+
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  (void)data;
+  if (!env || !cb) return; // tearing down
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, cb, 0, NULL, NULL);
+}
+
+static int64_t opt_i64(napi_env env, napi_value obj, const char *name, int64_t fallback) {
+  napi_value v;
+  napi_valuetype t;
+  int64_t x;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||
+      (t != napi_number && t != napi_boolean))
+    return fallback;
+  if (t == napi_boolean) {
+    bool b;
+    napi_get_value_bool(env, v, &b);
+    return b;
+  }
+  return arg_i64(env, v, &x) ? x : fallback;
+}
+
+// start(handle, options, onBatch) → report; the receive socket must be open.
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  ENGINE();
+  if (e->thread_started || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
+  xl_options_t *o = &e->opt;
+  o->core = (int)opt_i64(env, argv[1], "core", -1);
+  o->fifo_priority = (int)opt_i64(env, argv[1], "fifoPriority", 0);
+  o->lock_memory = (int)opt_i64(env, argv[1], "lockMemory", 0);
+  o->busy_poll = (int)opt_i64(env, argv[1], "busyPoll", 1);
+  o->idle_spin_ns = opt_i64(env, argv[1], "idleSpinNs", 20000000);
+  o->spin_ns = opt_i64(env, argv[1], "spinNs", 30000);
+  o->fifo_slice_ns = opt_i64(env, argv[1], "fifoSliceNs", 900000);
+  o->fifo_break_ns = opt_i64(env, argv[1], "fifoBreakNs", 100000);
+  if (o->core >= CPU_SETSIZE) return throw_errno(env, "sched_setaffinity", EINVAL);
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "xlane-native-engine", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &e->tsfn));
+  int err = xl_engine_start_thread(e);
+  if (err || e->report.failed) {
+    napi_release_threadsafe_function(e->tsfn, napi_tsfn_abort);
+    e->tsfn = NULL;
+    if (err) return throw_errno(env, "pthread_create", err);
+    return throw_errno(env, e->report.failed_step, e->report.pin_err);
+  }
+  xl_thread_report_t *r = &e->report;
+  napi_value out;
+  CHECK(napi_create_object(env, &out));
+  set_int(env, out, "tid", r->tid);
+  set_int(env, out, "pinned", r->pinned);
+  set_int(env, out, "fifo", r->fifo);
+  set_str(env, out, "fifoError", r->fifo_err ? strerror(r->fifo_err) : NULL);
+  set_int(env, out, "mlocked", r->mlocked);
+  set_str(env, out, "mlockError", r->mlock_err ? strerror(r->mlock_err) : NULL);
+  set_int(env, out, "timerSlackNs", r->timer_slack_ns);
+  return out;
+}
+
+static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value gen_v, uint32_t *slot) {
+  uint32_t gen;
+  if (!arg_u32(env, slot_v, slot) || *slot >= XL_MAX_LANES || !arg_u32(env, gen_v, &gen)) return NULL;
+  xl_ctrl_t *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->op = op;
+  m->slot = *slot;
+  m->gen = gen;
+  m->tx.fd = -1;
+  return m;
+}
+
+// setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...])
+static napi_value js_set_sender(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  ENGINE();
+  uint32_t slot, ndest_x2;
+  xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_TX, argv[1], argv[2], &slot);
+  if (!m) return throw_errno(env, "setSender arguments", EINVAL);
+  int64_t fd;
+  int ok = arg_i64(env, argv[3], &fd) && arg_u32(env, argv[4], &m->tx.wire_id) &&
+           arg_u32(env, argv[5], &m->tx.epoch) && arg_u32(env, argv[6], &m->tx.max_payload) &&
+           arg_i64(env, argv[7], &m->tx.min_period_ns) &&
+           napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
+  m->tx.fd = (int)fd;
+  if (ok) {
+    m->tx.ndest = (int)(ndest_x2 / 2);
+    m->tx.dest = calloc((size_t)m->tx.ndest + 1, sizeof(struct sockaddr_in));
+    ok = m->tx.dest != NULL;
+    for (int i = 0; ok && i < m->tx.ndest; i++) {
+      napi_value a, p;
+      uint32_t port = 0;
+      ok = napi_get_element(env, argv[8], (uint32_t)(2 * i), &a) == napi_ok &&
+           napi_get_element(env, argv[8], (uint32_t)(2 * i + 1), &p) == napi_ok &&
+           arg_ipv4(env, a, &m->tx.dest[i].sin_addr.s_addr) && arg_u32(env, p, &port) && port <= 65535;
+      m->tx.dest[i].sin_family = AF_INET;
+      m->tx.dest[i].sin_port = htons((uint16_t)port);
+    }
+  }
+  if (!ok) {
+    free(m->tx.dest);
+    free(m);
+    return throw_errno(env, "setSender arguments", EINVAL);
+  }
+  xl_engine_post(e, m);
+  return NULL;
+}
+
+// setReceiver(handle, slot, gen, wireId, epoch, senderAddress, maxPayload, lambdaMinNs, lambdaMaxNs)
+static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  ENGINE();
+  uint32_t slot;
+  xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_RX, argv[1], argv[2], &slot);
+  if (!m) return throw_errno(env, "setReceiver arguments", EINVAL);
+  int ok = arg_u32(env, argv[3], &m->rx.wire_id) && arg_u32(env, argv[4], &m->rx.epoch) &&
+           arg_ipv4(env, argv[5], &m->rx.sender_addr) && arg_u32(env, argv[6], &m->rx.max_payload) &&
+           napi_get_value_double(env, argv[7], &m->rx.lambda_min_ns) == napi_ok &&
+           napi_get_value_double(env, argv[8], &m->rx.lambda_max_ns) == napi_ok;
+  if (!ok) {
+    free(m);
+    return throw_errno(env, "setReceiver arguments", EINVAL);
+  }
+  xl_engine_post(e, m);
+  return NULL;
+}
+
+static napi_value remove_lane(napi_env env, napi_callback_info info, int op) {
+  ARGS(3);
+  ENGINE();
+  uint32_t slot;
+  xl_ctrl_t *m = new_ctrl(env, op, argv[1], argv[2], &slot);
+  if (!m) return throw_errno(env, "remove arguments", EINVAL);
+  xl_engine_post(e, m);
+  return NULL;
+}
+
+static napi_value js_remove_sender(napi_env env, napi_callback_info info) {
+  return remove_lane(env, info, XL_CTRL_REMOVE_TX);
+}
+
+static napi_value js_remove_receiver(napi_env env, napi_callback_info info) {
+  return remove_lane(env, info, XL_CTRL_REMOVE_RX);
+}
+
+static napi_value js_wake(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE();
+  xl_engine_wake(e);
+  return NULL;
+}
+
+// stop(handle): joins the engine thread and closes every socket; idempotent.
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE();
+  release_engine(e);
+  return NULL;
+}
+
+static napi_value js_layout(napi_env env) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok) return NULL;
+#define L(name) set_int(env, o, #name, XL_##name)
+  L(MAX_LANES); L(MAX_PAYLOAD); L(W_TX_HEAD); L(W_TX_TAIL); L(W_RX_HEAD); L(W_RX_TAIL);
+  L(W_RX_NOTIFIED); L(W_SLEEPING); L(RELEASED_OFFSET); L(TX_STATS_OFFSET); L(TX_STAT_WORDS);
+  L(TS_SENT); L(TS_COALESCED); L(TS_REFUSED); L(TS_SEND_ERRORS); L(RX_STATS_OFFSET);
+  L(RX_STAT_WORDS); L(RS_RECEIVED); L(RS_LOST); L(RS_REORDERED); L(RS_LATE); L(RS_EARLY);
+  L(RS_LAT_COUNT); L(RS_LAT_SUM); L(RS_LAT_MIN); L(RS_LAT_MAX); L(ENGINE_STATS_OFFSET);
+  L(ES_RX_BATCHES); L(ES_JS_WAKEUPS); L(ES_HOST_DELAY_COUNT); L(ES_HOST_DELAY_SUM);
+  L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(TX_RING_OFFSET); L(TX_SLOTS);
+  L(TX_SLOT_HEADER); L(TX_SLOT_BYTES); L(RX_RING_OFFSET); L(RX_SLOTS); L(RX_SLOT_HEADER);
+  L(RX_SLOT_BYTES); L(SHARED_BYTES);
+#undef L
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
+      {"openReceiver", NULL, js_open_receiver, NULL, NULL, NULL, napi_default, NULL},
+      {"openSender", NULL, js_open_sender, NULL, NULL, NULL, napi_default, NULL},
+      {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"socketOptions", NULL, js_socket_options, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"setSender", NULL, js_set_sender, NULL, NULL, NULL, napi_default, NULL},
+      {"removeSender", NULL, js_remove_sender, NULL, NULL, NULL, napi_default, NULL},
+      {"setReceiver", NULL, js_set_receiver, NULL, NULL, NULL, napi_default, NULL},
+      {"removeReceiver", NULL, js_remove_receiver, NULL, NULL, NULL, napi_default, NULL},
+      {"wake", NULL, js_wake, NULL, NULL, NULL, napi_default, NULL},
+      {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"layout", NULL, NULL, NULL, NULL, js_layout(env), napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

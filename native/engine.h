@@ -1,0 +1,136 @@
+// The native lane engine: one dedicated thread that paces the sending lanes and polls the receive
+// socket, talking to JS only through the shared block (shared_layout.h) and a control queue.
+#pragma once
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <netinet/in.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "seq_window.h"
+#include "shared_layout.h"
+
+typedef struct {
+  int active;
+  uint32_t gen;
+  int fd; // -1: the lane's socket could not be set up; queued messages are refused
+  uint32_t wire_id, epoch, max_payload;
+  int64_t min_period_ns;
+  int ndest;
+  struct sockaddr_in *dest;
+  uint32_t seq;
+  int has_released;
+  int64_t last_release_ns;
+  int pending;
+  int32_t pending_ticket;
+  uint32_t frame_len, payload_len;
+  uint8_t frame[XL_MAX_DATAGRAM];
+} xl_tx_lane_t;
+
+typedef struct {
+  int active;
+  uint32_t gen, wire_id, epoch, max_payload;
+  uint32_t sender_addr; // network order
+  double lambda_min_ns, lambda_max_ns;
+  xl_seq_window_t win;
+} xl_rx_lane_t;
+
+enum { XL_CTRL_SET_TX, XL_CTRL_REMOVE_TX, XL_CTRL_SET_RX, XL_CTRL_REMOVE_RX };
+
+typedef struct xl_ctrl {
+  struct xl_ctrl *next;
+  int op;
+  uint32_t slot, gen;
+  xl_tx_lane_t tx; // SET_TX: the spec fields (dest is owned by the message until applied)
+  xl_rx_lane_t rx; // SET_RX
+} xl_ctrl_t;
+
+typedef struct {
+  int core;              // -1: do not pin
+  int fifo_priority;     // 0: SCHED_OTHER
+  int lock_memory;       // mlock what the engine thread touches (not mlockall: see engine_thread.c)
+  int busy_poll;         // 0: interrupt-style blocking receive
+  int64_t idle_spin_ns;  // busy-poll: keep spinning this long after the last activity
+  int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin
+  int64_t fifo_slice_ns; // SCHED_FIFO: spin at most this long ...
+  int64_t fifo_break_ns; // ... then block (interrupt-style) at least this long
+} xl_options_t;
+
+typedef struct {
+  int ready, failed, err;
+  const char *failed_step;
+  pid_t tid;
+  int pinned, pin_err;
+  int fifo, fifo_err;
+  int mlocked, mlock_err;
+  long timer_slack_ns;
+} xl_thread_report_t;
+
+typedef struct xl_engine {
+  uint8_t *mem; // the shared block (XL_SHARED_BYTES), freed with its ArrayBuffer
+  napi_ref mem_ref;
+  int rx_fd, event_fd;
+  xl_options_t opt;
+  pthread_t thread;
+  int thread_started;
+  _Atomic int stop;
+  pthread_mutex_t lock; // guards ctrl_head/ctrl_tail and the start handshake
+  pthread_cond_t cond;
+  xl_ctrl_t *ctrl_head, *ctrl_tail;
+  _Atomic uint32_t ctrl_posted;
+  uint32_t ctrl_seen;
+  napi_threadsafe_function tsfn;
+  xl_thread_report_t report;
+  // Engine-thread state.
+  xl_tx_lane_t *tx;      // [XL_MAX_LANES]
+  xl_rx_lane_t *rx;      // [XL_MAX_LANES]
+  uint16_t *tx_active;   // slots of active sender lanes
+  int n_tx_active;
+  int16_t *rx_index;     // open-addressing table wire id → rx slot (-1 empty)
+  struct xl_rx_scratch *rx_scratch; // recvmmsg buffers
+  void *stack;           // the engine thread's own stack, so it can be locked
+} xl_engine_t;
+
+#define XL_RX_BATCH 32
+#define XL_RX_BUF 2048
+typedef struct xl_rx_scratch {
+  uint8_t bufs[XL_RX_BATCH][XL_RX_BUF];
+  char ctl[XL_RX_BATCH][64];
+  struct sockaddr_in from[XL_RX_BATCH];
+} xl_rx_scratch_t;
+
+#define XL_STACK_BYTES (512 * 1024)
+
+#define XL_RX_INDEX_SIZE 4096
+
+int64_t xl_mono_ns(void);
+int xl_engine_start_thread(xl_engine_t *e);
+void xl_engine_stop_thread(xl_engine_t *e);
+void xl_engine_wake(xl_engine_t *e);
+void xl_engine_post(xl_engine_t *e, xl_ctrl_t *m);
+
+// Engine-thread internals (engine_tx.c, engine_rx.c).
+void xl_apply_control(xl_engine_t *e);
+int xl_drain_tx_ring(xl_engine_t *e);
+int64_t xl_release_due(xl_engine_t *e);
+int xl_receive_batch(xl_engine_t *e);
+void xl_rx_rebuild_index(xl_engine_t *e);
+void xl_close_all_lanes(xl_engine_t *e);
+
+static inline int32_t *xl_words(xl_engine_t *e) { return (int32_t *)e->mem; }
+static inline _Atomic int32_t *xl_word(xl_engine_t *e, int index) {
+  return (_Atomic int32_t *)(e->mem + (size_t)index * 4);
+}
+static inline double *xl_tx_stats(xl_engine_t *e, uint32_t slot) {
+  return (double *)(e->mem + XL_TX_STATS_OFFSET) + (size_t)slot * XL_TX_STAT_WORDS;
+}
+static inline double *xl_rx_stats(xl_engine_t *e, uint32_t slot) {
+  return (double *)(e->mem + XL_RX_STATS_OFFSET) + (size_t)slot * XL_RX_STAT_WORDS;
+}
+static inline double *xl_engine_stats(xl_engine_t *e) {
+  return (double *)(e->mem + XL_ENGINE_STATS_OFFSET);
+}

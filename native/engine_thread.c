@@ -1,0 +1,227 @@
+// The engine thread: setup (pin, timer slack, SCHED_FIFO, mlockall) and the loop that paces sends
+// and polls the receive socket.
+//
+// How it waits (see docs/native-engine.md):
+// - busy-poll (default): spin over recvmmsg(MSG_DONTWAIT) and the clock while anything happened in
+//   the last idle_spin_ns; after that, block in ppoll() on the socket and an eventfd, so an idle
+//   engine costs no CPU.
+// - blocking: always ppoll() (interrupt-style, the paper's choice), except ...
+// - ... before a send boundary: sleep until spin_ns before it (timer slack is 1 ns), then spin.
+// - SCHED_FIFO: never spin longer than fifo_slice_ns without blocking for fifo_break_ns, so the
+//   thread stays under the kernel's RT budget (sched_rt_runtime_us, 95%) and is never throttled.
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+// Below this distance to a boundary the loop stops making syscalls and watches only the clock.
+#define TIGHT_SPIN_NS 3000
+// An idle, blocked engine still looks around this often (a lost wake-up can never stall it long).
+#define MAX_BLOCK_NS 100000000LL
+
+int64_t xl_mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+void xl_engine_wake(xl_engine_t *e) {
+  uint64_t one = 1;
+  ssize_t r = write(e->event_fd, &one, sizeof one);
+  (void)r; // EAGAIN means the counter is already non-zero: the engine wakes anyway
+}
+
+void xl_engine_post(xl_engine_t *e, xl_ctrl_t *m) {
+  pthread_mutex_lock(&e->lock);
+  if (e->ctrl_tail) e->ctrl_tail->next = m;
+  else e->ctrl_head = m;
+  e->ctrl_tail = m;
+  atomic_fetch_add_explicit(&e->ctrl_posted, 1, memory_order_release);
+  pthread_mutex_unlock(&e->lock);
+  xl_engine_wake(e);
+}
+
+static void setup_thread(xl_engine_t *e) {
+  xl_thread_report_t *r = &e->report;
+  r->tid = (pid_t)syscall(SYS_gettid);
+  if (e->opt.core >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(e->opt.core, &set);
+    if (sched_setaffinity(0, sizeof set, &set) == 0) r->pinned = 1;
+    else {
+      r->pin_err = errno;
+      r->failed = 1;
+      r->failed_step = "sched_setaffinity";
+      return;
+    }
+  }
+  // Sleeps end when asked, not up to 50 µs later (the default slack).
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  r->timer_slack_ns = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  if (e->opt.fifo_priority > 0) {
+    struct sched_param p = {.sched_priority = e->opt.fifo_priority};
+    int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
+    if (err == 0) r->fifo = 1;
+    else r->fifo_err = err;
+  }
+  if (e->opt.lock_memory) {
+    // Not mlockall(): V8 madvise(MADV_DONTNEED)s its own heap pages and aborts when that fails,
+    // which it does on locked memory. Lock exactly what this thread touches instead: the shared
+    // block, the lane tables, the receive buffers and its stack (best effort; RLIMIT_MEMLOCK).
+    struct { void *p; size_t n; } regions[] = {
+        {e->mem, XL_SHARED_BYTES},
+        {e, sizeof *e},
+        {e->tx, XL_MAX_LANES * sizeof *e->tx},
+        {e->rx, XL_MAX_LANES * sizeof *e->rx},
+        {e->tx_active, XL_MAX_LANES * sizeof *e->tx_active},
+        {e->rx_index, XL_RX_INDEX_SIZE * sizeof *e->rx_index},
+        {e->rx_scratch, sizeof *e->rx_scratch},
+        {e->stack, XL_STACK_BYTES},
+    };
+    r->mlocked = 1;
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+      if (mlock(regions[i].p, regions[i].n) != 0) {
+        r->mlocked = 0;
+        r->mlock_err = errno;
+        break;
+      }
+    }
+  }
+}
+
+static void announce(xl_engine_t *e) {
+  pthread_mutex_lock(&e->lock);
+  e->report.ready = 1;
+  pthread_cond_broadcast(&e->cond);
+  pthread_mutex_unlock(&e->lock);
+}
+
+// Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
+static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
+  _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
+  atomic_store_explicit(sleeping, 1, memory_order_seq_cst);
+  // Dekker with JS: it pushes, then reads `sleeping`; we set `sleeping`, then look at the ring.
+  int busy = atomic_load_explicit(xl_word(e, XL_W_TX_HEAD), memory_order_seq_cst) !=
+                 atomic_load_explicit(xl_word(e, XL_W_TX_TAIL), memory_order_relaxed) ||
+             atomic_load_explicit(&e->ctrl_posted, memory_order_seq_cst) != e->ctrl_seen ||
+             atomic_load_explicit(&e->stop, memory_order_seq_cst);
+  if (!busy) {
+    int64_t now = xl_mono_ns();
+    int64_t wait = until - now;
+    if (wait > MAX_BLOCK_NS) wait = MAX_BLOCK_NS;
+    if (wait > 0) {
+      struct pollfd fds[2] = {{.fd = e->event_fd, .events = POLLIN}, {.fd = e->rx_fd, .events = POLLIN}};
+      struct timespec ts = {.tv_sec = wait / 1000000000LL, .tv_nsec = wait % 1000000000LL};
+      int n = ppoll(fds, watch_rx ? 2 : 1, &ts, NULL);
+      if (n > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t v;
+        ssize_t r = read(e->event_fd, &v, sizeof v);
+        (void)r;
+      }
+    }
+  }
+  atomic_store_explicit(sleeping, 0, memory_order_seq_cst);
+}
+
+static int rx_ring_full(xl_engine_t *e) {
+  uint32_t head = (uint32_t)atomic_load_explicit(xl_word(e, XL_W_RX_HEAD), memory_order_relaxed);
+  uint32_t tail = (uint32_t)atomic_load_explicit(xl_word(e, XL_W_RX_TAIL), memory_order_acquire);
+  return head - tail >= XL_RX_SLOTS;
+}
+
+static void *engine_main(void *arg) {
+  xl_engine_t *e = arg;
+  setup_thread(e);
+  announce(e);
+  if (e->report.failed) return NULL;
+
+  const xl_options_t *o = &e->opt;
+  double *es = xl_engine_stats(e);
+  int64_t last_activity = xl_mono_ns();
+  int64_t spin_since = last_activity; // start of the current stretch without blocking
+  int fifo = e->report.fifo;
+
+  while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+    es[XL_ES_LOOPS]++;
+    int got = xl_receive_batch(e);
+    xl_apply_control(e);
+    int took = xl_drain_tx_ring(e);
+    int64_t next_due = xl_release_due(e);
+    int64_t now = xl_mono_ns();
+    if (got || took) last_activity = now;
+
+    if (next_due != INT64_MAX && next_due - now <= TIGHT_SPIN_NS) {
+      // The last few µs to a boundary: nothing but the clock, so the frame leaves on time.
+      while (xl_mono_ns() < next_due) {
+      }
+      xl_release_due(e);
+      continue;
+    }
+    int64_t wake_for_send = next_due == INT64_MAX ? INT64_MAX : next_due - o->spin_ns;
+    int in_spin_window = now >= wake_for_send;
+    if (fifo && now - spin_since >= o->fifo_slice_ns) {
+      // The break: block (a datagram still wakes us) and give the CPU back, ending early only for
+      // a send boundary, which we then meet by spinning again.
+      int64_t end = now + o->fifo_break_ns;
+      if (wake_for_send < end) end = wake_for_send;
+      if (end > now) {
+        es[XL_ES_FIFO_BREAKS]++;
+        block_until(e, end, !rx_ring_full(e));
+        spin_since = xl_mono_ns();
+        continue;
+      }
+    }
+    int hot = o->busy_poll && now - last_activity < o->idle_spin_ns;
+    if (hot || in_spin_window) {
+      // An idle spin under SCHED_OTHER offers the CPU to whatever else is runnable there (the JS
+      // thread, another engine): without it, two pollers on one vCPU stall each other for a whole
+      // scheduler slice (FACTS.md: 16 ms). When nothing else is runnable it returns at once.
+      if (!fifo && !got && !took) sched_yield();
+      continue;
+    }
+    int64_t until = wake_for_send;
+    // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet.
+    int full = rx_ring_full(e);
+    if (full && until - now > 1000000) until = now + 1000000;
+    block_until(e, until, !full);
+    spin_since = xl_mono_ns();
+  }
+  return NULL;
+}
+
+int xl_engine_start_thread(xl_engine_t *e) {
+  memset(&e->report, 0, sizeof e->report);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstack(&attr, e->stack, XL_STACK_BYTES);
+  int err = pthread_create(&e->thread, &attr, engine_main, e);
+  pthread_attr_destroy(&attr);
+  if (err) return err;
+  e->thread_started = 1;
+  pthread_mutex_lock(&e->lock);
+  while (!e->report.ready) pthread_cond_wait(&e->cond, &e->lock);
+  pthread_mutex_unlock(&e->lock);
+  if (e->report.failed) {
+    pthread_join(e->thread, NULL);
+    e->thread_started = 0;
+  }
+  return 0;
+}
+
+void xl_engine_stop_thread(xl_engine_t *e) {
+  if (!e->thread_started) return;
+  atomic_store(&e->stop, 1);
+  xl_engine_wake(e);
+  pthread_join(e->thread, NULL);
+  e->thread_started = 0;
+}

@@ -1,0 +1,220 @@
+// The sending half of the engine thread: lane changes from the control queue, requests from the
+// send ring, and the release of each lane's frame at its period boundary.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "wire.h"
+
+static void finish_pending(xl_engine_t *e, uint32_t slot, xl_tx_lane_t *l) {
+  l->pending = 0;
+  // Release order: whoever sees the ticket (JS's contract check) also sees the lane free.
+  atomic_store_explicit(xl_word(e, XL_RELEASED_OFFSET / 4 + (int)slot), l->pending_ticket,
+                        memory_order_release);
+}
+
+static void remove_active(xl_engine_t *e, uint32_t slot) {
+  for (int i = 0; i < e->n_tx_active; i++) {
+    if (e->tx_active[i] == slot) {
+      e->tx_active[i] = e->tx_active[--e->n_tx_active];
+      return;
+    }
+  }
+}
+
+static void drop_tx(xl_engine_t *e, uint32_t slot) {
+  xl_tx_lane_t *l = &e->tx[slot];
+  if (!l->active) return;
+  if (l->pending) finish_pending(e, slot, l);
+  if (l->fd >= 0) close(l->fd);
+  free(l->dest);
+  memset(l, 0, sizeof *l);
+  l->fd = -1;
+  remove_active(e, slot);
+}
+
+static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
+  xl_tx_lane_t *l = &e->tx[m->slot];
+  xl_tx_lane_t *s = &m->tx;
+  if (l->active && l->gen != m->gen) drop_tx(e, m->slot);
+  if (!l->active) {
+    memset(xl_tx_stats(e, m->slot), 0, XL_TX_STAT_WORDS * sizeof(double));
+    l->active = 1;
+    l->gen = m->gen;
+    l->fd = -1;
+    e->tx_active[e->n_tx_active++] = (uint16_t)m->slot;
+  }
+  // A grant change keeps the sequence and the last release (π_min counts across the change).
+  if (l->fd != s->fd && l->fd >= 0) close(l->fd);
+  l->fd = s->fd;
+  free(l->dest);
+  l->dest = s->dest;
+  s->dest = NULL;
+  l->ndest = s->ndest;
+  l->wire_id = s->wire_id;
+  l->epoch = s->epoch;
+  l->max_payload = s->max_payload;
+  l->min_period_ns = s->min_period_ns;
+  // A tightened σ_max holds from now on: a message accepted under the old grant that no longer
+  // fits is refused, not sent (it would break the other lanes' guarantees).
+  if (l->pending && l->payload_len > l->max_payload) {
+    xl_tx_stats(e, m->slot)[XL_TS_REFUSED]++;
+    finish_pending(e, m->slot, l);
+  }
+}
+
+static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
+  xl_rx_lane_t *l = &e->rx[m->slot];
+  if (!l->active || l->gen != m->gen) {
+    memset(l, 0, sizeof *l);
+    memset(xl_rx_stats(e, m->slot), 0, XL_RX_STAT_WORDS * sizeof(double));
+    l->active = 1;
+    l->gen = m->gen;
+  }
+  xl_seq_window_t win = l->win; // a grant change keeps the window and counters
+  *l = m->rx;
+  l->active = 1;
+  l->gen = m->gen;
+  l->win = win;
+}
+
+void xl_apply_control(xl_engine_t *e) {
+  uint32_t posted = atomic_load_explicit(&e->ctrl_posted, memory_order_acquire);
+  if (posted == e->ctrl_seen) return;
+  pthread_mutex_lock(&e->lock);
+  xl_ctrl_t *m = e->ctrl_head;
+  e->ctrl_head = e->ctrl_tail = NULL;
+  pthread_mutex_unlock(&e->lock);
+  int rx_changed = 0;
+  while (m) {
+    xl_ctrl_t *next = m->next;
+    e->ctrl_seen++;
+    switch (m->op) {
+    case XL_CTRL_SET_TX: set_tx(e, m); break;
+    case XL_CTRL_REMOVE_TX:
+      if (e->tx[m->slot].active && e->tx[m->slot].gen == m->gen) drop_tx(e, m->slot);
+      break;
+    case XL_CTRL_SET_RX: set_rx(e, m); rx_changed = 1; break;
+    case XL_CTRL_REMOVE_RX:
+      if (e->rx[m->slot].active && e->rx[m->slot].gen == m->gen) {
+        e->rx[m->slot].active = 0;
+        rx_changed = 1;
+      }
+      break;
+    }
+    free(m->tx.dest);
+    free(m);
+    m = next;
+  }
+  if (rx_changed) xl_rx_rebuild_index(e);
+}
+
+int xl_drain_tx_ring(xl_engine_t *e) {
+  _Atomic int32_t *headw = xl_word(e, XL_W_TX_HEAD), *tailw = xl_word(e, XL_W_TX_TAIL);
+  uint32_t head = (uint32_t)atomic_load_explicit(headw, memory_order_acquire);
+  uint32_t tail = (uint32_t)atomic_load_explicit(tailw, memory_order_relaxed);
+  if (head == tail) return 0;
+  // JS posts a lane's control message before its first request: look at control again now that
+  // requests are visible, so a fresh lane's first message is never taken for a stale one.
+  xl_apply_control(e);
+  int n = 0;
+  for (; tail != head; tail++, n++) {
+    const uint8_t *s = e->mem + XL_TX_RING_OFFSET + (size_t)(tail & (XL_TX_SLOTS - 1)) * XL_TX_SLOT_BYTES;
+    const int32_t *h = (const int32_t *)s;
+    uint32_t slot = (uint32_t)h[0], gen = (uint32_t)h[1], length = (uint32_t)h[3];
+    int32_t ticket = h[2];
+    if (slot >= XL_MAX_LANES) continue;
+    xl_tx_lane_t *l = &e->tx[slot];
+    if (!l->active || l->gen != gen) continue;
+    // The engine enforces the contract itself: JS checked it already, but a request that breaks
+    // σ_max (a grant shrank meanwhile, or a buggy producer) never reaches the wire.
+    if (length > l->max_payload || length > XL_MAX_PAYLOAD) {
+      xl_tx_stats(e, slot)[XL_TS_REFUSED]++;
+      atomic_store_explicit(xl_word(e, XL_RELEASED_OFFSET / 4 + (int)slot), ticket, memory_order_release);
+      continue;
+    }
+    if (l->pending) xl_tx_stats(e, slot)[XL_TS_COALESCED]++;
+    size_t at = xl_start_data_frame(l->frame, l->wire_id, length);
+    memcpy(l->frame + at, s + XL_TX_SLOT_HEADER, length);
+    l->frame_len = (uint32_t)(at + length);
+    l->payload_len = length;
+    l->pending = 1;
+    l->pending_ticket = ticket;
+  }
+  atomic_store_explicit(tailw, (int32_t)tail, memory_order_release);
+  return n;
+}
+
+static void send_frame(xl_engine_t *e, uint32_t slot, xl_tx_lane_t *l) {
+  struct iovec iov = {.iov_base = l->frame, .iov_len = l->frame_len};
+  struct mmsghdr msgs[16];
+  int done = 0;
+  while (done < l->ndest) {
+    int n = l->ndest - done > 16 ? 16 : l->ndest - done;
+    for (int i = 0; i < n; i++) {
+      memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_name = &l->dest[done + i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+      msgs[i].msg_hdr.msg_iov = &iov;
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = sendmmsg(l->fd, msgs, (unsigned)n, MSG_DONTWAIT);
+    if (r <= 0) {
+      // A full socket buffer or an unreachable route: the frame is lost for that destination, as
+      // it would be on the wire; count it and go on (the loop must stay bounded).
+      xl_tx_stats(e, slot)[XL_TS_SEND_ERRORS]++;
+      r = 1;
+    }
+    done += r;
+  }
+}
+
+int64_t xl_release_due(xl_engine_t *e) {
+  int64_t next = INT64_MAX;
+  for (int i = 0; i < e->n_tx_active; i++) {
+    uint32_t slot = e->tx_active[i];
+    xl_tx_lane_t *l = &e->tx[slot];
+    if (!l->pending) continue;
+    int64_t now = xl_mono_ns();
+    if (l->has_released) {
+      int64_t due = l->last_release_ns + l->min_period_ns;
+      if (due > now) {
+        if (due < next) next = due;
+        continue;
+      }
+    }
+    double *st = xl_tx_stats(e, slot);
+    if (l->fd < 0) {
+      st[XL_TS_REFUSED]++;
+      finish_pending(e, slot, l);
+      continue;
+    }
+    xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
+    l->seq++;
+    // The next boundary counts from the actual release: a late release must not be followed by an
+    // early one, or two frames would be closer than π_min on the wire.
+    l->last_release_ns = now;
+    l->has_released = 1;
+    finish_pending(e, slot, l);
+    st[XL_TS_SENT]++;
+    send_frame(e, slot, l);
+  }
+  return next;
+}
+
+void xl_close_all_lanes(xl_engine_t *e) {
+  for (uint32_t s = 0; s < XL_MAX_LANES; s++) drop_tx(e, s);
+  // Control messages never applied still own their sockets.
+  xl_ctrl_t *m = e->ctrl_head;
+  e->ctrl_head = e->ctrl_tail = NULL;
+  while (m) {
+    xl_ctrl_t *next = m->next;
+    if (m->op == XL_CTRL_SET_TX && m->tx.fd >= 0) close(m->tx.fd);
+    free(m->tx.dest);
+    free(m);
+    m = next;
+  }
+}

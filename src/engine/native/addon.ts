@@ -1,0 +1,163 @@
+// Finds and loads the compiled addon (build/Release/xlane_engine.node, built from native/ by
+// scripts/build-native.mjs at install). Loading never throws: a missing or broken build is a
+// reason string, so callers can fall back to the js engine and say why.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Offsets and sizes of the shared block, exported by the addon (native/shared_layout.h). */
+export interface SharedLayout {
+  MAX_LANES: number;
+  MAX_PAYLOAD: number;
+  W_TX_HEAD: number;
+  W_TX_TAIL: number;
+  W_RX_HEAD: number;
+  W_RX_TAIL: number;
+  W_RX_NOTIFIED: number;
+  W_SLEEPING: number;
+  RELEASED_OFFSET: number;
+  TX_STATS_OFFSET: number;
+  TX_STAT_WORDS: number;
+  TS_SENT: number;
+  TS_COALESCED: number;
+  TS_REFUSED: number;
+  TS_SEND_ERRORS: number;
+  RX_STATS_OFFSET: number;
+  RX_STAT_WORDS: number;
+  RS_RECEIVED: number;
+  RS_LOST: number;
+  RS_REORDERED: number;
+  RS_LATE: number;
+  RS_EARLY: number;
+  RS_LAT_COUNT: number;
+  RS_LAT_SUM: number;
+  RS_LAT_MIN: number;
+  RS_LAT_MAX: number;
+  ENGINE_STATS_OFFSET: number;
+  ES_RX_BATCHES: number;
+  ES_JS_WAKEUPS: number;
+  ES_HOST_DELAY_COUNT: number;
+  ES_HOST_DELAY_SUM: number;
+  ES_HOST_DELAY_MAX: number;
+  ES_FIFO_BREAKS: number;
+  ES_LOOPS: number;
+  TX_RING_OFFSET: number;
+  TX_SLOTS: number;
+  TX_SLOT_HEADER: number;
+  TX_SLOT_BYTES: number;
+  RX_RING_OFFSET: number;
+  RX_SLOTS: number;
+  RX_SLOT_HEADER: number;
+  RX_SLOT_BYTES: number;
+  SHARED_BYTES: number;
+}
+
+/** What the engine thread reports once it runs. */
+export interface NativeThreadReport {
+  tid: number;
+  pinned: number;
+  fifo: number;
+  fifoError: string | null;
+  mlocked: number;
+  mlockError: string | null;
+  timerSlackNs: number;
+}
+
+export interface NativeStartOptions {
+  core: number;
+  fifoPriority: number;
+  lockMemory: boolean;
+  busyPoll: boolean;
+  idleSpinNs: number;
+  spinNs: number;
+  fifoSliceNs: number;
+  fifoBreakNs: number;
+}
+
+export interface SocketOptions {
+  tos: number;
+  priority: number;
+  timestampNs: number;
+  port: number;
+}
+
+declare const handleBrand: unique symbol;
+export type EngineHandle = { readonly [handleBrand]: true };
+
+/** The addon's functions (native/addon.c). Failing system calls throw an Error whose `code` is the
+ * errno name (EADDRINUSE, ...) and whose `syscall` names the step. */
+export interface NativeAddon {
+  layout: SharedLayout;
+  create(): [EngineHandle, ArrayBuffer];
+  openReceiver(h: EngineHandle, address: string, port: number): void;
+  openSender(address: string, port: number, dscp: number, priority: number): number;
+  closeFd(fd: number): void;
+  socketOptions(fd: number): SocketOptions;
+  start(h: EngineHandle, opts: NativeStartOptions, onBatch: () => void): NativeThreadReport;
+  setSender(
+    h: EngineHandle,
+    slot: number,
+    gen: number,
+    fd: number,
+    wireId: number,
+    epoch: number,
+    maxPayload: number,
+    minPeriodNs: number,
+    destinations: (string | number)[],
+  ): void;
+  removeSender(h: EngineHandle, slot: number, gen: number): void;
+  setReceiver(
+    h: EngineHandle,
+    slot: number,
+    gen: number,
+    wireId: number,
+    epoch: number,
+    senderAddress: string,
+    maxPayload: number,
+    lambdaMinNs: number,
+    lambdaMaxNs: number,
+  ): void;
+  removeReceiver(h: EngineHandle, slot: number, gen: number): void;
+  wake(h: EngineHandle): void;
+  stop(h: EngineHandle): void;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+/** src/engine/native and dist/engine/native both sit three levels below the package root. */
+export function defaultAddonPath(): string {
+  return fileURLToPath(new URL('../../../build/Release/xlane_engine.node', import.meta.url));
+}
+
+const loads = new Map<string, AddonLoad>();
+
+export function loadNativeAddon(path = process.env.XLANE_NATIVE_ADDON ?? defaultAddonPath()): AddonLoad {
+  let load = loads.get(path);
+  if (!load) {
+    load = tryLoad(path);
+    loads.set(path, load);
+  }
+  return load;
+}
+
+function tryLoad(path: string): AddonLoad {
+  let result: AddonLoad;
+  if (process.platform !== 'linux') {
+    result = { ok: false, reason: `the native engine needs Linux, this is ${process.platform}` };
+  } else if (!existsSync(path)) {
+    result = {
+      ok: false,
+      reason: `${path} is not built (npm ci builds it; or run: node scripts/build-native.mjs)`,
+    };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(path) as NativeAddon;
+      if (typeof addon.create !== 'function' || typeof addon.layout?.SHARED_BYTES !== 'number')
+        throw new Error('it does not export the xlane engine API');
+      result = { ok: true, addon, path };
+    } catch (e) {
+      result = { ok: false, reason: `${path} does not load: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+  return result;
+}

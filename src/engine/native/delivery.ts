@@ -1,0 +1,75 @@
+// Drains the delivery ring on the JS thread. The engine wakes us at most once per receive batch
+// (native/engine_rx.c); one wake-up may carry many messages. The notified flag is cleared BEFORE
+// the ring is read, so a message pushed after our last look always brings a new wake-up.
+import type { DeliveryHandler, DeliveryView } from '../types.js';
+import type { SharedBlock } from './shared-block.js';
+
+/** The native engine's delivery view: also the kernel's receive timestamp (SO_TIMESTAMPNS mapped
+ * onto CLOCK_MONOTONIC; 0 when the kernel gave none), so host delay = receivedNs − kernelReceivedNs. */
+export interface NativeDeliveryView extends DeliveryView {
+  kernelReceivedNs: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class DeliveryDrain {
+  /** Per receiver slot: the lane id and generation of the lane that owns it. */
+  readonly owners: ({ laneId: string; gen: number } | undefined)[] = [];
+  private handler: DeliveryHandler | undefined;
+  private readonly view: NativeDeliveryView = {
+    laneId: '',
+    seq: 0,
+    sentNs: 0,
+    receivedNs: 0,
+    kernelReceivedNs: 0,
+    payload: EMPTY,
+  };
+
+  constructor(private readonly block: SharedBlock) {}
+
+  onDelivery(handler: DeliveryHandler): void {
+    this.handler = handler;
+  }
+
+  drain(): void {
+    const b = this.block;
+    const L = b.layout;
+    const mask = L.RX_SLOTS - 1;
+    let failure: unknown;
+    let hasFailure = false;
+    for (;;) {
+      Atomics.store(b.i32, L.W_RX_NOTIFIED, 0);
+      let tail = Atomics.load(b.i32, L.W_RX_TAIL);
+      const head = Atomics.load(b.i32, L.W_RX_HEAD);
+      if (tail === head) break;
+      for (; tail !== head; tail = (tail + 1) | 0) {
+        const at = L.RX_RING_OFFSET + (tail & mask) * L.RX_SLOT_BYTES;
+        const w = at >> 2;
+        const owner = this.owners[b.u32[w]!];
+        // A lane removed (or its slot reused) after the engine accepted the message: nobody to tell.
+        if (!owner || owner.gen !== b.u32[w + 1]! || !this.handler) continue;
+        const v = this.view;
+        const f = (at + 16) >> 3;
+        v.laneId = owner.laneId;
+        v.seq = b.u32[w + 2]!;
+        v.sentNs = b.f64[f]!;
+        v.receivedNs = b.f64[f + 1]!;
+        v.kernelReceivedNs = b.f64[f + 2]!;
+        const start = at + L.RX_SLOT_HEADER;
+        v.payload = b.u8.subarray(start, start + b.u32[w + 3]!);
+        try {
+          this.handler(v);
+        } catch (e) {
+          // Keep draining (other lanes' messages must not be lost); report like a listener error.
+          if (!hasFailure) failure = e;
+          hasFailure = true;
+        }
+      }
+      Atomics.store(b.i32, L.W_RX_TAIL, tail);
+    }
+    if (hasFailure)
+      queueMicrotask(() => {
+        throw failure;
+      });
+  }
+}

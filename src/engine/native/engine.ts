@@ -1,0 +1,442 @@
+// The native lane engine's TypeScript face. The per-packet work (pacing, send, receive, decode,
+// lane checks, counters) runs on the addon's engine thread (native/); this class checks the
+// contract synchronously in send(), pushes requests into the shared send ring, and hands each
+// batch of deliveries from the shared delivery ring to the application. The engine enforces
+// σ_max and π_min again on its side, so no producer can break other lanes' bounds.
+import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
+import { XlaneError } from '../../errors.js';
+import { emptyLaneCounters } from '../counters.js';
+import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
+import {
+  type DeliveryHandler,
+  DROP_REASONS,
+  type DropReason,
+  type Engine,
+  type EngineCounters,
+  type EngineOptions,
+  type LaneCounters,
+  type ReceiverSpec,
+  type SenderSpec,
+  type SendOutcome,
+} from '../types.js';
+import type { EngineHandle, NativeAddon, NativeThreadReport, SocketOptions } from './addon.js';
+import { DeliveryDrain } from './delivery.js';
+import { SharedBlock } from './shared-block.js';
+
+export interface NativeEngineOptions {
+  /** 'busy-poll' (default): spin on the non-blocking socket while traffic flows (lowest latency, a
+   * whole CPU); 'blocking': sleep in ppoll until a datagram arrives (the paper's interrupt mode). */
+  receive?: 'busy-poll' | 'blocking';
+  /** SCHED_FIFO priority 1..99 for the engine thread; unset = SCHED_OTHER. */
+  fifoPriority?: number;
+  /** mlock the memory the engine thread touches (block, lane tables, stack), best effort (default
+   * true). Not mlockall: V8 cannot run with its heap locked (docs/native-engine.md). */
+  lockMemory?: boolean;
+  /** Busy-poll keeps spinning this long after the last packet or request, then blocks (µs). */
+  idleSpinUs?: number;
+  /** Sleep until this long before a send boundary, then spin (µs; FACTS.md: 30). */
+  spinUs?: number;
+  /** Under SCHED_FIFO: spin at most fifoSliceUs, then block at least fifoBreakUs (RT throttling). */
+  fifoSliceUs?: number;
+  fifoBreakUs?: number;
+}
+
+/** Engine-wide receive-path statistics (not per lane). */
+export interface NativeEngineStats {
+  rxBatches: number;
+  jsWakeups: number;
+  hostDelay: { count: number; sumNs: number; maxNs: number };
+  fifoBreaks: number;
+  loops: number;
+}
+
+interface SenderLane {
+  spec: SenderSpec;
+  slot: number;
+  gen: number;
+  fd: number;
+  ticket: number;
+  refused: number;
+  coalesced: number;
+  position: number;
+  deferred: Buffer | undefined;
+  deferredLength: number;
+  error: string | undefined;
+}
+
+interface ReceiverLane {
+  spec: ReceiverSpec;
+  slot: number;
+  gen: number;
+}
+
+type State = 'new' | 'starting' | 'running' | 'closed';
+
+export class NativeEngine implements Engine {
+  readonly kind = 'native' as const;
+  private handle: EngineHandle | undefined;
+  private block: SharedBlock | undefined;
+  private drain: DeliveryDrain | undefined;
+  private pendingHandler: DeliveryHandler | undefined;
+  private report: NativeThreadReport | undefined;
+  private readonly senders = new Map<string, SenderLane>();
+  private readonly receivers = new Map<string, ReceiverLane>();
+  private readonly txSlots: (SenderLane | undefined)[];
+  private readonly rxSlots: (ReceiverLane | undefined)[];
+  private nextTxSlot = 0;
+  private nextRxSlot = 0;
+  private nextGen = 0;
+  private nextTicket = 0;
+  private state: State = 'new';
+  /** Sending sockets bind here too, so frames leave from the host's express address. */
+  private bindAddress = '0.0.0.0';
+  private flushTimer: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly options: NativeEngineOptions = {},
+  ) {
+    this.txSlots = new Array(addon.layout.MAX_LANES);
+    this.rxSlots = new Array(addon.layout.MAX_LANES);
+  }
+
+  async start(opts: EngineOptions): Promise<void> {
+    if (this.state !== 'new') throw new XlaneError('XL_ERR_INTERNAL', `engine already ${this.state}`);
+    this.state = 'starting';
+    const core = opts.core ?? -1;
+    if (opts.core !== undefined && (!Number.isInteger(opts.core) || opts.core < 0 || opts.core > 1023)) {
+      this.state = 'closed';
+      throw new XlaneError('XL_ERR_VALIDATION', `core must be a CPU number 0..1023, not ${opts.core}`);
+    }
+    this.bindAddress = opts.bindAddress;
+    const [handle, buffer] = this.addon.create();
+    this.handle = handle;
+    this.block = new SharedBlock(this.addon.layout, buffer);
+    this.drain = new DeliveryDrain(this.block);
+    if (this.pendingHandler) this.drain.onDelivery(this.pendingHandler);
+    try {
+      this.addon.openReceiver(handle, opts.bindAddress, opts.port);
+    } catch (e) {
+      await this.close();
+      throw new XlaneError(
+        'XL_ERR_KERNEL',
+        `cannot bind the engine to ${opts.bindAddress}:${opts.port}: ${errText(e)}`,
+        { address: opts.bindAddress, port: opts.port },
+      );
+    }
+    const o = this.options;
+    try {
+      const drain = this.drain;
+      this.report = this.addon.start(
+        handle,
+        {
+          core,
+          fifoPriority: o.fifoPriority ?? 0,
+          lockMemory: o.lockMemory ?? true,
+          busyPoll: (o.receive ?? 'busy-poll') === 'busy-poll',
+          idleSpinNs: (o.idleSpinUs ?? 20_000) * 1000,
+          spinNs: (o.spinUs ?? 30) * 1000,
+          fifoSliceNs: (o.fifoSliceUs ?? 900) * 1000,
+          fifoBreakNs: (o.fifoBreakUs ?? 100) * 1000,
+        },
+        () => drain.drain(),
+      );
+    } catch (e) {
+      await this.close();
+      const code = (e as { code?: string }).code;
+      if (code === 'EINVAL' && core >= 0)
+        throw new XlaneError('XL_ERR_VALIDATION', `core ${core} is not available to this process`, { core });
+      throw new XlaneError('XL_ERR_KERNEL', `cannot start the engine thread: ${errText(e)}`);
+    }
+    this.state = 'running';
+  }
+
+  /** How the engine thread runs (pinned, SCHED_FIFO, memory locked, timer slack); undefined before start. */
+  thread(): NativeThreadReport | undefined {
+    return this.report ? { ...this.report } : undefined;
+  }
+
+  /** The kernel's view of a sending lane's socket (getsockopt): DSCP (tos >> 2), SO_PRIORITY, port. */
+  senderSocketOptions(laneId: string): SocketOptions {
+    const lane = this.senders.get(laneId);
+    if (!lane || lane.fd < 0)
+      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no open sending socket for lane ${laneId}`, { laneId });
+    return this.addon.socketOptions(lane.fd);
+  }
+
+  engineStats(): NativeEngineStats {
+    const b = this.requireBlock();
+    const L = b.layout;
+    return {
+      rxBatches: b.engineStat(L.ES_RX_BATCHES),
+      jsWakeups: b.engineStat(L.ES_JS_WAKEUPS),
+      hostDelay: {
+        count: b.engineStat(L.ES_HOST_DELAY_COUNT),
+        sumNs: b.engineStat(L.ES_HOST_DELAY_SUM),
+        maxNs: b.engineStat(L.ES_HOST_DELAY_MAX),
+      },
+      fifoBreaks: b.engineStat(L.ES_FIFO_BREAKS),
+      loops: b.engineStat(L.ES_LOOPS),
+    };
+  }
+
+  private requireBlock(): SharedBlock {
+    if (!this.block) throw new XlaneError('XL_ERR_INTERNAL', 'engine not started');
+    return this.block;
+  }
+
+  private requireRunning(): void {
+    if (this.state !== 'running')
+      throw new XlaneError('XL_ERR_INTERNAL', `engine is ${this.state}, not running`);
+  }
+
+  setSender(spec: SenderSpec): void {
+    this.requireRunning();
+    validateSenderSpec(spec);
+    const copy: SenderSpec = { ...spec, destinations: spec.destinations.map((d) => ({ ...d })) };
+    let lane = this.senders.get(spec.laneId);
+    if (!lane) {
+      const slot = allocate(this.txSlots, this.nextTxSlot, spec.laneId);
+      this.nextTxSlot = (slot + 1) % this.txSlots.length;
+      lane = {
+        spec: copy,
+        slot,
+        gen: ++this.nextGen,
+        fd: -1,
+        ticket: 0,
+        refused: 0,
+        coalesced: 0,
+        position: -1,
+        deferred: undefined,
+        deferredLength: -1,
+        error: undefined,
+      };
+      this.txSlots[slot] = lane;
+      this.senders.set(spec.laneId, lane);
+      this.block!.zeroTxStats(slot);
+      this.openSocket(lane, copy);
+    } else {
+      const old = lane.spec;
+      lane.spec = copy;
+      if (
+        lane.fd < 0 ||
+        old.srcPort !== copy.srcPort ||
+        old.dscp !== copy.dscp ||
+        old.priority !== copy.priority
+      )
+        this.openSocket(lane, copy);
+    }
+    const dests: (string | number)[] = [];
+    for (const d of copy.destinations) dests.push(d.address, d.port);
+    this.addon.setSender(
+      this.handle!,
+      lane.slot,
+      lane.gen,
+      lane.fd,
+      copy.wireId,
+      copy.epoch,
+      copy.maxPayloadBytes,
+      copy.minPeriodNs,
+      dests,
+    );
+  }
+
+  /** Opens the lane's socket on this thread, so a taken port is known at once; the engine thread
+   * takes the socket over (and closes the one it replaces). A failure is reported on send(). */
+  private openSocket(lane: SenderLane, spec: SenderSpec): void {
+    lane.error = undefined;
+    try {
+      lane.fd = this.addon.openSender(this.bindAddress, spec.srcPort, spec.dscp, spec.priority);
+    } catch (e) {
+      lane.fd = -1;
+      lane.error = errText(e);
+    }
+  }
+
+  removeSender(laneId: string): void {
+    const lane = this.senders.get(laneId);
+    if (!lane || this.state !== 'running') return;
+    this.senders.delete(laneId);
+    this.txSlots[lane.slot] = undefined;
+    this.addon.removeSender(this.handle!, lane.slot, lane.gen);
+  }
+
+  setReceiver(spec: ReceiverSpec): void {
+    this.requireRunning();
+    validateReceiverSpec(spec);
+    let lane = this.receivers.get(spec.laneId);
+    if (!lane) {
+      const slot = allocate(this.rxSlots, this.nextRxSlot, spec.laneId);
+      this.nextRxSlot = (slot + 1) % this.rxSlots.length;
+      lane = { spec: { ...spec }, slot, gen: ++this.nextGen };
+      this.rxSlots[slot] = lane;
+      this.receivers.set(spec.laneId, lane);
+      this.block!.zeroRxStats(slot);
+      this.drain!.owners[slot] = { laneId: spec.laneId, gen: lane.gen };
+    } else {
+      lane.spec = { ...spec };
+    }
+    this.addon.setReceiver(
+      this.handle!,
+      lane.slot,
+      lane.gen,
+      spec.wireId,
+      spec.epoch,
+      spec.senderAddress,
+      spec.maxPayloadBytes,
+      spec.lambdaMinNs,
+      spec.lambdaMaxNs,
+    );
+  }
+
+  removeReceiver(laneId: string): void {
+    const lane = this.receivers.get(laneId);
+    if (!lane || this.state !== 'running') return;
+    this.receivers.delete(laneId);
+    this.rxSlots[lane.slot] = undefined;
+    this.drain!.owners[lane.slot] = undefined;
+    this.addon.removeReceiver(this.handle!, lane.slot, lane.gen);
+  }
+
+  send(laneId: string, payload: Uint8Array): SendOutcome {
+    const lane = this.senders.get(laneId);
+    if (!lane)
+      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no sending lane ${laneId} on this engine`, { laneId });
+    if (lane.error)
+      throw new XlaneError('XL_ERR_KERNEL', `lane ${laneId} cannot send: ${lane.error}`, { laneId });
+    const { spec } = lane;
+    if (payload.byteLength > spec.maxPayloadBytes) {
+      lane.refused++;
+      throw new XlaneError(
+        'XL_ERR_CONTRACT_SIZE',
+        `message of ${payload.byteLength} bytes exceeds lane ${laneId}'s granted ${spec.maxPayloadBytes} bytes`,
+        { laneId, bytes: payload.byteLength, maxPayloadBytes: spec.maxPayloadBytes },
+      );
+    }
+    const block = this.block!;
+    const waiting = lane.ticket !== 0 && block.released(lane.slot) !== lane.ticket;
+    if (waiting && spec.policy === 'reject') {
+      lane.refused++;
+      throw new XlaneError(
+        'XL_ERR_CONTRACT_RATE',
+        `lane ${laneId} sends faster than every ${spec.minPeriodNs} ns: the previous message is still waiting for its slot`,
+        { laneId, minPeriodNs: spec.minPeriodNs },
+      );
+    }
+    if (lane.deferredLength >= 0 || (waiting && lane.position >= 0 && !block.taken(lane.position))) {
+      // The engine has not taken the previous request yet: keep only the newest here, so one fast
+      // coalescing sender cannot fill the ring (at most one request per lane is in it).
+      this.defer(lane, payload);
+      return 'coalesced';
+    }
+    this.push(lane, payload);
+    return waiting ? 'coalesced' : 'queued';
+  }
+
+  private push(lane: SenderLane, payload: Uint8Array): void {
+    this.nextTicket = this.nextTicket >= 0x7fffffff ? 1 : this.nextTicket + 1;
+    const block = this.block!;
+    const position = block.push(lane.slot, lane.gen, this.nextTicket, payload);
+    if (position < 0)
+      throw new XlaneError('XL_ERR_INTERNAL', 'engine send ring full', { laneId: lane.spec.laneId });
+    lane.ticket = this.nextTicket;
+    lane.position = position;
+    if (block.engineSleeping()) this.addon.wake(this.handle!);
+  }
+
+  private defer(lane: SenderLane, payload: Uint8Array): void {
+    if (lane.deferredLength >= 0) lane.coalesced++;
+    lane.deferred ??= Buffer.alloc(MAX_PAYLOAD_BYTES);
+    lane.deferred.set(payload);
+    lane.deferredLength = payload.byteLength;
+    this.flushTimer ??= setImmediate(() => this.flushDeferred());
+  }
+
+  private flushDeferred(): void {
+    this.flushTimer = undefined;
+    let more = false;
+    for (const lane of this.senders.values()) {
+      if (lane.deferredLength < 0 || !lane.deferred) continue;
+      if (!this.block!.taken(lane.position)) {
+        more = true;
+        continue;
+      }
+      if (lane.deferredLength > lane.spec.maxPayloadBytes) lane.refused++;
+      else this.push(lane, lane.deferred.subarray(0, lane.deferredLength));
+      lane.deferredLength = -1;
+    }
+    if (more && this.state === 'running') this.flushTimer = setImmediate(() => this.flushDeferred());
+  }
+
+  onDelivery(handler: DeliveryHandler): void {
+    this.pendingHandler = handler;
+    this.drain?.onDelivery(handler);
+  }
+
+  counters(): EngineCounters {
+    const byId = new Map<string, LaneCounters>();
+    const b = this.block;
+    const dropped = {} as Record<DropReason, number>;
+    DROP_REASONS.forEach((r, i) => {
+      dropped[r] = b ? b.engineStat(i) : 0;
+    });
+    if (!b) return { lanes: [], dropped };
+    const L = b.layout;
+    for (const lane of this.senders.values()) {
+      const c = emptyLaneCounters(lane.spec.laneId);
+      c.sent = b.txStat(lane.slot, L.TS_SENT);
+      c.coalesced = lane.coalesced + b.txStat(lane.slot, L.TS_COALESCED);
+      c.refused = lane.refused + b.txStat(lane.slot, L.TS_REFUSED);
+      byId.set(c.laneId, c);
+    }
+    for (const lane of this.receivers.values()) {
+      const s = lane.slot;
+      let c = byId.get(lane.spec.laneId);
+      if (!c) {
+        c = emptyLaneCounters(lane.spec.laneId);
+        byId.set(c.laneId, c);
+      }
+      c.received = b.rxStat(s, L.RS_RECEIVED);
+      c.lost = b.rxStat(s, L.RS_LOST);
+      c.reordered = b.rxStat(s, L.RS_REORDERED);
+      c.late = b.rxStat(s, L.RS_LATE);
+      c.early = b.rxStat(s, L.RS_EARLY);
+      c.latency = {
+        count: b.rxStat(s, L.RS_LAT_COUNT),
+        sumNs: b.rxStat(s, L.RS_LAT_SUM),
+        minNs: b.rxStat(s, L.RS_LAT_MIN),
+        maxNs: b.rxStat(s, L.RS_LAT_MAX),
+      };
+    }
+    return { lanes: [...byId.values()], dropped };
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    // Joins the engine thread and closes every socket it owns; the shared block stays valid until
+    // it is garbage-collected, so views handed out earlier never dangle.
+    if (this.handle) this.addon.stop(this.handle);
+    this.senders.clear();
+    this.receivers.clear();
+    this.txSlots.fill(undefined);
+    this.rxSlots.fill(undefined);
+  }
+}
+
+/** Round-robin, so a freed slot is reused as late as possible (the engine may not have applied its
+ * removal yet). */
+function allocate<T>(slots: (T | undefined)[], from: number, laneId: string): number {
+  for (let i = 0; i < slots.length; i++) {
+    const slot = (from + i) % slots.length;
+    if (!slots[slot]) return slot;
+  }
+  throw new XlaneError('XL_ERR_VALIDATION', `engine holds ${slots.length} lanes of this kind already`, {
+    laneId,
+  });
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

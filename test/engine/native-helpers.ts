@@ -1,0 +1,43 @@
+// Plumbing for the native engine's own tests: the addon (or why it is missing), and the kernel's
+// view of the engine thread read from /proc.
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import type { NativeEngine, NativeEngineOptions } from '../../src/engine/native/engine.js';
+import { createNativeEngine } from '../../src/engine/native/select.js';
+
+export const nativeLoad = loadNativeAddon();
+export const skipReason = nativeLoad.ok ? '' : `the native addon is not built: ${nativeLoad.reason}`;
+
+export function nativeEngine(opts?: NativeEngineOptions): NativeEngine {
+  const r = createNativeEngine(opts);
+  if (!r.engine) throw new Error(r.reason);
+  return r.engine;
+}
+
+export function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+export function taskField(tid: number, name: string): string | undefined {
+  const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+  return new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+}
+
+/** The CPU the task last ran on: field 39 of /proc/<pid>/task/<tid>/stat (after the comm). */
+export function lastCpu(tid: number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field 39 is rest[36].
+  return Number(rest[36]);
+}
+
+/** CPUs this process may run on (parsed from Cpus_allowed_list, e.g. "0-1,3"). */
+export function allowedCpus(): number[] {
+  const list = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.*)$/m)?.[1] ?? '';
+  const out: number[] = [];
+  for (const part of list.split(',').filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a!; c <= (b ?? a!); c++) out.push(c);
+  }
+  return out;
+}
