@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { runAllocBench } from '../../bench/alloc.js';
 import { XlaneError } from '../../errors.js';
+import { registerEngineBench } from './bench-engine.js';
 import { registerHostBench } from './bench-host.js';
 
 function positiveInt(name: string): (v: string) => number {
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('Measure xlane components (results are printed, not asserted).');
   registerHostBench(bench);
+  registerEngineBench(bench);
   bench
     .command('alloc')
     .description('Allocator: admit latency into a loaded leaf-spine, full re-computation, invariant check.')

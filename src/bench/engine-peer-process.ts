@@ -1,0 +1,96 @@
+// The orchestrator's handle on one bench peer process: starts it in a namespace (from the built
+// dist when it is there, else from the TypeScript sources through tsx), sends requests, awaits
+// replies with a time bound, and reports the peer's stderr when it dies.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
+import type { NetnsTestbed } from '../testbed/netns.js';
+import type { PeerConfig, PeerReply, PeerRequest } from './engine-peer-protocol.js';
+
+const STDERR_KEEP = 4096;
+
+/** argv (after `ip netns exec NS`) and working directory that run the peer script. */
+export function peerCommand(): { argv: string[]; cwd: string } {
+  const js = new URL('./engine-peer.js', import.meta.url);
+  // src/bench/ or dist/bench/ → the package root, where `--import tsx` resolves.
+  const cwd = fileURLToPath(new URL('../../', import.meta.url));
+  if (existsSync(fileURLToPath(js))) return { argv: [process.execPath, fileURLToPath(js)], cwd };
+  const ts = fileURLToPath(new URL('./engine-peer.ts', import.meta.url));
+  return { argv: [process.execPath, '--import', 'tsx', ts], cwd };
+}
+
+export class PeerProcess {
+  private readonly queue: PeerReply[] = [];
+  private waiter: ((r: PeerReply | undefined) => void) | undefined;
+  private stderr = '';
+  private exited = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+  ) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let r: PeerReply;
+      try {
+        r = JSON.parse(line) as PeerReply;
+      } catch {
+        this.stderr = `${this.stderr}${line}\n`.slice(-STDERR_KEEP);
+        return;
+      }
+      if (this.waiter) this.waiter(r);
+      else this.queue.push(r);
+    });
+    child.stderr!.on('data', (d) => {
+      this.stderr = (this.stderr + String(d)).slice(-STDERR_KEEP);
+    });
+    child.once('exit', () => {
+      this.exited = true;
+      this.waiter?.(undefined);
+    });
+  }
+
+  static async start(tb: NetnsTestbed, ns: string, name: string, cfg: PeerConfig): Promise<PeerProcess> {
+    const { argv, cwd } = peerCommand();
+    const child = tb.spawn(ns, [...argv, JSON.stringify(cfg)], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const peer = new PeerProcess(name, child);
+    await peer.next('ready', 60_000);
+    return peer;
+  }
+
+  async request<Op extends PeerRequest['op']>(
+    req: PeerRequest & { op: Op },
+    timeoutMs: number,
+  ): Promise<Extract<PeerReply, { op: Op }>> {
+    if (!this.exited) this.child.stdin!.write(`${JSON.stringify(req)}\n`);
+    return (await this.next(req.op, timeoutMs)) as Extract<PeerReply, { op: Op }>;
+  }
+
+  private async next(op: string, timeoutMs: number): Promise<PeerReply> {
+    const r = this.queue.shift() ?? (this.exited ? undefined : await this.wait(op, timeoutMs));
+    if (!r) throw new XlaneError('XL_ERR_INTERNAL', `bench peer ${this.name} exited: ${this.stderr.trim()}`);
+    if (r.op === 'error') {
+      const code = r.code in ErrorCodes ? (r.code as ErrorCode) : 'XL_ERR_INTERNAL';
+      throw new XlaneError(code, `bench peer ${this.name}: ${r.message}`);
+    }
+    if (r.op !== op)
+      throw new XlaneError('XL_ERR_INTERNAL', `bench peer ${this.name} answered '${r.op}' to '${op}'`);
+    return r;
+  }
+
+  /** The next reply; undefined when the peer exits first. */
+  private wait(op: string, timeoutMs: number): Promise<PeerReply | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve({ op: 'error', code: 'XL_ERR_TIMEOUT', message: `no '${op}' reply within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.waiter = (x) => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        resolve(x);
+      };
+    });
+  }
+}

@@ -1,0 +1,91 @@
+// What the bench orchestrator (engine.ts) and its two peer processes (engine-peer.ts) say to each
+// other: the peer's configuration as one JSON argument, then one JSON object per line — requests on
+// the peer's stdin, replies on its stdout.
+import type { LatencySummaryUs } from './engine-stats.js';
+
+export type BenchEngineKind = 'js' | 'native';
+
+export interface PeerConfig {
+  /** The testbed's name prefix: shows in the peer's command line, so its processes can be found. */
+  testbed: string;
+  engine: BenchEngineKind;
+  /** A drives the ping-pong and the periodic lane; B echoes and records the periodic lane. */
+  role: 'a' | 'b';
+  /** This peer's address on the bridge and the other peer's. */
+  address: string;
+  peerAddress: string;
+  /** Port of the lane engine and of the plain dgram socket, the same on both peers. */
+  enginePort: number;
+  dgramPort: number;
+  /** π_min of the ping-pong lanes: small enough that pacing never holds a reply back. */
+  pingPeriodNs: number;
+  /** π of the periodic lane. */
+  pacingPeriodNs: number;
+  /** Message size of every ping, echo and periodic frame payload. */
+  payloadBytes: number;
+}
+
+/** Lanes of the bench: A pings B on L1, B echoes on L2, A sends the periodic lane L3 to B. */
+export const PING_LANE = 'L1';
+export const ECHO_LANE = 'L2';
+export const PACE_LANE = 'L3';
+
+export type PeerRequest =
+  | {
+      op: 'roundTrips';
+      count: number;
+      warmup: number;
+      blockSize: number;
+      maxSeconds: number;
+    }
+  | { op: 'pace'; seconds: number }
+  | { op: 'pacingArm'; seconds: number }
+  | { op: 'pacingReport' }
+  | { op: 'exit' };
+
+export interface RoundTripsReply {
+  op: 'roundTrips';
+  engineRttUs: LatencySummaryUs;
+  dgramRttUs: LatencySummaryUs;
+  engineRoundTrips: number;
+  dgramRoundTrips: number;
+  /** Pings whose reply did not come within the retry time (re-sent with a new id). */
+  engineLost: number;
+  dgramLost: number;
+  /** The time bound stopped the run before `count` round trips of each kind. */
+  truncated: boolean;
+}
+
+export interface PaceReply {
+  op: 'pace';
+  /** send() calls of the refill loop, and how many of them replaced a waiting message. */
+  calls: number;
+  coalesced: number;
+  /** The longest pause between two refills, and how many pauses were ≥ π (a slot the
+   * application, not the engine, may have left empty). */
+  maxRefillGapUs: number;
+  refillGapsOverPeriod: number;
+  sent: number;
+}
+
+export interface PacingReportReply {
+  op: 'pacingReport';
+  pacingErrUs: LatencySummaryUs;
+  frames: number;
+  judged: number;
+  missedPeriods: number;
+  lostFrames: number;
+  /** Frames beyond the recording buffer (not judged). */
+  overflow: number;
+  /** The receiving engine's drop counters (bad or duplicate frames it refused). */
+  dropped: Record<string, number>;
+}
+
+export type PeerReply =
+  | { op: 'ready' }
+  | RoundTripsReply
+  | PaceReply
+  | PacingReportReply
+  | { op: 'pacingArm' }
+  | { op: 'exit' }
+  | { op: 'error'; code: string; message: string };

@@ -1,0 +1,190 @@
+// A bench peer: one process per network namespace, started by engine.ts with its PeerConfig as the
+// only argument. It runs a lane engine and a plain dgram socket side by side, sets up the bench's
+// lanes for its role, then answers requests read from stdin (one JSON object per line, replies on
+// stdout). Peer A pings and drives the periodic lane; peer B echoes and records it.
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createJsEngine } from '../engine/js/engine.js';
+import { type Engine, laneWireId } from '../engine/types.js';
+import { isXlaneError, XlaneError } from '../errors.js';
+import { PacingRecorder, paceLane } from './engine-pacing.js';
+import {
+  type BenchEngineKind,
+  ECHO_LANE,
+  PACE_LANE,
+  type PeerConfig,
+  type PeerReply,
+  type PeerRequest,
+  PING_LANE,
+  type RoundTripsReply,
+} from './engine-peer-protocol.js';
+import { PingPong, pingId } from './engine-ping-pong.js';
+import { summarizeNs } from './engine-stats.js';
+
+/** Receivers accept any latency here: the bench measures it instead of judging it. */
+const ANY_LATENCY_NS = 10e9;
+
+function createBenchEngine(kind: BenchEngineKind): Engine {
+  // The orchestrator falls back to js before it starts peers; the native engine plugs in here.
+  if (kind !== 'js') throw new XlaneError('XL_ERR_VALIDATION', `engine ${kind} is not available`);
+  return createJsEngine();
+}
+
+function lowerTimerSlack(): void {
+  try {
+    writeFileSync('/proc/self/timerslack_ns', '1');
+  } catch {
+    // Not exposed by this kernel: the refill loop's waits are just longer (refillGapsOverPeriod).
+  }
+}
+
+function reply(r: PeerReply): void {
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+function sender(cfg: PeerConfig, laneId: string, minPeriodNs: number, policy: 'reject' | 'coalesce') {
+  return {
+    laneId,
+    wireId: laneWireId(laneId),
+    epoch: 1,
+    maxPayloadBytes: cfg.payloadBytes,
+    minPeriodNs,
+    policy,
+    dscp: 46,
+    priority: 6,
+    srcPort: 0,
+    destinations: [{ host: 'peer', address: cfg.peerAddress, port: cfg.enginePort }],
+  };
+}
+
+function receiver(cfg: PeerConfig, laneId: string) {
+  return {
+    laneId,
+    wireId: laneWireId(laneId),
+    epoch: 1,
+    senderAddress: cfg.peerAddress,
+    maxPayloadBytes: cfg.payloadBytes,
+    lambdaMinNs: 0,
+    lambdaMaxNs: ANY_LATENCY_NS,
+  };
+}
+
+async function openDgram(cfg: PeerConfig): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  s.on('error', () => {}); // ICMP unreachable while the other peer starts: not fatal
+  await new Promise<void>((r) => s.bind(cfg.dgramPort, cfg.address, () => r()));
+  // Connected, like the engine's sockets: the fairest plain-dgram baseline skips per-send lookups.
+  await new Promise<void>((r) => s.connect(cfg.dgramPort, cfg.peerAddress, () => r()));
+  return s;
+}
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as PeerConfig;
+  const engine = createBenchEngine(cfg.engine);
+  await engine.start({ bindAddress: cfg.address, port: cfg.enginePort });
+  // After start(): the engine's threads keep the slack they were created with, so this tightens only
+  // the bench's own refill loop (engine-pacing.ts) and the engine is measured as the agent runs it.
+  lowerTimerSlack();
+  const sock = await openDgram(cfg);
+  const enginePayload = Buffer.alloc(cfg.payloadBytes);
+  const dgramPayload = Buffer.alloc(cfg.payloadBytes);
+  const enginePing = new PingPong(enginePayload, (p) => engine.send(PING_LANE, p));
+  const dgramPing = new PingPong(dgramPayload, (p) => sock.send(p));
+  const recorder = new PacingRecorder(cfg.pacingPeriodNs);
+
+  if (cfg.role === 'a') {
+    engine.setSender(sender(cfg, PING_LANE, cfg.pingPeriodNs, 'reject'));
+    engine.setSender(sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'));
+    engine.setReceiver(receiver(cfg, ECHO_LANE));
+    engine.onDelivery((d) => {
+      if (d.laneId === ECHO_LANE) enginePing.reply(pingId(d.payload));
+    });
+    sock.on('message', (m) => dgramPing.reply(pingId(m)));
+  } else {
+    engine.setSender(sender(cfg, ECHO_LANE, cfg.pingPeriodNs, 'reject'));
+    engine.setReceiver(receiver(cfg, PING_LANE));
+    engine.setReceiver(receiver(cfg, PACE_LANE));
+    engine.onDelivery((d) => {
+      if (d.laneId === PING_LANE) engine.send(ECHO_LANE, d.payload);
+      else if (d.laneId === PACE_LANE) recorder.record(d.seq, d.sentNs);
+    });
+    sock.on('message', (m) => sock.send(m));
+  }
+
+  const handle = async (req: PeerRequest): Promise<PeerReply> => {
+    switch (req.op) {
+      case 'roundTrips':
+        return roundTrips(req, enginePing, dgramPing);
+      case 'pace':
+        return paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
+      case 'pacingArm':
+        recorder.arm(req.seconds);
+        return { op: 'pacingArm' };
+      case 'pacingReport':
+        return recorder.report(engine.counters().dropped);
+      case 'exit':
+        await engine.close();
+        sock.close();
+        return { op: 'exit' };
+    }
+  };
+
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    let req: PeerRequest;
+    try {
+      req = JSON.parse(line) as PeerRequest;
+    } catch {
+      reply({ op: 'error', code: 'XL_ERR_BAD_JSON', message: `bad request line: ${line.slice(0, 80)}` });
+      return;
+    }
+    handle(req).then(
+      (r) => {
+        reply(r);
+        if (r.op === 'exit') process.exit(0);
+      },
+      (e) => reply(errorReply(e)),
+    );
+  });
+  // The orchestrator gone (stdin closed) means nobody will ever ask this peer to exit.
+  lines.on('close', () => process.exit(0));
+  reply({ op: 'ready' });
+}
+
+async function roundTrips(
+  req: Extract<PeerRequest, { op: 'roundTrips' }>,
+  engine: PingPong,
+  plain: PingPong,
+): Promise<RoundTripsReply> {
+  const deadline = Date.now() + req.maxSeconds * 1000;
+  engine.reserve(req.count);
+  plain.reserve(req.count);
+  await plain.run(0, req.warmup, deadline);
+  await engine.run(0, req.warmup, deadline);
+  // Alternating blocks: a burst of load from elsewhere on the machine then hits both kinds alike.
+  while ((plain.recorded < req.count || engine.recorded < req.count) && Date.now() < deadline) {
+    await plain.run(Math.min(req.blockSize, req.count - plain.recorded), 0, deadline);
+    await engine.run(Math.min(req.blockSize, req.count - engine.recorded), 0, deadline);
+  }
+  return {
+    op: 'roundTrips',
+    engineRttUs: summarizeNs(engine.samples, engine.recorded),
+    dgramRttUs: summarizeNs(plain.samples, plain.recorded),
+    engineRoundTrips: engine.recorded,
+    dgramRoundTrips: plain.recorded,
+    engineLost: engine.lost,
+    dgramLost: plain.lost,
+    truncated: engine.recorded < req.count || plain.recorded < req.count,
+  };
+}
+
+function errorReply(e: unknown): PeerReply {
+  if (isXlaneError(e)) return { op: 'error', code: e.code, message: e.message };
+  return { op: 'error', code: 'XL_ERR_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+main().catch((e) => {
+  reply(errorReply(e));
+  process.exit(1);
+});
