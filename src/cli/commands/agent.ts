@@ -8,6 +8,7 @@ import { DEFAULT_SOCKET } from '../../client/connect.js';
 import { XlaneError } from '../../errors.js';
 import { resolveCore } from '../../tune/core-choice.js';
 import { createHostFs } from '../../tune/host-fs.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 
 interface AgentCliOptions {
   controller?: string;
@@ -72,20 +73,6 @@ export function register(program: Command): void {
         { socket: daemon.localApi.socketPath, metrics: daemon.metrics?.url, ...daemon.agent.status() },
         'agent running',
       );
-      let closing = false;
-      const stop = (signal: string) => {
-        if (closing) return;
-        closing = true;
-        log.info({ signal }, 'agent stopping');
-        daemon.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'close failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      stopOnSignal('agent', log, () => daemon.close());
     });
 }

@@ -1,9 +1,10 @@
 // `xlane bench engine`: added to the `bench` group by bench.ts (registerEngineBench).
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { runEngineBench } from '../../bench/engine.js';
-import type { BenchEngineKind } from '../../bench/engine-peer-protocol.js';
+import { type EngineBenchResult, runEngineBench } from '../../bench/engine.js';
+import type { BenchEngineKind, NativeReceiveMode } from '../../bench/engine-peer-protocol.js';
 import type { LatencySummaryUs } from '../../bench/engine-stats.js';
+import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '../../bench/engine-table.js';
 import { XlaneError } from '../../errors.js';
 
 function positive(name: string, integer: boolean): (v: string) => number {
@@ -18,59 +19,128 @@ function positive(name: string, integer: boolean): (v: string) => number {
   };
 }
 
+function cpu(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isInteger(n))
+      throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a CPU number (got "${v}")`);
+    return n;
+  };
+}
+
 function engineKind(v: string): BenchEngineKind {
   if (v === 'js' || v === 'native') return v;
   throw new XlaneError('XL_ERR_VALIDATION', `--engine must be js or native (got "${v}")`);
 }
 
+function receiveMode(v: string): NativeReceiveMode {
+  if (v === 'busy-poll' || v === 'blocking') return v;
+  throw new XlaneError('XL_ERR_VALIDATION', `--receive must be busy-poll or blocking (got "${v}")`);
+}
+
 const row = (name: string, s: LatencySummaryUs) => [name, s.p50, s.p99, s.p999, s.max];
+
+interface EngineCliOptions {
+  engine: BenchEngineKind;
+  receive?: NativeReceiveMode;
+  coreA?: number;
+  coreB?: number;
+  fifo?: number;
+  all?: boolean;
+  roundTrips?: number;
+  maxSeconds: number;
+  pacingSeconds: number;
+  json?: boolean;
+}
+
+function printResult(r: EngineBenchResult): void {
+  const t = new Table({ head: ['µs', 'p50', 'p99', 'p99.9', 'max'] });
+  const name = r.mode ? `${r.engine} ${r.mode}` : r.engine;
+  t.push(
+    row(`${name} RTT`, r.rttUs),
+    row('dgram RTT', r.dgramRttUs),
+    ...(r.floorRttUs ? [row('C floor RTT', r.floorRttUs)] : []),
+    row(`pacing error (${r.pacing.periodUs} µs)`, r.pacingErrUs),
+    row('  of it the engine’s (lane backlogged)', r.pacing.engineErrUs),
+  );
+  console.log(t.toString());
+  const ratios = r.floorRttUs
+    ? `${r.engine}/floor p50 ${r.ratios.p50}×, p99.9 ${r.ratios.p999}×; dgram/${r.engine} p50 ${r.ratios.dgramOverNativeP50}×`
+    : `${r.engine}/dgram p50 ${r.ratios.p50}×, p99.9 ${r.ratios.p999}×`;
+  console.log(
+    `round trips: ${r.roundTrips} ${r.engine}, ${r.dgramRoundTrips} dgram` +
+      `${r.floorRoundTrips !== undefined ? `, ${r.floorRoundTrips} floor` : ''}` +
+      `${r.truncated ? ' (cut short by --max-seconds)' : ''}; ${ratios}`,
+  );
+  console.log(
+    `pacing: ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
+      `${r.pacing.appLateFrames} frames refilled late by the application), ${r.pacing.lostFrames} lost; ` +
+      `load average ${r.machine.loadAvgBefore.join(' ')} on ${r.machine.cpus} CPUs` +
+      `${r.cores ? `; pinned to CPUs ${r.cores.a} (A) and ${r.cores.b} (B)` : ''}`,
+  );
+}
 
 export function registerEngineBench(bench: Command): void {
   bench
     .command('engine')
     .description(
-      'Lane engine between two network namespaces (root): 64-byte round trips next to plain Node dgram, ' +
-        'and the pacing error of a 100 µs periodic lane.',
+      'Lane engine between two network namespaces (root): 64-byte round trips next to plain Node dgram ' +
+        '(and, for native, the C busy-poll floor), and the pacing error of a 100 µs periodic lane.',
     )
     .option(
       '--engine <kind>',
-      'js or native (native falls back to js with a warning for now)',
+      'js or native (native falls back to js with a warning without its addon)',
       engineKind,
       'js',
     )
-    .option('--round-trips <n>', 'round trips of each kind', positive('round-trips', true), 50_000)
-    .option('--max-seconds <s>', 'time bound of the round-trip phase', positive('max-seconds', false), 120)
-    .option('--pacing-seconds <s>', 'length of the periodic-lane run', positive('pacing-seconds', false), 10)
+    .option('--receive <mode>', 'native engine receive: busy-poll or blocking', receiveMode)
+    .option('--core-a <n>', 'CPU of peer A (native engine, floor client; default 0)', cpu('core-a'))
+    .option('--core-b <n>', 'CPU of peer B (native engine, floor server; default 1)', cpu('core-b'))
+    .option(
+      '--fifo <prio>',
+      'native engine threads SCHED_FIFO at this priority (1..99)',
+      positive('fifo', true),
+    )
+    .option(
+      '--all',
+      `floor, native busy-poll, native blocking, js and dgram in one run; prints the markdown table ` +
+        `(default ${ALL_DEFAULT_ROUND_TRIPS} round trips each)`,
+    )
+    .option(
+      '--round-trips <n>',
+      'round trips of each kind (default 200000; --all: 50000)',
+      positive('round-trips', true),
+    )
+    .option('--max-seconds <s>', 'time bound of the round-trip phase', positive('max-seconds', false), 300)
+    .option(
+      '--pacing-seconds <s>',
+      'length of the periodic-lane run (per engine)',
+      positive('pacing-seconds', false),
+      10,
+    )
     .option('--json', 'print one JSON object')
-    .action(
-      async (o: {
-        engine: BenchEngineKind;
-        roundTrips: number;
-        maxSeconds: number;
-        pacingSeconds: number;
-        json?: boolean;
-      }) => {
-        const r = await runEngineBench({ ...o, log: (l) => console.error(l) });
-        if (o.json) {
-          console.log(JSON.stringify(r));
-          return;
-        }
-        const t = new Table({ head: ['µs', 'p50', 'p99', 'p99.9', 'max'] });
-        t.push(
-          row(`${r.engine} RTT`, r.rttUs),
-          row('dgram RTT', r.dgramRttUs),
-          ...(r.floorRttUs ? [row('C floor RTT', r.floorRttUs)] : []),
-          row(`pacing error (${r.pacing.periodUs} µs)`, r.pacingErrUs),
-        );
-        console.log(t.toString());
-        console.log(
-          `round trips: ${r.roundTrips} ${r.engine}, ${r.dgramRoundTrips} dgram${r.truncated ? ' (cut short by --max-seconds)' : ''}; ` +
-            `${r.engine}/dgram p50 ${r.ratios.p50}×, p99.9 ${r.ratios.p999}×`,
-        );
-        console.log(
-          `pacing: ${r.pacing.frames} frames, ${r.missedPeriods} missed periods, ${r.pacing.lostFrames} lost; ` +
-            `load average ${r.machine.loadAvgBefore.join(' ')} on ${r.machine.cpus} CPUs`,
-        );
-      },
-    );
+    .action(async (o: EngineCliOptions) => {
+      const log = (l: string) => console.error(l);
+      const common = {
+        maxSeconds: o.maxSeconds,
+        pacingSeconds: o.pacingSeconds,
+        ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
+        ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
+        ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),
+        log,
+      };
+      if (o.all) {
+        const t = await runEngineTable({ ...common, roundTrips: o.roundTrips ?? ALL_DEFAULT_ROUND_TRIPS });
+        console.log(o.json ? JSON.stringify(t) : engineTableMarkdown(t));
+        return;
+      }
+      const r = await runEngineBench({
+        ...common,
+        engine: o.engine,
+        ...(o.receive ? { receive: o.receive } : {}),
+        roundTrips: o.roundTrips ?? 200_000,
+      });
+      if (o.json) console.log(JSON.stringify(r));
+      else printResult(r);
+    });
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_LISTEN } from '../../controller/listen.js';
 import { startController } from '../../controller/server.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 
 interface ControllerCliOptions {
   topology?: string;
@@ -31,20 +32,6 @@ export function register(program: Command): void {
       });
       const log = controller.app.log;
       log.info({ url: controller.url, db: o.db, epoch: controller.lifecycle.epoch }, 'controller listening');
-      let closing = false;
-      const stop = (signal: string) => {
-        if (closing) return;
-        closing = true;
-        log.info({ signal }, 'controller stopping');
-        controller.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'close failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      stopOnSignal('controller', log, () => controller.close());
     });
 }
