@@ -44,6 +44,8 @@ export const ErrorCodes = {
   XL_ERR_TUNE_APPLY: 500,
   /** `tune apply` found saved originals from an earlier apply (revert first), or the state file is bad. */
   XL_ERR_TUNE_STATE: 409,
+  /** A tool that must compile C at run time (`xlane bench engine`'s floor reference) found no compiler. */
+  XL_ERR_NO_COMPILER: 500,
   XL_ERR_INTERNAL: 500,
 } as const;
 

@@ -4,9 +4,12 @@
 //
 //   cc -O2 -o udp-pingpong udp-pingpong.c
 //   udp-pingpong server <bind-ip> <port> [cpu]
-//   udp-pingpong client <bind-ip> <server-ip> <port> <round-trips> [cpu] [payload-bytes]
+//   udp-pingpong client <bind-ip> <server-ip> <port> <round-trips> [cpu] [payload-bytes] [raw]
 //
-// The client prints one JSON line: {"n":…,"p50Us":…,"p99Us":…,"p999Us":…,"maxUs":…}.
+// The client prints one JSON line: {"n":…,"lost":…,"p50Us":…,"p99Us":…,"p999Us":…,"maxUs":…}.
+// With `raw` it then prints every round-trip time in ns, one per line, in the order measured: the
+// bench runs the client in blocks alternated with the engines and merges the blocks' samples.
+// A cpu of -1 means not pinned.
 // The server answers every datagram until it receives one of length 0 (sent by the client last).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,7 +31,7 @@ static int64_t now_ns(void) {
 }
 
 static void pin(const char *cpu) {
-  if (!cpu) return;
+  if (!cpu || atoi(cpu) < 0) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(atoi(cpu), &set);
@@ -91,10 +94,15 @@ int main(int argc, char **argv) {
       printf("{\"n\":0}\n");
       return 1;
     }
+    int raw = argc > 8 && strcmp(argv[8], "raw") == 0;
+    int64_t *measured = raw ? malloc(sizeof(int64_t) * (size_t)done) : NULL;
+    if (measured) memcpy(measured, rtt, sizeof(int64_t) * (size_t)done);
     qsort(rtt, (size_t)done, sizeof *rtt, cmp);
 #define Q(p) (rtt[(long)((double)(done - 1) * (p))] / 1000.0)
     printf("{\"n\":%ld,\"lost\":%ld,\"p50Us\":%.2f,\"p99Us\":%.2f,\"p999Us\":%.2f,\"maxUs\":%.2f}\n", done,
            n - done, Q(0.5), Q(0.99), Q(0.999), rtt[done - 1] / 1000.0);
+    if (measured)
+      for (long i = 0; i < done; i++) printf("%lld\n", (long long)measured[i]);
     return 0;
   }
   fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);

@@ -15,6 +15,13 @@ import { analysePacing, summarizeNs } from './engine-stats.js';
 const REFILL_WAIT_MS = 0.02;
 const SETTLE_MS = 20;
 
+/** Where a periodic frame's payload carries the message number (u32), and from AT_REFILL the time
+ * the application handed it to the engine and the time it handed over the message before
+ * (monotonic ns, two f64 LE): the receiver can then tell the engine's lateness from the
+ * application's (analysePacing). Payloads are 64 bytes, so both fit. */
+const AT_CALL = 0;
+const AT_REFILL = 8;
+
 export function paceLane(
   engine: Engine,
   laneId: string,
@@ -29,6 +36,7 @@ export function paceLane(
   let last = monotonicNs();
   let maxGap = 0;
   let gapsOver = 0;
+  let prevRefill = 0;
   return new Promise((resolve, reject) => {
     // One refill per event-loop turn: the engine hands deferred messages to its worker from
     // setImmediate, so the loop must let the event loop run between refills.
@@ -40,7 +48,13 @@ export function paceLane(
         if (gap >= periodNs) gapsOver++;
       }
       last = now;
-      payload.writeUInt32LE(calls >>> 0, 0);
+      payload.writeUInt32LE(calls >>> 0, AT_CALL);
+      // Read after the gap bookkeeping and just before send(): a refill never looks earlier than
+      // it was, so a late application is never blamed on the engine.
+      const refill = monotonicNs();
+      payload.writeDoubleLE(refill, AT_REFILL);
+      payload.writeDoubleLE(prevRefill, AT_REFILL + 8);
+      prevRefill = refill;
       try {
         if (engine.send(laneId, payload) === 'coalesced') coalesced++;
       } catch (e) {
@@ -77,8 +91,12 @@ export function paceLane(
 export class PacingRecorder {
   private seqs = new Uint32Array(0);
   private sentNs = new Float64Array(0);
+  private refillNs = new Float64Array(0);
+  private prevRefillNs = new Float64Array(0);
   private count = 0;
   private overflow = 0;
+  private readonly scratchF64 = new Float64Array(2);
+  private readonly scratch = new Uint8Array(this.scratchF64.buffer);
 
   constructor(private readonly periodNs: number) {}
 
@@ -87,21 +105,32 @@ export class PacingRecorder {
     const capacity = Math.ceil((seconds * 1e9) / this.periodNs) + 1024;
     this.seqs = new Uint32Array(capacity);
     this.sentNs = new Float64Array(capacity);
+    this.refillNs = new Float64Array(capacity);
+    this.prevRefillNs = new Float64Array(capacity);
     this.count = 0;
     this.overflow = 0;
   }
 
-  record(seq: number, sentNs: number): void {
+  record(seq: number, sentNs: number, payload: Uint8Array): void {
     if (this.count >= this.seqs.length) {
       this.overflow++;
       return;
     }
-    this.seqs[this.count] = seq;
-    this.sentNs[this.count++] = sentNs;
+    // Byte copy into a fixed scratch: no view object per frame (Float64Array is host-endian; the
+    // sender wrote little-endian, which every Linux target of Node is).
+    for (let k = 0; k < 16; k++) this.scratch[k] = payload[AT_REFILL + k]!;
+    const i = this.count++;
+    this.seqs[i] = seq;
+    this.sentNs[i] = sentNs;
+    this.refillNs[i] = this.scratchF64[0]!;
+    this.prevRefillNs[i] = this.scratchF64[1]!;
   }
 
   report(dropped: Record<string, number>): PacingReportReply {
-    const a = analysePacing(this.seqs, this.sentNs, this.count, this.periodNs);
+    const a = analysePacing(this.seqs, this.sentNs, this.count, this.periodNs, {
+      refillNs: this.refillNs,
+      prevRefillNs: this.prevRefillNs,
+    });
     return {
       op: 'pacingReport',
       pacingErrUs: summarizeNs(a.errorsNs, a.errors),
@@ -109,6 +138,10 @@ export class PacingRecorder {
       judged: a.errors,
       missedPeriods: a.missedPeriods,
       lostFrames: a.lostFrames,
+      enginePacingErrUs: summarizeNs(a.engineErrorsNs, a.engineErrors),
+      engineJudged: a.engineErrors,
+      engineMissedPeriods: a.engineMissedPeriods,
+      appLateFrames: a.appLateFrames,
       overflow: this.overflow,
       dropped,
     };

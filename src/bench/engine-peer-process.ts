@@ -51,9 +51,20 @@ export class PeerProcess {
     });
   }
 
-  static async start(tb: NetnsTestbed, ns: string, name: string, cfg: PeerConfig): Promise<PeerProcess> {
+  /** `cpu`: pins the whole peer process (JS thread, libuv and V8 helpers) there with taskset. */
+  static async start(
+    tb: NetnsTestbed,
+    ns: string,
+    name: string,
+    cfg: PeerConfig,
+    cpu?: number,
+  ): Promise<PeerProcess> {
     const { argv, cwd } = peerCommand();
-    const child = tb.spawn(ns, [...argv, JSON.stringify(cfg)], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+    const child = tb.spawn(ns, [...pin, ...argv, JSON.stringify(cfg)], {
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const peer = new PeerProcess(name, child);
     await peer.next('ready', 60_000);
     return peer;

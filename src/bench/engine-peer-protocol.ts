@@ -23,7 +23,15 @@ export interface PeerConfig {
   pacingPeriodNs: number;
   /** Message size of every ping, echo and periodic frame payload. */
   payloadBytes: number;
+  /** Native engine only: how its thread receives (default busy-poll). */
+  receive?: NativeReceiveMode;
+  /** Native engine only: SCHED_FIFO priority of its thread (unset: SCHED_OTHER). */
+  fifoPriority?: number;
+  /** CPU the engine's thread is pinned to (the orchestrator pins the whole peer process there too). */
+  core?: number;
 }
+
+export type NativeReceiveMode = 'busy-poll' | 'blocking';
 
 /** Lanes of the bench: A pings B on L1, B echoes on L2, A sends the periodic lane L3 to B. */
 export const PING_LANE = 'L1';
@@ -31,20 +39,19 @@ export const ECHO_LANE = 'L2';
 export const PACE_LANE = 'L3';
 
 export type PeerRequest =
-  | {
-      op: 'roundTrips';
-      count: number;
-      warmup: number;
-      blockSize: number;
-      maxSeconds: number;
-    }
+  /** Forgets earlier samples and makes room for `capacity` of each kind. */
+  | { op: 'rtReserve'; capacity: number }
+  /** One block: `count` more engine round trips, then (with `dgram`) as many plain dgram ones,
+   * each after `warmup` unrecorded ones. The orchestrator alternates blocks across engines. */
+  | { op: 'rtBlock'; count: number; warmup: number; dgram: boolean; maxSeconds: number }
+  | { op: 'rtSummary' }
   | { op: 'pace'; seconds: number }
   | { op: 'pacingArm'; seconds: number }
   | { op: 'pacingReport' }
   | { op: 'exit' };
 
 export interface RoundTripsReply {
-  op: 'roundTrips';
+  op: 'rtSummary';
   engineRttUs: LatencySummaryUs;
   dgramRttUs: LatencySummaryUs;
   engineRoundTrips: number;
@@ -52,8 +59,12 @@ export interface RoundTripsReply {
   /** Pings whose reply did not come within the retry time (re-sent with a new id). */
   engineLost: number;
   dgramLost: number;
-  /** The time bound stopped the run before `count` round trips of each kind. */
-  truncated: boolean;
+}
+
+export interface BlockReply {
+  op: 'rtBlock';
+  engineRecorded: number;
+  dgramRecorded: number;
 }
 
 export interface PaceReply {
@@ -75,6 +86,12 @@ export interface PacingReportReply {
   judged: number;
   missedPeriods: number;
   lostFrames: number;
+  /** The same, judged only on frames whose lane had a message waiting at the boundary (the
+   * engine's own error; see analysePacing), and how many frames the application left late. */
+  enginePacingErrUs: LatencySummaryUs;
+  engineJudged: number;
+  engineMissedPeriods: number;
+  appLateFrames: number;
   /** Frames beyond the recording buffer (not judged). */
   overflow: number;
   /** The receiving engine's drop counters (bad or duplicate frames it refused). */
@@ -83,6 +100,8 @@ export interface PacingReportReply {
 
 export type PeerReply =
   | { op: 'ready' }
+  | { op: 'rtReserve' }
+  | BlockReply
   | RoundTripsReply
   | PaceReply
   | PacingReportReply

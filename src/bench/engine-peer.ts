@@ -6,18 +6,18 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createJsEngine } from '../engine/js/engine.js';
+import { createNativeEngine } from '../engine/native/select.js';
 import { type Engine, laneWireId } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { PacingRecorder, paceLane } from './engine-pacing.js';
 import {
-  type BenchEngineKind,
+  type BlockReply,
   ECHO_LANE,
   PACE_LANE,
   type PeerConfig,
   type PeerReply,
   type PeerRequest,
   PING_LANE,
-  type RoundTripsReply,
 } from './engine-peer-protocol.js';
 import { PingPong, pingId } from './engine-ping-pong.js';
 import { summarizeNs } from './engine-stats.js';
@@ -25,10 +25,17 @@ import { summarizeNs } from './engine-stats.js';
 /** Receivers accept any latency here: the bench measures it instead of judging it. */
 const ANY_LATENCY_NS = 10e9;
 
-function createBenchEngine(kind: BenchEngineKind): Engine {
-  // The orchestrator falls back to js before it starts peers; the native engine plugs in here.
-  if (kind !== 'js') throw new XlaneError('XL_ERR_VALIDATION', `engine ${kind} is not available`);
-  return createJsEngine();
+function createBenchEngine(cfg: PeerConfig): Engine {
+  if (cfg.engine === 'js') return createJsEngine();
+  // The orchestrator checked that the addon loads (and fell back loudly if not): failing here is
+  // a fault, not a reason to measure another engine under this one's name.
+  const native = createNativeEngine({
+    receive: cfg.receive ?? 'busy-poll',
+    ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
+  });
+  if (!native.engine)
+    throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
+  return native.engine;
 }
 
 function lowerTimerSlack(): void {
@@ -81,8 +88,12 @@ async function openDgram(cfg: PeerConfig): Promise<dgram.Socket> {
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as PeerConfig;
-  const engine = createBenchEngine(cfg.engine);
-  await engine.start({ bindAddress: cfg.address, port: cfg.enginePort });
+  const engine = createBenchEngine(cfg);
+  await engine.start({
+    bindAddress: cfg.address,
+    port: cfg.enginePort,
+    ...(cfg.core !== undefined ? { core: cfg.core } : {}),
+  });
   // After start(): the engine's threads keep the slack they were created with, so this tightens only
   // the bench's own refill loop (engine-pacing.ts) and the engine is measured as the agent runs it.
   lowerTimerSlack();
@@ -107,15 +118,29 @@ async function main(): Promise<void> {
     engine.setReceiver(receiver(cfg, PACE_LANE));
     engine.onDelivery((d) => {
       if (d.laneId === PING_LANE) engine.send(ECHO_LANE, d.payload);
-      else if (d.laneId === PACE_LANE) recorder.record(d.seq, d.sentNs);
+      else if (d.laneId === PACE_LANE) recorder.record(d.seq, d.sentNs, d.payload);
     });
     sock.on('message', (m) => sock.send(m));
   }
 
   const handle = async (req: PeerRequest): Promise<PeerReply> => {
     switch (req.op) {
-      case 'roundTrips':
-        return roundTrips(req, enginePing, dgramPing);
+      case 'rtReserve':
+        enginePing.reserve(req.capacity);
+        dgramPing.reserve(req.capacity);
+        return { op: 'rtReserve' };
+      case 'rtBlock':
+        return roundTripBlock(req, enginePing, dgramPing);
+      case 'rtSummary':
+        return {
+          op: 'rtSummary',
+          engineRttUs: summarizeNs(enginePing.samples, enginePing.recorded),
+          dgramRttUs: summarizeNs(dgramPing.samples, dgramPing.recorded),
+          engineRoundTrips: enginePing.recorded,
+          dgramRoundTrips: dgramPing.recorded,
+          engineLost: enginePing.lost,
+          dgramLost: dgramPing.lost,
+        };
       case 'pace':
         return paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
       case 'pacingArm':
@@ -152,31 +177,15 @@ async function main(): Promise<void> {
   reply({ op: 'ready' });
 }
 
-async function roundTrips(
-  req: Extract<PeerRequest, { op: 'roundTrips' }>,
+async function roundTripBlock(
+  req: Extract<PeerRequest, { op: 'rtBlock' }>,
   engine: PingPong,
   plain: PingPong,
-): Promise<RoundTripsReply> {
+): Promise<BlockReply> {
   const deadline = Date.now() + req.maxSeconds * 1000;
-  engine.reserve(req.count);
-  plain.reserve(req.count);
-  await plain.run(0, req.warmup, deadline);
-  await engine.run(0, req.warmup, deadline);
-  // Alternating blocks: a burst of load from elsewhere on the machine then hits both kinds alike.
-  while ((plain.recorded < req.count || engine.recorded < req.count) && Date.now() < deadline) {
-    await plain.run(Math.min(req.blockSize, req.count - plain.recorded), 0, deadline);
-    await engine.run(Math.min(req.blockSize, req.count - engine.recorded), 0, deadline);
-  }
-  return {
-    op: 'roundTrips',
-    engineRttUs: summarizeNs(engine.samples, engine.recorded),
-    dgramRttUs: summarizeNs(plain.samples, plain.recorded),
-    engineRoundTrips: engine.recorded,
-    dgramRoundTrips: plain.recorded,
-    engineLost: engine.lost,
-    dgramLost: plain.lost,
-    truncated: engine.recorded < req.count || plain.recorded < req.count,
-  };
+  await engine.run(req.count, req.warmup, deadline);
+  if (req.dgram) await plain.run(req.count, req.warmup, deadline);
+  return { op: 'rtBlock', engineRecorded: engine.recorded, dgramRecorded: plain.recorded };
 }
 
 function errorReply(e: unknown): PeerReply {

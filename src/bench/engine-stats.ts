@@ -43,6 +43,20 @@ export interface PacingAnalysis {
   missedPeriods: number;
   /** Frames that never arrived (sequence gaps); their slots cannot be judged. */
   lostFrames: number;
+  /** With the sender's refill times: the error of only those frames whose lane had a message
+   * waiting at the boundary, i.e. the engine's own lateness, not the application's. */
+  engineErrorsNs: Float64Array;
+  engineErrors: number;
+  /** Frames whose lane was empty at the boundary (the application refilled it only later). */
+  appLateFrames: number;
+  /** Whole periods the engine lost on frames that were waiting: ⌊error / π⌋ summed. */
+  engineMissedPeriods: number;
+}
+
+/** When the sender's application handed over the message a frame carries, and the message before. */
+export interface RefillTimes {
+  refillNs: Float64Array;
+  prevRefillNs: Float64Array;
 }
 
 /**
@@ -59,9 +73,14 @@ export function analysePacing(
   sentNs: Float64Array,
   count: number,
   periodNs: number,
+  refills?: RefillTimes,
 ): PacingAnalysis {
   const errorsNs = new Float64Array(Math.max(0, count - 1));
+  const engineErrorsNs = new Float64Array(refills ? Math.max(0, count - 1) : 0);
   let errors = 0;
+  let engineErrors = 0;
+  let appLateFrames = 0;
+  let engineMissedPeriods = 0;
   let lostFrames = 0;
   for (let i = 1; i < count; i++) {
     const gap = (seqs[i]! - seqs[i - 1]!) >>> 0;
@@ -72,11 +91,34 @@ export function analysePacing(
     }
     // Clamped at 0: the engine never releases before the boundary, and a negative value could
     // only be clock-read noise.
-    errorsNs[errors++] = Math.max(0, sentNs[i]! - sentNs[i - 1]! - periodNs);
+    const error = Math.max(0, sentNs[i]! - sentNs[i - 1]! - periodNs);
+    errorsNs[errors++] = error;
+    if (!refills) continue;
+    // The message this frame carries was the first one handed over after the previous release
+    // (the one before it is older than that release) and came after the boundary: nothing was
+    // waiting when the boundary passed, so the delay is the application's. In every other case a
+    // message was waiting (perhaps replaced by a newer one since), and the delay is the engine's.
+    const due = sentNs[i - 1]! + periodNs;
+    if (refills.prevRefillNs[i]! <= sentNs[i - 1]! && refills.refillNs[i]! > due) {
+      appLateFrames++;
+      continue;
+    }
+    engineErrorsNs[engineErrors++] = error;
+    engineMissedPeriods += Math.floor(error / periodNs);
   }
   const slots = count > 0 ? Math.floor((sentNs[count - 1]! - sentNs[0]!) / periodNs) + 1 : 0;
   const missedPeriods = Math.max(0, slots - count - lostFrames);
-  return { frames: count, errorsNs, errors, missedPeriods, lostFrames };
+  return {
+    frames: count,
+    errorsNs,
+    errors,
+    missedPeriods,
+    lostFrames,
+    engineErrorsNs,
+    engineErrors,
+    appLateFrames,
+    engineMissedPeriods,
+  };
 }
 
 export interface BenchRatios {

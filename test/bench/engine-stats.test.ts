@@ -137,6 +137,82 @@ describe('analysePacing', () => {
   });
 });
 
+describe('analysePacing with the sender refill times', () => {
+  // [seq, sentNs, refillNs, prevRefillNs]
+  const run = (frames: [number, number, number, number][]) =>
+    analysePacing(
+      Uint32Array.from(frames.map((f) => f[0])),
+      Float64Array.from(frames.map((f) => f[1])),
+      frames.length,
+      P,
+      {
+        refillNs: Float64Array.from(frames.map((f) => f[2])),
+        prevRefillNs: Float64Array.from(frames.map((f) => f[3])),
+      },
+    );
+
+  it('blames a late frame on the engine when a message was waiting at the boundary', () => {
+    const a = run([
+      [0, 1_000_000, 990_000, 980_000],
+      // refilled at 1.05 ms, before the 1.1 ms boundary; left 40 µs late: the engine's error
+      [1, 1_140_000, 1_050_000, 1_030_000],
+    ]);
+    expect(a.appLateFrames).toBe(0);
+    expect([...a.engineErrorsNs.subarray(0, a.engineErrors)]).toEqual([40_000]);
+    expect(a.engineMissedPeriods).toBe(0);
+  });
+
+  it('still blames the engine when a newer message replaced the one that was waiting', () => {
+    // The message before (1.08 ms) came after the previous release and before the boundary: one
+    // was waiting; the frame carries a newer one (1.25 ms) because the engine left 1.5 π late.
+    const a = run([
+      [0, 1_000_000, 990_000, 980_000],
+      [1, 1_250_000, 1_240_000, 1_080_000],
+    ]);
+    expect(a.appLateFrames).toBe(0);
+    expect([...a.engineErrorsNs.subarray(0, a.engineErrors)]).toEqual([150_000]);
+    expect(a.engineMissedPeriods).toBe(1);
+  });
+
+  it('leaves out frames the application refilled only after the boundary', () => {
+    const a = run([
+      [0, 1_000_000, 990_000, 980_000],
+      // first refill after the release came at 1.3 ms, 200 µs after the boundary
+      [1, 1_300_100, 1_300_000, 990_000],
+      [2, 1_400_200, 1_390_000, 1_300_000], // waiting: 0.1 µs late
+    ]);
+    expect(a.errors).toBe(2); // the all-frames error still holds both
+    expect(a.appLateFrames).toBe(1);
+    expect([...a.engineErrorsNs.subarray(0, a.engineErrors)]).toEqual([100]);
+    expect(a.engineMissedPeriods).toBe(0);
+  });
+
+  it('judges every pair exactly once: as the engine’s or the application’s', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 * P }), fc.integer({ min: 0, max: 2 * P })), {
+          minLength: 2,
+          maxLength: 60,
+        }),
+        (steps) => {
+          let sent = 1e9;
+          let refill = sent - 1000;
+          const frames: [number, number, number, number][] = [];
+          for (const [i, [gap, lag]] of steps.entries()) {
+            const prev = refill;
+            sent += P + gap;
+            refill = Math.min(sent, sent - gap - P + lag);
+            frames.push([i, sent, Math.max(prev, refill), prev]);
+          }
+          const a = run(frames);
+          expect(a.engineErrors + a.appLateFrames).toBe(a.errors);
+          for (let k = 0; k < a.engineErrors; k++) expect(a.engineErrorsNs[k]).toBeGreaterThanOrEqual(0);
+        },
+      ),
+    );
+  });
+});
+
 describe('benchRatios', () => {
   const s = (p50: number, p999: number) => ({ p50, p99: p50, p999, max: p999 });
 
@@ -171,6 +247,12 @@ describe('validateEngineBenchOptions', () => {
     { pacingSeconds: -1 },
     { pacingPeriodUs: 0 },
     { engine: 'rust' },
+    { receive: 'interrupt' },
+    { coreA: -1 },
+    { coreB: 1.5 },
+    { coreA: 4096 },
+    { fifoPriority: 0 },
+    { fifoPriority: 100 },
   ])('rejects %o with XL_ERR_VALIDATION', (bad) => {
     expect(() => validateEngineBenchOptions({ ...ok, ...bad } as never)).toThrow(
       expect.objectContaining({ code: 'XL_ERR_VALIDATION' }),
