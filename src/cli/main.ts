@@ -9,6 +9,7 @@ import { register as registerController } from './commands/controller.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerLanes } from './commands/lanes.js';
 import { register as registerStatus } from './commands/status.js';
+import { register as registerTestbed } from './commands/testbed.js';
 import { register as registerTopology } from './commands/topology.js';
 import { register as registerTune } from './commands/tune.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerLanes(program);
   registerStatus(program);
   registerTopology(program);
+  registerTestbed(program);
   registerTune(program);
   registerBench(program);
   return program;

@@ -1,0 +1,86 @@
+// `up` and `down` as library calls (the CLI only parses and prints): plan → apply → state file, and
+// state file (plus whatever namespaces of that name exist) → nothing left.
+import type { TopologySpec } from '../topology/spec.js';
+import { startAgents, stopProcesses } from './agents.js';
+import { applyPlan, deleteNamespaces, requireRoot, testbedNamespaces } from './apply.js';
+import { type PlanOptions, planTestbed, type TestbedPlan } from './plan.js';
+import { makeState, readState, removeState, runDirOf, type TestbedState, writeState } from './state.js';
+
+export interface UpOptions extends PlanOptions {
+  runsDir: string;
+  topologyFile?: string;
+  /** Test hook: change the plan before it is applied (e.g. inject a rate the kernel refuses). */
+  mutatePlan?: (plan: TestbedPlan) => void;
+}
+
+export interface UpResult {
+  state: TestbedState;
+  stateFile: string;
+}
+
+export function testbedUp(spec: TopologySpec, opts: UpOptions): UpResult {
+  requireRoot();
+  const plan = planTestbed(spec, opts);
+  opts.mutatePlan?.(plan);
+  const namespaces = applyPlan(plan);
+  const state = makeState(plan, namespaces, opts.topologyFile);
+  try {
+    return { state, stateFile: writeState(opts.runsDir, state) };
+  } catch (err) {
+    // Without a state file nobody could find it again: a testbed that cannot be recorded is removed.
+    deleteNamespaces(namespaces);
+    throw err;
+  }
+}
+
+export interface DownResult {
+  name: string;
+  removed: string[];
+  /** PIDs of controller/agent processes that were signalled. */
+  stopped: number[];
+  hadState: boolean;
+}
+
+/** Removes the testbed's namespaces (recorded or merely present under its prefix) and its state. */
+export function testbedDown(runsDir: string, name: string): DownResult {
+  requireRoot();
+  const state = readState(runsDir, name);
+  const all = [...new Set([...(state?.namespaces ?? []), ...testbedNamespaces(name)])];
+  // Processes inside a namespace keep it alive after `ip netns del`: stop them first.
+  const stopped = stopProcesses(state?.agents?.processes ?? []);
+  const removed = deleteNamespaces(all);
+  removeState(runsDir, name);
+  return { name, removed, stopped, hadState: state !== undefined };
+}
+
+/** `--with-agents`: starts controller and agents on a testbed that is up (planned with agents) and
+ * records them; if they do not come up in sync, or the command is interrupted while waiting, the
+ * whole testbed is taken down. Each process is recorded in the state file as soon as it starts, so
+ * `down` finds it whatever happens next. */
+export async function testbedStartAgents(
+  runsDir: string,
+  state: TestbedState,
+  topologyFile: string,
+): Promise<TestbedState> {
+  // The agents run detached (no terminal signals reach them): Ctrl-C here must remove them too.
+  const onSignal = (sig: NodeJS.Signals) => {
+    testbedDown(runsDir, state.name);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const agents = await startAgents(state.plan, runDirOf(runsDir, state.name), topologyFile, (sofar) =>
+      writeState(runsDir, { ...state, agents: sofar }),
+    );
+    const next = { ...state, agents };
+    writeState(runsDir, next);
+    return next;
+  } catch (err) {
+    testbedDown(runsDir, state.name);
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,164 @@
+// Cross traffic between testbed hosts: iperf3 (Debian package `iperf3`) server in the receiving
+// host's namespace, client in the sender's, TCP bulk or paced UDP, always bounded in time. The
+// result is iperf3's own JSON summary, reduced to what the interference runs need.
+import { execFile, spawn } from 'node:child_process';
+import { XlaneError } from '../errors.js';
+import type { TestbedState } from './state.js';
+
+export interface CrossTrafficOptions {
+  from: string;
+  to: string;
+  /** TCP bulk (as fast as the path allows) or UDP paced at `rateBps`. */
+  kind: 'tcp' | 'udp';
+  rateBps?: number;
+  seconds: number;
+  /** iperf3 port on the receiver (several flows at once need distinct ports). */
+  port?: number;
+  /** Parallel TCP streams (iperf3 -P). */
+  streams?: number;
+}
+
+export interface CrossTrafficResult {
+  from: string;
+  to: string;
+  kind: 'tcp' | 'udp';
+  seconds: number;
+  /** Goodput measured at the receiver. */
+  receivedBps: number;
+  sentBps: number;
+  /** TCP: retransmitted segments; UDP: datagrams lost. */
+  retransmits?: number;
+  lostPackets?: number;
+}
+
+const MAX_SECONDS = 3600;
+
+export function validateTraffic(state: TestbedState, o: CrossTrafficOptions): void {
+  const hosts = new Set(state.plan.addresses.map((a) => a.host));
+  const bad: string[] = [];
+  for (const h of [o.from, o.to])
+    if (!hosts.has(h)) bad.push(`unknown host ${h} (hosts: ${[...hosts].join(', ')})`);
+  if (o.from === o.to) bad.push('--from and --to must be different hosts');
+  if (!(o.seconds > 0 && o.seconds <= MAX_SECONDS)) bad.push(`seconds must be in (0, ${MAX_SECONDS}]`);
+  if (o.kind === 'udp' && !(o.rateBps !== undefined && o.rateBps > 0)) bad.push('paced UDP needs a rate > 0');
+  if (o.streams !== undefined && !(Number.isInteger(o.streams) && o.streams >= 1 && o.streams <= 64)) {
+    bad.push('streams must be 1..64');
+  }
+  if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
+}
+
+/** Runs one flow to completion (server and client are killed if they outlive the bound). */
+export async function runCrossTraffic(
+  state: TestbedState,
+  o: CrossTrafficOptions,
+): Promise<CrossTrafficResult> {
+  validateTraffic(state, o);
+  const src = state.plan.addresses.find((a) => a.host === o.from)!;
+  const dst = state.plan.addresses.find((a) => a.host === o.to)!;
+  const port = String(o.port ?? 5201);
+  const boundMs = (o.seconds + 10) * 1000;
+  // -1: the server serves exactly one test and exits, so nothing is left running.
+  const server = spawn(
+    'ip',
+    ['netns', 'exec', dst.ns, 'iperf3', '-s', '-1', '--forceflush', '-B', dst.address, '-p', port],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  server.once('error', () => {});
+  const killServer = () => {
+    if (server.exitCode === null && server.pid !== undefined) {
+      try {
+        process.kill(server.pid, 'SIGKILL');
+      } catch {}
+    }
+  };
+  try {
+    await waitListening(server);
+    const args = ['-c', dst.address, '-p', port, '-t', String(o.seconds), '-J'];
+    if (o.kind === 'udp') args.push('-u', '-b', String(Math.round(o.rateBps!)));
+    if (o.streams) args.push('-P', String(o.streams));
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        'ip',
+        ['netns', 'exec', src.ns, 'iperf3', ...args],
+        { timeout: boundMs, killSignal: 'SIGKILL', maxBuffer: 32 << 20 },
+        (err, stdout, stderr) => {
+          // iperf3 -J reports its own errors inside the JSON, with a non-zero exit.
+          if (err && !String(stdout).trim().startsWith('{')) {
+            reject(
+              new XlaneError(
+                'XL_ERR_KERNEL',
+                `iperf3 ${o.from}→${o.to}: ${String(stderr).trim() || err.message}`,
+              ),
+            );
+          } else resolve(String(stdout));
+        },
+      );
+    });
+    return { from: o.from, to: o.to, kind: o.kind, seconds: o.seconds, ...parseIperfJson(out) };
+  } finally {
+    killServer();
+  }
+}
+
+/** Resolves once the server prints its banner ("Server listening"); rejects if it dies first. */
+function waitListening(server: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new XlaneError('XL_ERR_TIMEOUT', 'iperf3 server did not start')),
+      10_000,
+    );
+    server.stdout?.on('data', (d) => {
+      out += d;
+      if (out.includes('listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new XlaneError('XL_ERR_KERNEL', `iperf3 server exited (${code}) before listening: ${out.trim()}`),
+      );
+    });
+    server.once('error', (err) => {
+      clearTimeout(timer);
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(new XlaneError('XL_ERR_KERNEL', missing ? 'ip or iperf3 not installed' : err.message));
+    });
+  });
+}
+
+/** iperf3 -J client output → goodput and losses. */
+export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 'to' | 'kind' | 'seconds'> {
+  let j: {
+    error?: string;
+    end?: {
+      sum_sent?: { bits_per_second?: number; retransmits?: number };
+      sum_received?: { bits_per_second?: number };
+      sum?: { bits_per_second?: number; lost_packets?: number };
+    };
+  };
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new XlaneError('XL_ERR_KERNEL', 'iperf3 -J printed something that is not JSON', {
+      stdout: text.slice(0, 200),
+    });
+  }
+  if (j.error) throw new XlaneError('XL_ERR_KERNEL', `iperf3: ${j.error}`);
+  const end = j.end ?? {};
+  const received = end.sum_received?.bits_per_second ?? end.sum?.bits_per_second;
+  const sent = end.sum_sent?.bits_per_second;
+  if (received === undefined || sent === undefined) {
+    throw new XlaneError('XL_ERR_KERNEL', 'iperf3 -J output has no end.sum_sent / sum_received');
+  }
+  return {
+    receivedBps: received,
+    sentBps: sent,
+    ...(end.sum_sent?.retransmits !== undefined ? { retransmits: end.sum_sent.retransmits } : {}),
+    ...(end.sum?.lost_packets !== undefined ? { lostPackets: end.sum.lost_packets } : {}),
+  };
+}
