@@ -4,11 +4,11 @@
 // send timing does not depend on how busy the main event loop is.
 import dgram from 'node:dgram';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
 import { XlaneError } from '../../errors.js';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
 import { emptyLaneCounters } from '../counters.js';
 import { FrameReceiver } from '../receive/frame-receiver.js';
+import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
 import type {
   DeliveryHandler,
   Engine,
@@ -39,23 +39,7 @@ import { validateReceiverSpec, validateSenderSpec } from './validate-spec.js';
 const WORKER_START_MS = 15_000;
 const WORKER_STOP_MS = 5_000;
 
-interface SenderLane {
-  spec: SenderSpec;
-  slot: number;
-  gen: number;
-  /** Ticket of the newest request queued; the worker publishes the ticket it released last, so
-   * "still waiting for its slot" is ticket !== released[slot]. 0 = nothing queued yet. */
-  ticket: number;
-  refused: number;
-  /** Coalesced on this thread (see send()); the worker counts the ones it replaces itself. */
-  coalesced: number;
-  /** Ring position of the lane's newest request. */
-  position: number;
-  /** The newest message, held here while the lane's previous request is still in the ring. */
-  deferred: Buffer | undefined;
-  deferredLength: number;
-  error: string | undefined;
-}
+type SenderLane = FrontLane;
 
 export function createJsEngine(): Engine {
   return new JsEngine();
@@ -76,10 +60,18 @@ class JsEngine implements Engine {
   private readonly slots: (SenderLane | undefined)[] = new Array(MAX_LANES);
   private nextSlot = 0;
   private nextGen = 0;
-  private nextTicket = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private workerFailure: string | undefined;
-  private flushTimer: NodeJS.Immediate | undefined;
+  private readonly front = new SendFront<SenderLane>(
+    () => this.sendRing,
+    () => this.senders.values(),
+    () => this.state === 'running',
+  );
+  private readonly sendRing: SendRing = {
+    released: (slot) => Atomics.load(this.released, slot),
+    taken: (position) => this.ring!.taken(position),
+    push: (slot, gen, ticket, payload) => this.ring!.push(slot, gen, ticket, payload),
+  };
 
   async start(opts: EngineOptions): Promise<void> {
     if (this.state !== 'new') throw new XlaneError('XL_ERR_INTERNAL', `engine already ${this.state}`);
@@ -183,18 +175,7 @@ class JsEngine implements Engine {
       return;
     }
     const slot = this.allocateSlot(spec.laneId);
-    const lane: SenderLane = {
-      spec: copy,
-      slot,
-      gen: ++this.nextGen,
-      ticket: 0,
-      refused: 0,
-      coalesced: 0,
-      position: -1,
-      deferred: undefined,
-      deferredLength: -1,
-      error: undefined,
-    };
+    const lane: SenderLane = frontLaneFields(copy, slot, ++this.nextGen);
     this.slots[slot] = lane;
     this.senders.set(spec.laneId, lane);
     this.post({ op: 'set', slot, gen: lane.gen, spec: copy });
@@ -233,75 +214,8 @@ class JsEngine implements Engine {
 
   send(laneId: string, payload: Uint8Array): SendOutcome {
     const lane = this.senders.get(laneId);
-    if (!lane)
-      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no sending lane ${laneId} on this engine`, { laneId });
-    if (this.workerFailure) throw new XlaneError('XL_ERR_INTERNAL', this.workerFailure, { laneId });
-    if (lane.error)
-      throw new XlaneError('XL_ERR_KERNEL', `lane ${laneId} cannot send: ${lane.error}`, { laneId });
-    const { spec } = lane;
-    if (payload.byteLength > spec.maxPayloadBytes) {
-      lane.refused++;
-      throw new XlaneError(
-        'XL_ERR_CONTRACT_SIZE',
-        `message of ${payload.byteLength} bytes exceeds lane ${laneId}'s granted ${spec.maxPayloadBytes} bytes`,
-        { laneId, bytes: payload.byteLength, maxPayloadBytes: spec.maxPayloadBytes },
-      );
-    }
-    const waiting = lane.ticket !== 0 && Atomics.load(this.released, lane.slot) !== lane.ticket;
-    if (waiting && spec.policy === 'reject') {
-      lane.refused++;
-      throw rateError(laneId, spec, 'the previous message is still waiting for its slot');
-    }
-    if (lane.deferredLength >= 0 || (waiting && lane.position >= 0 && !this.ring!.taken(lane.position))) {
-      // The worker has not even taken the previous request (it is busy or descheduled). Pushing
-      // more would let one fast coalescing sender fill the ring; keep only the newest here and
-      // hand it over once the worker has caught up.
-      this.defer(lane, payload);
-      return 'coalesced';
-    }
-    this.push(lane, payload);
-    return waiting ? 'coalesced' : 'queued';
-  }
-
-  private push(lane: SenderLane, payload: Uint8Array): void {
-    const ticket = this.takeTicket();
-    const position = this.ring!.push(lane.slot, lane.gen, ticket, payload);
-    // At most one request per lane is in the ring and RING_SLOTS >= MAX_LANES: it cannot be full.
-    if (position < 0)
-      throw new XlaneError('XL_ERR_INTERNAL', 'engine send ring full', { laneId: lane.spec.laneId });
-    lane.ticket = ticket;
-    lane.position = position;
-  }
-
-  private defer(lane: SenderLane, payload: Uint8Array): void {
-    if (lane.deferredLength >= 0) lane.coalesced++;
-    lane.deferred ??= Buffer.alloc(MAX_PAYLOAD_BYTES);
-    lane.deferred.set(payload);
-    lane.deferredLength = payload.byteLength;
-    if (!this.flushTimer) this.flushTimer = setImmediate(() => this.flushDeferred());
-  }
-
-  private flushDeferred(): void {
-    this.flushTimer = undefined;
-    let more = false;
-    for (const lane of this.senders.values()) {
-      if (lane.deferredLength < 0 || !lane.deferred) continue;
-      if (!this.ring!.taken(lane.position)) {
-        more = true;
-        continue;
-      }
-      // A grant change may have shrunk σ_max since the message was accepted.
-      if (lane.deferredLength > lane.spec.maxPayloadBytes) lane.refused++;
-      else this.push(lane, lane.deferred.subarray(0, lane.deferredLength));
-      lane.deferredLength = -1;
-    }
-    if (more && this.state === 'running') this.flushTimer = setImmediate(() => this.flushDeferred());
-  }
-
-  private takeTicket(): number {
-    // Non-zero Int32 values, so 0 can mean "none" and Atomics on an Int32Array hold it exactly.
-    this.nextTicket = this.nextTicket >= 0x7fffffff ? 1 : this.nextTicket + 1;
-    return this.nextTicket;
+    if (lane && this.workerFailure) throw new XlaneError('XL_ERR_INTERNAL', this.workerFailure, { laneId });
+    return this.front.send(laneId, lane, payload);
   }
 
   onDelivery(handler: DeliveryHandler): void {
@@ -339,7 +253,7 @@ class JsEngine implements Engine {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.front.stop();
     if (this.worker) {
       Atomics.store(this.control, C_STOP, 1);
       wake(this.control);
@@ -363,15 +277,4 @@ class JsEngine implements Engine {
     this.senders.clear();
     this.slots.fill(undefined);
   }
-}
-
-function rateError(laneId: string, spec: SenderSpec, why: string): XlaneError {
-  return new XlaneError(
-    'XL_ERR_CONTRACT_RATE',
-    `lane ${laneId} sends faster than every ${spec.minPeriodNs} ns: ${why}`,
-    {
-      laneId,
-      minPeriodNs: spec.minPeriodNs,
-    },
-  );
 }

@@ -3,10 +3,10 @@
 // contract synchronously in send(), pushes requests into the shared send ring, and hands each
 // batch of deliveries from the shared delivery ring to the application. The engine enforces
 // σ_max and π_min again on its side, so no producer can break other lanes' bounds.
-import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
 import { XlaneError } from '../../errors.js';
 import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
+import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
 import {
   type DeliveryHandler,
   DROP_REASONS,
@@ -50,18 +50,8 @@ export interface NativeEngineStats {
   loops: number;
 }
 
-interface SenderLane {
-  spec: SenderSpec;
-  slot: number;
-  gen: number;
+interface SenderLane extends FrontLane {
   fd: number;
-  ticket: number;
-  refused: number;
-  coalesced: number;
-  position: number;
-  deferred: Buffer | undefined;
-  deferredLength: number;
-  error: string | undefined;
 }
 
 interface ReceiverLane {
@@ -86,11 +76,24 @@ export class NativeEngine implements Engine {
   private nextTxSlot = 0;
   private nextRxSlot = 0;
   private nextGen = 0;
-  private nextTicket = 0;
   private state: State = 'new';
   /** Sending sockets bind here too, so frames leave from the host's express address. */
   private bindAddress = '0.0.0.0';
-  private flushTimer: NodeJS.Immediate | undefined;
+  private readonly front = new SendFront<SenderLane>(
+    () => this.sendRing,
+    () => this.senders.values(),
+    () => this.state === 'running',
+  );
+  private readonly sendRing: SendRing = {
+    released: (slot) => this.block!.released(slot),
+    taken: (position) => this.block!.taken(position),
+    push: (slot, gen, ticket, payload) => {
+      const block = this.block!;
+      const position = block.push(slot, gen, ticket, payload);
+      if (block.engineSleeping()) this.addon.wake(this.handle!);
+      return position;
+    },
+  };
 
   constructor(
     private readonly addon: NativeAddon,
@@ -198,19 +201,7 @@ export class NativeEngine implements Engine {
     if (!lane) {
       const slot = allocate(this.txSlots, this.nextTxSlot, spec.laneId);
       this.nextTxSlot = (slot + 1) % this.txSlots.length;
-      lane = {
-        spec: copy,
-        slot,
-        gen: ++this.nextGen,
-        fd: -1,
-        ticket: 0,
-        refused: 0,
-        coalesced: 0,
-        position: -1,
-        deferred: undefined,
-        deferredLength: -1,
-        error: undefined,
-      };
+      lane = { ...frontLaneFields(copy, slot, ++this.nextGen), fd: -1 };
       this.txSlots[slot] = lane;
       this.senders.set(spec.laneId, lane);
       this.block!.zeroTxStats(slot);
@@ -299,73 +290,7 @@ export class NativeEngine implements Engine {
   }
 
   send(laneId: string, payload: Uint8Array): SendOutcome {
-    const lane = this.senders.get(laneId);
-    if (!lane)
-      throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no sending lane ${laneId} on this engine`, { laneId });
-    if (lane.error)
-      throw new XlaneError('XL_ERR_KERNEL', `lane ${laneId} cannot send: ${lane.error}`, { laneId });
-    const { spec } = lane;
-    if (payload.byteLength > spec.maxPayloadBytes) {
-      lane.refused++;
-      throw new XlaneError(
-        'XL_ERR_CONTRACT_SIZE',
-        `message of ${payload.byteLength} bytes exceeds lane ${laneId}'s granted ${spec.maxPayloadBytes} bytes`,
-        { laneId, bytes: payload.byteLength, maxPayloadBytes: spec.maxPayloadBytes },
-      );
-    }
-    const block = this.block!;
-    const waiting = lane.ticket !== 0 && block.released(lane.slot) !== lane.ticket;
-    if (waiting && spec.policy === 'reject') {
-      lane.refused++;
-      throw new XlaneError(
-        'XL_ERR_CONTRACT_RATE',
-        `lane ${laneId} sends faster than every ${spec.minPeriodNs} ns: the previous message is still waiting for its slot`,
-        { laneId, minPeriodNs: spec.minPeriodNs },
-      );
-    }
-    if (lane.deferredLength >= 0 || (waiting && lane.position >= 0 && !block.taken(lane.position))) {
-      // The engine has not taken the previous request yet: keep only the newest here, so one fast
-      // coalescing sender cannot fill the ring (at most one request per lane is in it).
-      this.defer(lane, payload);
-      return 'coalesced';
-    }
-    this.push(lane, payload);
-    return waiting ? 'coalesced' : 'queued';
-  }
-
-  private push(lane: SenderLane, payload: Uint8Array): void {
-    this.nextTicket = this.nextTicket >= 0x7fffffff ? 1 : this.nextTicket + 1;
-    const block = this.block!;
-    const position = block.push(lane.slot, lane.gen, this.nextTicket, payload);
-    if (position < 0)
-      throw new XlaneError('XL_ERR_INTERNAL', 'engine send ring full', { laneId: lane.spec.laneId });
-    lane.ticket = this.nextTicket;
-    lane.position = position;
-    if (block.engineSleeping()) this.addon.wake(this.handle!);
-  }
-
-  private defer(lane: SenderLane, payload: Uint8Array): void {
-    if (lane.deferredLength >= 0) lane.coalesced++;
-    lane.deferred ??= Buffer.alloc(MAX_PAYLOAD_BYTES);
-    lane.deferred.set(payload);
-    lane.deferredLength = payload.byteLength;
-    this.flushTimer ??= setImmediate(() => this.flushDeferred());
-  }
-
-  private flushDeferred(): void {
-    this.flushTimer = undefined;
-    let more = false;
-    for (const lane of this.senders.values()) {
-      if (lane.deferredLength < 0 || !lane.deferred) continue;
-      if (!this.block!.taken(lane.position)) {
-        more = true;
-        continue;
-      }
-      if (lane.deferredLength > lane.spec.maxPayloadBytes) lane.refused++;
-      else this.push(lane, lane.deferred.subarray(0, lane.deferredLength));
-      lane.deferredLength = -1;
-    }
-    if (more && this.state === 'running') this.flushTimer = setImmediate(() => this.flushDeferred());
+    return this.front.send(laneId, this.senders.get(laneId), payload);
   }
 
   onDelivery(handler: DeliveryHandler): void {
@@ -414,7 +339,7 @@ export class NativeEngine implements Engine {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.front.stop();
     // Joins the engine thread and closes every socket it owns; the shared block stays valid until
     // it is garbage-collected, so views handed out earlier never dangle.
     if (this.handle) this.addon.stop(this.handle);
