@@ -1,17 +1,7 @@
 // One row per (lane, receiver): the λ_max sum of that receiver's path, in flat typed arrays.
 // After every bound pass the allocator checks every receiver's window and deadline; walking
 // per-lane objects for that is bound by memory latency, a contiguous table is not.
-
-function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
+import { growF64, growI32 } from './grow.js';
 
 export class ReceiverTable {
   /** Lane slot owning the row, -1 when free. */

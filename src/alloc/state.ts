@@ -3,6 +3,7 @@
 // The bound pass (evaluate.ts) only touches these arrays, never per-hop objects.
 
 import type { CompiledGraph } from './graph.js';
+import { growF64, growI32 } from './grow.js';
 import { ReceiverTable } from './receivers.js';
 import type { Grant, LaneRequest } from './types.js';
 import { wireBytes } from './wire.js';
@@ -82,17 +83,6 @@ export function squeezed(rec: LaneRec, f: number): { sigma: number; pi: number }
     sigma: Math.max(rec.sigmaMin, Math.floor(rec.sigmaReq - f * (rec.sigmaReq - rec.sigmaMin) + 1e-9)),
     pi: Math.min(rec.piMax, Math.ceil(rec.piReq + f * (rec.piMax - rec.piReq) - 1e-9)),
   };
-}
-
-function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
 }
 
 export class FabricState {
