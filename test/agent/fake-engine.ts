@@ -1,5 +1,7 @@
 // A fake Engine for the agent's tests: holds the specs it was given, lets a test deliver messages
 // and set counters, and enforces just enough of the contract (unknown lane) to be honest.
+
+import { emptyLaneCounters } from '../../src/engine/counters.js';
 import type {
   DeliveryHandler,
   DeliveryView,
@@ -69,17 +71,5 @@ export class FakeEngine implements Engine {
 }
 
 export function laneCounters(laneId: string, over: Partial<LaneCounters> = {}): LaneCounters {
-  return {
-    laneId,
-    sent: 0,
-    refused: 0,
-    coalesced: 0,
-    received: 0,
-    lost: 0,
-    reordered: 0,
-    late: 0,
-    early: 0,
-    latency: { count: 0, sumNs: 0, minNs: 0, maxNs: 0 },
-    ...over,
-  };
+  return { ...emptyLaneCounters(laneId), ...over };
 }

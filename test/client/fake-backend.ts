@@ -8,6 +8,7 @@ import type {
   LocalSubscriber,
 } from '../../src/agent/local-api/backend.js';
 import type { Grant, LaneRequest } from '../../src/alloc/types.js';
+import { emptyLaneCounters } from '../../src/engine/counters.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../../src/engine/types.js';
 import { XlaneError } from '../../src/errors.js';
 
@@ -147,18 +148,7 @@ export class FakeBackend implements LocalBackend {
     this.lanes.set(grant.laneId, {
       grant,
       state,
-      counters: {
-        laneId: grant.laneId,
-        sent: 0,
-        refused: 0,
-        coalesced: 0,
-        received: 0,
-        lost: 0,
-        reordered: 0,
-        late: 0,
-        early: 0,
-        latency: { count: 0, sumNs: 0, minNs: 0, maxNs: 0 },
-      },
+      counters: emptyLaneCounters(grant.laneId),
     });
     return { laneId: grant.laneId, grant, state };
   }
