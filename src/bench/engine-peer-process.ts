@@ -11,30 +11,40 @@ import type { PeerConfig, PeerReply, PeerRequest } from './engine-peer-protocol.
 
 const STDERR_KEEP = 4096;
 
-/** argv (after `ip netns exec NS`) and working directory that run the peer script. */
-export function peerCommand(): { argv: string[]; cwd: string } {
-  const js = new URL('./engine-peer.js', import.meta.url);
+/** argv (after `ip netns exec NS`) and working directory that run a peer script of this folder
+ * (`engine-peer` by default). */
+export function peerCommand(script = 'engine-peer'): { argv: string[]; cwd: string } {
+  const js = new URL(`./${script}.js`, import.meta.url);
   // src/bench/ or dist/bench/ → the package root, where `--import tsx` resolves.
   const cwd = fileURLToPath(new URL('../../', import.meta.url));
   if (existsSync(fileURLToPath(js))) return { argv: [process.execPath, fileURLToPath(js)], cwd };
-  const ts = fileURLToPath(new URL('./engine-peer.ts', import.meta.url));
+  const ts = fileURLToPath(new URL(`./${script}.ts`, import.meta.url));
   return { argv: [process.execPath, '--import', 'tsx', ts], cwd };
 }
 
-export class PeerProcess {
-  private readonly queue: PeerReply[] = [];
-  private waiter: ((r: PeerReply | undefined) => void) | undefined;
+/** Every peer protocol answers with `{op}` objects and reports failures as `{op:'error'}`. */
+interface AnyReply {
+  op: string;
+  code?: string;
+  message?: string;
+}
+
+/** One JSON-lines peer process: requests on its stdin, replies on its stdout. The type parameters
+ * name the protocol (the engine bench's by default). */
+export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends AnyReply = PeerReply> {
+  private readonly queue: Rep[] = [];
+  private waiter: ((r: Rep | undefined) => void) | undefined;
   private stderr = '';
   private exited = false;
 
-  private constructor(
+  constructor(
     readonly name: string,
     private readonly child: ChildProcess,
   ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let r: PeerReply;
+      let r: Rep;
       try {
-        r = JSON.parse(line) as PeerReply;
+        r = JSON.parse(line) as Rep;
       } catch {
         this.stderr = `${this.stderr}${line}\n`.slice(-STDERR_KEEP);
         return;
@@ -70,19 +80,32 @@ export class PeerProcess {
     return peer;
   }
 
-  async request<Op extends PeerRequest['op']>(
-    req: PeerRequest & { op: Op },
-    timeoutMs: number,
-  ): Promise<Extract<PeerReply, { op: Op }>> {
-    if (!this.exited) this.child.stdin!.write(`${JSON.stringify(req)}\n`);
-    return (await this.next(req.op, timeoutMs)) as Extract<PeerReply, { op: Op }>;
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
-  private async next(op: string, timeoutMs: number): Promise<PeerReply> {
+  /** SIGKILL by PID (the peer's own process: `ip netns exec` execs it). */
+  kill(): void {
+    if (this.exited || this.child.pid === undefined) return;
+    try {
+      process.kill(this.child.pid, 'SIGKILL');
+    } catch {}
+  }
+
+  async request<Op extends Req['op']>(
+    req: Req & { op: Op },
+    timeoutMs: number,
+  ): Promise<Extract<Rep, { op: Op }>> {
+    if (!this.exited) this.child.stdin!.write(`${JSON.stringify(req)}\n`);
+    return (await this.next(req.op, timeoutMs)) as Extract<Rep, { op: Op }>;
+  }
+
+  /** Waits for a reply the peer sends without a request (e.g. 'ready'). */
+  async next(op: string, timeoutMs: number): Promise<Rep> {
     const r = this.queue.shift() ?? (this.exited ? undefined : await this.wait(op, timeoutMs));
     if (!r) throw new XlaneError('XL_ERR_INTERNAL', `bench peer ${this.name} exited: ${this.stderr.trim()}`);
     if (r.op === 'error') {
-      const code = r.code in ErrorCodes ? (r.code as ErrorCode) : 'XL_ERR_INTERNAL';
+      const code = (r.code ?? '') in ErrorCodes ? (r.code as ErrorCode) : 'XL_ERR_INTERNAL';
       throw new XlaneError(code, `bench peer ${this.name}: ${r.message}`);
     }
     if (r.op !== op)
@@ -91,11 +114,15 @@ export class PeerProcess {
   }
 
   /** The next reply; undefined when the peer exits first. */
-  private wait(op: string, timeoutMs: number): Promise<PeerReply | undefined> {
+  private wait(op: string, timeoutMs: number): Promise<Rep | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        resolve({ op: 'error', code: 'XL_ERR_TIMEOUT', message: `no '${op}' reply within ${timeoutMs} ms` });
+        resolve({
+          op: 'error',
+          code: 'XL_ERR_TIMEOUT',
+          message: `no '${op}' reply within ${timeoutMs} ms`,
+        } as Rep);
       }, timeoutMs);
       this.waiter = (x) => {
         clearTimeout(timer);

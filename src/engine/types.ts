@@ -23,6 +23,11 @@ export interface SenderSpec {
   priority: number;
   srcPort: number;
   destinations: PeerAddress[];
+  /** Time-triggered heartbeats (the failure detector's, and any lane that must show it is alive):
+   * the engine itself emits a frame at every period boundary, carrying a HEARTBEAT sub-message with
+   * this incarnation; a pending application message rides in the same frame (piggyback). Without
+   * it, frames leave only when the application sends. */
+  heartbeat?: { incarnation: number };
 }
 
 /** A lane's receiving side, from its grant. */
@@ -36,7 +41,34 @@ export interface ReceiverSpec {
   /** The granted window for this receiver: messages outside it are counted (late / early). */
   lambdaMinNs: number;
   lambdaMaxNs: number;
+  /** Heartbeat handling for lanes whose sender emits heartbeats. */
+  heartbeat?: ReceiverHeartbeatSpec;
 }
+
+export interface ReceiverHeartbeatSpec {
+  /** Deliver heartbeat-only frames too (payload of length 0, `heartbeat` = incarnation), so an
+   * application or a benchmark sees the latency of every frame. */
+  deliver?: boolean;
+  /** > 0: the engine's own thread watches the lane and reports `suspect` once no valid frame arrived
+   * for this long after the last one, and `alive` when frames come back (see LivenessEvent). */
+  timeoutNs?: number;
+}
+
+/** A watched lane's liveness changed. The engine REUSES this object: copy what you keep. */
+export interface LivenessEvent {
+  laneId: string;
+  state: 'alive' | 'suspect';
+  /** Incarnation of the last heartbeat seen from the sender (-1: none yet). A larger one than
+   * before means the sender restarted; frames of an older incarnation are dropped as 'old'. */
+  incarnation: number;
+  /** Receive time and sender timestamp of the last valid frame (0: none yet), shared clock ns. */
+  lastArrivalNs: number;
+  lastSentNs: number;
+  /** When the engine decided (suspect: its watchdog fired; alive: the frame that revived it). */
+  atNs: number;
+}
+
+export type LivenessHandler = (e: LivenessEvent) => void;
 
 export type SendOutcome = 'queued' | 'coalesced';
 
@@ -63,6 +95,8 @@ export interface DeliveryView {
   sentNs: number;
   receivedNs: number;
   payload: Uint8Array;
+  /** Incarnation of a piggybacked HEARTBEAT sub-message, -1 when the frame has none. */
+  heartbeat: number;
 }
 
 export type DeliveryHandler = (d: DeliveryView) => void;
@@ -79,7 +113,10 @@ export interface LaneCounters {
   /** Received later than λ_max / sooner than λ_min after their send timestamp. */
   late: number;
   early: number;
-  /** Latency of delivered messages (ns): count, sum, min, max — histograms live in the agent. */
+  /** Received frames that carried a HEARTBEAT (heartbeat-only frames included). */
+  heartbeats: number;
+  /** Latency of accepted frames (ns; heartbeat-only frames included, delivered or not): count,
+   * sum, min, max — histograms live in the agent. */
   latency: { count: number; sumNs: number; minNs: number; maxNs: number };
 }
 
@@ -109,6 +146,8 @@ export interface Engine {
    * XL_ERR_UNKNOWN_LANE. The frame leaves at the lane's next period boundary. */
   send(laneId: string, payload: Uint8Array): SendOutcome;
   onDelivery(handler: DeliveryHandler): void;
+  /** Liveness changes of receivers with `heartbeat.timeoutNs` (detected on the engine's thread). */
+  onLiveness(handler: LivenessHandler): void;
   counters(): EngineCounters;
   close(): Promise<void>;
 }

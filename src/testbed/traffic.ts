@@ -16,6 +16,8 @@ export interface CrossTrafficOptions {
   port?: number;
   /** Parallel TCP streams (iperf3 -P). */
   streams?: number;
+  /** Reporting interval (iperf3 -i, seconds; default 1). */
+  intervalSec?: number;
 }
 
 export interface CrossTrafficResult {
@@ -29,6 +31,8 @@ export interface CrossTrafficResult {
   /** TCP: retransmitted segments; UDP: datagrams lost. */
   retransmits?: number;
   lostPackets?: number;
+  /** iperf3's per-interval rate (default 1 s intervals, sender side): interval end (s) and bit/s. */
+  intervals: { endSec: number; bps: number }[];
 }
 
 const MAX_SECONDS = 3600;
@@ -76,6 +80,7 @@ export async function runCrossTraffic(
   try {
     await waitListening(server);
     const args = ['-c', dst.address, '-p', port, '-t', String(o.seconds), '-J'];
+    if (o.intervalSec !== undefined) args.push('-i', String(o.intervalSec));
     if (o.kind === 'udp') args.push('-u', '-b', String(Math.round(o.rateBps!)));
     if (o.streams) args.push('-P', String(o.streams));
     const out = await new Promise<string>((resolve, reject) => {
@@ -135,6 +140,7 @@ function waitListening(server: ReturnType<typeof spawn>): Promise<void> {
 export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 'to' | 'kind' | 'seconds'> {
   let j: {
     error?: string;
+    intervals?: { sum?: { end?: number; bits_per_second?: number } }[];
     end?: {
       sum_sent?: { bits_per_second?: number; retransmits?: number };
       sum_received?: { bits_per_second?: number };
@@ -155,9 +161,15 @@ export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 
   if (received === undefined || sent === undefined) {
     throw new XlaneError('XL_ERR_KERNEL', 'iperf3 -J output has no end.sum_sent / sum_received');
   }
+  const intervals = (j.intervals ?? []).flatMap((i) =>
+    i.sum?.end !== undefined && i.sum.bits_per_second !== undefined
+      ? [{ endSec: i.sum.end, bps: i.sum.bits_per_second }]
+      : [],
+  );
   return {
     receivedBps: received,
     sentBps: sent,
+    intervals,
     ...(end.sum_sent?.retransmits !== undefined ? { retransmits: end.sum_sent.retransmits } : {}),
     ...(end.sum?.lost_packets !== undefined ? { lostPackets: end.sum.lost_packets } : {}),
   };

@@ -8,6 +8,10 @@ import { generateLeafSpine } from '../../src/topology/generate.js';
 
 // The `end` sections iperf3 3.12 prints with -J (other keys trimmed).
 const TCP = JSON.stringify({
+  intervals: [
+    { sum: { start: 0, end: 1.0001, bits_per_second: 951_000_000 } },
+    { sum: { start: 1.0001, end: 2.0003, bits_per_second: 949_000_000 } },
+  ],
   end: {
     sum_sent: { bytes: 356_000_000, bits_per_second: 950_374_000, retransmits: 12 },
     sum_received: { bytes: 354_000_000, bits_per_second: 944_313_000 },
@@ -32,11 +36,24 @@ const code = (fn: () => unknown) => {
 
 describe('parseIperfJson', () => {
   it('TCP: goodput at the receiver, rate at the sender, retransmits', () => {
-    expect(parseIperfJson(TCP)).toEqual({ receivedBps: 944_313_000, sentBps: 950_374_000, retransmits: 12 });
+    expect(parseIperfJson(TCP)).toEqual({
+      receivedBps: 944_313_000,
+      sentBps: 950_374_000,
+      retransmits: 12,
+      intervals: [
+        { endSec: 1.0001, bps: 951_000_000 },
+        { endSec: 2.0003, bps: 949_000_000 },
+      ],
+    });
   });
 
   it('UDP: lost datagrams', () => {
-    expect(parseIperfJson(UDP)).toEqual({ receivedBps: 10_222_123, sentBps: 10_230_000, lostPackets: 3 });
+    expect(parseIperfJson(UDP)).toEqual({
+      receivedBps: 10_222_123,
+      sentBps: 10_230_000,
+      lostPackets: 3,
+      intervals: [],
+    });
   });
 
   it("iperf3's own error, garbage and a missing summary are XL_ERR_KERNEL", () => {

@@ -6,6 +6,7 @@ import { runAllocBench } from '../../bench/alloc.js';
 import { XlaneError } from '../../errors.js';
 import { registerEngineBench } from './bench-engine.js';
 import { registerHostBench } from './bench-host.js';
+import { registerInterferenceBench } from './bench-interference.js';
 
 function positiveInt(name: string): (v: string) => number {
   return (v) => {
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .description('Measure xlane components (results are printed, not asserted).');
   registerHostBench(bench);
   registerEngineBench(bench);
+  registerInterferenceBench(bench);
   bench
     .command('alloc')
     .description('Allocator: admit latency into a loaded leaf-spine, full re-computation, invariant check.')

@@ -1,0 +1,61 @@
+// What `xlane bench interference` (interference.ts) and its per-host peer processes
+// (interference-peer.ts) say to each other: the peer's configuration as one JSON argument, then one
+// JSON object per line — requests on the peer's stdin, replies on its stdout.
+import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
+import type { NativeReceiveMode } from './engine-peer-protocol.js';
+
+export interface InterferencePeerConfig {
+  /** The testbed's name: shows in the peer's command line, so its processes can be found. */
+  testbed: string;
+  host: string;
+  engine: 'js' | 'native';
+  receive?: NativeReceiveMode;
+  fifoPriority?: number;
+  core?: number;
+  address: string;
+  port: number;
+  /** Most frames one recording keeps per lane (preallocated: nothing is allocated per frame). */
+  capacity: number;
+  /** Folder the recorded samples are written to (binary Float64 files). */
+  sampleDir: string;
+}
+
+/** How a sender lane gets a frame at every period: the engine's own heartbeats (time-triggered,
+ * nothing to do for the application), or the application refilling a 'coalesce' lane. */
+export type FeedMode = 'heartbeat' | 'refill';
+
+export type InterferencePeerRequest =
+  | { op: 'configure'; senders: SenderSpec[]; receivers: ReceiverSpec[] }
+  | { op: 'feed'; mode: FeedMode; seconds: number; payloadBytes: number }
+  /** Starts recording (resets the buffers); 'collect' stops it and writes the samples. */
+  | { op: 'record' }
+  | { op: 'collect'; tag: string }
+  | { op: 'progress' }
+  | { op: 'stop' };
+
+export interface RecordedLane {
+  lane: string;
+  count: number;
+  lost: number;
+  /** count receivedNs values, then count latencyNs values (Float64, little endian). */
+  file: string;
+}
+
+export interface ProgressLane {
+  lane: string;
+  /** Frames recorded so far in this recording, and rolling figures since the last progress call. */
+  count: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+export type InterferencePeerReply =
+  | { op: 'ready'; engine: string }
+  | { op: 'configure' }
+  | { op: 'feed'; sent: number }
+  | { op: 'record' }
+  | { op: 'collect'; lanes: RecordedLane[] }
+  | { op: 'progress'; lanes: ProgressLane[] }
+  | { op: 'stop' }
+  | { op: 'error'; code: string; message: string };

@@ -1,0 +1,179 @@
+// A peer of `xlane bench interference`: one process per testbed host, started in the host's
+// namespace with its InterferencePeerConfig as the only argument. It runs a lane engine, takes the
+// lane specs the orchestrator derived from the controller's grants, keeps its sender lanes fed, and
+// records every frame of its receiver lanes (arrival time and one-way latency) into preallocated
+// arrays — nothing is allocated per frame — which it writes to binary files on 'collect'.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createJsEngine } from '../engine/js/engine.js';
+import { createNativeEngine } from '../engine/native/select.js';
+import type { DeliveryView, Engine } from '../engine/types.js';
+import { isXlaneError, XlaneError } from '../errors.js';
+import { paceLane } from './engine-pacing.js';
+import { nearestRank } from './engine-stats.js';
+import type {
+  InterferencePeerConfig,
+  InterferencePeerReply,
+  InterferencePeerRequest,
+  ProgressLane,
+  RecordedLane,
+} from './interference-peer-protocol.js';
+
+class LaneRecording {
+  readonly receivedNs: Float64Array;
+  readonly latencyNs: Float64Array;
+  count = 0;
+  /** Index where the last progress window started. */
+  mark = 0;
+  lostAtStart = 0;
+
+  constructor(
+    readonly lane: string,
+    capacity: number,
+  ) {
+    this.receivedNs = new Float64Array(capacity);
+    this.latencyNs = new Float64Array(capacity);
+  }
+
+  add(d: DeliveryView): void {
+    const i = this.count;
+    if (i >= this.latencyNs.length) return;
+    this.receivedNs[i] = d.receivedNs;
+    this.latencyNs[i] = d.receivedNs - d.sentNs;
+    this.count = i + 1;
+  }
+}
+
+function createEngine(cfg: InterferencePeerConfig): Engine {
+  if (cfg.engine === 'js') return createJsEngine();
+  const native = createNativeEngine({
+    receive: cfg.receive ?? 'blocking',
+    ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
+  });
+  if (!native.engine)
+    throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
+  return native.engine;
+}
+
+function reply(r: InterferencePeerReply): void {
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+const us = (ns: number) => Math.round(ns) / 1000;
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as InterferencePeerConfig;
+  try {
+    // The refill loop's short waits must not be stretched by Linux's default 50 µs timer slack.
+    writeFileSync('/proc/self/timerslack_ns', '1');
+  } catch {}
+  const engine = createEngine(cfg);
+  await engine.start({
+    bindAddress: cfg.address,
+    port: cfg.port,
+    ...(cfg.core !== undefined ? { core: cfg.core } : {}),
+  });
+  const lanes = new Map<string, LaneRecording>();
+  let recording = false;
+  engine.onDelivery((d) => {
+    if (!recording) return;
+    lanes.get(d.laneId)?.add(d);
+  });
+  const lostOf = (lane: string) => engine.counters().lanes.find((l) => l.laneId === lane)?.lost ?? 0;
+  let senders: string[] = [];
+  let periodNs = 0;
+
+  const handle = async (req: InterferencePeerRequest): Promise<InterferencePeerReply> => {
+    switch (req.op) {
+      case 'configure':
+        for (const r of req.receivers) {
+          engine.setReceiver(r);
+          if (!lanes.has(r.laneId)) lanes.set(r.laneId, new LaneRecording(r.laneId, cfg.capacity));
+        }
+        for (const s of req.senders) engine.setSender(s);
+        senders = req.senders.map((s) => s.laneId);
+        periodNs = Math.max(0, ...req.senders.map((s) => s.minPeriodNs));
+        return { op: 'configure' };
+      case 'feed': {
+        if (req.mode === 'heartbeat') return { op: 'feed', sent: 0 };
+        const payload = Buffer.alloc(req.payloadBytes);
+        const results = await Promise.all(
+          senders.map((lane) => paceLane(engine, lane, payload, periodNs, req.seconds)),
+        );
+        return { op: 'feed', sent: results.reduce((a, r) => a + r.sent, 0) };
+      }
+      case 'record':
+        for (const l of lanes.values()) {
+          l.count = 0;
+          l.mark = 0;
+          l.lostAtStart = lostOf(l.lane);
+        }
+        recording = true;
+        return { op: 'record' };
+      case 'collect': {
+        recording = false;
+        const out: RecordedLane[] = [];
+        for (const l of lanes.values()) {
+          const file = join(cfg.sampleDir, `${req.tag}-${l.lane}.f64`);
+          const n = l.count;
+          const buf = Buffer.alloc(n * 16);
+          Buffer.from(l.receivedNs.buffer, 0, n * 8).copy(buf, 0);
+          Buffer.from(l.latencyNs.buffer, 0, n * 8).copy(buf, n * 8);
+          writeFileSync(file, buf);
+          out.push({ lane: l.lane, count: n, lost: lostOf(l.lane) - l.lostAtStart, file });
+        }
+        return { op: 'collect', lanes: out };
+      }
+      case 'progress': {
+        const out: ProgressLane[] = [];
+        for (const l of lanes.values()) {
+          const end = l.count;
+          const win = l.latencyNs.slice(l.mark, end).sort();
+          l.mark = end;
+          out.push({
+            lane: l.lane,
+            count: end,
+            p50Us: us(nearestRank(win, 50)),
+            p99Us: us(nearestRank(win, 99)),
+            maxUs: win.length ? us(win[win.length - 1]!) : Number.NaN,
+          });
+        }
+        return { op: 'progress', lanes: out };
+      }
+      case 'stop':
+        await engine.close();
+        return { op: 'stop' };
+    }
+  };
+
+  // Requests are answered in order: a long 'feed' holds back nothing else, because the
+  // orchestrator sends it to sender peers only and queries receivers meanwhile.
+  let chain = Promise.resolve();
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    chain = chain.then(async () => {
+      let req: InterferencePeerRequest;
+      try {
+        req = JSON.parse(line) as InterferencePeerRequest;
+        reply(await handle(req));
+        if (req.op === 'stop') process.exit(0);
+      } catch (err) {
+        reply({
+          op: 'error',
+          code: isXlaneError(err) ? err.code : 'XL_ERR_INTERNAL',
+          message: err instanceof Error ? err.message : String(err),
+        });
+      }
+    });
+  });
+  // The orchestrator going away (stdin closed) ends the peer: never a process left behind.
+  process.stdin.once('end', () => {
+    void engine.close().finally(() => process.exit(0));
+  });
+  reply({ op: 'ready', engine: engine.kind });
+}
+
+main().catch((err) => {
+  reply({ op: 'error', code: 'XL_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+// Pure arithmetic of `xlane bench interference`: one lane's recorded frames (arrival time and
+// one-way latency, ns) judged against its promised window [λ_min, λ_max], reduced to what the
+// bench prints and the report draws. No I/O, so it is unit-tested directly.
+import { nearestRank } from './engine-stats.js';
+import type { LaneLatencyDetail } from './interference-types.js';
+
+export interface LaneWindow {
+  lane: string;
+  name: string;
+  from: string;
+  to: string;
+  periodNs: number;
+  payloadBytes: number;
+  lambdaMinNs: number;
+  lambdaMaxNs: number;
+}
+
+export interface LaneSamples {
+  /** Arrival times (ns, shared clock) and latencies (ns), in arrival order; `count` are valid. */
+  receivedNs: Float64Array;
+  latencyNs: Float64Array;
+  count: number;
+  lost: number;
+  /** Arrival time the run's clock starts at (tSec = 0). */
+  startNs: number;
+}
+
+const CDF_POINTS = 300;
+const SERIES_WINDOW_NS = 100e6;
+const FIRST_OUTLIERS = 100;
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+const us = (ns: number) => (Number.isNaN(ns) ? Number.NaN : r3(ns / 1000));
+
+export function analyseLane(w: LaneWindow, s: LaneSamples): LaneLatencyDetail {
+  const n = s.count;
+  const sorted = s.latencyNs.slice(0, n).sort();
+  let within = 0;
+  const firstOutliers: LaneLatencyDetail['firstOutliers'] = [];
+  for (let i = 0; i < n; i++) {
+    const l = s.latencyNs[i]!;
+    if (l >= w.lambdaMinNs && l <= w.lambdaMaxNs) within++;
+    else if (firstOutliers.length < FIRST_OUTLIERS)
+      firstOutliers.push({ tSec: r3((s.receivedNs[i]! - s.startNs) / 1e9), latencyUs: us(l) });
+  }
+  const p999 = nearestRank(sorted, 99.9);
+  return {
+    lane: w.lane,
+    name: w.name,
+    from: w.from,
+    to: w.to,
+    periodNs: w.periodNs,
+    payloadBytes: w.payloadBytes,
+    lambdaMinUs: us(w.lambdaMinNs),
+    boundUs: us(w.lambdaMaxNs),
+    p50Us: us(nearestRank(sorted, 50)),
+    p99Us: us(nearestRank(sorted, 99)),
+    p999Us: us(p999),
+    maxUs: us(n > 0 ? sorted[n - 1]! : Number.NaN),
+    // Six decimals: the target (99.99 %) must be readable from the figure.
+    withinBound: n > 0 ? Math.round((within / n) * 1e6) / 1e6 : Number.NaN,
+    messages: n,
+    lost: s.lost,
+    outliers: n - within,
+    tightness: n > 0 && p999 > 0 ? Math.round((w.lambdaMaxNs / p999) * 100) / 100 : Number.NaN,
+    cdf: logCdf(sorted),
+    series: windows(s),
+    firstOutliers,
+  };
+}
+
+/** Empirical CDF sampled at ≤ CDF_POINTS latencies spaced evenly on a log axis between the
+ * smallest and the largest sample; the last point is always (max, 1). */
+export function logCdf(sorted: Float64Array): { latencyUs: number; fraction: number }[] {
+  const n = sorted.length;
+  if (n === 0) return [];
+  const lo = Math.max(sorted[0]!, 1);
+  const hi = Math.max(sorted[n - 1]!, lo);
+  const out: { latencyUs: number; fraction: number }[] = [];
+  let i = 0;
+  const steps = hi > lo ? CDF_POINTS - 1 : 0;
+  for (let k = 0; k <= steps; k++) {
+    const x = steps === 0 ? hi : lo * (hi / lo) ** (k / steps);
+    while (i < n && sorted[i]! <= x * (1 + 1e-12)) i++;
+    const f = i / n;
+    if (out.length > 0 && out[out.length - 1]!.fraction === f && k !== steps) continue;
+    out.push({ latencyUs: us(x), fraction: f });
+  }
+  return out;
+}
+
+/** p50 / p99 / max per SERIES_WINDOW_NS of arrival time. */
+function windows(s: LaneSamples): LaneLatencyDetail['series'] {
+  const out: LaneLatencyDetail['series'] = [];
+  let start = 0;
+  while (start < s.count) {
+    const wEnd =
+      s.startNs + (Math.floor((s.receivedNs[start]! - s.startNs) / SERIES_WINDOW_NS) + 1) * SERIES_WINDOW_NS;
+    let end = start;
+    while (end < s.count && s.receivedNs[end]! < wEnd) end++;
+    const lat = s.latencyNs.slice(start, end).sort();
+    out.push({
+      tSec: r3((wEnd - SERIES_WINDOW_NS / 2 - s.startNs) / 1e9),
+      p50Us: us(nearestRank(lat, 50)),
+      p99Us: us(nearestRank(lat, 99)),
+      maxUs: us(lat[lat.length - 1]!),
+      messages: end - start,
+    });
+    start = end;
+  }
+  return out;
+}

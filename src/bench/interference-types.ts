@@ -1,0 +1,107 @@
+// What `xlane bench interference` measures and writes to its run folder (RUN_DIR/interference.json),
+// and what `xlane report RUN_DIR` draws. One contract between the bench and the report.
+
+export type InterferenceMode = 'idle' | 'express' | 'fifo';
+
+/** Latency percentiles of one lane in one run, µs (one-way, engine send → engine receive). */
+export interface LaneLatencySummary {
+  lane: string;
+  /** Lane name from the request, e.g. "h1-h2". */
+  name: string;
+  from: string;
+  to: string;
+  periodNs: number;
+  payloadBytes: number;
+  /** The promised window for this receiver: λ_min and λ_max (= boundUs), µs. */
+  lambdaMinUs: number;
+  boundUs: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  /** Fraction of delivered messages with λ_min ≤ latency ≤ λ_max. */
+  withinBound: number;
+  /** Messages delivered (and measured). */
+  messages: number;
+  /** Sequence gaps that never filled. */
+  lost: number;
+  /** Messages outside [λ_min, λ_max]. */
+  outliers: number;
+  /** λ_max ÷ measured p99.9: how much slack the promise has (1 = exact, ≥ 1 is kept). */
+  tightness: number;
+}
+
+/** Everything a run folder keeps of one lane: the summary plus the curves the report draws. */
+export interface LaneLatencyDetail extends LaneLatencySummary {
+  /** Empirical CDF, latency ascending, ≤ ~300 points spaced evenly on a log axis. */
+  cdf: { latencyUs: number; fraction: number }[];
+  /** One point per window (≈100 ms) of the run: seconds since the run started. */
+  series: { tSec: number; p50Us: number; p99Us: number; maxUs: number; messages: number }[];
+  /** The first outliers (≤ 100), when they happened and how late/early. */
+  firstOutliers: { tSec: number; latencyUs: number }[];
+}
+
+export interface BulkSample {
+  tSec: number;
+  mbps: number;
+}
+
+export interface InterferenceRunSummary {
+  mode: InterferenceMode;
+  /** Goodput of the bulk cross traffic at its receiver (0 when idle). */
+  bulkMbps: number;
+  lanes: LaneLatencySummary[];
+}
+
+export interface InterferenceRunDetail extends Omit<InterferenceRunSummary, 'lanes'> {
+  lanes: LaneLatencyDetail[];
+  seconds: number;
+  startedAt: string;
+  /** iperf3's per-interval goodput (s since the run started); empty when idle. */
+  bulk: BulkSample[];
+  /** How the engines ran, e.g. { engine: 'native', receive: 'blocking', fifoPriority: 10 }. */
+  engine: Record<string, string | number | boolean>;
+}
+
+export interface AllocationLane {
+  lane: string;
+  name: string;
+  from: string;
+  to: string[];
+  payloadBytes: number;
+  periodNs: number;
+  lambdaMinUs: number;
+  lambdaMaxUs: number;
+  path: string[];
+}
+
+export interface AllocationPort {
+  from: string;
+  to: string;
+  rateBps: number;
+  expressShare: number;
+  /** Express bandwidth granted through this port (bit/s) and its delay bound there. */
+  expressLoadBps: number;
+  delayBoundUs: number;
+}
+
+/** RUN_DIR/interference.json */
+export interface InterferenceRecord {
+  kind: 'xlane-interference';
+  version: 1;
+  createdAt: string;
+  /** The command line that produced it. */
+  command: string;
+  topology: string;
+  machine: { cpus: number; loadAvg1: number; kernel: string };
+  allocation: { lanes: AllocationLane[]; ports: AllocationPort[] };
+  runs: InterferenceRunDetail[];
+  /** What the CPU sharing costs, which engine modes were used, misses and their causes. */
+  notes: string[];
+}
+
+/** `--json` on stdout: the record without the curves. */
+export interface InterferenceOutput {
+  runDir: string;
+  runs: InterferenceRunSummary[];
+}

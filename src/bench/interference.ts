@@ -1,0 +1,421 @@
+// `xlane bench interference`: X-Lane's claim on real Linux networking. For each mode — idle (no cross
+// traffic), express (bulk TCP cross traffic, express class on every port) and fifo (the same bulk,
+// one FIFO per port: the network without X-Lane) — it builds the topology as a namespace testbed,
+// runs a lane engine per host with the lanes a real controller granted (2 senders → 1 receiver at
+// 100 µs by default), saturates the receiver's switch port with iperf3, and records every frame's
+// one-way latency against the lane's promised window. Everything it starts is stopped and every
+// namespace removed, also on failure and Ctrl-C.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { desiredLaneSpecs } from '../agent/lane-specs.js';
+import { ControllerClient } from '../client/controller-client.js';
+import { type RunningController, startController } from '../controller/server.js';
+import type { WireGrant } from '../controller/views.js';
+import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
+import { XlaneError } from '../errors.js';
+import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
+import type { TestbedPlan } from '../testbed/plan.js';
+import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js';
+import { loadTopologyFile } from '../topology/load.js';
+import type { TopologySpec } from '../topology/spec.js';
+import { PeerProcess, peerCommand } from './engine-peer-process.js';
+import type { NativeReceiveMode } from './engine-peer-protocol.js';
+import type {
+  FeedMode,
+  InterferencePeerConfig,
+  InterferencePeerReply,
+  InterferencePeerRequest,
+  ProgressLane,
+} from './interference-peer-protocol.js';
+import { analyseLane, type LaneWindow } from './interference-stats.js';
+import type {
+  AllocationLane,
+  AllocationPort,
+  BulkSample,
+  InterferenceMode,
+  InterferenceOutput,
+  InterferenceRecord,
+  InterferenceRunDetail,
+} from './interference-types.js';
+
+type Peer = PeerProcess<InterferencePeerRequest, InterferencePeerReply>;
+
+export interface InterferenceOptions {
+  topologyFile: string;
+  runsDir: string;
+  modes: InterferenceMode[];
+  /** Recording time per mode (s): ≥ 10 s gives ≥ 100,000 frames per lane at 100 µs. */
+  seconds: number;
+  periodNs: number;
+  payloadBytes: number;
+  senders: string[];
+  receiver: string;
+  engine: 'js' | 'native';
+  receive: NativeReceiveMode;
+  fifoPriority?: number;
+  feed: FeedMode;
+  /** Parallel TCP streams per bulk flow (one flow from each sender to the receiver). */
+  bulkStreams: number;
+  /** Recorded in the run file. */
+  command: string;
+  onProgress?: (p: InterferenceProgress) => void;
+}
+
+export interface InterferenceProgress {
+  mode: InterferenceMode;
+  phase: 'setup' | 'warmup' | 'recording' | 'analysing' | 'done';
+  elapsedSec: number;
+  totalSec: number;
+  lanes: (ProgressLane & { name: string; boundUs: number })[];
+}
+
+export interface InterferenceResult {
+  output: InterferenceOutput;
+  record: InterferenceRecord;
+  runDir: string;
+}
+
+const WARMUP_SEC = 2;
+const PROGRESS_MS = 500;
+const BENCH_NAME_PREFIX = 'xif';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command'> {
+  return {
+    topologyFile: 'examples/testbed-3.yaml',
+    runsDir: 'runs',
+    modes: ['idle', 'express', 'fifo'],
+    seconds: 12,
+    periodNs: 100_000,
+    payloadBytes: 64,
+    senders: ['h1', 'h3'],
+    receiver: 'h2',
+    engine: 'native',
+    receive: 'blocking',
+    feed: 'heartbeat',
+    bulkStreams: 1,
+  };
+}
+
+export function validateInterference(o: InterferenceOptions, spec: TopologySpec): void {
+  const hosts = new Set(spec.hosts.map((h) => h.name));
+  const bad: string[] = [];
+  for (const h of [...o.senders, o.receiver]) if (!hosts.has(h)) bad.push(`unknown host ${h}`);
+  if (o.senders.includes(o.receiver)) bad.push('the receiver cannot also be a sender');
+  if (o.senders.length === 0) bad.push('at least one sender');
+  if (!(o.seconds >= 1 && o.seconds <= 600)) bad.push('seconds must be in [1, 600]');
+  if (!(o.periodNs >= 10_000 && o.periodNs <= 1e9)) bad.push('period must be in [10 µs, 1 s]');
+  if (!(Number.isInteger(o.payloadBytes) && o.payloadBytes >= 1 && o.payloadBytes <= 1418))
+    bad.push('payload must be 1..1418 bytes');
+  if (o.modes.length === 0) bad.push('at least one mode');
+  if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
+}
+
+export async function runInterference(o: InterferenceOptions): Promise<InterferenceResult> {
+  const spec = loadTopologyFile(o.topologyFile);
+  validateInterference(o, spec);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const runDir = resolve(o.runsDir, `interference-${stamp}`);
+  const sampleDir = join(runDir, 'samples');
+  mkdirSync(sampleDir, { recursive: true });
+  const name = `${BENCH_NAME_PREFIX}-${process.pid}`;
+
+  // Ctrl-C or SIGTERM: whatever is up goes down before the process exits.
+  let cleanup: (() => void) | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    cleanup?.();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const controller = await startController({
+    topology: spec,
+    dbPath: join(runDir, 'xlane.db'),
+    listen: '127.0.0.1:0',
+    logger: false,
+  });
+  try {
+    const alloc = await allocate(controller, o);
+    const runs: InterferenceRunDetail[] = [];
+    for (const mode of o.modes) {
+      runs.push(await runMode(mode, o, spec, name, sampleDir, alloc, (c) => (cleanup = c)));
+      cleanup = undefined;
+    }
+    const record: InterferenceRecord = {
+      kind: 'xlane-interference',
+      version: 1,
+      createdAt: new Date().toISOString(),
+      command: o.command,
+      topology: spec.name,
+      machine: { cpus: cpus().length, loadAvg1: Math.round(loadavg()[0]! * 100) / 100, kernel: release() },
+      allocation: alloc.table,
+      runs,
+      notes: notesFor(o, runs),
+    };
+    writeFileSync(join(runDir, 'interference.json'), `${JSON.stringify(record, null, 1)}\n`);
+    const output: InterferenceOutput = {
+      runDir,
+      runs: runs.map((r) => ({
+        mode: r.mode,
+        bulkMbps: r.bulkMbps,
+        lanes: r.lanes.map(({ cdf: _c, series: _s, firstOutliers: _f, ...summary }) => summary),
+      })),
+    };
+    return { output, record, runDir };
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await controller.close();
+  }
+}
+
+interface Allocation {
+  grants: Map<string, WireGrant[]>;
+  windows: Map<string, LaneWindow>;
+  table: InterferenceRecord['allocation'];
+}
+
+/** The lanes, asked of a real controller over its HTTP API exactly as an agent or client would. */
+async function allocate(controller: RunningController, o: InterferenceOptions): Promise<Allocation> {
+  const client = new ControllerClient({ url: controller.url });
+  const lanes: AllocationLane[] = [];
+  const windows = new Map<string, LaneWindow>();
+  for (const s of o.senders) {
+    const { lane } = await client.openLane({
+      name: `${s}-${o.receiver}`,
+      sender: s,
+      receivers: [o.receiver],
+      maxPayloadBytes: o.payloadBytes,
+      minPeriodNs: o.periodNs,
+      policy: 'coalesce',
+    });
+    const g = lane.grant;
+    const r = g.receivers[0]!;
+    lanes.push({
+      lane: g.laneId,
+      name: lane.name ?? g.laneId,
+      from: g.sender,
+      to: g.receivers.map((x) => x.host),
+      payloadBytes: g.maxPayloadBytes,
+      periodNs: g.minPeriodNs,
+      lambdaMinUs: r.lambdaMinNs / 1000,
+      lambdaMaxUs: r.lambdaMaxNs / 1000,
+      path: r.path,
+    });
+    windows.set(g.laneId, {
+      lane: g.laneId,
+      name: lane.name ?? g.laneId,
+      from: g.sender,
+      to: r.host,
+      periodNs: g.minPeriodNs,
+      payloadBytes: g.maxPayloadBytes,
+      lambdaMinNs: r.lambdaMinNs,
+      lambdaMaxNs: r.lambdaMaxNs,
+    });
+  }
+  const grants = new Map<string, WireGrant[]>();
+  for (const h of [...o.senders, o.receiver]) grants.set(h, (await client.grants(h)).grants);
+  const ports: AllocationPort[] = (await client.ports())
+    .filter((p) => p.expressBps > 0)
+    .map((p) => ({
+      from: p.from,
+      to: p.to,
+      rateBps: p.rateBps,
+      expressShare: p.rateBps > 0 ? p.shareBps / p.rateBps : 0,
+      expressLoadBps: p.expressBps,
+      delayBoundUs: p.delayNs / 1000,
+    }));
+  return { grants, windows, table: { lanes, ports } };
+}
+
+function specsFor(host: string, plan: TestbedPlan, alloc: Allocation, o: InterferenceOptions, port: number) {
+  const peers = new Map(plan.addresses.map((a) => [a.host, a.address]));
+  const { specs, errors } = desiredLaneSpecs(alloc.grants.get(host) ?? [], {
+    host,
+    peers,
+    expressPort: port,
+  });
+  if (errors.length > 0)
+    throw new XlaneError(
+      'XL_ERR_INTERNAL',
+      `cannot configure ${host}: ${errors.map((e) => e.message).join('; ')}`,
+    );
+  const senders: SenderSpec[] = [...specs.senders.values()].map((s) =>
+    o.feed === 'heartbeat' ? { ...s, heartbeat: { incarnation: 1 } } : s,
+  );
+  const receivers: ReceiverSpec[] = [...specs.receivers.values()].map((r) => ({
+    ...r,
+    heartbeat: { deliver: true },
+  }));
+  return { senders, receivers };
+}
+
+async function runMode(
+  mode: InterferenceMode,
+  o: InterferenceOptions,
+  spec: TopologySpec,
+  name: string,
+  sampleDir: string,
+  alloc: Allocation,
+  setCleanup: (fn: () => void) => void,
+): Promise<InterferenceRunDetail> {
+  const progress = (phase: InterferenceProgress['phase'], elapsedSec: number, lanes: ProgressLane[] = []) =>
+    o.onProgress?.({
+      mode,
+      phase,
+      elapsedSec,
+      totalSec: o.seconds,
+      lanes: lanes.map((l) => ({
+        ...l,
+        name: alloc.windows.get(l.lane)?.name ?? l.lane,
+        boundUs: (alloc.windows.get(l.lane)?.lambdaMaxNs ?? Number.NaN) / 1000,
+      })),
+    });
+  progress('setup', 0);
+  const { state } = testbedUp(spec, { name, fifo: mode === 'fifo', runsDir: o.runsDir });
+  const peers: Peer[] = [];
+  const down = () => {
+    for (const p of peers) p.kill();
+    testbedDown(o.runsDir, name);
+  };
+  setCleanup(down);
+  try {
+    const port = spec.expressPort ?? 7400;
+    const hosts = [...o.senders, o.receiver];
+    for (const host of hosts) {
+      const a = state.plan.addresses.find((x) => x.host === host)!;
+      const cfg: InterferencePeerConfig = {
+        testbed: name,
+        host,
+        engine: o.engine,
+        receive: o.receive,
+        ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        address: a.address,
+        port,
+        capacity: Math.ceil(((o.seconds + 2) * 1e9) / o.periodNs) + 1000,
+        sampleDir,
+      };
+      peers.push(await startPeer(a.ns, host, cfg));
+    }
+    const byHost = new Map(hosts.map((h, i) => [h, peers[i]!]));
+    const receiver = byHost.get(o.receiver)!;
+    // Receivers first: a lane's first frame must find its receiver (the agents' safe order too).
+    await receiver.request({ op: 'configure', ...specsFor(o.receiver, state.plan, alloc, o, port) }, 10_000);
+    for (const s of o.senders)
+      await byHost.get(s)!.request({ op: 'configure', ...specsFor(s, state.plan, alloc, o, port) }, 10_000);
+    const total = WARMUP_SEC + o.seconds + 1;
+    const feeds = o.senders.map((s) =>
+      byHost
+        .get(s)!
+        .request(
+          { op: 'feed', mode: o.feed, seconds: total, payloadBytes: o.payloadBytes },
+          (total + 30) * 1000,
+        ),
+    );
+    // One bulk TCP flow from every sender to the receiver: together they saturate its switch port.
+    const bulk: Promise<CrossTrafficResult>[] =
+      mode === 'idle'
+        ? []
+        : o.senders.map((s, i) =>
+            runCrossTraffic(state, {
+              from: s,
+              to: o.receiver,
+              kind: 'tcp',
+              seconds: total,
+              port: 5201 + i,
+              streams: o.bulkStreams,
+              intervalSec: 0.5,
+            }),
+          );
+    progress('warmup', 0);
+    await sleep(WARMUP_SEC * 1000);
+    await receiver.request({ op: 'record' }, 10_000);
+    const startedAt = new Date().toISOString();
+    const t0 = Date.now();
+    while (Date.now() - t0 < o.seconds * 1000) {
+      await sleep(Math.min(PROGRESS_MS, o.seconds * 1000 - (Date.now() - t0)));
+      const p = await receiver.request({ op: 'progress' }, 10_000);
+      progress('recording', (Date.now() - t0) / 1000, p.lanes);
+    }
+    const collected = await receiver.request({ op: 'collect', tag: mode }, 30_000);
+    progress('analysing', o.seconds);
+    const bulkResults = await Promise.all(bulk);
+    await Promise.all(feeds);
+    const lanes = collected.lanes.map((rec) => {
+      const w = alloc.windows.get(rec.lane);
+      if (!w) throw new XlaneError('XL_ERR_INTERNAL', `recorded an unknown lane ${rec.lane}`);
+      const buf = readFileSync(rec.file);
+      const n = rec.count;
+      const copy = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * 16));
+      const receivedNs = copy.subarray(0, n);
+      const latencyNs = copy.subarray(n, 2 * n);
+      return analyseLane(w, { receivedNs, latencyNs, count: n, lost: rec.lost, startNs: receivedNs[0] ?? 0 });
+    });
+    for (const p of peers) await p.request({ op: 'stop' }, 10_000).catch(() => undefined);
+    progress('done', o.seconds);
+    return {
+      mode,
+      bulkMbps: Math.round(bulkResults.reduce((a, r) => a + r.receivedBps, 0) / 1e4) / 100,
+      lanes,
+      seconds: o.seconds,
+      startedAt,
+      bulk: bulkSeries(bulkResults),
+      engine: {
+        engine: o.engine,
+        ...(o.engine === 'native' ? { receive: o.receive } : {}),
+        ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        feed: o.feed,
+      },
+    };
+  } finally {
+    down();
+  }
+}
+
+async function startPeer(ns: string, host: string, cfg: InterferencePeerConfig): Promise<Peer> {
+  const { argv, cwd } = peerCommand('interference-peer');
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv, JSON.stringify(cfg)], {
+    cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const peer: Peer = new PeerProcess(host, child);
+  try {
+    await peer.next('ready', 60_000);
+  } catch (err) {
+    peer.kill();
+    throw err;
+  }
+  return peer;
+}
+
+/** The flows' per-interval rates summed, on the recording's clock (warm-up subtracted). */
+function bulkSeries(results: CrossTrafficResult[]): BulkSample[] {
+  const byT = new Map<number, number>();
+  for (const r of results) {
+    for (const i of r.intervals) {
+      const t = Math.round((i.endSec - WARMUP_SEC) * 10) / 10;
+      byT.set(t, (byT.get(t) ?? 0) + i.bps);
+    }
+  }
+  return [...byT.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([tSec, bps]) => ({ tSec, mbps: Math.round(bps / 1e4) / 100 }));
+}
+
+function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string[] {
+  const notes = [
+    `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
+      'softirq work of the bulk flows competes with the lane engines for the same cores.',
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send)` : ''}, ` +
+      `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}.`,
+  ];
+  for (const r of runs) {
+    const lost = r.lanes.reduce((a, l) => a + l.lost, 0);
+    if (lost > 0) notes.push(`${r.mode}: ${lost} frames lost.`);
+  }
+  return notes;
+}

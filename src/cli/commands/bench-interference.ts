@@ -1,0 +1,91 @@
+// `xlane bench interference`: added to the `bench` group by bench.ts. Thin: options → library →
+// live view on stderr, table or JSON on stdout.
+import type { Command } from 'commander';
+import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
+import type { InterferenceMode } from '../../bench/interference-types.js';
+import { XlaneError } from '../../errors.js';
+import { parseDuration } from '../../util/units.js';
+import { InterferenceView, interferenceTable } from '../interference-view.js';
+
+interface InterferenceCli {
+  topology: string;
+  runsDir: string;
+  modes: string;
+  seconds: string;
+  period: string;
+  payload: string;
+  senders: string;
+  receiver: string;
+  engine: string;
+  receive: string;
+  fifo?: string;
+  feed: string;
+  streams: string;
+  json?: boolean;
+}
+
+function num(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n))
+    throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a number (got "${v}")`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+}
+
+export function registerInterferenceBench(bench: Command): void {
+  const d = defaultInterferenceOptions();
+  bench
+    .command('interference')
+    .description(
+      'Express lanes under bulk cross traffic on the namespace testbed (root): idle, express, fifo.',
+    )
+    .option('--topology <file>', 'topology YAML', d.topologyFile)
+    .option('--runs-dir <dir>', 'folder of run folders', d.runsDir)
+    .option('--modes <list>', 'comma-separated: idle,express,fifo', d.modes.join(','))
+    .option('--seconds <s>', 'recording time per mode', String(d.seconds))
+    .option('--period <d>', "lanes' period (e.g. 100us)", '100us')
+    .option('--payload <bytes>', 'message size', String(d.payloadBytes))
+    .option('--senders <list>', 'sending hosts', d.senders.join(','))
+    .option('--receiver <host>', 'receiving host', d.receiver)
+    .option('--engine <kind>', 'js or native', d.engine)
+    .option('--receive <mode>', 'native engine receive: blocking or busy-poll', d.receive)
+    .option('--fifo <prio>', 'native engine thread at SCHED_FIFO priority (1..99)')
+    .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
+    .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
+    .option('--json', 'print one JSON object')
+    .action(async (o: InterferenceCli) => {
+      const modes = o.modes
+        .split(',')
+        .map((m) => oneOf('modes', m.trim(), ['idle', 'express', 'fifo'] as const));
+      const view = new InterferenceView();
+      try {
+        const r = await runInterference({
+          topologyFile: o.topology,
+          runsDir: o.runsDir,
+          modes: modes as InterferenceMode[],
+          seconds: num('seconds', o.seconds),
+          periodNs: parseDuration(o.period),
+          payloadBytes: num('payload', o.payload),
+          senders: o.senders.split(',').map((s) => s.trim()),
+          receiver: o.receiver,
+          engine: oneOf('engine', o.engine, ['js', 'native'] as const),
+          receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
+          ...(o.fifo !== undefined ? { fifoPriority: num('fifo', o.fifo) } : {}),
+          feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
+          bulkStreams: num('streams', o.streams),
+          command: `xlane ${process.argv.slice(2).join(' ')}`,
+          onProgress: view.update,
+        });
+        view.stop();
+        if (o.json) return console.log(JSON.stringify(r.output));
+        console.log(interferenceTable(r.output));
+        console.log(`run folder: ${r.runDir} (xlane report ${r.runDir})`);
+      } finally {
+        view.stop();
+      }
+    });
+}

@@ -1,0 +1,97 @@
+// The live terminal view of an interference run (bench and demo): a progress bar per mode with
+// each lane's rolling p50 / p99 against its bound, redrawn in place on a terminal (cli-progress),
+// one line per phase change otherwise (logs, CI).
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import type { InterferenceProgress } from '../bench/interference.js';
+import type { InterferenceOutput } from '../bench/interference-types.js';
+
+const fmt = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
+
+function lanesText(p: InterferenceProgress): string {
+  return p.lanes
+    .map((l) => {
+      const mark = l.p99Us > l.boundUs ? '!' : ' ';
+      return `${l.name} p50 ${fmt(l.p50Us)} p99 ${fmt(l.p99Us)}${mark}/${fmt(l.boundUs)} µs`;
+    })
+    .join(' │ ');
+}
+
+export class InterferenceView {
+  private bar: cliProgress.SingleBar | undefined;
+  private lastPhase = '';
+  private readonly tty: boolean;
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+    this.tty = Boolean(out.isTTY);
+  }
+
+  update = (p: InterferenceProgress): void => {
+    const key = `${p.mode}/${p.phase}`;
+    if (key !== this.lastPhase) {
+      this.lastPhase = key;
+      if (p.phase === 'recording' && this.tty) {
+        this.bar = new cliProgress.SingleBar(
+          {
+            stream: this.out,
+            format: `${p.mode.padEnd(7)} {bar} {value}/{total} s │ {lanes}`,
+            barsize: 20,
+            hideCursor: true,
+            clearOnComplete: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        this.bar.start(p.totalSec, 0, { lanes: '' });
+      } else if (p.phase !== 'recording') {
+        this.bar?.stop();
+        this.bar = undefined;
+        if (!this.tty || p.phase !== 'done') this.out.write(`${p.mode}: ${p.phase}\n`);
+      }
+    }
+    if (p.phase === 'recording') {
+      if (this.bar) this.bar.update(Math.min(p.totalSec, Math.round(p.elapsedSec)), { lanes: lanesText(p) });
+      else if (Math.round(p.elapsedSec * 2) % 4 === 0)
+        this.out.write(`${p.mode} ${p.elapsedSec.toFixed(0)}/${p.totalSec} s: ${lanesText(p)}\n`);
+    }
+  };
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+export function interferenceTable(out: InterferenceOutput): string {
+  const t = new Table({
+    head: [
+      'mode',
+      'bulk Mbit/s',
+      'lane',
+      'bound µs',
+      'p50',
+      'p99',
+      'p99.9',
+      'max',
+      'within',
+      'messages',
+      'lost',
+    ],
+  });
+  for (const r of out.runs) {
+    for (const l of r.lanes) {
+      t.push([
+        r.mode,
+        r.bulkMbps.toFixed(0),
+        `${l.name} (${l.lane})`,
+        fmt(l.boundUs),
+        fmt(l.p50Us),
+        fmt(l.p99Us),
+        fmt(l.p999Us),
+        fmt(l.maxUs),
+        `${(l.withinBound * 100).toFixed(3)}%`,
+        l.messages,
+        l.lost,
+      ]);
+    }
+  }
+  return t.toString();
+}

@@ -1,0 +1,88 @@
+// The interference bench's arithmetic on hand-made samples: window judgement, percentiles, the log
+// CDF and the per-window series.
+import { describe, expect, it } from 'vitest';
+import { analyseLane, type LaneWindow, logCdf } from '../../src/bench/interference-stats.js';
+
+const W: LaneWindow = {
+  lane: 'L1',
+  name: 'h1-h2',
+  from: 'h1',
+  to: 'h2',
+  periodNs: 100_000,
+  payloadBytes: 64,
+  lambdaMinNs: 10_000,
+  lambdaMaxNs: 100_000,
+};
+
+function samples(latUs: number[], startNs = 5e9) {
+  const n = latUs.length;
+  const receivedNs = new Float64Array(n);
+  const latencyNs = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    receivedNs[i] = startNs + i * 100_000;
+    latencyNs[i] = latUs[i]! * 1000;
+  }
+  return { receivedNs, latencyNs, count: n, lost: 2, startNs };
+}
+
+describe('analyseLane', () => {
+  it('judges each message against [λ_min, λ_max] and lists the outliers with their time', () => {
+    // 1000 messages: 997 at 20 µs, one early (5 µs), two late (150 µs, 1 ms).
+    const lat = Array.from({ length: 1000 }, () => 20);
+    lat[10] = 5;
+    lat[500] = 150;
+    lat[999] = 1000;
+    const r = analyseLane(W, samples(lat));
+    expect(r.messages).toBe(1000);
+    expect(r.outliers).toBe(3);
+    expect(r.withinBound).toBe(0.997);
+    expect(r.lost).toBe(2);
+    expect(r.firstOutliers).toEqual([
+      { tSec: 0.001, latencyUs: 5 },
+      { tSec: 0.05, latencyUs: 150 },
+      { tSec: 0.1, latencyUs: 1000 },
+    ]);
+    expect([r.p50Us, r.p99Us, r.p999Us, r.maxUs]).toEqual([20, 20, 150, 1000]);
+    expect(r.boundUs).toBe(100);
+    expect(r.lambdaMinUs).toBe(10);
+    // λ_max ÷ p99.9
+    expect(r.tightness).toBe(0.67);
+  });
+
+  it('cuts the run into 100 ms windows with their own percentiles', () => {
+    // 3000 messages 100 µs apart = 0.3 s: three windows; the second one is slower.
+    const lat = Array.from({ length: 3000 }, (_, i) => (i >= 1000 && i < 2000 ? 50 : 20));
+    const r = analyseLane(W, samples(lat));
+    expect(r.series.map((s) => [s.tSec, s.messages, s.p50Us])).toEqual([
+      [0.05, 1000, 20],
+      [0.15, 1000, 50],
+      [0.25, 1000, 20],
+    ]);
+  });
+
+  it('an empty recording gives no figures, never zeros', () => {
+    const r = analyseLane(W, samples([]));
+    expect(r.messages).toBe(0);
+    expect(Number.isNaN(r.p99Us)).toBe(true);
+    expect(Number.isNaN(r.withinBound)).toBe(true);
+    expect(r.cdf).toEqual([]);
+    expect(r.series).toEqual([]);
+  });
+});
+
+describe('logCdf', () => {
+  it('rises monotonically to 1 at the largest sample, at most 300 points', () => {
+    const sorted = new Float64Array(10_000).map((_, i) => 1000 + i * i).sort();
+    const cdf = logCdf(sorted);
+    expect(cdf.length).toBeLessThanOrEqual(300);
+    expect(cdf[cdf.length - 1]).toEqual({ latencyUs: (1000 + 9999 * 9999) / 1000, fraction: 1 });
+    for (let i = 1; i < cdf.length; i++) {
+      expect(cdf[i]!.latencyUs).toBeGreaterThan(cdf[i - 1]!.latencyUs);
+      expect(cdf[i]!.fraction).toBeGreaterThanOrEqual(cdf[i - 1]!.fraction);
+    }
+  });
+
+  it('a single value is one point at fraction 1', () => {
+    expect(logCdf(new Float64Array([5000, 5000]))).toEqual([{ latencyUs: 5, fraction: 1 }]);
+  });
+});
