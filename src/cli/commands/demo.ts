@@ -1,7 +1,14 @@
-// `xlane demo`: the README's main job. Starts a controller on the embedded 3-host topology, admits
-// lanes over its HTTP API, prints the grants and the port loads, then keeps serving until Ctrl-C.
+// `xlane demo`: the README's main job. With root it is the proving ground: the 3-host testbed in
+// namespaces, lanes from a real controller, idle / express / fifo runs under bulk cross traffic with
+// a live view, and the HTML report. Without root it says what it cannot show and falls back to the
+// controller (allocation) and one lane on loopback. `--controller` serves the controller demo.
 import type { Command } from 'commander';
+import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
 import { runControllerDemo } from '../../demo/controller-demo.js';
+import { runLoopbackLane } from '../../demo/loopback-demo.js';
+import { probeTestbed } from '../../demo/testbed-probe.js';
+import { XlaneError } from '../../errors.js';
+import { InterferenceView, interferenceTable } from '../interference-view.js';
 import { laneTable } from './lanes.js';
 import { mostLoaded, portTable } from './status.js';
 
@@ -11,56 +18,136 @@ interface DemoCliOptions {
   listen?: string;
   once?: boolean;
   json?: boolean;
+  controller?: boolean;
+  seconds: string;
+  runsDir: string;
+  engine: string;
 }
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('Run the controller on the example 3-host topology and admit a few lanes over its API.')
+    .description(
+      'The proving ground (root): express lanes vs bulk cross traffic on a namespace testbed, live, with a report.',
+    )
+    .option('--seconds <s>', 'recording time per mode (idle, express, fifo)', '5')
+    .option('--runs-dir <dir>', 'where the run folder and report go', 'runs')
+    .option('--engine <kind>', 'lane engine: native or js', 'native')
+    .option('--controller', 'only the controller demo: admit lanes over the API and keep serving')
     .option('--topology <file>', 'topology YAML (default: the shipped examples/testbed-3.yaml)')
-    .option('--db <file>', 'SQLite state file (default: a fresh temporary one)')
-    .option('--listen <addr>', 'HOST:PORT (default 127.0.0.1:7300, or any free port if taken)')
-    .option('--once', 'exit after printing instead of serving until Ctrl-C')
-    .option('--json', 'print the outcome as JSON (implies --once)')
+    .option('--db <file>', 'controller demo: SQLite state file (default: a temporary one)')
+    .option('--listen <addr>', 'controller demo: HOST:PORT (default 127.0.0.1:7300, or any free port)')
+    .option('--once', 'controller demo: exit after printing instead of serving until Ctrl-C')
+    .option('--json', 'controller demo: print the outcome as JSON (implies --once)')
     .action(async (o: DemoCliOptions) => {
-      const demo = await runControllerDemo({
-        ...(o.topology ? { topology: o.topology } : {}),
-        ...(o.db ? { dbPath: o.db } : {}),
-        ...(o.listen ? { listen: o.listen } : {}),
-      });
-      const { controller, steps, lanes, ports } = demo;
-      if (o.json) {
-        console.log(JSON.stringify({ url: controller.url, db: demo.dbPath, steps, lanes, ports }, null, 2));
-        await controller.close();
-        return;
-      }
+      if (o.controller || o.once || o.json) return controllerDemo(o);
+      const seconds = Number(o.seconds);
+      if (!(seconds >= 1 && seconds <= 600))
+        throw new XlaneError('XL_ERR_VALIDATION', `--seconds must be in [1, 600] (got "${o.seconds}")`);
+      const probe = probeTestbed();
+      if (probe.ok) return provingGround(o, seconds);
       console.log(
-        `xlane controller serving ${o.topology ?? 'examples/testbed-3.yaml'} at ${controller.url} (state: ${demo.dbPath})\n`,
+        `The proving ground needs ${probe.missing.join('; ')}.\n` +
+          'Without it this demo cannot build the network in namespaces, shape links, run cross traffic or ' +
+          'show what the express class buys. Showing instead: the controller granting lanes on the ' +
+          '3-host example, and one granted lane run on loopback.\n',
       );
-      for (const s of steps) {
-        const what = `${s.request.name}: ${s.request.sender} → ${s.request.receivers.join(',')}`;
-        if (s.refused) console.log(`  refused  ${what}\n           ${s.refused.code}: ${s.refused.message}`);
-        else {
-          const re = s.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ');
-          console.log(
-            `  admitted ${what} as ${s.lane?.id} [${s.lane?.state}]${re ? `; re-tuned ${re}` : ''}`,
-          );
-        }
-      }
-      console.log(`\n${laneTable(lanes)}\n\nmost loaded egress ports`);
-      console.log(portTable(mostLoaded(ports, 6)));
-      if (o.once) {
-        await controller.close();
-        return;
-      }
-      console.log(
-        `\nTry: xlane lanes list --controller ${controller.url}   |   xlane status --controller ${controller.url}`,
-      );
-      console.log('Serving until Ctrl-C.');
-      await new Promise<void>((done) => {
-        const stop = () => controller.close().then(done, done);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await loopbackDemo(o);
     });
+}
+
+async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> {
+  const d = defaultInterferenceOptions();
+  if (o.engine !== 'native' && o.engine !== 'js')
+    throw new XlaneError('XL_ERR_VALIDATION', `--engine must be native or js (got "${o.engine}")`);
+  console.log(
+    `Building the ${o.topology ?? 'testbed-3'} network in namespaces; lanes ${d.senders.join(', ')} → ${d.receiver} ` +
+      `every ${d.periodNs / 1000} µs; bulk TCP from the senders saturates ${d.receiver}'s switch port.\n` +
+      `Modes: idle (no bulk), express (X-Lane: strict-priority express class), fifo (one queue: no X-Lane). ` +
+      `${seconds} s each. Ctrl-C cleans up.\n`,
+  );
+  const view = new InterferenceView(process.stdout);
+  try {
+    const r = await runInterference({
+      ...d,
+      ...(o.topology ? { topologyFile: o.topology } : {}),
+      runsDir: o.runsDir,
+      seconds,
+      engine: o.engine,
+      command: `xlane ${process.argv.slice(2).join(' ')}`,
+      onProgress: view.update,
+    });
+    view.stop();
+    console.log(`\n${interferenceTable(r.output)}`);
+    console.log(`\nrun folder: ${r.runDir}`);
+  } finally {
+    view.stop();
+  }
+}
+
+async function loopbackDemo(o: DemoCliOptions): Promise<void> {
+  const demo = await runControllerDemo({
+    ...(o.topology ? { topology: o.topology } : {}),
+    ...(o.db ? { dbPath: o.db } : {}),
+    ...(o.listen ? { listen: o.listen } : {}),
+  });
+  try {
+    console.log(`${laneTable(demo.lanes)}\n`);
+    const hb = demo.lanes.find((l) => l.name === 'hb-h1-h3') ?? demo.lanes[0];
+    if (!hb) return;
+    console.log(
+      `Running ${hb.name ?? hb.id} (${hb.grant.maxPayloadBytes} B every ${hb.grant.minPeriodNs / 1000} µs) on 127.0.0.1 for 3 s…`,
+    );
+    const { lane: l } = await runLoopbackLane(hb, 3);
+    console.log(
+      `${l.messages} frames, one-way p50 ${l.p50Us} µs, p99 ${l.p99Us} µs, p99.9 ${l.p999Us} µs, max ${l.maxUs} µs; ` +
+        `promised window ${l.lambdaMinUs}..${l.boundUs} µs, ${(l.withinBound * 100).toFixed(2)}% inside.`,
+    );
+    console.log(
+      'On loopback a frame crosses one host stack and no link: below λ_min is expected, and no cross ' +
+        'traffic competes. Run as root for the real comparison.',
+    );
+  } finally {
+    await demo.controller.close();
+  }
+}
+
+async function controllerDemo(o: DemoCliOptions): Promise<void> {
+  const demo = await runControllerDemo({
+    ...(o.topology ? { topology: o.topology } : {}),
+    ...(o.db ? { dbPath: o.db } : {}),
+    ...(o.listen ? { listen: o.listen } : {}),
+  });
+  const { controller, steps, lanes, ports } = demo;
+  if (o.json) {
+    console.log(JSON.stringify({ url: controller.url, db: demo.dbPath, steps, lanes, ports }, null, 2));
+    await controller.close();
+    return;
+  }
+  console.log(
+    `xlane controller serving ${o.topology ?? 'examples/testbed-3.yaml'} at ${controller.url} (state: ${demo.dbPath})\n`,
+  );
+  for (const s of steps) {
+    const what = `${s.request.name}: ${s.request.sender} → ${s.request.receivers.join(',')}`;
+    if (s.refused) console.log(`  refused  ${what}\n           ${s.refused.code}: ${s.refused.message}`);
+    else {
+      const re = s.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ');
+      console.log(`  admitted ${what} as ${s.lane?.id} [${s.lane?.state}]${re ? `; re-tuned ${re}` : ''}`);
+    }
+  }
+  console.log(`\n${laneTable(lanes)}\n\nmost loaded egress ports`);
+  console.log(portTable(mostLoaded(ports, 6)));
+  if (o.once) {
+    await controller.close();
+    return;
+  }
+  console.log(
+    `\nTry: xlane lanes list --controller ${controller.url}   |   xlane status --controller ${controller.url}`,
+  );
+  console.log('Serving until Ctrl-C.');
+  await new Promise<void>((done) => {
+    const stop = () => controller.close().then(done, done);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }

@@ -1,0 +1,71 @@
+// `xlane bench interference` for real (root, namespaces, iperf3), in a short version: the lanes come
+// from a real controller, frames cross the shaped testbed while iperf3 saturates the receiver's port,
+// every frame is recorded and judged against the grant's window, the run folder holds what the
+// report needs, and nothing is left behind.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { defaultInterferenceOptions, runInterference } from '../../src/bench/interference.js';
+import type { InterferenceRecord } from '../../src/bench/interference-types.js';
+import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import { isRoot } from '../../src/testbed/netns.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const hasIperf3 = spawnSync('iperf3', ['--version']).status === 0;
+const native = loadNativeAddon().ok;
+
+const netnsList = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+
+describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace testbed (root, iperf3)', () => {
+  it('records every frame of both lanes in idle, express and fifo and leaves no namespace behind', async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), 'xlane-interference-'));
+    const phases: string[] = [];
+    const r = await runInterference({
+      ...defaultInterferenceOptions(),
+      topologyFile: join(REPO, 'examples/testbed-3.yaml'),
+      runsDir,
+      seconds: 1,
+      engine: native ? 'native' : 'js',
+      command: 'test',
+      onProgress: (p) => {
+        const key = `${p.mode}:${p.phase}`;
+        if (phases[phases.length - 1] !== key) phases.push(key);
+      },
+    });
+    expect(r.output.runs.map((x) => x.mode)).toEqual(['idle', 'express', 'fifo']);
+    expect(phases).toContain('express:recording');
+    const record = JSON.parse(
+      readFileSync(join(r.runDir, 'interference.json'), 'utf8'),
+    ) as InterferenceRecord;
+    expect(record.kind).toBe('xlane-interference');
+    // The windows are the controller's grants, h1→h2 and h3→h2 through s1.
+    expect(record.allocation.lanes.map((l) => [l.from, l.to[0], l.path])).toEqual([
+      ['h1', 'h2', ['h1', 's1', 'h2']],
+      ['h3', 'h2', ['h3', 's1', 'h2']],
+    ]);
+    for (const run of record.runs) {
+      expect(run.lanes).toHaveLength(2);
+      for (const l of run.lanes) {
+        const grant = record.allocation.lanes.find((a) => a.lane === l.lane)!;
+        expect(l.boundUs).toBeCloseTo(grant.lambdaMaxUs, 2);
+        // One second at 100 µs: thousands of frames, whatever the machine's load.
+        expect(l.messages).toBeGreaterThan(1000);
+        expect(l.p50Us).toBeGreaterThan(0);
+        expect(l.maxUs).toBeGreaterThanOrEqual(l.p999Us);
+        expect(l.cdf[l.cdf.length - 1]!.fraction).toBe(1);
+        expect(l.series.length).toBeGreaterThan(0);
+      }
+      if (run.mode === 'idle') expect(run.bulkMbps).toBe(0);
+      else {
+        expect(run.bulkMbps).toBeGreaterThan(100);
+        expect(run.bulk.length).toBeGreaterThan(0);
+      }
+    }
+    expect(readdirSync(join(r.runDir, 'samples')).filter((f) => f.endsWith('.f64'))).toHaveLength(6);
+    expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
+    expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
+  }, 180_000);
+});
