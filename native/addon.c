@@ -108,6 +108,7 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   free(e->rx);
   free(e->tx_active);
   free(e->rx_index);
+  free(e->rx_watch);
   free(e->rx_scratch);
   free(e->stack);
   pthread_mutex_destroy(&e->lock);
@@ -138,6 +139,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->rx = calloc(XL_MAX_LANES, sizeof *e->rx);
   e->tx_active = calloc(XL_MAX_LANES, sizeof *e->tx_active);
   e->rx_index = calloc(XL_RX_INDEX_SIZE, sizeof *e->rx_index);
+  e->rx_watch = calloc(XL_MAX_LANES, sizeof *e->rx_watch);
   e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
   if (posix_memalign(&e->stack, 4096, XL_STACK_BYTES) != 0) e->stack = NULL;
   pthread_mutex_init(&e->lock, NULL);
@@ -145,7 +147,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
   for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
   napi_value handle, block, out;
-  if (e->event_fd < 0 || !e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_scratch || !e->stack) {
+  if (e->event_fd < 0 || !e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_watch || !e->rx_scratch || !e->stack) {
     int err = errno ? errno : ENOMEM;
     free(mem);
     e->mem = NULL;
@@ -315,19 +317,23 @@ static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value g
   return m;
 }
 
-// setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...])
+// setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...],
+//           heartbeatIncarnation (-1: no heartbeats))
 static napi_value js_set_sender(napi_env env, napi_callback_info info) {
-  ARGS(9);
+  ARGS(10);
   ENGINE();
   uint32_t slot, ndest_x2;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_TX, argv[1], argv[2], &slot);
   if (!m) return throw_errno(env, "setSender arguments", EINVAL);
-  int64_t fd;
+  int64_t fd, incarnation;
   int ok = arg_i64(env, argv[3], &fd) && arg_u32(env, argv[4], &m->tx.wire_id) &&
+           arg_i64(env, argv[9], &incarnation) && incarnation >= -1 && incarnation <= 0xffffffffLL &&
            arg_u32(env, argv[5], &m->tx.epoch) && arg_u32(env, argv[6], &m->tx.max_payload) &&
            arg_i64(env, argv[7], &m->tx.min_period_ns) &&
            napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
   m->tx.fd = (int)fd;
+  m->tx.heartbeat = ok && incarnation >= 0;
+  m->tx.incarnation = m->tx.heartbeat ? (uint32_t)incarnation : 0;
   if (ok) {
     m->tx.ndest = (int)(ndest_x2 / 2);
     m->tx.dest = calloc((size_t)m->tx.ndest + 1, sizeof(struct sockaddr_in));
@@ -351,9 +357,10 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// setReceiver(handle, slot, gen, wireId, epoch, senderAddress, maxPayload, lambdaMinNs, lambdaMaxNs)
+// setReceiver(handle, slot, gen, wireId, epoch, senderAddress, maxPayload, lambdaMinNs, lambdaMaxNs,
+//             deliverHeartbeats (0/1), livenessTimeoutNs (0: not watched))
 static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
-  ARGS(9);
+  ARGS(11);
   ENGINE();
   uint32_t slot;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_RX, argv[1], argv[2], &slot);
@@ -362,6 +369,9 @@ static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
            arg_ipv4(env, argv[5], &m->rx.sender_addr) && arg_u32(env, argv[6], &m->rx.max_payload) &&
            napi_get_value_double(env, argv[7], &m->rx.lambda_min_ns) == napi_ok &&
            napi_get_value_double(env, argv[8], &m->rx.lambda_max_ns) == napi_ok;
+  int64_t deliver = 0;
+  ok = ok && arg_i64(env, argv[9], &deliver) && arg_i64(env, argv[10], &m->rx.timeout_ns) && m->rx.timeout_ns >= 0;
+  m->rx.deliver_heartbeats = deliver != 0;
   if (!ok) {
     free(m);
     return throw_errno(env, "setReceiver arguments", EINVAL);
@@ -411,11 +421,11 @@ static napi_value js_layout(napi_env env) {
   L(W_RX_NOTIFIED); L(W_SLEEPING); L(RELEASED_OFFSET); L(TX_STATS_OFFSET); L(TX_STAT_WORDS);
   L(TS_SENT); L(TS_COALESCED); L(TS_REFUSED); L(TS_SEND_ERRORS); L(RX_STATS_OFFSET);
   L(RX_STAT_WORDS); L(RS_RECEIVED); L(RS_LOST); L(RS_REORDERED); L(RS_LATE); L(RS_EARLY);
-  L(RS_LAT_COUNT); L(RS_LAT_SUM); L(RS_LAT_MIN); L(RS_LAT_MAX); L(ENGINE_STATS_OFFSET);
+  L(RS_LAT_COUNT); L(RS_LAT_SUM); L(RS_LAT_MIN); L(RS_LAT_MAX); L(RS_HEARTBEATS); L(ENGINE_STATS_OFFSET);
   L(ES_RX_BATCHES); L(ES_JS_WAKEUPS); L(ES_HOST_DELAY_COUNT); L(ES_HOST_DELAY_SUM);
   L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(TX_RING_OFFSET); L(TX_SLOTS);
   L(TX_SLOT_HEADER); L(TX_SLOT_BYTES); L(RX_RING_OFFSET); L(RX_SLOTS); L(RX_SLOT_HEADER);
-  L(RX_SLOT_BYTES); L(SHARED_BYTES);
+  L(RX_SLOT_BYTES); L(RX_EVENT); L(LIVE_ALIVE); L(LIVE_SUSPECT); L(SHARED_BYTES);
 #undef L
   return o;
 }

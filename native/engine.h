@@ -25,6 +25,8 @@ typedef struct {
   uint32_t seq;
   int has_released;
   int64_t last_release_ns;
+  int heartbeat; // time-triggered: a frame at every boundary, carrying HEARTBEAT(incarnation)
+  uint32_t incarnation;
   int pending;
   int32_t pending_ticket;
   uint32_t frame_len, payload_len;
@@ -36,7 +38,13 @@ typedef struct {
   uint32_t gen, wire_id, epoch, max_payload;
   uint32_t sender_addr; // network order
   double lambda_min_ns, lambda_max_ns;
+  int deliver_heartbeats;
+  int64_t timeout_ns; // > 0: watched (liveness)
   xl_seq_window_t win;
+  // Kept across grant changes (set_rx): the sender's incarnation and the liveness state.
+  int64_t incarnation; // -1: no heartbeat seen yet
+  int64_t last_arrival_ns, last_sent_ns, since_ns;
+  int live; // XL_LIVE_*
 } xl_rx_lane_t;
 
 enum { XL_CTRL_SET_TX, XL_CTRL_REMOVE_TX, XL_CTRL_SET_RX, XL_CTRL_REMOVE_RX };
@@ -91,6 +99,8 @@ typedef struct xl_engine {
   uint16_t *tx_active;   // slots of active sender lanes
   int n_tx_active;
   int16_t *rx_index;     // open-addressing table wire id → rx slot (-1 empty)
+  uint16_t *rx_watch;    // slots of receiver lanes with a liveness watch
+  int n_watch;
   struct xl_rx_scratch *rx_scratch; // recvmmsg buffers
   void *stack;           // the engine thread's own stack, so it can be locked
 } xl_engine_t;
@@ -118,6 +128,8 @@ void xl_apply_control(xl_engine_t *e);
 int xl_drain_tx_ring(xl_engine_t *e);
 int64_t xl_release_due(xl_engine_t *e);
 int xl_receive_batch(xl_engine_t *e);
+int64_t xl_watchdog(xl_engine_t *e);
+int xl_rx_ring_has_room(xl_engine_t *e);
 void xl_rx_rebuild_index(xl_engine_t *e);
 void xl_close_all_lanes(xl_engine_t *e);
 

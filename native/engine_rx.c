@@ -1,6 +1,7 @@
 // The receiving half of the engine thread: one recvmmsg batch, each datagram decoded and checked
 // against the lane table exactly as src/engine/receive does it, accepted messages pushed into the
-// delivery ring, and JS woken at most once for the whole batch.
+// delivery ring, and JS woken at most once for the whole batch. Also the liveness watchdog: the
+// same rules as src/engine/receive/liveness.ts, its events pushed into the same ring.
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,8 +18,10 @@ static inline uint32_t hash_wire(uint32_t id) { return (id * 2654435761u) & (XL_
 // Rebuilt from scratch on every receiver change (rare), so lookups need no tombstones.
 void xl_rx_rebuild_index(xl_engine_t *e) {
   for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
+  e->n_watch = 0;
   for (int s = 0; s < XL_MAX_LANES; s++) {
     if (!e->rx[s].active) continue;
+    if (e->rx[s].timeout_ns > 0) e->rx_watch[e->n_watch++] = (uint16_t)s;
     uint32_t h = hash_wire(e->rx[s].wire_id);
     while (e->rx_index[h] >= 0) h = (h + 1) & (XL_RX_INDEX_SIZE - 1);
     e->rx_index[h] = (int16_t)s;
@@ -34,7 +37,8 @@ static int find_rx(xl_engine_t *e, uint32_t wire_id) {
 }
 
 // Lane-level checks in the order of receive/lane-table.ts; returns a drop reason or -1.
-static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t received_ns, int *slot_out) {
+static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t received_ns, int *slot_out,
+                 int64_t *previous_incarnation) {
   int slot = find_rx(e, f->wire_id);
   if (slot < 0) return XL_DROP_UNKNOWN_LANE;
   xl_rx_lane_t *l = &e->rx[slot];
@@ -43,12 +47,23 @@ static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t rece
   // A newer epoch may carry a grant this receiver has not learnt yet: hold it to the frame limit.
   uint32_t limit = f->epoch == l->epoch ? l->max_payload : XL_MAX_PAYLOAD;
   if ((uint32_t)f->data_length > limit) return XL_DROP_OVERSIZE;
+  // The incarnation goes before the sequence: a restarted sender numbers from 0 again, which the
+  // old window would take for duplicates, and its previous life's stragglers must not pass.
+  *previous_incarnation = l->incarnation;
+  if (f->heartbeat >= 0) {
+    if (f->heartbeat < l->incarnation) return XL_DROP_OLD;
+    if (f->heartbeat > l->incarnation) {
+      l->win.started = 0; // counters of the previous life stay
+      l->incarnation = f->heartbeat;
+    }
+  }
   int verdict = xl_seq_accept(&l->win, f->seq);
   if (verdict == XL_SEQ_DUPLICATE) return XL_DROP_DUPLICATE;
   if (verdict == XL_SEQ_OLD) return XL_DROP_OLD;
 
   double *st = xl_rx_stats(e, (uint32_t)slot);
   st[XL_RS_RECEIVED]++;
+  if (f->heartbeat >= 0) st[XL_RS_HEARTBEATS]++;
   st[XL_RS_LOST] = (double)l->win.open_gaps;
   st[XL_RS_REORDERED] = (double)l->win.reordered;
   if (f->clock == XL_CLOCK_MONOTONIC) {
@@ -62,6 +77,102 @@ static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t rece
   }
   *slot_out = slot;
   return -1;
+}
+
+static uint32_t rx_space(xl_engine_t *e, uint32_t *head) {
+  *head = (uint32_t)atomic_load_explicit(xl_word(e, XL_W_RX_HEAD), memory_order_relaxed);
+  uint32_t tail = (uint32_t)atomic_load_explicit(xl_word(e, XL_W_RX_TAIL), memory_order_acquire);
+  return XL_RX_SLOTS - (*head - tail);
+}
+
+int xl_rx_ring_has_room(xl_engine_t *e) {
+  uint32_t head;
+  return rx_space(e, &head) >= XL_RX_SLOTS_PER_DATAGRAM;
+}
+
+static inline uint8_t *rx_slot(xl_engine_t *e, uint32_t pos) {
+  return e->mem + XL_RX_RING_OFFSET + (size_t)(pos & (XL_RX_SLOTS - 1)) * XL_RX_SLOT_BYTES;
+}
+
+static void put_event(xl_engine_t *e, uint32_t pos, int slot, int state, int64_t incarnation, int64_t at_ns) {
+  const xl_rx_lane_t *l = &e->rx[slot];
+  uint8_t *s = rx_slot(e, pos);
+  uint32_t *h = (uint32_t *)s;
+  double *t = (double *)(s + 16);
+  h[0] = (uint32_t)slot;
+  h[1] = l->gen;
+  h[2] = (uint32_t)state;
+  h[3] = XL_RX_EVENT;
+  t[0] = (double)l->last_sent_ns;
+  t[1] = (double)l->last_arrival_ns;
+  t[2] = (double)at_ns;
+  t[3] = (double)incarnation;
+}
+
+// Makes `pushed` slots from `head` on visible to JS, waking it at most once per batch.
+static void publish(xl_engine_t *e, uint32_t head, int pushed) {
+  double *es = xl_engine_stats(e);
+  atomic_store_explicit(xl_word(e, XL_W_RX_HEAD), (int32_t)(head + (uint32_t)pushed), memory_order_seq_cst);
+  es[XL_ES_RX_BATCHES]++;
+  // One wake-up per batch at most, and none while JS has not yet answered the previous one.
+  if (atomic_exchange_explicit(xl_word(e, XL_W_RX_NOTIFIED), 1, memory_order_seq_cst) == 0) {
+    es[XL_ES_JS_WAKEUPS]++;
+    napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
+  }
+}
+
+static inline int64_t silence_deadline(const xl_rx_lane_t *l) {
+  int64_t base = l->last_arrival_ns > l->since_ns ? l->last_arrival_ns : l->since_ns;
+  return base + l->timeout_ns;
+}
+
+// A valid frame on a lane (receive/liveness.ts: LivenessMonitor.frame); returns the events pushed.
+static int frame_liveness(xl_engine_t *e, int slot, int64_t received_ns, uint64_t sent_ns,
+                          int64_t previous_incarnation, uint32_t pos) {
+  xl_rx_lane_t *l = &e->rx[slot];
+  int pushed = 0;
+  if (l->timeout_ns > 0 && l->live != XL_LIVE_SUSPECT && received_ns >= silence_deadline(l)) {
+    // Silent past the deadline and the watchdog had not run yet: the frame came too late. The
+    // silence belongs to the previous life when this frame starts a new one.
+    l->live = XL_LIVE_SUSPECT;
+    put_event(e, pos + (uint32_t)pushed++, slot, XL_LIVE_SUSPECT, previous_incarnation, received_ns);
+  }
+  l->last_arrival_ns = received_ns;
+  l->last_sent_ns = (int64_t)sent_ns;
+  if (l->timeout_ns > 0 && (l->live != XL_LIVE_ALIVE || l->incarnation != previous_incarnation)) {
+    l->live = XL_LIVE_ALIVE;
+    put_event(e, pos + (uint32_t)pushed++, slot, XL_LIVE_ALIVE, l->incarnation, received_ns);
+  }
+  return pushed;
+}
+
+// Suspects every watched lane silent past its deadline; returns the earliest deadline ahead.
+int64_t xl_watchdog(xl_engine_t *e) {
+  if (e->n_watch == 0) return INT64_MAX;
+  int64_t next = INT64_MAX;
+  int64_t now = xl_mono_ns();
+  uint32_t head;
+  uint32_t space = rx_space(e, &head);
+  int pushed = 0;
+  for (int i = 0; i < e->n_watch; i++) {
+    int slot = e->rx_watch[i];
+    xl_rx_lane_t *l = &e->rx[slot];
+    if (l->live == XL_LIVE_SUSPECT) continue;
+    int64_t deadline = silence_deadline(l);
+    if (now < deadline) {
+      if (deadline < next) next = deadline;
+      continue;
+    }
+    if ((uint32_t)pushed >= space) {
+      // JS has not drained the ring: report when it has room (within a millisecond).
+      if (now + 1000000 < next) next = now + 1000000;
+      continue;
+    }
+    l->live = XL_LIVE_SUSPECT;
+    put_event(e, head + (uint32_t)pushed++, slot, XL_LIVE_SUSPECT, l->incarnation, now);
+  }
+  if (pushed > 0) publish(e, head, pushed);
+  return next;
 }
 
 static int64_t realtime_minus_monotonic(void) {
@@ -78,13 +189,11 @@ int xl_receive_batch(xl_engine_t *e) {
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
 
-  _Atomic int32_t *headw = xl_word(e, XL_W_RX_HEAD), *tailw = xl_word(e, XL_W_RX_TAIL);
-  uint32_t head = (uint32_t)atomic_load_explicit(headw, memory_order_relaxed);
-  uint32_t tail = (uint32_t)atomic_load_explicit(tailw, memory_order_acquire);
-  uint32_t space = XL_RX_SLOTS - (head - tail);
+  uint32_t head;
   // A full delivery ring leaves datagrams in the socket buffer: back-pressure to the kernel rather
-  // than an unbounded queue here.
-  unsigned want = space < BATCH ? space : BATCH;
+  // than an unbounded queue here. Each datagram reserves the most slots it can need.
+  uint32_t room = rx_space(e, &head) / XL_RX_SLOTS_PER_DATAGRAM;
+  unsigned want = room < BATCH ? room : BATCH;
   if (want == 0) return 0;
   for (unsigned i = 0; i < want; i++) {
     iov[i].iov_base = bufs[i];
@@ -128,15 +237,18 @@ int xl_receive_batch(xl_engine_t *e) {
     }
     xl_frame_t f;
     int slot = -1;
+    int64_t previous_incarnation = -1;
     int reason = xl_decode(b, len, &f);
-    if (reason < 0) reason = admit(e, &f, from[i].sin_addr.s_addr, received_ns, &slot);
+    if (reason < 0) reason = admit(e, &f, from[i].sin_addr.s_addr, received_ns, &slot, &previous_incarnation);
     if (reason >= 0) {
       es[reason]++;
       continue;
     }
-    // A frame with control sub-messages only moves the window but has nothing for the app.
-    if (f.data_offset < 0) continue;
-    uint8_t *s = e->mem + XL_RX_RING_OFFSET + (size_t)((head + pushed) & (XL_RX_SLOTS - 1)) * XL_RX_SLOT_BYTES;
+    pushed += frame_liveness(e, slot, received_ns, f.sent_ns, previous_incarnation, head + (uint32_t)pushed);
+    // A frame with control sub-messages only moves the window; the app sees it only if the lane
+    // asked for heartbeats.
+    if (f.data_offset < 0 && !(f.heartbeat >= 0 && e->rx[slot].deliver_heartbeats)) continue;
+    uint8_t *s = rx_slot(e, head + (uint32_t)pushed);
     uint32_t *h = (uint32_t *)s;
     double *t = (double *)(s + 16);
     h[0] = (uint32_t)slot;
@@ -146,17 +258,10 @@ int xl_receive_batch(xl_engine_t *e) {
     t[0] = (double)f.sent_ns;
     t[1] = (double)received_ns;
     t[2] = kernel_ns;
-    memcpy(s + XL_RX_SLOT_HEADER, b + f.data_offset, (size_t)f.data_length);
+    t[3] = (double)f.heartbeat;
+    if (f.data_length > 0) memcpy(s + XL_RX_SLOT_HEADER, b + f.data_offset, (size_t)f.data_length);
     pushed++;
   }
-  if (pushed > 0) {
-    atomic_store_explicit(headw, (int32_t)(head + (uint32_t)pushed), memory_order_seq_cst);
-    es[XL_ES_RX_BATCHES]++;
-    // One wake-up per batch at most, and none while JS has not yet answered the previous one.
-    if (atomic_exchange_explicit(xl_word(e, XL_W_RX_NOTIFIED), 1, memory_order_seq_cst) == 0) {
-      es[XL_ES_JS_WAKEUPS]++;
-      napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
-    }
-  }
+  if (pushed > 0) publish(e, head, pushed);
   return n;
 }

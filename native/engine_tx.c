@@ -58,6 +58,8 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->epoch = s->epoch;
   l->max_payload = s->max_payload;
   l->min_period_ns = s->min_period_ns;
+  l->heartbeat = s->heartbeat;
+  l->incarnation = s->incarnation;
   // A tightened σ_max holds from now on: a message accepted under the old grant that no longer
   // fits is refused, not sent (it would break the other lanes' guarantees).
   if (l->pending && l->payload_len > l->max_payload) {
@@ -68,17 +70,29 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
 
 static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
   xl_rx_lane_t *l = &e->rx[m->slot];
+  const xl_rx_lane_t *s = &m->rx;
   if (!l->active || l->gen != m->gen) {
     memset(l, 0, sizeof *l);
     memset(xl_rx_stats(e, m->slot), 0, XL_RX_STAT_WORDS * sizeof(double));
     l->active = 1;
     l->gen = m->gen;
+    l->incarnation = -1;
   }
-  xl_seq_window_t win = l->win; // a grant change keeps the window and counters
-  *l = m->rx;
-  l->active = 1;
-  l->gen = m->gen;
-  l->win = win;
+  // A grant change keeps the window, the counters, the incarnation and the liveness state.
+  l->wire_id = s->wire_id;
+  l->epoch = s->epoch;
+  l->max_payload = s->max_payload;
+  l->sender_addr = s->sender_addr;
+  l->lambda_min_ns = s->lambda_min_ns;
+  l->lambda_max_ns = s->lambda_max_ns;
+  l->deliver_heartbeats = s->deliver_heartbeats;
+  int64_t timeout = s->timeout_ns > 0 ? s->timeout_ns : 0;
+  if (timeout > 0 && l->timeout_ns <= 0) {
+    // A watch that starts counts its silence from now (receive/liveness.ts: applyWatchTimeout).
+    l->since_ns = xl_mono_ns();
+    l->live = XL_LIVE_UNKNOWN;
+  }
+  l->timeout_ns = timeout;
 }
 
 void xl_apply_control(xl_engine_t *e) {
@@ -177,7 +191,7 @@ int64_t xl_release_due(xl_engine_t *e) {
   for (int i = 0; i < e->n_tx_active; i++) {
     uint32_t slot = e->tx_active[i];
     xl_tx_lane_t *l = &e->tx[slot];
-    if (!l->pending) continue;
+    if (!l->pending && !l->heartbeat) continue;
     int64_t now = xl_mono_ns();
     if (l->has_released) {
       int64_t due = l->last_release_ns + l->min_period_ns;
@@ -188,9 +202,23 @@ int64_t xl_release_due(xl_engine_t *e) {
     }
     double *st = xl_tx_stats(e, slot);
     if (l->fd < 0) {
-      st[XL_TS_REFUSED]++;
-      finish_pending(e, slot, l);
+      if (l->pending) {
+        st[XL_TS_REFUSED]++;
+        finish_pending(e, slot, l);
+      }
+      if (l->heartbeat) {
+        // No socket: skip the boundary instead of spinning on it.
+        l->last_release_ns = now;
+        l->has_released = 1;
+        if (now + l->min_period_ns < next) next = now + l->min_period_ns;
+      }
       continue;
+    }
+    if (l->heartbeat) {
+      // The frame buffer is free when nothing is pending; with a pending message the heartbeat
+      // rides behind its DATA in the same frame.
+      if (!l->pending) l->frame_len = (uint32_t)xl_start_frame(l->frame, l->wire_id);
+      l->frame_len = (uint32_t)xl_append_heartbeat(l->frame, l->frame_len, l->incarnation);
     }
     xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
     l->seq++;
@@ -198,9 +226,11 @@ int64_t xl_release_due(xl_engine_t *e) {
     // early one, or two frames would be closer than π_min on the wire.
     l->last_release_ns = now;
     l->has_released = 1;
-    finish_pending(e, slot, l);
+    if (l->pending) finish_pending(e, slot, l);
     st[XL_TS_SENT]++;
     send_frame(e, slot, l);
+    // A heartbeat lane always has its next frame due.
+    if (l->heartbeat && now + l->min_period_ns < next) next = now + l->min_period_ns;
   }
   return next;
 }

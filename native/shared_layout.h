@@ -39,6 +39,7 @@
 #define XL_RS_LAT_SUM 6
 #define XL_RS_LAT_MIN 7
 #define XL_RS_LAT_MAX 8
+#define XL_RS_HEARTBEATS 9
 
 // Engine-wide float64 counters: the drop reasons in DROP_REASONS order, then receive-path stats.
 #define XL_ENGINE_STATS_OFFSET (XL_RX_STATS_OFFSET + XL_MAX_LANES * XL_RX_STAT_WORDS * 8)
@@ -66,12 +67,22 @@
 #define XL_TX_SLOT_HEADER 16
 #define XL_TX_SLOT_BYTES 1440
 
-// Delivery ring: the engine produces, JS consumes. Slot: rxSlot, gen, seq, length (u32), sentNs,
-// receivedNs, kernelReceivedNs (float64; exact below 2^53 ns), payload.
+// Delivery ring: the engine produces, JS consumes, in arrival order. Slot header: rxSlot, gen, seq,
+// length (u32), then float64 (exact below 2^53): sentNs, receivedNs, kernelReceivedNs, heartbeat
+// incarnation (-1: none); then the payload. A liveness event (length == XL_RX_EVENT) shares the
+// ring so it is seen in order with the deliveries: seq = XL_LIVE_ALIVE / XL_LIVE_SUSPECT, and the
+// float64s are lastSentNs, lastArrivalNs, atNs, incarnation.
 #define XL_RX_RING_OFFSET (XL_TX_RING_OFFSET + XL_TX_SLOTS * XL_TX_SLOT_BYTES)
 #define XL_RX_SLOTS 1024
-#define XL_RX_SLOT_HEADER 40
-#define XL_RX_SLOT_BYTES 1464
+#define XL_RX_SLOT_HEADER 48
+#define XL_RX_SLOT_BYTES 1472
+#define XL_RX_EVENT 0xffffffffu
+#define XL_LIVE_UNKNOWN 0
+#define XL_LIVE_ALIVE 1
+#define XL_LIVE_SUSPECT 2
+// Ring slots one datagram may need: a late frame on a watched lane is a suspect, an alive and a
+// delivery.
+#define XL_RX_SLOTS_PER_DATAGRAM 3
 
 #define XL_SHARED_BYTES (XL_RX_RING_OFFSET + XL_RX_SLOTS * XL_RX_SLOT_BYTES)
 

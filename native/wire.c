@@ -28,7 +28,8 @@ int xl_decode(const uint8_t *b, size_t len, xl_frame_t *f) {
   if (count == 0) return XL_DROP_MALFORMED;
   if (b[25] != 0 || rd16(b + 26) != 0) return XL_DROP_MALFORMED;
 
-  int data_offset = -1, data_length = 0, heartbeat = 0;
+  int data_offset = -1, data_length = 0;
+  int64_t heartbeat = -1;
   size_t pos = XL_HEADER_BYTES;
   for (unsigned i = 0; i < count; i++) {
     if (pos + XL_SUB_HEADER_BYTES > len) return XL_DROP_MALFORMED;
@@ -41,8 +42,8 @@ int xl_decode(const uint8_t *b, size_t len, xl_frame_t *f) {
       data_offset = (int)body;
       data_length = (int)body_len;
     } else if (type == XL_SUB_HEARTBEAT) {
-      if (body_len != XL_HEARTBEAT_BODY || heartbeat || rd32(b + body + 4) != 0) return XL_DROP_MALFORMED;
-      heartbeat = 1;
+      if (body_len != XL_HEARTBEAT_BODY || heartbeat >= 0 || rd32(b + body + 4) != 0) return XL_DROP_MALFORMED;
+      heartbeat = rd32(b + body);
     }
     pos = body + body_len;
   }
@@ -55,21 +56,40 @@ int xl_decode(const uint8_t *b, size_t len, xl_frame_t *f) {
   f->clock = flags & XL_FLAG_CLOCK_MASK;
   f->data_offset = data_offset;
   f->data_length = data_length;
+  f->heartbeat = heartbeat;
   return -1;
 }
 
-size_t xl_start_data_frame(uint8_t *b, uint32_t wire_id, uint32_t length) {
+size_t xl_start_frame(uint8_t *b, uint32_t wire_id) {
   wr16(b, XL_MAGIC);
   b[2] = XL_VERSION;
   b[3] = XL_CLOCK_MONOTONIC;
   wr32(b + 4, wire_id);
   xl_stamp(b, 0, 0, 0);
-  b[24] = 1;
+  b[24] = 0;
   b[25] = b[26] = b[27] = 0;
-  b[28] = XL_SUB_DATA;
-  b[29] = 0;
-  wr16(b + 30, (uint16_t)length);
-  return XL_HEADER_BYTES + XL_SUB_HEADER_BYTES;
+  return XL_HEADER_BYTES;
+}
+
+// The header budget keeps room for one HEARTBEAT behind the largest DATA (docs/protocol.md).
+size_t xl_append_heartbeat(uint8_t *b, size_t len, uint32_t incarnation) {
+  uint8_t *s = b + len;
+  s[0] = XL_SUB_HEARTBEAT;
+  s[1] = 0;
+  wr16(s + 2, XL_HEARTBEAT_BODY);
+  wr32(s + 4, incarnation);
+  wr32(s + 8, 0);
+  b[24]++;
+  return len + XL_SUB_HEADER_BYTES + XL_HEARTBEAT_BODY;
+}
+
+size_t xl_start_data_frame(uint8_t *b, uint32_t wire_id, uint32_t length) {
+  size_t at = xl_start_frame(b, wire_id);
+  b[at] = XL_SUB_DATA;
+  b[at + 1] = 0;
+  wr16(b + at + 2, (uint16_t)length);
+  b[24] = 1;
+  return at + XL_SUB_HEADER_BYTES;
 }
 
 void xl_stamp(uint8_t *b, uint32_t epoch, uint32_t seq, uint64_t sent_ns) {

@@ -46,6 +46,8 @@ export const ErrorCodes = {
   XL_ERR_TUNE_STATE: 409,
   /** A tool that must compile C at run time (`xlane bench engine`'s floor reference) found no compiler. */
   XL_ERR_NO_COMPILER: 500,
+  /** The agent's host calibration (a loopback lane through its own engine) got no usable sample. */
+  XL_ERR_CALIBRATION: 500,
   XL_ERR_INTERNAL: 500,
 } as const;
 

@@ -5,7 +5,16 @@ export type { Grant, LanePolicy, LaneRequest, ReceiverGuarantee } from './alloc/
 export { Client, type ClientEvents, type OpenLaneOptions } from './client/client.js';
 export { type ConnectOptions, connect, DEFAULT_SOCKET, type EmbeddedOptions } from './client/connect.js';
 export { ControllerClient, type ControllerClientOptions } from './client/controller-client.js';
+export {
+  FailureDetector,
+  type FailureDetectorEvents,
+  type FailureDetectorOptions,
+} from './client/failure-detector.js';
 export { failureTimeoutNs, type TimeoutChange } from './client/grant-diff.js';
 export { Lane, type LaneEvents, type LaneMessage, type LaneOptions, type LaneState } from './client/lane.js';
 export type { Engine, LaneCounters, SendOutcome } from './engine/types.js';
 export { type ErrorCode, ErrorCodes, isXlaneError, XlaneError } from './errors.js';
+export type { HeartbeatDetector } from './fd/detector.js';
+export { FixedTimeoutDetector } from './fd/fixed-timeout.js';
+export { PhiAccrualDetector, type PhiAccrualOptions, phiCrossingNs, phiOf } from './fd/phi-accrual.js';
+export type { FdCause, FdEvent, MemberState, MemberStatus } from './fd/types.js';

@@ -8,6 +8,9 @@ import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
+import { FD_LANE_PREFIX } from '../fd/group-config.js';
+import { FdGroupService, type FdServiceOptions } from '../fd/group-service.js';
+import type { FdEvent, GroupSubscription } from '../fd/types.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { EngineSync } from './engine-sync.js';
@@ -21,9 +24,12 @@ import {
   type SnapshotMessage,
   type UpdateMessage,
 } from './grant-book.js';
+import { type HostBoundsCalibration, measureHostBounds } from './host-bounds/measure.js';
+import type { SpecContext } from './lane-specs.js';
 import type { LocalBackend, LocalLane, LocalSubscriber } from './local-api/backend.js';
 import { type AgentLog, silentLog } from './log.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
+import { registerFdMetrics } from './metrics/fd-metrics.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import type { PeerMap } from './peers.js';
 import { desiredQos, type QosOptions, qosOptionsFor } from './qos/desired.js';
@@ -58,7 +64,13 @@ export interface AgentOptions {
   idleTimeoutMs?: number;
   /** How long openLane waits for the new lane to arrive on this host's own watch stream. */
   bookWaitMs?: number;
+  /** X-FD: run the failure detector for these groups (src/fd, docs/fd.md). */
+  fd?: AgentFdOptions;
+  /** Measure this host's send / receive bounds at start and send them to the controller (docs/operations.md). */
+  hostBounds?: HostBoundsCalibration;
 }
+
+export type AgentFdOptions = Omit<FdServiceOptions, 'host' | 'controller' | 'log' | 'onSpecsChanged'>;
 
 interface Waiter {
   check(book: GrantBook): boolean;
@@ -72,6 +84,8 @@ export class Agent implements LocalBackend {
   /** The book once engine and QoS hold it (the one waiters see); `book` leads it during an apply. */
   private settled: GrantBook = this.book;
   private readonly sync: EngineSync;
+  /** The failure detector, when the agent runs one (AgentOptions.fd). */
+  readonly fd: FdGroupService | undefined;
   private readonly watch: WatchClient;
   private readonly subs = new Map<string, Set<LocalSubscriber>>();
   private readonly waiters = new Set<Waiter>();
@@ -94,17 +108,23 @@ export class Agent implements LocalBackend {
   ) {
     this.host = opts.host;
     this.log = opts.log ?? silentLog;
-    this.sync = new EngineSync(opts.engine, {
-      host: opts.host,
-      peers: opts.peers,
-      expressPort: topology.expressPort,
-    });
+    this.fd = opts.fd
+      ? new FdGroupService({
+          ...opts.fd,
+          host: opts.host,
+          controller: opts.controller,
+          log: this.log,
+          onSpecsChanged: () => this.resyncEngine(),
+        })
+      : undefined;
+    this.sync = new EngineSync(opts.engine, this.specContext(topology.expressPort));
     this.metrics = createAgentMetrics({
       engine: opts.engine,
       latency: this.latency,
       status: () => this.status(),
       qosErrors: () => this.qosFailures,
     });
+    if (this.fd) registerFdMetrics(this.metrics, this.fd);
     this.watch = new WatchClient(
       {
         url: opts.controller.watchUrl(opts.host),
@@ -141,12 +161,28 @@ export class Agent implements LocalBackend {
       });
     }
     const agent = new Agent(opts, topology);
+    const bindAddress = opts.bindAddress ?? opts.peers.get(opts.host) ?? '0.0.0.0';
     await opts.engine.start({
-      bindAddress: opts.bindAddress ?? opts.peers.get(opts.host) ?? '0.0.0.0',
+      bindAddress,
       port: topology.expressPort,
       ...(opts.core !== undefined ? { core: opts.core } : {}),
     });
+    if (opts.hostBounds) {
+      // Registered, but not serving yet: the calibration lane has the engine to itself.
+      await agent.register().catch((err) => log.warn({ err: (err as Error).message }, 'registration failed'));
+      const ctx = {
+        host: opts.host,
+        engine: opts.engine,
+        controller: opts.controller,
+        bindAddress,
+        topology,
+        log,
+      };
+      await measureHostBounds(ctx, opts.hostBounds);
+    }
     opts.engine.onDelivery((d) => agent.deliver(d));
+    const fd = agent.fd;
+    if (fd) opts.engine.onLiveness((e) => fd.liveness(e));
     if (opts.qos) await agent.startQos(opts.qos);
     agent.watch.start();
     return agent;
@@ -170,6 +206,7 @@ export class Agent implements LocalBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.fd?.close();
     clearInterval(this.qosTimer);
     await this.watch.close();
     if (this.qos) {
@@ -188,6 +225,15 @@ export class Agent implements LocalBackend {
     request: Omit<LaneRequest, 'sender'>,
     opts: { waitLiveMs?: number } = {},
   ): Promise<LocalLane> {
+    if (request.name?.startsWith(FD_LANE_PREFIX)) {
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `lane names starting with "${FD_LANE_PREFIX}" are the failure detector's`,
+        {
+          name: request.name,
+        },
+      );
+    }
     const res = await this.opts.controller.openLane(
       { ...request, sender: this.host },
       opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs } : {},
@@ -251,7 +297,44 @@ export class Agent implements LocalBackend {
     };
   }
 
+  subscribeGroup(group: string, onEvent: (e: FdEvent) => void): GroupSubscription {
+    if (!this.fd) {
+      throw new XlaneError(
+        'XL_ERR_NOT_FOUND',
+        `this agent runs no failure detector (start it with --fd ${group}=…)`,
+        {
+          group,
+        },
+      );
+    }
+    return this.fd.subscribe(group, onEvent);
+  }
+
   // ---- internals ----
+
+  private specContext(expressPort: number): SpecContext {
+    return {
+      host: this.host,
+      peers: this.opts.peers,
+      expressPort,
+      ...(this.fd ? { heartbeats: this.fd.heartbeats } : {}),
+    };
+  }
+
+  /** The failure detector changed a heartbeat setting between grant updates (a held TO). */
+  private resyncEngine(): void {
+    if (this.closed) return;
+    this.logSyncErrors(this.sync.apply(this.book.grants.values()).errors);
+  }
+
+  private logSyncErrors(errors: { laneId: string; role: string; message: string }[]): void {
+    for (const e of errors) {
+      const key = `${e.laneId}/${e.role}/${e.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
+    }
+  }
 
   private deliver(d: DeliveryView): void {
     this.latency.record(d.laneId, d.receivedNs - d.sentNs);
@@ -279,7 +362,7 @@ export class Agent implements LocalBackend {
       );
     }
     this.topology = topology;
-    this.sync.setContext({ host: this.host, peers: this.opts.peers, expressPort: topology.expressPort });
+    this.sync.setContext(this.specContext(topology.expressPort));
     if (this.qos) this.qosOpts = this.qosOptionsOrUndefined(topology);
   }
 
@@ -295,13 +378,10 @@ export class Agent implements LocalBackend {
   private async applyBook(next: GrantBook): Promise<void> {
     const before = this.book;
     this.book = next;
+    // The failure detector first: it decides the heartbeat part of the specs (TO from the grants).
+    this.fd?.observe(next.grants.values());
     const result = this.sync.apply(next.grants.values());
-    for (const e of result.errors) {
-      const key = `${e.laneId}/${e.role}/${e.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
-    }
+    this.logSyncErrors(result.errors);
     if (result.ops.length > 0) {
       this.log.info(
         { version: next.version, epoch: next.epoch, ops: result.ops.map((o) => o.op) },

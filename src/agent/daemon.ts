@@ -5,9 +5,13 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ControllerClient } from '../client/controller-client.js';
 import type { Engine } from '../engine/types.js';
-import { Agent } from './agent.js';
+import { XlaneError } from '../errors.js';
+import { parseFdGroup, validateGroups } from '../fd/group-config.js';
+import { claimIncarnation } from '../fd/incarnation.js';
+import { Agent, type AgentFdOptions } from './agent.js';
 import { processHasNetAdmin } from './capabilities.js';
 import { createEngine, type EngineKind } from './engine-factory.js';
+import type { HostBoundsMode } from './host-bounds/options.js';
 import { type LocalApi, startLocalApi } from './local-api/server.js';
 import type { AgentLog } from './log.js';
 import { type MetricsServer, startMetricsServer } from './metrics/server.js';
@@ -33,6 +37,16 @@ export interface DaemonOptions {
   netAdmin?: boolean;
   /** An engine to run instead of creating one of kind `engine` (embedding, tests). */
   engineInstance?: Engine;
+  /** 'measure': calibrate at start and send the bounds to the controller (default 'declared'). */
+  hostBounds?: HostBoundsMode;
+  /** How long the calibration sends (s; default 2, at most 30). */
+  calibrateSeconds?: number;
+  /** X-FD groups, `GROUP=h1,h2,h3` each (the --fd option). */
+  fd?: string[];
+  /** Heartbeat period asked for the FD lanes (ns; default 1 ms). */
+  fdPeriodNs?: number;
+  /** Suspected this long without interruption → down (ns; default 1 s). */
+  fdConfirmNs?: number;
 }
 
 export interface Daemon {
@@ -47,6 +61,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     o.peersFile ? loadPeersFile(o.peersFile) : new Map(),
     o.peers ? parsePeerList(o.peers) : new Map(),
   );
+  const fd = await fdOptions(o);
   const controller = new ControllerClient({
     ...(o.controller ? { url: o.controller } : {}),
     ...(o.token ? { token: o.token } : {}),
@@ -69,6 +84,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     log: o.log,
     ...(o.core !== undefined ? { core: o.core } : {}),
     ...(qos ? { qos } : {}),
+    ...(o.hostBounds === 'measure'
+      ? { hostBounds: o.calibrateSeconds !== undefined ? { seconds: o.calibrateSeconds } : {} }
+      : {}),
+    ...(fd ? { fd } : {}),
   });
   let metrics: MetricsServer | undefined;
   let localApi: LocalApi | undefined;
@@ -92,5 +111,29 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await metrics?.close();
       await agent.close();
     },
+  };
+}
+
+/** Parses --fd before anything starts, and takes this run's incarnation: recorded next to the
+ * socket, so a restart counts up even within the same second (see fd/incarnation.ts). */
+async function fdOptions(o: DaemonOptions): Promise<AgentFdOptions | undefined> {
+  const groups = (o.fd ?? []).map(parseFdGroup);
+  if (groups.length === 0) return undefined;
+  validateGroups(o.host, groups);
+  for (const [flag, v] of [
+    ['--fd-period', o.fdPeriodNs],
+    ['--fd-confirm', o.fdConfirmNs],
+  ] as const) {
+    if (v !== undefined && !(v > 0)) throw new XlaneError('XL_ERR_VALIDATION', `${flag} must be > 0`);
+  }
+  const path = `${o.socket}.fd-incarnation`;
+  await mkdir(dirname(path), { recursive: true }).catch(() => {});
+  const incarnation = claimIncarnation(path, Date.now(), (msg) => o.log.warn({ path }, `fd: ${msg}`));
+  o.log.info({ groups: groups.map((g) => g.name), incarnation }, 'fd: failure detector on');
+  return {
+    groups,
+    incarnation,
+    ...(o.fdPeriodNs !== undefined ? { periodNs: o.fdPeriodNs } : {}),
+    ...(o.fdConfirmNs !== undefined ? { confirmNs: o.fdConfirmNs } : {}),
   };
 }

@@ -22,6 +22,14 @@ export interface SpecContext {
   peers: PeerMap;
   /** UDP port agents receive on; used when a grant carries no dstPort. */
   expressPort: number;
+  /** Lanes whose engine sends or watches heartbeats (the failure detector's, src/fd). */
+  heartbeats?: HeartbeatPlan;
+}
+
+/** Per grant: the heartbeat part of its sender / receiver spec, or undefined for a plain lane. */
+export interface HeartbeatPlan {
+  sender(g: WireGrant): SenderSpec['heartbeat'];
+  receiver(g: WireGrant): ReceiverSpec['heartbeat'];
 }
 
 export type EngineOp =
@@ -80,6 +88,7 @@ export function desiredLaneSpecs(
             address: ctx.peers.get(r.host)!,
             port: g.dstPort || ctx.expressPort,
           })),
+          ...withHeartbeat(ctx.heartbeats?.sender(g)),
         });
       }
     }
@@ -97,6 +106,7 @@ export function desiredLaneSpecs(
           maxPayloadBytes: g.maxPayloadBytes,
           lambdaMinNs: mine.lambdaMinNs,
           lambdaMaxNs: mine.lambdaMaxNs,
+          ...withHeartbeat(ctx.heartbeats?.receiver(g)),
         });
       }
     }
@@ -117,6 +127,10 @@ export function diffLaneSpecs(desired: LaneSpecs, current: LaneSpecs): EngineOp[
   for (const [id, spec] of desired.senders)
     if (!sameSpec(current.senders.get(id), spec)) ops.push({ op: 'setSender', spec });
   return ops;
+}
+
+function withHeartbeat<T>(heartbeat: T | undefined): { heartbeat?: T } {
+  return heartbeat === undefined ? {} : { heartbeat };
 }
 
 function sameSpec(a: object | undefined, b: object): boolean {

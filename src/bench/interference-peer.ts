@@ -6,6 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { runCalibration } from '../agent/host-bounds/calibrate.js';
+import { describe, hostLatencyRequest } from '../agent/host-bounds/measure.js';
+import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine } from '../engine/types.js';
@@ -76,16 +79,30 @@ async function main(): Promise<void> {
   });
   const lanes = new Map<string, LaneRecording>();
   let recording = false;
-  engine.onDelivery((d) => {
+  const record = (d: DeliveryView) => {
     if (!recording) return;
     lanes.get(d.laneId)?.add(d);
-  });
+  };
+  engine.onDelivery(record);
   const lostOf = (lane: string) => engine.counters().lanes.find((l) => l.laneId === lane)?.lost ?? 0;
   let senders: string[] = [];
   let periodNs = 0;
 
   const handle = async (req: InterferencePeerRequest): Promise<InterferencePeerReply> => {
     switch (req.op) {
+      case 'calibrate': {
+        const run = await runCalibration(engine, {
+          bindAddress: cfg.address,
+          port: cfg.port,
+          seconds: req.seconds,
+          periodNs: req.periodNs,
+          dscp: req.dscp,
+        });
+        // The calibration took the delivery handler for its run.
+        engine.onDelivery(record);
+        const derived = deriveHostBounds(run.latenciesNs, run.latenciesNs.length);
+        return { op: 'calibrate', request: hostLatencyRequest(run, derived), summary: describe(derived) };
+      }
       case 'configure':
         for (const r of req.receivers) {
           engine.setReceiver(r);

@@ -85,6 +85,15 @@ export interface AllocationPort {
   delayBoundUs: number;
 }
 
+export interface HostBoundsRow {
+  host: string;
+  source: string;
+  sendUs: [number, number];
+  recvUs: [number, number];
+  observedMaxUs?: number;
+  samples?: number;
+}
+
 /** RUN_DIR/interference.json */
 export interface InterferenceRecord {
   kind: 'xlane-interference';
@@ -95,6 +104,9 @@ export interface InterferenceRecord {
   topology: string;
   machine: { cpus: number; loadAvg1: number; kernel: string };
   allocation: { lanes: AllocationLane[]; ports: AllocationPort[] };
+  /** Each involved host's send/receive bounds [min, max] µs as the controller used them: declared in
+   * the topology, or measured by the calibration (its largest observed one-way latency and samples). */
+  hostBounds?: HostBoundsRow[];
   runs: InterferenceRunDetail[];
   /** What the CPU sharing costs, which engine modes were used, misses and their causes. */
   notes: string[];

@@ -58,6 +58,10 @@ export interface InterferenceOptions {
   feed: FeedMode;
   /** Parallel TCP streams per bulk flow (one flow from each sender to the receiver). */
   bulkStreams: number;
+  /** Host send/receive bounds: the topology's, or measured on each host's engine before the runs
+   * (the agent's calibration) and given to the controller, so the windows include them. */
+  hostBounds: 'declared' | 'measure';
+  calibrateSeconds: number;
   /** Recorded in the run file. */
   command: string;
   onProgress?: (p: InterferenceProgress) => void;
@@ -97,6 +101,8 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     receive: 'blocking',
     feed: 'heartbeat',
     bulkStreams: 1,
+    hostBounds: 'measure',
+    calibrateSeconds: 5,
   };
 }
 
@@ -111,6 +117,7 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   if (!(Number.isInteger(o.payloadBytes) && o.payloadBytes >= 1 && o.payloadBytes <= 1418))
     bad.push('payload must be 1..1418 bytes');
   if (o.modes.length === 0) bad.push('at least one mode');
+  if (!(o.calibrateSeconds >= 1 && o.calibrateSeconds <= 30)) bad.push('calibration must take 1..30 s');
   if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
 }
 
@@ -139,12 +146,22 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
     logger: false,
   });
   try {
-    const alloc = await allocate(controller, o);
+    // Lanes are opened once, on the first testbed: after the hosts' calibration when bounds are
+    // measured, so every window includes them. Every mode then runs the same grants.
+    let alloc: Allocation | undefined;
+    const allocation = async (peers: Map<string, Peer>) => {
+      if (!alloc) {
+        if (o.hostBounds === 'measure') await calibrate(controller, peers, o, spec);
+        alloc = await allocate(controller, o);
+      }
+      return alloc;
+    };
     const runs: InterferenceRunDetail[] = [];
     for (const mode of o.modes) {
-      runs.push(await runMode(mode, o, spec, name, sampleDir, alloc, (c) => (cleanup = c)));
+      runs.push(await runMode(mode, o, spec, name, sampleDir, allocation, (c) => (cleanup = c)));
       cleanup = undefined;
     }
+    if (!alloc) throw new XlaneError('XL_ERR_INTERNAL', 'no run allocated lanes');
     const record: InterferenceRecord = {
       kind: 'xlane-interference',
       version: 1,
@@ -153,6 +170,7 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
       topology: spec.name,
       machine: { cpus: cpus().length, loadAvg1: Math.round(loadavg()[0]! * 100) / 100, kernel: release() },
       allocation: alloc.table,
+      hostBounds: alloc.hostBounds,
       runs,
       notes: notesFor(o, runs),
     };
@@ -177,6 +195,28 @@ interface Allocation {
   grants: Map<string, WireGrant[]>;
   windows: Map<string, LaneWindow>;
   table: InterferenceRecord['allocation'];
+  hostBounds: InterferenceRecord['hostBounds'];
+}
+
+/** Every peer calibrates at once (they share the CPUs during the runs too) and the controller gets
+ * each host's bounds exactly as an agent started with `--host-bounds measure` sends them. */
+async function calibrate(
+  controller: RunningController,
+  peers: Map<string, Peer>,
+  o: InterferenceOptions,
+  spec: TopologySpec,
+): Promise<void> {
+  const client = new ControllerClient({ url: controller.url });
+  const results = await Promise.all(
+    [...peers.entries()].map(async ([host, peer]) => {
+      const r = await peer.request(
+        { op: 'calibrate', seconds: o.calibrateSeconds, periodNs: o.periodNs, dscp: spec.expressDscp ?? 46 },
+        (o.calibrateSeconds + 30) * 1000,
+      );
+      return { host, r };
+    }),
+  );
+  for (const { host, r } of results) await client.setHostLatency(host, r.request);
 }
 
 /** The lanes, asked of a real controller over its HTTP API exactly as an agent or client would. */
@@ -219,6 +259,22 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
   }
   const grants = new Map<string, WireGrant[]>();
   for (const h of [...o.senders, o.receiver]) grants.set(h, (await client.grants(h)).grants);
+  const involved = new Set([...o.senders, o.receiver]);
+  const hostBounds = (await client.hosts())
+    .filter((h) => involved.has(h.name))
+    .map((h) => {
+      const b = h.bounds;
+      const us = (r: { minNs: number; maxNs: number }): [number, number] => [r.minNs / 1000, r.maxNs / 1000];
+      return {
+        host: h.name,
+        source: b.source,
+        sendUs: us(b.sendLatency),
+        recvUs: us(b.recvLatency),
+        ...(b.measured?.observed
+          ? { observedMaxUs: b.measured.observed.maxNs / 1000, samples: b.measured.samples }
+          : {}),
+      };
+    });
   const ports: AllocationPort[] = (await client.ports())
     .filter((p) => p.expressBps > 0)
     .map((p) => ({
@@ -229,7 +285,7 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
       expressLoadBps: p.expressBps,
       delayBoundUs: p.delayNs / 1000,
     }));
-  return { grants, windows, table: { lanes, ports } };
+  return { grants, windows, table: { lanes, ports }, hostBounds };
 }
 
 function specsFor(host: string, plan: TestbedPlan, alloc: Allocation, o: InterferenceOptions, port: number) {
@@ -260,9 +316,10 @@ async function runMode(
   spec: TopologySpec,
   name: string,
   sampleDir: string,
-  alloc: Allocation,
+  allocation: (peers: Map<string, Peer>) => Promise<Allocation>,
   setCleanup: (fn: () => void) => void,
 ): Promise<InterferenceRunDetail> {
+  let alloc: Allocation | undefined;
   const progress = (phase: InterferenceProgress['phase'], elapsedSec: number, lanes: ProgressLane[] = []) =>
     o.onProgress?.({
       mode,
@@ -271,8 +328,8 @@ async function runMode(
       totalSec: o.seconds,
       lanes: lanes.map((l) => ({
         ...l,
-        name: alloc.windows.get(l.lane)?.name ?? l.lane,
-        boundUs: (alloc.windows.get(l.lane)?.lambdaMaxNs ?? Number.NaN) / 1000,
+        name: alloc?.windows.get(l.lane)?.name ?? l.lane,
+        boundUs: (alloc?.windows.get(l.lane)?.lambdaMaxNs ?? Number.NaN) / 1000,
       })),
     });
   progress('setup', 0);
@@ -303,10 +360,12 @@ async function runMode(
     }
     const byHost = new Map(hosts.map((h, i) => [h, peers[i]!]));
     const receiver = byHost.get(o.receiver)!;
+    const a = await allocation(byHost);
+    alloc = a;
     // Receivers first: a lane's first frame must find its receiver (the agents' safe order too).
-    await receiver.request({ op: 'configure', ...specsFor(o.receiver, state.plan, alloc, o, port) }, 10_000);
+    await receiver.request({ op: 'configure', ...specsFor(o.receiver, state.plan, a, o, port) }, 10_000);
     for (const s of o.senders)
-      await byHost.get(s)!.request({ op: 'configure', ...specsFor(s, state.plan, alloc, o, port) }, 10_000);
+      await byHost.get(s)!.request({ op: 'configure', ...specsFor(s, state.plan, a, o, port) }, 10_000);
     const total = WARMUP_SEC + o.seconds + 1;
     const feeds = o.senders.map((s) =>
       byHost
@@ -346,7 +405,7 @@ async function runMode(
     const bulkResults = await Promise.all(bulk);
     await Promise.all(feeds);
     const lanes = collected.lanes.map((rec) => {
-      const w = alloc.windows.get(rec.lane);
+      const w = a.windows.get(rec.lane);
       if (!w) throw new XlaneError('XL_ERR_INTERNAL', `recorded an unknown lane ${rec.lane}`);
       const buf = readFileSync(rec.file);
       const n = rec.count;

@@ -8,6 +8,7 @@ import { register as registerBench } from './commands/bench.js';
 import { register as registerController } from './commands/controller.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerLanes } from './commands/lanes.js';
+import { register as registerReport } from './commands/report.js';
 import { register as registerStatus } from './commands/status.js';
 import { register as registerTestbed } from './commands/testbed.js';
 import { register as registerTopology } from './commands/topology.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerTestbed(program);
   registerTune(program);
   registerBench(program);
+  registerReport(program);
   return program;
 }
 

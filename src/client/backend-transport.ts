@@ -3,7 +3,7 @@
 import type { LocalBackend } from '../agent/local-api/backend.js';
 import type { LaneCounters, SendOutcome } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
-import type { ClientTransport, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+import type { ClientTransport, GroupSink, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
 
 interface Entry {
   laneId: string;
@@ -16,6 +16,8 @@ export class BackendTransport implements ClientTransport {
   private sink: TransportSink | undefined;
   private readonly lanes = new Map<number, Entry>();
   private nextKey = 1;
+  private readonly groups = new Map<number, () => void>();
+  private nextSub = 1;
   private isGone = false;
 
   constructor(
@@ -65,6 +67,26 @@ export class BackendTransport implements ClientTransport {
     return c;
   }
 
+  async subscribeGroup(group: string, sink: GroupSink): Promise<number> {
+    this.live();
+    if (!this.backend.subscribeGroup) {
+      throw new XlaneError('XL_ERR_NOT_FOUND', 'no failure detector runs here (embedded: pass fd groups)', {
+        group,
+      });
+    }
+    const sub = this.nextSub++;
+    // The backend calls back only later (from the engine's events), so start() comes first.
+    const s = this.backend.subscribeGroup(group, (e) => sink.event(e));
+    this.groups.set(sub, s.unsubscribe);
+    sink.start(sub, s.members);
+    return sub;
+  }
+
+  async unsubscribeGroup(sub: number): Promise<void> {
+    this.groups.get(sub)?.();
+    this.groups.delete(sub);
+  }
+
   async close(): Promise<void> {
     if (this.isGone) return;
     await Promise.allSettled([...this.lanes.keys()].map((k) => this.closeLane(k)));
@@ -76,6 +98,7 @@ export class BackendTransport implements ClientTransport {
     // Immediate for the caller; the backend still releases the lanes at the controller.
     const opened = [...this.lanes.values()];
     this.lanes.clear();
+    this.dropGroups();
     for (const e of opened) e.unsubscribe();
     void Promise.allSettled(opened.filter((e) => e.opened).map((e) => this.backend.closeLane(e.laneId))).then(
       () => this.end(err),
@@ -86,9 +109,15 @@ export class BackendTransport implements ClientTransport {
 
   private async end(err?: XlaneError): Promise<void> {
     const first = !this.isGone;
+    this.dropGroups();
     this.isGone = true;
     await this.shutdown().catch(() => {});
     if (first) this.sink?.gone(err);
+  }
+
+  private dropGroups(): void {
+    for (const unsubscribe of this.groups.values()) unsubscribe();
+    this.groups.clear();
   }
 
   private track(laneId: string, opened: boolean): number {

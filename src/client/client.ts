@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { LocalLane } from '../agent/local-api/backend.js';
 import type { LaneRequest } from '../alloc/types.js';
 import { XlaneError } from '../errors.js';
+import { FailureDetector, type FailureDetectorOptions } from './failure-detector.js';
 import { Lane, type LaneOptions } from './lane.js';
 import type { ClientTransport } from './transport.js';
 
@@ -22,6 +23,7 @@ export interface ClientEvents {
 
 export class Client extends EventEmitter<ClientEvents> {
   private readonly lanes = new Map<number, Lane>();
+  private readonly detectors = new Set<FailureDetector>();
   private isClosed = false;
 
   /** @internal use connect() */
@@ -34,6 +36,7 @@ export class Client extends EventEmitter<ClientEvents> {
       gone: (err) => {
         this.isClosed = true;
         for (const lane of [...this.lanes.values()]) lane.end(err ? err.message : 'client closed', err);
+        for (const fd of [...this.detectors]) fd.end(err ? err.message : 'client closed', err);
         this.emit('disconnect', err);
       },
     });
@@ -62,6 +65,17 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.track(key, lane, 'receiver', opts);
   }
 
+  /** Follows a failure-detector group the agent runs (`xlane agent --fd GROUP=…`): member states
+   * and their changes (up / suspect / down). XL_ERR_NOT_FOUND for a group the agent does not run. */
+  async failureDetector(group: string, opts: FailureDetectorOptions = {}): Promise<FailureDetector> {
+    this.usable();
+    const fd = new FailureDetector(this.transport, group, (f) => this.detectors.delete(f), opts);
+    await this.transport.subscribeGroup(group, fd.sink);
+    this.detectors.add(fd);
+    if (this.isClosed) fd.end('client closed');
+    return fd;
+  }
+
   /** Lanes currently held. */
   get openLanes(): Lane[] {
     return [...this.lanes.values()];
@@ -72,6 +86,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     await Promise.allSettled([...this.lanes.values()].map((l) => l.close()));
+    for (const fd of [...this.detectors]) fd.end('client closed');
     await this.transport.close();
   }
 
@@ -80,6 +95,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.isClosed && this.lanes.size === 0) return;
     this.isClosed = true;
     for (const lane of [...this.lanes.values()]) lane.end('client destroyed', err, true);
+    for (const fd of [...this.detectors]) fd.end('client destroyed', err);
     this.transport.destroy(err instanceof XlaneError ? err : undefined);
   }
 

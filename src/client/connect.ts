@@ -1,11 +1,12 @@
 // connect(): the library's entry point. `{ socket }` reaches the host's agent over its Unix socket;
 // `{ embedded }` runs an engine in this process (lowest latency, no agent needed on the host);
 // `{ backend }` plugs any LocalBackend in (the agent uses it in-process; tests use a fake).
-import { Agent } from '../agent/agent.js';
+import { Agent, type AgentFdOptions } from '../agent/agent.js';
 import type { LocalBackend } from '../agent/local-api/backend.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
+import { nextIncarnation } from '../fd/incarnation.js';
 import { BackendTransport } from './backend-transport.js';
 import { Client } from './client.js';
 import { ControllerClient } from './controller-client.js';
@@ -30,6 +31,10 @@ export interface EmbeddedOptions {
   core?: number;
   /** How long connect() waits for the first grant snapshot (default 10 s). */
   readyTimeoutMs?: number;
+  /** Run X-FD in this process for these groups (client.failureDetector(group) then follows one).
+   * The incarnation defaults to the wall clock in seconds: restart no faster than once a second,
+   * or pass a larger one yourself. */
+  fd?: Omit<AgentFdOptions, 'incarnation'> & { incarnation?: number };
 }
 
 export type ConnectOptions =
@@ -62,6 +67,9 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
     peers,
     ...(o.bindAddress !== undefined ? { bindAddress: o.bindAddress } : {}),
     ...(o.core !== undefined ? { core: o.core } : {}),
+    ...(o.fd
+      ? { fd: { ...o.fd, incarnation: o.fd.incarnation ?? nextIncarnation(undefined, Date.now()) } }
+      : {}),
   });
   const timeoutMs = o.readyTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;

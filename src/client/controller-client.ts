@@ -1,10 +1,18 @@
 // HTTP client of the controller's /v1 API (fetch). Every failure surfaces as an XlaneError with the
 // server's own XL_ERR_* code, so the CLI and agents handle remote and local errors the same way.
 import type { GrantChange, LaneRequest, PortReport } from '../alloc/types.js';
-import type { CloseResult, HostGrants, HostView, LaneView, TopologyResult } from '../controller/lifecycle.js';
+import type { HostBoundsMeasurement } from '../controller/host-bounds.js';
+import type {
+  CloseResult,
+  HostGrants,
+  HostLatencyResult,
+  HostView,
+  LaneView,
+  TopologyResult,
+} from '../controller/lifecycle.js';
 import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
 import { topologyToYaml } from '../topology/load.js';
-import type { TopologySpec } from '../topology/spec.js';
+import type { LatencyRange, TopologySpec } from '../topology/spec.js';
 
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:7300';
 
@@ -23,6 +31,13 @@ export interface Health {
   version: string;
   lanes: number;
   hosts: number;
+}
+
+/** Body of PUT /v1/hosts/:name/latency. */
+export interface HostLatencyRequest {
+  sendLatency: LatencyRange;
+  recvLatency: LatencyRange;
+  measured?: HostBoundsMeasurement;
 }
 
 export interface OpenLaneResponse {
@@ -80,6 +95,23 @@ export class ControllerClient {
 
   async hosts(): Promise<HostView[]> {
     return (await this.call<{ hosts: HostView[] }>('GET', '/v1/hosts')).hosts;
+  }
+
+  /** Replaces a host's send / receive bounds (e.g. measured by its agent); every grant through the
+   * host is re-computed. Refused with XL_ERR_TOPOLOGY_CONFLICT if a lane would break, unless `force`. */
+  setHostLatency(
+    name: string,
+    body: HostLatencyRequest,
+    opts: { force?: boolean } = {},
+  ): Promise<HostLatencyResult> {
+    return this.call('PUT', `/v1/hosts/${enc(name)}/latency${opts.force ? '?force=true' : ''}`, {
+      json: body,
+    });
+  }
+
+  /** Back to the bounds the topology declares for the host. */
+  resetHostLatency(name: string, opts: { force?: boolean } = {}): Promise<HostLatencyResult> {
+    return this.call('DELETE', `/v1/hosts/${enc(name)}/latency${opts.force ? '?force=true' : ''}`);
   }
 
   /** Opens a lane; with `waitLiveMs` the call returns once the lane is live or that time passed. */

@@ -2,6 +2,7 @@
 // latency window moved, so a failure detector's deterministic timeout moves with it) and
 // on_pbsize_changed (σ_max changed), plus the period. Pure, so it is tested on its own.
 import type { Grant } from '../alloc/types.js';
+import { failureTimeoutNs } from '../fd/timeout.js';
 
 export interface TimeoutChange {
   receiver: string;
@@ -18,10 +19,8 @@ export interface GrantDiff {
   period?: { minPeriodNs: number; previous: number };
 }
 
-export function failureTimeoutNs(grant: Grant, receiver: string): number | undefined {
-  const r = grant.receivers.find((x) => x.host === receiver);
-  return r ? grant.minPeriodNs + r.lambdaMinNs + 2 * (r.lambdaMaxNs - r.lambdaMinNs) : undefined;
-}
+// The formula lives with the failure detector; re-exported here, where lanes' callbacks use it.
+export { failureTimeoutNs };
 
 export function diffGrants(before: Grant, after: Grant): GrantDiff {
   const out: GrantDiff = { timeouts: [] };

@@ -16,12 +16,15 @@ import {
 } from '../agent/local-api/frames.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
 import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
-import type { ClientTransport, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+import type { FdEvent, MemberStatus } from '../fd/types.js';
+import type { ClientTransport, GroupSink, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
 
 interface Pending {
   resolve(v: unknown): void;
   reject(e: XlaneError): void;
   timer: NodeJS.Timeout;
+  /** Runs synchronously with the reply, before any later frame of the same chunk is handled. */
+  onResult?: (result: unknown) => void;
 }
 
 export interface SocketTransportOptions {
@@ -43,8 +46,10 @@ export class SocketTransport implements ClientTransport {
     sentNs: 0,
     receivedNs: 0,
     payload: new Uint8Array(),
+    heartbeat: -1,
   };
   private readonly laneIds = new Map<number, string>();
+  private readonly groups = new Map<number, GroupSink>();
   private lastServerError: XlaneError | undefined;
   private goneErr: XlaneError | undefined;
   private isGone = false;
@@ -132,6 +137,20 @@ export class SocketTransport implements ClientTransport {
     return (await this.request('counters', { lane: key })) as LaneCounters;
   }
 
+  async subscribeGroup(group: string, sink: GroupSink): Promise<number> {
+    const r = (await this.request('fdSubscribe', { group }, 0, (result) => {
+      const { sub, members } = result as { sub: number; members: MemberStatus[] };
+      this.groups.set(sub, sink);
+      sink.start(sub, members);
+    })) as { sub: number };
+    return r.sub;
+  }
+
+  async unsubscribeGroup(sub: number): Promise<void> {
+    if (!this.groups.delete(sub)) return;
+    await this.request('fdUnsubscribe', { sub });
+  }
+
   async close(): Promise<void> {
     if (this.isGone) return;
     await Promise.allSettled([...this.laneIds.keys()].map((k) => this.closeLane(k)));
@@ -159,7 +178,7 @@ export class SocketTransport implements ClientTransport {
     return id;
   }
 
-  private expect(id: number, extraMs = 0): Promise<unknown> {
+  private expect(id: number, extraMs = 0, onResult?: (result: unknown) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {
@@ -168,14 +187,19 @@ export class SocketTransport implements ClientTransport {
         },
         (this.opts.timeoutMs ?? 30_000) + extraMs,
       );
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, ...(onResult ? { onResult } : {}) });
     });
   }
 
-  private request(op: string, args: Record<string, unknown>, extraMs = 0): Promise<unknown> {
+  private request(
+    op: string,
+    args: Record<string, unknown>,
+    extraMs = 0,
+    onResult?: (result: unknown) => void,
+  ): Promise<unknown> {
     this.writable();
     const id = this.takeId();
-    const p = this.expect(id, extraMs);
+    const p = this.expect(id, extraMs, onResult);
     this.sock.write(encodeJsonFrame(FrameType.Request, { id, op, ...args }));
     return p;
   }
@@ -206,6 +230,8 @@ export class SocketTransport implements ClientTransport {
     if (!msg) return;
     if (type === FrameType.Event) {
       this.sink?.event(msg.handle as number, msg.event as LaneEvent);
+    } else if (type === FrameType.FdEvent) {
+      this.groups.get(msg.sub as number)?.event(msg.event as FdEvent);
     } else if (type === FrameType.Reply) {
       const id = msg.id as number;
       const err = msg.ok === true ? undefined : fromWire(msg.error as WireError | undefined);
@@ -214,7 +240,10 @@ export class SocketTransport implements ClientTransport {
         this.pending.delete(id);
         clearTimeout(waiter.timer);
         if (err) waiter.reject(err);
-        else waiter.resolve(msg.result);
+        else {
+          waiter.onResult?.(msg.result);
+          waiter.resolve(msg.result);
+        }
         return;
       }
       if (!err) return;
@@ -229,6 +258,7 @@ export class SocketTransport implements ClientTransport {
     this.isGone = true;
     this.goneErr = err;
     this.deframer.poison();
+    this.groups.clear();
     const why = err ?? new XlaneError('XL_ERR_CONNECT', 'the connection to the xlane agent closed');
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

@@ -5,6 +5,7 @@ import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
 import type { LaneRequest } from '../alloc/types.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
 import type { XlaneError } from '../errors.js';
+import type { FdEvent, MemberStatus } from '../fd/types.js';
 
 export interface TransportSink {
   /** A delivered message; the view (and its payload) is reused after the call returns. */
@@ -14,6 +15,13 @@ export interface TransportSink {
   refused(key: number, err: XlaneError): void;
   /** The transport is gone (agent closed the socket, or destroy()). */
   gone(err?: XlaneError): void;
+}
+
+/** Where a failure-detector subscription's data goes: `start` once with the member table (before
+ * any event), then `event` per member change, in the agent's order. */
+export interface GroupSink {
+  start(sub: number, members: MemberStatus[]): void;
+  event(e: FdEvent): void;
 }
 
 export interface OpenedLane {
@@ -33,6 +41,9 @@ export interface ClientTransport {
   /** Like send, but resolves with the agent's verdict (a round trip in socket mode). */
   sendAcked(key: number, payload: Uint8Array): Promise<SendOutcome>;
   counters(key: number): Promise<LaneCounters>;
+  /** Follows a failure-detector group; resolves with the subscription number. */
+  subscribeGroup(group: string, sink: GroupSink): Promise<number>;
+  unsubscribeGroup(sub: number): Promise<void>;
   /** Graceful: closes every lane this transport opened, then disconnects. */
   close(): Promise<void>;
   /** Immediate: drops the connection; the agent closes the lanes on its side. */

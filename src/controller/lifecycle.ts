@@ -9,13 +9,23 @@
 import { EventEmitter } from 'node:events';
 import type { Allocator, AllocatorOptions, GrantChange, LaneRequest, PersistedLane } from '../alloc/types.js';
 import { XlaneError } from '../errors.js';
-import type { TopologySpec } from '../topology/spec.js';
+import type { LatencyRange, TopologySpec } from '../topology/spec.js';
 import { ChangeSet } from './change-set.js';
 import { ackersFor, hostsOf } from './concern.js';
+import {
+  carryMeasuredBounds,
+  checkLatencyRange,
+  HOST_CALIBRATION_WIRE_ID,
+  type HostBoundsMeasurement,
+  type HostBoundsRecord,
+  hostBoundsView,
+  withHostBounds,
+} from './host-bounds.js';
 import type { HostRecord, LaneStore, StoredLane, StoreMutation } from './store.js';
 import type {
   CloseResult,
   HostGrants,
+  HostLatencyResult,
   HostUpdate,
   HostView,
   LaneView,
@@ -57,8 +67,10 @@ export class Lifecycle {
     this.events.setMaxListeners(0);
     const snap = store.load();
     if (snap.topology) {
-      this.topologyMismatch =
-        opts.topology !== undefined && JSON.stringify(opts.topology) !== JSON.stringify(snap.topology);
+      // Bounds measured by agents are not a difference from the file: compare with them carried over.
+      const records = new Map(snap.hosts.map((h) => [h.name, h]));
+      const given = opts.topology && carryMeasuredBounds(opts.topology, records).spec;
+      this.topologyMismatch = given !== undefined && JSON.stringify(given) !== JSON.stringify(snap.topology);
       if (this.topologyMismatch) {
         opts.log?.warn(
           { stored: snap.topology.name, given: opts.topology?.name },
@@ -153,6 +165,11 @@ export class Lifecycle {
         name: request.name,
       });
     }
+    if (this.nextLaneId >= HOST_CALIBRATION_WIRE_ID) {
+      throw new XlaneError('XL_ERR_ADMISSION_REJECTED', 'lane ids exhausted', {
+        nextLaneId: this.nextLaneId,
+      });
+    }
     const id = `L${this.nextLaneId}`;
     const r = this.guard(() => this.alloc.admit(id, request));
     if (!r.ok) throw r.error;
@@ -215,7 +232,64 @@ export class Lifecycle {
     return { removed: id, changed: r.changed, epoch: r.epoch };
   }
 
+  /** A host keeps bounds its agent measured unless the new spec declares other ones for it. */
   replaceTopology(spec: TopologySpec, force = false): TopologyResult {
+    const carried = carryMeasuredBounds(spec, this.hostRecords);
+    const edits = new Map<string, HostRecord>();
+    for (const name of carried.cleared) {
+      const { bounds: _gone, ...rest } = this.record(name);
+      edits.set(name, rest);
+    }
+    return this.replaceWith(carried.spec, force, edits);
+  }
+
+  /** New send / receive bounds for one host (PUT /v1/hosts/:name/latency): a topology replacement,
+   * so every grant through the host is re-computed and one that would break refuses the change
+   * (XL_ERR_TOPOLOGY_CONFLICT, nothing changed) unless `force` revokes it. */
+  setHostBounds(
+    name: string,
+    b: { send: LatencyRange; recv: LatencyRange; measured?: HostBoundsMeasurement },
+    force = false,
+  ): HostLatencyResult {
+    this.requireHost(name);
+    checkLatencyRange(b.send, 'body/sendLatency');
+    checkLatencyRange(b.recv, 'body/recvLatency');
+    const rec = this.record(name);
+    const h = this.topology.hosts.find((x) => x.name === name)!;
+    const bounds: HostBoundsRecord = {
+      source: b.measured ? 'measured' : 'set',
+      at: new Date().toISOString(),
+      send: { minNs: b.send.minNs, maxNs: b.send.maxNs },
+      recv: { minNs: b.recv.minNs, maxNs: b.recv.maxNs },
+      // A second measurement still remembers what the file said.
+      declared: rec.bounds?.declared ?? { send: h.send, recv: h.recv },
+      ...(b.measured ? { measured: b.measured } : {}),
+    };
+    const spec = withHostBounds(this.topology, name, bounds.send, bounds.recv);
+    const result = this.replaceWith(spec, force, new Map([[name, { ...rec, bounds }]]));
+    this.opts.log?.info(
+      { host: name, source: bounds.source, send: bounds.send, recv: bounds.recv },
+      'host bounds replaced',
+    );
+    return { ...result, host: this.host(name) };
+  }
+
+  /** Back to the bounds the topology declared (DELETE /v1/hosts/:name/latency). */
+  clearHostBounds(name: string, force = false): HostLatencyResult {
+    this.requireHost(name);
+    const { bounds, ...rest } = this.record(name);
+    if (!bounds) return { epoch: this.epoch, changed: [], revoked: [], host: this.host(name) };
+    const spec = withHostBounds(this.topology, name, bounds.declared.send, bounds.declared.recv);
+    const result = this.replaceWith(spec, force, new Map([[name, rest]]));
+    return { ...result, host: this.host(name) };
+  }
+
+  /** `hostEdits`: host records to write with the change (bounds provenance), before the bump. */
+  private replaceWith(
+    spec: TopologySpec,
+    force: boolean,
+    hostEdits: Map<string, HostRecord>,
+  ): TopologyResult {
     const r = this.guard(() => this.alloc.replaceTopology(spec, { force }));
     if (!r.ok) throw r.error;
     const cs = new ChangeSet();
@@ -243,14 +317,16 @@ export class Lifecycle {
       cs.addGrant(wire(next));
       if (next.state === 'live') events.push([lane.id, 'live']);
     }
-    const bumped = this.bump(cs, present);
+    const bumped = this.bump(cs, present, hostEdits);
+    const putHosts = new Map([...hostEdits].filter(([h]) => present.has(h)));
+    for (const [h, rec] of bumped) putHosts.set(h, rec);
     this.commit(
       {
         topology: spec,
         epoch: r.epoch,
         deleteLanes: [...revoked],
         putLanes: [...lanesById.values()],
-        putHosts: [...bumped.values()],
+        putHosts: [...putHosts.values()],
         deleteHosts,
       },
       cs,
@@ -430,7 +506,12 @@ export class Lifecycle {
   }
 
   private hostView(rec: HostRecord): HostView {
-    return { ...rec, connected: this.connectivity(rec.name) };
+    const { bounds, ...rest } = rec;
+    return {
+      ...rest,
+      connected: this.connectivity(rec.name),
+      bounds: hostBoundsView(this.topology, rec.name, bounds),
+    };
   }
 
   private view(lane: StoredLane): LaneView {

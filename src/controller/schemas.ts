@@ -54,6 +54,55 @@ export const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** A latency bound of the host stack; min ≤ max is checked by the lifecycle (XL_ERR_VALIDATION). */
+const LatencyRangeBody = Type.Object(
+  {
+    minNs: Type.Number({ minimum: 0, maximum: 3.6e12 }),
+    maxNs: Type.Number({ minimum: 0, maximum: 3.6e12 }),
+  },
+  { additionalProperties: false },
+);
+const Quantity = Type.Number({ minimum: 0, maximum: 3.6e12 });
+
+/** How the bounds were measured: stored and shown by GET /v1/hosts, never interpreted. */
+const MeasurementBody = Type.Object(
+  {
+    samples: Type.Integer({ minimum: 1 }),
+    periodNs: Nanos,
+    durationNs: Type.Optional(Nanos),
+    method: Type.Optional(Type.String({ maxLength: 64 })),
+    engine: Type.Optional(Type.String({ maxLength: 64 })),
+    quantile: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    safetyFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 1000 })),
+    sendShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    lost: Type.Optional(Type.Integer({ minimum: 0 })),
+    observed: Type.Optional(
+      Type.Object(
+        {
+          minNs: Quantity,
+          p50Ns: Type.Optional(Quantity),
+          p99Ns: Type.Optional(Quantity),
+          quantileNs: Type.Optional(Quantity),
+          maxNs: Quantity,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** PUT /v1/hosts/:name/latency. */
+export const HostLatencyBody = Type.Object(
+  {
+    sendLatency: LatencyRangeBody,
+    recvLatency: LatencyRangeBody,
+    measured: Type.Optional(MeasurementBody),
+  },
+  { additionalProperties: false },
+);
+export type HostLatencyBody = Static<typeof HostLatencyBody>;
+
 /** GET /v1/topology: the normalised spec (JSON, ns / bit/s / bytes) or the YAML file text. */
 export const TopologyQuery = Type.Object(
   { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('yaml')])) },

@@ -2,6 +2,7 @@
 // controller killed mid-way leaves either the old or the new state, never half of one.
 import Database from 'better-sqlite3';
 import { XlaneError } from '../errors.js';
+import type { HostBoundsRecord } from './host-bounds.js';
 import type { HostRecord, LaneStore, StoredLane, StoreMutation, StoreSnapshot } from './store.js';
 
 const SCHEMA_VERSION = '1';
@@ -155,7 +156,13 @@ class SqliteStore implements LaneStore {
     }
     for (const n of m.deleteHosts ?? []) this.delHost.run(n);
     for (const h of m.putHosts ?? []) {
-      const agent = { agentVersion: h.agentVersion, engine: h.engine, registeredAt: h.registeredAt };
+      // The bounds' provenance rides in the same JSON column: no schema change for an optional field.
+      const agent = {
+        agentVersion: h.agentVersion,
+        engine: h.engine,
+        registeredAt: h.registeredAt,
+        bounds: h.bounds,
+      };
       this.putHost.run(h.name, h.registered ? 1 : 0, JSON.stringify(agent), h.version, h.ackedVersion);
     }
   }
@@ -173,7 +180,12 @@ function toLane(r: LaneRow): StoredLane {
 }
 
 function toHost(r: HostRow): HostRecord {
-  const agent = JSON.parse(r.agent) as { agentVersion?: string; engine?: string; registeredAt?: string };
+  const agent = JSON.parse(r.agent) as {
+    agentVersion?: string;
+    engine?: string;
+    registeredAt?: string;
+    bounds?: HostBoundsRecord;
+  };
   const h: HostRecord = {
     name: r.name,
     registered: r.registered === 1,
@@ -183,5 +195,6 @@ function toHost(r: HostRow): HostRecord {
   if (agent.agentVersion !== undefined) h.agentVersion = agent.agentVersion;
   if (agent.engine !== undefined) h.engine = agent.engine;
   if (agent.registeredAt !== undefined) h.registeredAt = agent.registeredAt;
+  if (agent.bounds !== undefined) h.bounds = agent.bounds;
   return h;
 }

@@ -3,6 +3,7 @@
 // the same records through a log; SQLite (sqlite-store.ts) is the single-node implementation.
 import type { Grant, LaneRequest } from '../alloc/types.js';
 import type { TopologySpec } from '../topology/spec.js';
+import type { HostBoundsRecord } from './host-bounds.js';
 
 export type LaneState = 'pending' | 'live';
 
@@ -27,6 +28,8 @@ export interface HostRecord {
   version: number;
   /** Highest version the host's agent acknowledged. */
   ackedVersion: number;
+  /** Present while the topology carries bounds for this host that came through the API. */
+  bounds?: HostBoundsRecord;
 }
 
 export interface StoreSnapshot {

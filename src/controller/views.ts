@@ -1,5 +1,6 @@
 // What the API, the watch stream and the client see of lanes and hosts (plain JSON shapes).
 import type { Grant, GrantChange, LaneRequest } from '../alloc/types.js';
+import type { HostBoundsView } from './host-bounds.js';
 import type { LaneState } from './store.js';
 
 /** A grant as agents and API clients see it: the allocator's grant plus the lane's state. */
@@ -25,6 +26,8 @@ export interface HostView {
   agentVersion?: string;
   engine?: string;
   registeredAt?: string;
+  /** The send / receive bounds the allocator uses for this host, and where they came from. */
+  bounds: HostBoundsView;
 }
 
 /** One push to one host's watch stream. */
@@ -58,4 +61,9 @@ export interface TopologyResult {
   epoch: number;
   changed: GrantChange[];
   revoked: string[];
+}
+
+/** PUT / DELETE /v1/hosts/:name/latency: the topology replacement's result and the host after it. */
+export interface HostLatencyResult extends TopologyResult {
+  host: HostView;
 }

@@ -11,6 +11,7 @@ export function emptyLaneCounters(laneId: string): LaneCounters {
     reordered: 0,
     late: 0,
     early: 0,
+    heartbeats: 0,
     latency: { count: 0, sumNs: 0, minNs: 0, maxNs: 0 },
   };
 }

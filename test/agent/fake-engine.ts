@@ -9,6 +9,7 @@ import type {
   EngineCounters,
   EngineOptions,
   LaneCounters,
+  LivenessHandler,
   ReceiverSpec,
   SenderSpec,
   SendOutcome,
@@ -29,6 +30,7 @@ export class FakeEngine implements Engine {
   lanes = new Map<string, LaneCounters>();
   dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as EngineCounters['dropped'];
   private handler: DeliveryHandler | undefined;
+  livenessHandler: LivenessHandler | undefined;
 
   async start(opts: EngineOptions): Promise<void> {
     this.started = opts;
@@ -57,6 +59,9 @@ export class FakeEngine implements Engine {
   }
   onDelivery(handler: DeliveryHandler): void {
     this.handler = handler;
+  }
+  onLiveness(handler: LivenessHandler): void {
+    this.livenessHandler = handler;
   }
   /** Simulates a received message. */
   deliver(d: DeliveryView): void {

@@ -125,6 +125,7 @@ export class FakeBackend implements LocalBackend {
     sentNs: 0,
     receivedNs: 0,
     payload: new Uint8Array(),
+    heartbeat: -1,
   };
   deliver(laneId: string, seq: number, sentNs: number, receivedNs: number, payload: Uint8Array): void {
     Object.assign(this.view, { laneId, seq, sentNs, receivedNs, payload });

@@ -3,17 +3,19 @@
 // native engine of the next issue are held to the same behaviour:
 //   runEngineConformance('js', createJsEngine)
 import { afterEach, describe, expect, it } from 'vitest';
+import { monotonicNs } from '../../src/engine/clock.js';
 import {
   type DeliveryView,
   DROP_REASONS,
   type DropReason,
   type Engine,
   type LaneCounters,
+  type LivenessEvent,
   type ReceiverSpec,
   type SenderSpec,
 } from '../../src/engine/types.js';
 import { isXlaneError } from '../../src/errors.js';
-import { encodeFrame, freeUdpPort, RawSender, waitFor } from './helpers.js';
+import { encodeFrame, encodeHeartbeatFrame, freeUdpPort, RawSender, waitFor } from './helpers.js';
 
 interface Got {
   laneId: string;
@@ -21,12 +23,14 @@ interface Got {
   sentNs: number;
   receivedNs: number;
   payload: Buffer;
+  heartbeat: number;
 }
 
 interface Node {
   engine: Engine;
   port: number;
   got: Got[];
+  events: LivenessEvent[];
 }
 
 const LO = '127.0.0.1';
@@ -127,9 +131,12 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
           sentNs: d.sentNs,
           receivedNs: d.receivedNs,
           payload: Buffer.from(d.payload),
+          heartbeat: d.heartbeat,
         });
       });
-      return { engine, port, got };
+      const events: LivenessEvent[] = [];
+      engine.onLiveness((e) => events.push({ ...e }));
+      return { engine, port, got, events };
     }
 
     afterEach(async () => {
@@ -148,6 +155,7 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       for (const g of b.got) {
         expect(g.laneId).toBe('L1');
         expect(g.receivedNs).toBeGreaterThan(g.sentNs);
+        expect(g.heartbeat).toBe(-1);
       }
       expect(lane(a.engine, 'L1')).toMatchObject({ sent: 50, refused, coalesced: 0 });
       expect(lane(b.engine, 'L1')).toMatchObject({ received: 50, lost: 0, reordered: 0, late: 0, early: 0 });
@@ -427,6 +435,165 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       } finally {
         await squatter.close();
       }
+    });
+
+    describe('heartbeats and the liveness watch', () => {
+      const hbSender = (to: number[], incarnation: number, over: Partial<SenderSpec> = {}) =>
+        sender('L1', 1, to, { minPeriodNs: 2_000_000, heartbeat: { incarnation }, ...over });
+
+      it('a heartbeat lane releases one frame per period without any application send', async () => {
+        const [a, b] = [await node(), await node()];
+        b.engine.setReceiver(receiver('L1', 1, { heartbeat: { deliver: true } }));
+        a.engine.setSender(hbSender([b.port], 7));
+        await waitFor(() => b.got.length >= 30, '30 heartbeats');
+        const hbs = b.got.slice(0, 30);
+        expect(hbs.map((g) => g.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+        for (const g of hbs)
+          expect(g).toMatchObject({ laneId: 'L1', heartbeat: 7, payload: Buffer.alloc(0) });
+        // Time-triggered, but never more than one frame per π_min.
+        for (let i = 1; i < hbs.length; i++)
+          expect(hbs[i]!.sentNs - hbs[i - 1]!.sentNs).toBeGreaterThanOrEqual(2_000_000);
+        // A grant change keeps the beat and the sequence going.
+        a.engine.setSender(hbSender([b.port], 7, { epoch: 2, minPeriodNs: 3_000_000 }));
+        const n = b.got.length;
+        await waitFor(() => b.got.length >= n + 10, '10 heartbeats after the grant change');
+        const all = b.got.map((g) => g.seq);
+        expect(all).toEqual(Array.from({ length: all.length }, (_, i) => i));
+        const rc = lane(b.engine, 'L1');
+        expect(rc.received).toBeGreaterThanOrEqual(all.length);
+        expect(rc.heartbeats).toBe(rc.received);
+        expect(rc.latency.count).toBe(rc.received);
+        expect(lane(a.engine, 'L1').sent).toBeGreaterThanOrEqual(all.length);
+        expect(totalDropped(b.engine)).toBe(0);
+      });
+
+      it('application messages ride in the heartbeat frames: no extra frames', async () => {
+        const [a, b, c] = [await node(), await node(), await node()];
+        b.engine.setReceiver(receiver('L1', 1, { heartbeat: { deliver: true } }));
+        c.engine.setReceiver(receiver('L1', 1));
+        a.engine.setSender(hbSender([b.port, c.port], 3));
+        await waitFor(() => b.got.length >= 2, 'the first heartbeats');
+        await sendAll(
+          a.engine,
+          'L1',
+          [1, 2, 3, 4, 5].map((i) => u32(i)),
+        );
+        await waitFor(() => c.got.length === 5, 'the 5 messages');
+        // Without `deliver`, only frames with DATA reach the application, with the incarnation.
+        expect(c.got.map((g) => [g.payload.readUInt32BE(), g.heartbeat])).toEqual(
+          [1, 2, 3, 4, 5].map((i) => [i, 3]),
+        );
+        await waitFor(() => b.got.some((g) => g.seq > c.got[4]!.seq), 'a heartbeat after the last message');
+        // One sequence of frames for heartbeats and messages alike, never closer than π_min.
+        const frames = b.got.filter((g) => g.seq <= c.got[4]!.seq + 1);
+        expect(frames.map((g) => g.seq)).toEqual(Array.from({ length: frames.length }, (_, i) => i));
+        for (let i = 1; i < frames.length; i++)
+          expect(frames[i]!.sentNs - frames[i - 1]!.sentNs).toBeGreaterThanOrEqual(2_000_000);
+        expect(frames.every((g) => g.heartbeat === 3)).toBe(true);
+        const withData = frames.filter((g) => g.payload.length > 0);
+        expect(withData.map((g) => [g.seq, g.sentNs])).toEqual(c.got.map((g) => [g.seq, g.sentNs]));
+        // c counts every frame it accepted, delivered or not: each one carried the heartbeat.
+        const cc = lane(c.engine, 'L1');
+        expect(cc.received).toBeGreaterThan(5);
+        expect(cc.heartbeats).toBe(cc.received);
+      });
+
+      it('a larger incarnation restarts the sequence, a smaller one is dropped as old', async () => {
+        const b = await node();
+        const raw = await RawSender.open();
+        try {
+          b.engine.setReceiver(receiver('L1', 1, { heartbeat: { deliver: true } }));
+          const frames: Buffer[] = [
+            ...[0, 1, 2, 3].map((seq) => encodeHeartbeatFrame({ wireId: 1, seq: 100 + seq }, 1)),
+            encodeHeartbeatFrame({ wireId: 1, seq: 0 }, 2, u32(42)), // restarted: seq 0 again
+            encodeHeartbeatFrame({ wireId: 1, seq: 104 }, 1), // the previous life: old
+            encodeHeartbeatFrame({ wireId: 1, seq: 1 }, 2),
+            encodeFrame({ wireId: 1, seq: 2 }, u32(43)), // no heartbeat: sequence only
+            encodeHeartbeatFrame({ wireId: 1, seq: 1 }, 2), // duplicate
+          ];
+          for (const f of frames) await raw.send(f, b.port);
+          await waitFor(() => b.got.length + totalDropped(b.engine) === frames.length, 'every frame handled');
+          expect(b.got.map((g) => [g.seq, g.heartbeat, g.payload.length])).toEqual([
+            [100, 1, 0],
+            [101, 1, 0],
+            [102, 1, 0],
+            [103, 1, 0],
+            [0, 2, 4],
+            [1, 2, 0],
+            [2, -1, 4],
+          ]);
+          expect(b.engine.counters().dropped).toMatchObject({ old: 1, duplicate: 1 });
+          expect(lane(b.engine, 'L1')).toMatchObject({ received: 7, heartbeats: 6, lost: 0 });
+        } finally {
+          await raw.close();
+        }
+      });
+
+      it('suspects a lane that never sent, timeoutNs after setReceiver', async () => {
+        const b = await node();
+        const timeoutNs = 30_000_000;
+        const before = monotonicNs();
+        b.engine.setReceiver(receiver('L1', 1, { heartbeat: { timeoutNs } }));
+        await waitFor(() => b.events.length >= 1, 'the suspicion');
+        await new Promise((r) => setTimeout(r, 100));
+        expect(b.events).toHaveLength(1);
+        const e = b.events[0]!;
+        expect(e).toMatchObject({ laneId: 'L1', state: 'suspect', incarnation: -1, lastArrivalNs: 0 });
+        expect(e.atNs - before).toBeGreaterThanOrEqual(timeoutNs);
+      });
+
+      it('watchdog: alive on the first frame, one suspect after the sender stops, alive on a restart', async () => {
+        const [a, b] = [await node(), await node()];
+        const raw = await RawSender.open();
+        try {
+          // Far above any scheduling hiccup of a loaded 2-vCPU machine, so only a stopped sender is
+          // suspected.
+          const timeoutNs = 200_000_000;
+          b.engine.setReceiver(receiver('L1', 1, { heartbeat: { deliver: true, timeoutNs } }));
+          a.engine.setSender(hbSender([b.port], 1));
+          await waitFor(() => b.got.length >= 5, 'heartbeats');
+          expect(b.events[0]).toMatchObject({ laneId: 'L1', state: 'alive', incarnation: 1 });
+          expect(b.events[0]!.atNs).toBe(b.got[0]!.receivedNs);
+
+          const stoppedAt = b.events.length;
+          a.engine.removeSender('L1');
+          await waitFor(() => b.events.some((e) => e.state === 'suspect'), 'the suspicion');
+          // Long enough for a second (wrong) suspicion to show: there is none.
+          await new Promise((r) => setTimeout(r, (2 * timeoutNs) / 1e6));
+          const after = b.events.slice(stoppedAt);
+          expect(after.map((e) => e.state)).toEqual(['suspect']);
+          const suspect = after[0]!;
+          const last = b.got[b.got.length - 1]!;
+          expect(suspect).toMatchObject({
+            incarnation: 1,
+            lastArrivalNs: last.receivedNs,
+            lastSentNs: last.sentNs,
+          });
+          expect(suspect.atNs - suspect.lastArrivalNs).toBeGreaterThanOrEqual(timeoutNs);
+          const lastSeq = last.seq;
+
+          // The sender process "restarts": a new incarnation, its sequence from 0 again.
+          const restartAt = b.got.length;
+          a.engine.setSender(hbSender([b.port], 2));
+          await waitFor(() => b.events.length > stoppedAt + 1, 'the revival');
+          expect(b.events[stoppedAt + 1]).toMatchObject({ state: 'alive', incarnation: 2 });
+          await waitFor(() => b.got.length >= restartAt + 3, 'heartbeats of the new incarnation');
+          expect(lastSeq).toBeGreaterThan(3);
+          expect(b.got.slice(restartAt, restartAt + 3).map((g) => [g.seq, g.heartbeat])).toEqual([
+            [0, 2],
+            [1, 2],
+            [2, 2],
+          ]);
+          // A straggler of the previous life is dropped, and the watch stays quiet.
+          await raw.send(encodeHeartbeatFrame({ wireId: 1, seq: lastSeq + 1 }, 1), b.port);
+          await waitFor(() => b.engine.counters().dropped.old === 1, 'the old frame dropped');
+          expect(b.got.filter((g) => g.heartbeat === 1).every((g) => g.seq <= lastSeq)).toBe(true);
+          expect(b.events.slice(stoppedAt + 2).filter((e) => e.state === 'suspect')).toEqual([]);
+          expect(b.engine.counters().dropped.duplicate).toBe(0);
+        } finally {
+          await raw.close();
+        }
+      });
     });
 
     it('close() is idempotent and a closed engine refuses new lanes', async () => {

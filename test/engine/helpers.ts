@@ -29,6 +29,20 @@ export function encodeFrame(h: Partial<FrameHeader> & { wireId: number }, payloa
   return Buffer.from(buf.subarray(0, enc.finish()));
 }
 
+/** A frame with a HEARTBEAT(incarnation), and a DATA sub-message first when a payload is given. */
+export function encodeHeartbeatFrame(
+  h: Partial<FrameHeader> & { wireId: number },
+  incarnation: number,
+  payload?: Uint8Array,
+): Buffer {
+  const buf = Buffer.alloc(MAX_DATAGRAM_BYTES);
+  const enc = new FrameEncoder(buf);
+  enc.start({ epoch: 1, seq: 0, sentNs: 0, clock: ClockKind.MONOTONIC, ...h });
+  if (payload) enc.append(SubType.DATA, payload);
+  enc.appendHeartbeat(incarnation);
+  return Buffer.from(buf.subarray(0, enc.finish()));
+}
+
 export class RawSender {
   private constructor(private readonly socket: dgram.Socket) {}
 

@@ -4,6 +4,7 @@
 // agent's lane handling are tested apart.
 import type { Grant, LaneRequest } from '../../alloc/types.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../../engine/types.js';
+import type { FdEvent, GroupSubscription } from '../../fd/types.js';
 
 /** A lane as an application sees it: its grant and whether it may send yet. */
 export interface LocalLane {
@@ -33,4 +34,7 @@ export interface LocalBackend {
   send(laneId: string, payload: Uint8Array): SendOutcome;
   counters(laneId: string): LaneCounters | undefined;
   subscribe(laneId: string, sub: LocalSubscriber): () => void;
+  /** X-FD: follow a failure-detector group's member changes. Throws XL_ERR_NOT_FOUND for a group
+   * this backend does not run; absent when it runs no failure detector at all. */
+  subscribeGroup?(group: string, onEvent: (e: FdEvent) => void): GroupSubscription;
 }

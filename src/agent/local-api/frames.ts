@@ -14,6 +14,8 @@ export const FrameType = {
   Reply: 0x02,
   /** agent → client: JSON {handle, event: LaneEvent}. */
   Event: 0x03,
+  /** agent → client: JSON {sub, event: FdEvent} — a failure-detector group member changed state. */
+  FdEvent: 0x04,
   /** client → agent, binary: u32 request id (0: reply only on error), u32 lane handle, payload. */
   Send: 0x10,
   /** agent → client, binary: u32 handle, f64 seq, f64 sentNs, f64 receivedNs, payload. */

@@ -1,11 +1,13 @@
 // One local-API connection: decodes its frames, enforces which lanes it may touch, and calls the
 // LocalBackend. Transport-free (it gets bytes in and hands bytes out), so the fuzz tests drive it
 // without a socket. A connection owns the lanes it opened (it may send, close and read counters)
-// and the lanes it listens on (deliveries, counters); anything else is XL_ERR_FORBIDDEN.
+// and the lanes it listens on (deliveries, counters); anything else is XL_ERR_FORBIDDEN. It may also
+// follow failure-detector groups (fdSubscribe): their member changes come as FdEvent frames.
 
 import type { LaneRequest } from '../../alloc/types.js';
 import type { DeliveryView } from '../../engine/types.js';
 import { isXlaneError, XlaneError } from '../../errors.js';
+import type { FdEvent } from '../../fd/types.js';
 import type { LocalBackend, LocalLane } from './backend.js';
 import { Deframer } from './deframer.js';
 import {
@@ -34,6 +36,15 @@ export interface SessionOptions {
   highWaterBytes?: number;
 }
 
+interface GroupSub {
+  group: string;
+  unsubscribe: () => void;
+  /** The request that created it; until its reply is written, events wait in `held` (a client
+   * cannot place an event for a subscription it has not heard of). */
+  requestId: number;
+  held: FdEvent[] | undefined;
+}
+
 interface OwnedLane {
   laneId: string;
   handle: number;
@@ -46,10 +57,14 @@ export class LocalSession {
   private readonly byHandle = new Map<number, OwnedLane>();
   private readonly byLane = new Map<string, OwnedLane>();
   private nextHandle = 1;
+  private readonly groupSubs = new Map<number, GroupSub>();
+  private nextSub = 1;
   private greeted = false;
   private ended = false;
   /** Deliveries dropped because the client did not keep up. */
   droppedDeliveries = 0;
+  /** Failure-detector events dropped for the same reason (a re-subscribe returns the current states). */
+  droppedFdEvents = 0;
 
   constructor(
     private readonly backend: LocalBackend,
@@ -83,6 +98,8 @@ export class LocalSession {
     const owned = [...this.byHandle.values()];
     this.byHandle.clear();
     this.byLane.clear();
+    for (const g of this.groupSubs.values()) g.unsubscribe();
+    this.groupSubs.clear();
     await Promise.allSettled(
       owned.map(async (l) => {
         l.unsubscribe();
@@ -119,7 +136,10 @@ export class LocalSession {
       return;
     }
     this.request(id, msg).then(
-      (result) => this.reply({ id, ok: true, result: result ?? {} }),
+      (result) => {
+        this.reply({ id, ok: true, result: result ?? {} });
+        this.releaseHeld(id);
+      },
       (err) => this.replyError(id, toWire(err)),
     );
   }
@@ -167,6 +187,23 @@ export class LocalSession {
         if (lane.opened) await this.backend.closeLane(lane.laneId);
         return {};
       }
+      case 'fdSubscribe':
+        return this.subscribeGroup(id, msg.group);
+      case 'fdUnsubscribe': {
+        const sub = typeof msg.sub === 'number' ? this.groupSubs.get(msg.sub) : undefined;
+        if (!sub) {
+          throw new XlaneError(
+            'XL_ERR_FORBIDDEN',
+            `no group subscription ${String(msg.sub)} on this connection`,
+            {
+              sub: msg.sub,
+            },
+          );
+        }
+        this.groupSubs.delete(msg.sub as number);
+        sub.unsubscribe();
+        return {};
+      }
       case 'counters': {
         const lane = this.owned(msg.lane);
         const c = this.backend.counters(lane.laneId);
@@ -176,6 +213,48 @@ export class LocalSession {
       default:
         throw new XlaneError('XL_ERR_VALIDATION', `unknown op ${JSON.stringify(op)}`, { id });
     }
+  }
+
+  private subscribeGroup(
+    requestId: number,
+    group: unknown,
+  ): { sub: number; group: string; members: unknown[] } {
+    if (typeof group !== 'string' || group === '') {
+      throw new XlaneError('XL_ERR_VALIDATION', 'fdSubscribe needs group: a failure-detector group name');
+    }
+    if (!this.backend.subscribeGroup) {
+      throw new XlaneError('XL_ERR_NOT_FOUND', 'this agent runs no failure detector (start it with --fd)', {
+        group,
+      });
+    }
+    const sub = this.nextSub++;
+    const s = this.backend.subscribeGroup(group, (event) => this.fdEvent(sub, event));
+    if (this.ended) s.unsubscribe();
+    else this.groupSubs.set(sub, { group, unsubscribe: s.unsubscribe, requestId, held: [] });
+    return { sub, group, members: s.members };
+  }
+
+  private releaseHeld(requestId: number): void {
+    for (const [sub, g] of this.groupSubs) {
+      if (g.requestId !== requestId || !g.held) continue;
+      const held = g.held;
+      g.held = undefined;
+      for (const e of held) this.fdEvent(sub, e);
+    }
+  }
+
+  private fdEvent(sub: number, event: FdEvent): void {
+    if (this.ended) return;
+    const g = this.groupSubs.get(sub);
+    if (g?.held) {
+      g.held.push(event);
+      return;
+    }
+    if (this.opts.highWaterBytes !== undefined && this.io.backlog() > this.opts.highWaterBytes) {
+      this.droppedFdEvents++;
+      return;
+    }
+    this.io.write(encodeJsonFrame(FrameType.FdEvent, { sub, event }));
   }
 
   private own(lane: LocalLane, opened: boolean): { handle: number; lane: LocalLane } {

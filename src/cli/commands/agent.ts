@@ -4,10 +4,12 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { startDaemon } from '../../agent/daemon.js';
 import { parseEngineKind } from '../../agent/engine-factory.js';
+import { parseCalibrateSeconds, parseHostBoundsMode } from '../../agent/host-bounds/options.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
 import { XlaneError } from '../../errors.js';
 import { resolveCore } from '../../tune/core-choice.js';
 import { createHostFs } from '../../tune/host-fs.js';
+import { parseDuration } from '../../util/units.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 
 interface AgentCliOptions {
@@ -22,6 +24,11 @@ interface AgentCliOptions {
   metrics?: string;
   token?: string;
   logLevel: string;
+  fd?: string[];
+  fdPeriod?: string;
+  fdConfirm?: string;
+  hostBounds: string;
+  calibrateSeconds?: string;
 }
 
 export function register(program: Command): void {
@@ -42,8 +49,27 @@ export function register(program: Command): void {
     .option('--metrics <addr>', 'serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464')
     .option('--token <token>', 'controller bearer token (default: env XLANE_TOKEN)')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--fd <group=members>',
+      'run the X-FD failure detector for a group, e.g. g1=h1,h2,h3 (this host included; repeatable)',
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
+    )
+    .option('--fd-period <dur>', 'heartbeat period of the failure-detector lanes (default 1ms)')
+    .option('--fd-confirm <dur>', 'suspected this long without interruption = down (default 1s)')
+    .option(
+      '--host-bounds <mode>',
+      "this host's send/receive bounds: declared (the topology file's) or measure (calibrate at start, send them to the controller)",
+      'declared',
+    )
+    .option(
+      '--calibrate-seconds <n>',
+      'with --host-bounds measure: how long to calibrate (default 2, at most 30)',
+    )
     .action(async (o: AgentCliOptions) => {
       const log = pino({ level: o.logLevel, base: { host: o.host } });
+      const hostBounds = parseHostBoundsMode(o.hostBounds);
+      const calibrateSeconds =
+        o.calibrateSeconds === undefined ? undefined : parseCalibrateSeconds(o.calibrateSeconds);
       const asked = o.core === undefined ? undefined : Number(o.core);
       if (asked !== undefined && !(Number.isInteger(asked) && asked >= 0)) {
         throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
@@ -68,6 +94,11 @@ export function register(program: Command): void {
         ...(o.peers ? { peers: o.peers } : {}),
         ...(o.peersFile ? { peersFile: o.peersFile } : {}),
         ...(o.metrics ? { metrics: o.metrics } : {}),
+        ...(o.fd ? { fd: o.fd } : {}),
+        ...(o.fdPeriod !== undefined ? { fdPeriodNs: parseDuration(o.fdPeriod) } : {}),
+        ...(o.fdConfirm !== undefined ? { fdConfirmNs: parseDuration(o.fdConfirm) } : {}),
+        hostBounds,
+        ...(calibrateSeconds !== undefined ? { calibrateSeconds } : {}),
       });
       log.info(
         { socket: daemon.localApi.socketPath, metrics: daemon.metrics?.url, ...daemon.agent.status() },

@@ -21,6 +21,8 @@ interface InterferenceCli {
   fifo?: string;
   feed: string;
   streams: string;
+  hostBounds: string;
+  calibrate: string;
   json?: boolean;
 }
 
@@ -56,6 +58,16 @@ export function registerInterferenceBench(bench: Command): void {
     .option('--fifo <prio>', 'native engine thread at SCHED_FIFO priority (1..99)')
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
+    .option(
+      '--host-bounds <how>',
+      "hosts' send/receive bounds: measure (calibrate each host's engine first) or declared (topology)",
+      d.hostBounds,
+    )
+    .option(
+      '--calibrate <s>',
+      'calibration time per host with --host-bounds measure',
+      String(d.calibrateSeconds),
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: InterferenceCli) => {
       const modes = o.modes
@@ -77,13 +89,15 @@ export function registerInterferenceBench(bench: Command): void {
           ...(o.fifo !== undefined ? { fifoPriority: num('fifo', o.fifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
+          hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),
+          calibrateSeconds: num('calibrate', o.calibrate),
           command: `xlane ${process.argv.slice(2).join(' ')}`,
           onProgress: view.update,
         });
         view.stop();
         if (o.json) return console.log(JSON.stringify(r.output));
         console.log(interferenceTable(r.output));
-        console.log(`run folder: ${r.runDir} (xlane report ${r.runDir})`);
+        console.log(`run folder: ${r.runDir} (draw it: xlane report ${r.runDir})`);
       } finally {
         view.stop();
       }

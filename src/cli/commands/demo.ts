@@ -79,7 +79,11 @@ async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> 
     });
     view.stop();
     console.log(`\n${interferenceTable(r.output)}`);
-    console.log(`\nrun folder: ${r.runDir}`);
+    // Loaded on use: Plot and linkedom add to the start-up of every other command.
+    const { writeReport } = await import('../../report/write.js');
+    const report = writeReport(r.runDir);
+    console.log(`\nreport: ${report.html}  (open it in a browser; figures as SVG next to it)`);
+    console.log(`run folder: ${r.runDir}`);
   } finally {
     view.stop();
   }

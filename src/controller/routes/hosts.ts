@@ -1,5 +1,6 @@
-// Agent registration and the host list (registered / connected / acked version).
-import { HostParams, RegisterBody } from '../schemas.js';
+// Agent registration, the host list (registered / connected / acked version, bounds) and a host's
+// measured send / receive bounds.
+import { ForceQuery, HostLatencyBody, HostParams, RegisterBody } from '../schemas.js';
 import type { App, RouteContext } from './context.js';
 
 export function hostRoutes(app: App, { lifecycle }: RouteContext): void {
@@ -19,4 +20,23 @@ export function hostRoutes(app: App, { lifecycle }: RouteContext): void {
   );
 
   app.get('/v1/hosts', async () => ({ hosts: lifecycle.hosts() }));
+
+  app.put(
+    '/v1/hosts/:name/latency',
+    { schema: { params: HostParams, body: HostLatencyBody, querystring: ForceQuery } },
+    async (request) => {
+      const { sendLatency, recvLatency, measured } = request.body;
+      return lifecycle.setHostBounds(
+        request.params.name,
+        { send: sendLatency, recv: recvLatency, ...(measured ? { measured } : {}) },
+        request.query.force ?? false,
+      );
+    },
+  );
+
+  app.delete(
+    '/v1/hosts/:name/latency',
+    { schema: { params: HostParams, querystring: ForceQuery } },
+    async (request) => lifecycle.clearHostBounds(request.params.name, request.query.force ?? false),
+  );
 }

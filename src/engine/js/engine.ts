@@ -1,13 +1,17 @@
 // The TypeScript lane engine. Threads: the main thread checks contracts, queues send requests into
 // the shared ring and receives (dgram delivers on the event loop, which is where the application's
 // handler runs anyway); the pacing worker owns the sending sockets and releases frames on time, so
-// send timing does not depend on how busy the main event loop is.
+// send timing does not depend on how busy the main event loop is. The worker also keeps time for
+// the receivers' liveness watch (watchdog.ts): it notices a silent lane's deadline within
+// microseconds; the main thread, which receives, owns the alive/suspect state.
 import dgram from 'node:dgram';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { XlaneError } from '../../errors.js';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
 import { emptyLaneCounters } from '../counters.js';
 import { FrameReceiver } from '../receive/frame-receiver.js';
+import type { ReceiverLane } from '../receive/lane-table.js';
+import { deadlineNs } from '../receive/liveness.js';
 import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
 import type {
   DeliveryHandler,
@@ -15,6 +19,7 @@ import type {
   EngineCounters,
   EngineOptions,
   LaneCounters,
+  LivenessHandler,
   ReceiverSpec,
   SenderSpec,
   SendOutcome,
@@ -27,6 +32,7 @@ import {
   type ControlMessage,
   createSharedState,
   MAX_LANES,
+  MAX_WATCHED,
   S_COALESCED,
   S_REFUSED,
   S_SENT,
@@ -35,6 +41,7 @@ import {
 } from './shared.js';
 import { spawnPacerWorker } from './spawn-worker.js';
 import { validateReceiverSpec, validateSenderSpec } from './validate-spec.js';
+import { ArrivalBoard } from './watchdog.js';
 
 const WORKER_START_MS = 15_000;
 const WORKER_STOP_MS = 5_000;
@@ -60,6 +67,9 @@ class JsEngine implements Engine {
   private readonly slots: (SenderLane | undefined)[] = new Array(MAX_LANES);
   private nextSlot = 0;
   private nextGen = 0;
+  private board: ArrivalBoard | undefined;
+  private readonly watchSlots: (ReceiverLane | undefined)[] = new Array(MAX_WATCHED);
+  private nextWatchSlot = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private workerFailure: string | undefined;
   private readonly front = new SendFront<SenderLane>(
@@ -121,6 +131,14 @@ class JsEngine implements Engine {
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
     this.ring = new RingProducer(this.control, shared.ring);
+    const board = new ArrivalBoard(new Int32Array(shared.watchSeq), new Float64Array(shared.watchTime));
+    this.board = board;
+    this.receiver.onArrival = (lane, revived) => {
+      board.publish(lane.live.slot, deadlineNs(lane.live) - lane.live.timeoutNs);
+      // The worker has no deadline running for a lane it reported (or that never sent): wake it so
+      // it starts watching again now, not at its next idle wake-up.
+      if (revived) wake(this.control);
+    };
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const worker = spawnPacerWorker({
@@ -148,6 +166,11 @@ class JsEngine implements Engine {
   }
 
   private onNotice(n: WorkerNotice): void {
+    if (n.op === 'deadline') {
+      const watched = this.watchSlots[n.slot];
+      if (watched && watched.live.gen === n.gen) this.receiver.expire(watched, n.atNs);
+      return;
+    }
     const lane = this.senders.get(n.laneId);
     if (lane && lane.gen === n.gen) lane.error = n.message;
   }
@@ -205,10 +228,41 @@ class JsEngine implements Engine {
   setReceiver(spec: ReceiverSpec): void {
     this.requireRunning();
     validateReceiverSpec(spec);
-    this.receiver.table.set(spec);
+    const lane = this.receiver.setLane(spec, monotonicNs());
+    const live = lane.live;
+    if (live.timeoutNs > 0) {
+      if (live.slot < 0) {
+        live.slot = this.allocateWatchSlot(spec.laneId);
+        live.gen = ++this.nextGen;
+        this.watchSlots[live.slot] = lane;
+      }
+      this.board!.publish(live.slot, deadlineNs(live) - live.timeoutNs);
+      this.post({ op: 'watch', slot: live.slot, gen: live.gen, timeoutNs: live.timeoutNs });
+    } else this.unwatch(lane);
+  }
+
+  private allocateWatchSlot(laneId: string): number {
+    for (let i = 0; i < MAX_WATCHED; i++) {
+      const slot = (this.nextWatchSlot + i) % MAX_WATCHED;
+      if (!this.watchSlots[slot]) {
+        this.nextWatchSlot = (slot + 1) % MAX_WATCHED;
+        return slot;
+      }
+    }
+    throw new XlaneError('XL_ERR_VALIDATION', `engine watches ${MAX_WATCHED} lanes already`, { laneId });
+  }
+
+  private unwatch(lane: ReceiverLane): void {
+    const live = lane.live;
+    if (live.slot < 0) return;
+    this.watchSlots[live.slot] = undefined;
+    if (this.state === 'running') this.post({ op: 'unwatch', slot: live.slot, gen: live.gen });
+    live.slot = -1;
   }
 
   removeReceiver(laneId: string): void {
+    const lane = this.receiver.table.get(laneId);
+    if (lane) this.unwatch(lane);
     this.receiver.table.remove(laneId);
   }
 
@@ -220,6 +274,10 @@ class JsEngine implements Engine {
 
   onDelivery(handler: DeliveryHandler): void {
     this.receiver.onDelivery(handler);
+  }
+
+  onLiveness(handler: LivenessHandler): void {
+    this.receiver.onLiveness(handler);
   }
 
   counters(): EngineCounters {
@@ -245,6 +303,7 @@ class JsEngine implements Engine {
       c.reordered = r.reordered;
       c.late = r.late;
       c.early = r.early;
+      c.heartbeats = r.heartbeats;
       c.latency = r.latency;
     }
     return { lanes: [...byId.values()], dropped: { ...this.receiver.dropped } };
@@ -276,5 +335,6 @@ class JsEngine implements Engine {
     }
     this.senders.clear();
     this.slots.fill(undefined);
+    this.watchSlots.fill(undefined);
   }
 }

@@ -1,6 +1,7 @@
 // The pacing clock, run by the worker thread: it owns the sending sockets, turns queued requests
 // into frames, and releases each lane's frame at its period boundary (π_min after the lane's
-// previous release). It sleeps on the shared futex word until ~30 µs before the next boundary and
+// previous release). A heartbeat lane releases a frame at every boundary, with the pending message
+// if there is one. The same loop runs the receivers' liveness watchdog (watchdog.ts). It sleeps on the shared futex word until ~30 µs before the next boundary and
 // spins on the clock for the rest, because Node timers cannot hold a 100 µs period (FACTS.md).
 // The loop allocates nothing on its own (dgram's send() allocates a little per call; see
 // docs/protocol.md), so the worker's heap stays quiet and GC does not add jitter.
@@ -8,7 +9,7 @@ import dgram from 'node:dgram';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
 import type { SenderSpec } from '../types.js';
-import { FrameEncoder } from '../wire/encode.js';
+import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
 import { RingConsumer } from './ring.js';
@@ -25,6 +26,7 @@ import {
   STAT_WORDS,
   type WorkerNotice,
 } from './shared.js';
+import { Watchdog } from './watchdog.js';
 
 /** Sleep until this long before a boundary, then spin. */
 export const SPIN_NS = 30_000;
@@ -37,11 +39,16 @@ interface TxLane {
   spec: SenderSpec;
   seq: number;
   lastReleaseNs: number;
+  /** Incarnation of the lane's heartbeats; -1: the lane sends only when the application does. */
+  heartbeat: number;
   pending: boolean;
   pendingTicket: number;
   frameLen: number;
   frame: Buffer;
   enc: FrameEncoder;
+  /** The header every frame starts from (seq, epoch, time are stamped at release): reused, so
+   * building a frame allocates nothing. */
+  header: FrameHeader;
   sockets: dgram.Socket[];
   /** Its sockets could not be set up: queued messages are refused, the main thread is told. */
   failed: boolean;
@@ -60,6 +67,7 @@ export class Pacer {
   private readonly ring: RingConsumer;
   private readonly bySlot: (TxLane | undefined)[] = [];
   private readonly active: TxLane[] = [];
+  private readonly watchdog: Watchdog;
   private ctrlSeen = 0;
 
   constructor(
@@ -72,6 +80,11 @@ export class Pacer {
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
     this.ring = new RingConsumer(this.control, shared.ring);
+    this.watchdog = new Watchdog(
+      new Int32Array(shared.watchSeq),
+      new Float64Array(shared.watchTime),
+      (slot, gen, atNs) => notify({ op: 'deadline', slot, gen, atNs }),
+    );
   }
 
   /** Runs until the main thread sets the stop word. Synchronous by design (see the file comment). */
@@ -83,7 +96,7 @@ export class Pacer {
       if (Atomics.load(c, C_STOP) === 1) break;
       this.applyControl();
       this.drainRing();
-      const nextDue = this.releaseDue();
+      const nextDue = Math.min(this.releaseDue(), this.watchdog.check(monotonicNs()));
       if (nextDue === Number.POSITIVE_INFINITY) {
         Atomics.wait(c, C_WAKE, wakeSeen, IDLE_WAIT_MS);
         continue;
@@ -109,7 +122,9 @@ export class Pacer {
       this.ctrlSeen++;
       const msg = m.message as ControlMessage;
       if (msg.op === 'set') this.setLane(msg.slot, msg.gen, msg.spec);
-      else this.removeLane(msg.slot, msg.gen);
+      else if (msg.op === 'remove') this.removeLane(msg.slot, msg.gen);
+      else if (msg.op === 'watch') this.watchdog.set(msg.slot, msg.gen, msg.timeoutNs);
+      else this.watchdog.remove(msg.slot, msg.gen);
     }
   }
 
@@ -127,11 +142,13 @@ export class Pacer {
         spec,
         seq: 0,
         lastReleaseNs: Number.NEGATIVE_INFINITY,
+        heartbeat: spec.heartbeat ? spec.heartbeat.incarnation : -1,
         pending: false,
         pendingTicket: 0,
         frameLen: 0,
         frame,
         enc: new FrameEncoder(frame),
+        header: { wireId: spec.wireId, epoch: spec.epoch, seq: 0, sentNs: 0, clock: LOCAL_CLOCK },
         sockets: [],
         failed: false,
       };
@@ -143,6 +160,8 @@ export class Pacer {
     }
     const old = lane.spec;
     lane.spec = spec;
+    lane.heartbeat = spec.heartbeat ? spec.heartbeat.incarnation : -1;
+    lane.header.wireId = spec.wireId;
     if (lane.failed || old.srcPort !== spec.srcPort || !sameDestinations(old, spec)) {
       this.closeSockets(lane);
       this.openSockets(lane);
@@ -191,8 +210,7 @@ export class Pacer {
       return;
     }
     if (lane.pending) this.stats[lane.slot * STAT_WORDS + S_COALESCED]!++;
-    const s = lane.spec;
-    lane.enc.start({ wireId: s.wireId, epoch: s.epoch, seq: 0, sentNs: 0, clock: LOCAL_CLOCK });
+    lane.enc.start(lane.header);
     const at = lane.enc.reserve(SubType.DATA, r.length);
     r.copyPayload(lane.frame, at);
     lane.frameLen = lane.enc.finish();
@@ -206,7 +224,8 @@ export class Pacer {
     const lanes = this.active;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!;
-      if (!lane.pending) continue;
+      const heartbeat = lane.heartbeat >= 0;
+      if (!lane.pending && !heartbeat) continue;
       const due = lane.lastReleaseNs + lane.spec.minPeriodNs;
       const now = monotonicNs();
       if (due > now) {
@@ -214,9 +233,23 @@ export class Pacer {
         continue;
       }
       if (lane.failed) {
-        this.stats[lane.slot * STAT_WORDS + S_REFUSED]!++;
-        this.finishPending(lane);
+        if (lane.pending) {
+          this.stats[lane.slot * STAT_WORDS + S_REFUSED]!++;
+          this.finishPending(lane);
+        }
+        // A heartbeat lane without a socket skips its boundaries instead of spinning on them.
+        if (heartbeat) {
+          lane.lastReleaseNs = now;
+          if (now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
+        }
         continue;
+      }
+      if (heartbeat) {
+        // The frame buffer is free when nothing is pending; with a pending message the heartbeat
+        // rides behind its DATA (the header budget keeps room for it, see wire/format.ts).
+        if (!lane.pending) lane.enc.start(lane.header);
+        lane.enc.appendHeartbeat(lane.heartbeat);
+        lane.frameLen = lane.enc.finish();
       }
       lane.enc.stamp(lane.spec.epoch, lane.seq, now);
       lane.seq = seqNext(lane.seq);
@@ -225,9 +258,11 @@ export class Pacer {
       lane.lastReleaseNs = now;
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
-      this.finishPending(lane);
+      if (lane.pending) this.finishPending(lane);
       this.stats[lane.slot * STAT_WORDS + S_SENT]!++;
       for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(lane.frame, 0, lane.frameLen);
+      // A heartbeat lane always has its next frame due.
+      if (heartbeat && now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
     }
     return next;
   }

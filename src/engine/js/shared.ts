@@ -30,12 +30,18 @@ export const S_COALESCED = 1;
 export const S_REFUSED = 2;
 export const STAT_WORDS = 4;
 
+/** Receiver lanes with a liveness watch (see watchdog.ts). */
+export const MAX_WATCHED = 1024;
+
 export interface SharedState {
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   /** Int32 per lane slot: the ticket of the last request the worker released (see engine.ts). */
   released: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** Per watch slot: Int32 seqlock word and the f64 time the lane's silence counts from. */
+  watchSeq: SharedArrayBuffer;
+  watchTime: SharedArrayBuffer;
 }
 
 export function createSharedState(): SharedState {
@@ -44,15 +50,22 @@ export function createSharedState(): SharedState {
     ring: new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES),
     released: new SharedArrayBuffer(MAX_LANES * 4),
     stats: new SharedArrayBuffer(MAX_LANES * STAT_WORDS * 8),
+    watchSeq: new SharedArrayBuffer(MAX_WATCHED * 4),
+    watchTime: new SharedArrayBuffer(MAX_WATCHED * 8),
   };
 }
 
 export type ControlMessage =
   | { op: 'set'; slot: number; gen: number; spec: SenderSpec }
-  | { op: 'remove'; slot: number; gen: number };
+  | { op: 'remove'; slot: number; gen: number }
+  | { op: 'watch'; slot: number; gen: number; timeoutNs: number }
+  | { op: 'unwatch'; slot: number; gen: number };
 
-/** Worker → main notices (socket errors): the main thread surfaces them on the next send. */
-export type WorkerNotice = { op: 'laneError'; laneId: string; gen: number; message: string };
+/** Worker → main notices: socket errors (the main thread surfaces them on the next send), and a
+ * watched receiver lane whose deadline passed (rare, so a message is fine). */
+export type WorkerNotice =
+  | { op: 'laneError'; laneId: string; gen: number; message: string }
+  | { op: 'deadline'; slot: number; gen: number; atNs: number };
 
 export interface PacerWorkerData {
   shared: SharedState;

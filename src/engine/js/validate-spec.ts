@@ -41,6 +41,8 @@ export function validateSenderSpec(s: SenderSpec): void {
     check(e, ipv4.test(d.address), `destinations[${i}].address must be an IPv4 address`);
     check(e, port(d.port) && d.port > 0, `destinations[${i}].port must be 1..65535`);
   }
+  if (s.heartbeat !== undefined)
+    check(e, u32(s.heartbeat?.incarnation), 'heartbeat.incarnation must be a u32');
   if (e.length) fail('sender', s.laneId, e);
 }
 
@@ -56,5 +58,20 @@ export function validateReceiverSpec(s: ReceiverSpec): void {
     `maxPayloadBytes must be 0..${MAX_PAYLOAD_BYTES}`,
   );
   check(e, s.lambdaMinNs >= 0 && s.lambdaMaxNs >= s.lambdaMinNs, 'need 0 <= lambdaMinNs <= lambdaMaxNs');
+  const hb = s.heartbeat;
+  if (hb !== undefined) {
+    check(e, typeof hb === 'object' && hb !== null, 'heartbeat must be an object');
+    check(
+      e,
+      hb?.deliver === undefined || typeof hb.deliver === 'boolean',
+      'heartbeat.deliver must be a boolean',
+    );
+    const t = hb?.timeoutNs;
+    check(
+      e,
+      t === undefined || (Number.isFinite(t) && t >= 0 && t <= Number.MAX_SAFE_INTEGER),
+      'heartbeat.timeoutNs must be >= 0',
+    );
+  }
   if (e.length) fail('receiver', s.laneId, e);
 }

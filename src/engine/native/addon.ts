@@ -33,6 +33,7 @@ export interface SharedLayout {
   RS_LAT_SUM: number;
   RS_LAT_MIN: number;
   RS_LAT_MAX: number;
+  RS_HEARTBEATS: number;
   ENGINE_STATS_OFFSET: number;
   ES_RX_BATCHES: number;
   ES_JS_WAKEUPS: number;
@@ -49,6 +50,10 @@ export interface SharedLayout {
   RX_SLOTS: number;
   RX_SLOT_HEADER: number;
   RX_SLOT_BYTES: number;
+  /** A delivery-ring slot whose length word is this holds a liveness event (shared_layout.h). */
+  RX_EVENT: number;
+  LIVE_ALIVE: number;
+  LIVE_SUSPECT: number;
   SHARED_BYTES: number;
 }
 
@@ -104,6 +109,8 @@ export interface NativeAddon {
     maxPayload: number,
     minPeriodNs: number,
     destinations: (string | number)[],
+    /** -1: the lane sends only when the application does. */
+    heartbeatIncarnation: number,
   ): void;
   removeSender(h: EngineHandle, slot: number, gen: number): void;
   setReceiver(
@@ -116,6 +123,9 @@ export interface NativeAddon {
     maxPayload: number,
     lambdaMinNs: number,
     lambdaMaxNs: number,
+    deliverHeartbeats: number,
+    /** 0: no liveness watch. */
+    livenessTimeoutNs: number,
   ): void;
   removeReceiver(h: EngineHandle, slot: number, gen: number): void;
   wake(h: EngineHandle): void;

@@ -1,7 +1,8 @@
 // Drains the delivery ring on the JS thread. The engine wakes us at most once per receive batch
-// (native/engine_rx.c); one wake-up may carry many messages. The notified flag is cleared BEFORE
-// the ring is read, so a message pushed after our last look always brings a new wake-up.
-import type { DeliveryHandler, DeliveryView } from '../types.js';
+// (native/engine_rx.c); one wake-up may carry many messages, and the liveness events of the engine
+// thread's watchdog, in order with them. The notified flag is cleared BEFORE the ring is read, so a
+// message pushed after our last look always brings a new wake-up.
+import type { DeliveryHandler, DeliveryView, LivenessEvent, LivenessHandler } from '../types.js';
 import type { SharedBlock } from './shared-block.js';
 
 /** The native engine's delivery view: also the kernel's receive timestamp (SO_TIMESTAMPNS mapped
@@ -16,6 +17,7 @@ export class DeliveryDrain {
   /** Per receiver slot: the lane id and generation of the lane that owns it. */
   readonly owners: ({ laneId: string; gen: number } | undefined)[] = [];
   private handler: DeliveryHandler | undefined;
+  private liveness: LivenessHandler | undefined;
   private readonly view: NativeDeliveryView = {
     laneId: '',
     seq: 0,
@@ -23,12 +25,25 @@ export class DeliveryDrain {
     receivedNs: 0,
     kernelReceivedNs: 0,
     payload: EMPTY,
+    heartbeat: -1,
+  };
+  private readonly event: LivenessEvent = {
+    laneId: '',
+    state: 'alive',
+    incarnation: -1,
+    lastArrivalNs: 0,
+    lastSentNs: 0,
+    atNs: 0,
   };
 
   constructor(private readonly block: SharedBlock) {}
 
   onDelivery(handler: DeliveryHandler): void {
     this.handler = handler;
+  }
+
+  onLiveness(handler: LivenessHandler): void {
+    this.liveness = handler;
   }
 
   drain(): void {
@@ -47,18 +62,11 @@ export class DeliveryDrain {
         const w = at >> 2;
         const owner = this.owners[b.u32[w]!];
         // A lane removed (or its slot reused) after the engine accepted the message: nobody to tell.
-        if (!owner || owner.gen !== b.u32[w + 1]! || !this.handler) continue;
-        const v = this.view;
+        if (!owner || owner.gen !== b.u32[w + 1]!) continue;
         const f = (at + 16) >> 3;
-        v.laneId = owner.laneId;
-        v.seq = b.u32[w + 2]!;
-        v.sentNs = b.f64[f]!;
-        v.receivedNs = b.f64[f + 1]!;
-        v.kernelReceivedNs = b.f64[f + 2]!;
-        const start = at + L.RX_SLOT_HEADER;
-        v.payload = b.u8.subarray(start, start + b.u32[w + 3]!);
         try {
-          this.handler(v);
+          if (b.u32[w + 3]! === L.RX_EVENT) this.emitEvent(owner.laneId, b.u32[w + 2]!, f);
+          else this.deliver(owner.laneId, w, f, at);
         } catch (e) {
           // Keep draining (other lanes' messages must not be lost); report like a listener error.
           if (!hasFailure) failure = e;
@@ -71,5 +79,33 @@ export class DeliveryDrain {
       queueMicrotask(() => {
         throw failure;
       });
+  }
+
+  private deliver(laneId: string, w: number, f: number, at: number): void {
+    if (!this.handler) return;
+    const b = this.block;
+    const v = this.view;
+    v.laneId = laneId;
+    v.seq = b.u32[w + 2]!;
+    v.sentNs = b.f64[f]!;
+    v.receivedNs = b.f64[f + 1]!;
+    v.kernelReceivedNs = b.f64[f + 2]!;
+    v.heartbeat = b.f64[f + 3]!;
+    const start = at + b.layout.RX_SLOT_HEADER;
+    v.payload = b.u8.subarray(start, start + b.u32[w + 3]!);
+    this.handler(v);
+  }
+
+  private emitEvent(laneId: string, state: number, f: number): void {
+    if (!this.liveness) return;
+    const b = this.block;
+    const e = this.event;
+    e.laneId = laneId;
+    e.state = state === b.layout.LIVE_SUSPECT ? 'suspect' : 'alive';
+    e.lastSentNs = b.f64[f]!;
+    e.lastArrivalNs = b.f64[f + 1]!;
+    e.atNs = b.f64[f + 2]!;
+    e.incarnation = b.f64[f + 3]!;
+    this.liveness(e);
   }
 }

@@ -15,6 +15,7 @@ import {
   type EngineCounters,
   type EngineOptions,
   type LaneCounters,
+  type LivenessHandler,
   type ReceiverSpec,
   type SenderSpec,
   type SendOutcome,
@@ -68,6 +69,7 @@ export class NativeEngine implements Engine {
   private block: SharedBlock | undefined;
   private drain: DeliveryDrain | undefined;
   private pendingHandler: DeliveryHandler | undefined;
+  private pendingLiveness: LivenessHandler | undefined;
   private report: NativeThreadReport | undefined;
   private readonly senders = new Map<string, SenderLane>();
   private readonly receivers = new Map<string, ReceiverLane>();
@@ -117,6 +119,7 @@ export class NativeEngine implements Engine {
     this.block = new SharedBlock(this.addon.layout, buffer);
     this.drain = new DeliveryDrain(this.block);
     if (this.pendingHandler) this.drain.onDelivery(this.pendingHandler);
+    if (this.pendingLiveness) this.drain.onLiveness(this.pendingLiveness);
     try {
       this.addon.openReceiver(handle, opts.bindAddress, opts.port);
     } catch (e) {
@@ -229,6 +232,7 @@ export class NativeEngine implements Engine {
       copy.maxPayloadBytes,
       copy.minPeriodNs,
       dests,
+      copy.heartbeat ? copy.heartbeat.incarnation : -1,
     );
   }
 
@@ -277,6 +281,8 @@ export class NativeEngine implements Engine {
       spec.maxPayloadBytes,
       spec.lambdaMinNs,
       spec.lambdaMaxNs,
+      spec.heartbeat?.deliver ? 1 : 0,
+      spec.heartbeat?.timeoutNs ?? 0,
     );
   }
 
@@ -296,6 +302,13 @@ export class NativeEngine implements Engine {
   onDelivery(handler: DeliveryHandler): void {
     this.pendingHandler = handler;
     this.drain?.onDelivery(handler);
+  }
+
+  /** Events come from the engine thread's watchdog through the delivery ring, in order with the
+   * deliveries (native/engine_rx.c). */
+  onLiveness(handler: LivenessHandler): void {
+    this.pendingLiveness = handler;
+    this.drain?.onLiveness(handler);
   }
 
   counters(): EngineCounters {
@@ -326,6 +339,7 @@ export class NativeEngine implements Engine {
       c.reordered = b.rxStat(s, L.RS_REORDERED);
       c.late = b.rxStat(s, L.RS_LATE);
       c.early = b.rxStat(s, L.RS_EARLY);
+      c.heartbeats = b.rxStat(s, L.RS_HEARTBEATS);
       c.latency = {
         count: b.rxStat(s, L.RS_LAT_COUNT),
         sumNs: b.rxStat(s, L.RS_LAT_SUM),

@@ -5,6 +5,7 @@ import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
 import { emptyLaneCounters } from '../counters.js';
 import type { DropReason, LaneCounters, ReceiverSpec } from '../types.js';
 import type { DecodedFrame } from '../wire/decode.js';
+import { applyWatchTimeout, type LaneLiveness, newLiveness } from './liveness.js';
 import { SeqWindow } from './seq-window.js';
 
 export interface ReceiverLane {
@@ -15,6 +16,13 @@ export interface ReceiverLane {
   previous: { epoch: number; maxPayloadBytes: number } | undefined;
   window: SeqWindow;
   counters: LaneCounters;
+  /** Incarnation of the newest heartbeat seen (-1: none yet). A larger one means the sender
+   * restarted (its sequence starts over); a smaller one is its previous life, dropped as 'old'. */
+  incarnation: number;
+  /** The incarnation before the frame admit() accepted last (differs when that frame was the
+   * first of a new incarnation). */
+  previousIncarnation: number;
+  live: LaneLiveness;
 }
 
 export class ReceiverTable {
@@ -25,26 +33,33 @@ export class ReceiverTable {
 
   constructor(private readonly localClock: number) {}
 
-  /** Adds a lane, or applies a grant change keeping its sequence window and counters. */
-  set(spec: ReceiverSpec): void {
+  /** Adds a lane, or applies a grant change keeping its sequence window, counters and liveness.
+   * `nowNs` starts a liveness watch (spec.heartbeat.timeoutNs) that was not running. */
+  set(spec: ReceiverSpec, nowNs = 0): ReceiverLane {
+    const timeoutNs = spec.heartbeat?.timeoutNs ?? 0;
     const existing = this.byId.get(spec.laneId);
     if (existing) {
+      applyWatchTimeout(existing.live, timeoutNs, nowNs);
       if (existing.spec.wireId !== spec.wireId) this.byWire.delete(existing.spec.wireId);
       if (spec.epoch > existing.spec.epoch) {
         existing.previous = { epoch: existing.spec.epoch, maxPayloadBytes: existing.spec.maxPayloadBytes };
       }
-      existing.spec = { ...spec };
+      existing.spec = copySpec(spec);
       this.byWire.set(spec.wireId, existing);
-      return;
+      return existing;
     }
     const lane: ReceiverLane = {
-      spec: { ...spec },
+      spec: copySpec(spec),
       previous: undefined,
       window: new SeqWindow(),
       counters: emptyLaneCounters(spec.laneId),
+      incarnation: -1,
+      previousIncarnation: -1,
+      live: newLiveness(Math.max(timeoutNs, 0), nowNs),
     };
     this.byId.set(spec.laneId, lane);
     this.byWire.set(spec.wireId, lane);
+    return lane;
   }
 
   remove(laneId: string): void {
@@ -80,11 +95,22 @@ export class ReceiverTable {
           ? prev.maxPayloadBytes
           : MAX_PAYLOAD_BYTES;
     if (f.dataLength > limit) return 'oversize';
+    // The incarnation goes before the sequence: a restarted sender numbers from 0 again, which the
+    // old window would take for duplicates, and its previous life's stragglers must not pass.
+    const previousIncarnation = lane.incarnation;
+    if (f.heartbeat >= 0) {
+      if (f.heartbeat < lane.incarnation) return 'old';
+      if (f.heartbeat > lane.incarnation) {
+        lane.window.restart();
+        lane.incarnation = f.heartbeat;
+      }
+    }
     const verdict = lane.window.accept(f.seq);
     if (verdict === 'duplicate' || verdict === 'old') return verdict;
 
     const c = lane.counters;
     c.received++;
+    if (f.heartbeat >= 0) c.heartbeats++;
     if (f.clock === this.localClock) {
       const lat = receivedNs - f.sentNs;
       if (lat > spec.lambdaMaxNs) c.late++;
@@ -95,6 +121,7 @@ export class ReceiverTable {
       l.count++;
       l.sumNs += lat;
     }
+    lane.previousIncarnation = previousIncarnation;
     this.lane = lane;
     return null;
   }
@@ -109,4 +136,8 @@ export class ReceiverTable {
       latency: { ...c.latency },
     };
   }
+}
+
+function copySpec(spec: ReceiverSpec): ReceiverSpec {
+  return spec.heartbeat ? { ...spec, heartbeat: { ...spec.heartbeat } } : { ...spec };
 }

@@ -44,6 +44,12 @@ export class SeqWindow {
     return 'reordered';
   }
 
+  /** Forgets the sequence position (the sender restarted and numbers from 0 again); the loss and
+   * reordering counts of the previous life stay. */
+  restart(): void {
+    this.started = false;
+  }
+
   private has(k: number): boolean {
     return k < 32 ? ((this.lo >>> k) & 1) === 1 : ((this.hi >>> (k - 32)) & 1) === 1;
   }

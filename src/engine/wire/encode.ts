@@ -3,6 +3,7 @@
 // epoch and send time right before the datagram leaves (stamp()).
 import {
   HEADER_BYTES,
+  HEARTBEAT_BODY_BYTES,
   MAGIC,
   MAX_DATAGRAM_BYTES,
   OFF_EPOCH,
@@ -16,6 +17,7 @@ import {
   OFF_VERSION,
   PROTOCOL_VERSION,
   SUB_HEADER_BYTES,
+  SubType,
   writeU64,
 } from './format.js';
 
@@ -74,6 +76,15 @@ export class FrameEncoder {
     const at = this.reserve(type, body.byteLength);
     if (at < 0) return false;
     this.buf.set(body, at);
+    return true;
+  }
+
+  /** Appends a HEARTBEAT sub-message (incarnation, reserved zero); false if it does not fit. */
+  appendHeartbeat(incarnation: number): boolean {
+    const at = this.reserve(SubType.HEARTBEAT, HEARTBEAT_BODY_BYTES);
+    if (at < 0) return false;
+    this.view.setUint32(at, incarnation >>> 0);
+    this.view.setUint32(at + 4, 0);
     return true;
   }
 

@@ -1,0 +1,100 @@
+// The TypeBox mirror of src/bench/interference-types.ts: what `xlane report` accepts from
+// RUN_DIR/interference.json. Extra keys are allowed (a newer bench may add some); a type check at the
+// bottom fails the build when this schema and the contract drift apart.
+import { type Static, Type } from '@sinclair/typebox';
+import type { InterferenceRecord } from '../bench/interference-types.js';
+
+const Us = Type.Number({ minimum: 0, description: 'a latency in µs (≥ 0)' });
+const Count = Type.Integer({ minimum: 0, description: 'a count (whole number ≥ 0)' });
+const Fraction = Type.Number({ minimum: 0, maximum: 1, description: 'a fraction between 0 and 1' });
+/** Seconds since the run started; negative before it (the bulk flow warms up before the lanes). */
+const Seconds = Type.Number({ description: 'seconds since the run started' });
+
+const Mode = Type.Union([Type.Literal('idle'), Type.Literal('express'), Type.Literal('fifo')], {
+  description: '"idle", "express" or "fifo"',
+});
+
+const laneSummaryFields = {
+  lane: Type.String(),
+  name: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  periodNs: Type.Number({ exclusiveMinimum: 0 }),
+  payloadBytes: Count,
+  lambdaMinUs: Us,
+  boundUs: Us,
+  p50Us: Us,
+  p99Us: Us,
+  p999Us: Us,
+  maxUs: Us,
+  withinBound: Fraction,
+  messages: Count,
+  lost: Count,
+  outliers: Count,
+  tightness: Type.Number({ minimum: 0 }),
+};
+
+const LaneDetail = Type.Object({
+  ...laneSummaryFields,
+  cdf: Type.Array(Type.Object({ latencyUs: Us, fraction: Fraction })),
+  series: Type.Array(Type.Object({ tSec: Seconds, p50Us: Us, p99Us: Us, maxUs: Us, messages: Count })),
+  firstOutliers: Type.Array(Type.Object({ tSec: Seconds, latencyUs: Type.Number() })),
+});
+
+const RunDetail = Type.Object({
+  mode: Mode,
+  bulkMbps: Type.Number({ minimum: 0 }),
+  lanes: Type.Array(LaneDetail),
+  seconds: Type.Number({ minimum: 0, description: 'seconds (≥ 0)' }),
+  startedAt: Type.String(),
+  bulk: Type.Array(Type.Object({ tSec: Seconds, mbps: Type.Number({ minimum: 0 }) })),
+  engine: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+});
+
+const AllocationLane = Type.Object({
+  lane: Type.String(),
+  name: Type.String(),
+  from: Type.String(),
+  to: Type.Array(Type.String()),
+  payloadBytes: Count,
+  periodNs: Type.Number({ exclusiveMinimum: 0 }),
+  lambdaMinUs: Us,
+  lambdaMaxUs: Us,
+  path: Type.Array(Type.String()),
+});
+
+const AllocationPort = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rateBps: Type.Number({ minimum: 0 }),
+  expressShare: Fraction,
+  expressLoadBps: Type.Number({ minimum: 0 }),
+  delayBoundUs: Us,
+});
+
+const HostBoundsRow = Type.Object({
+  host: Type.String(),
+  source: Type.String(),
+  sendUs: Type.Tuple([Us, Us]),
+  recvUs: Type.Tuple([Us, Us]),
+  observedMaxUs: Type.Optional(Type.Number()),
+  samples: Type.Optional(Count),
+});
+
+export const InterferenceRecordSchema = Type.Object({
+  kind: Type.Literal('xlane-interference', { description: 'the string "xlane-interference"' }),
+  version: Type.Literal(1, { description: 'version 1' }),
+  createdAt: Type.String(),
+  command: Type.String(),
+  topology: Type.String(),
+  machine: Type.Object({ cpus: Count, loadAvg1: Type.Number(), kernel: Type.String() }),
+  allocation: Type.Object({ lanes: Type.Array(AllocationLane), ports: Type.Array(AllocationPort) }),
+  hostBounds: Type.Optional(Type.Array(HostBoundsRow)),
+  runs: Type.Array(RunDetail),
+  notes: Type.Array(Type.String()),
+});
+
+// Compile-time guard: both directions must be assignable, or tsc reports `false` is not `true` here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesContract: Same<Static<typeof InterferenceRecordSchema>, InterferenceRecord> = true;
+void schemaMatchesContract;

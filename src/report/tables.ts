@@ -1,0 +1,191 @@
+// The report's tables as HTML. Every value from the record is escaped here (esc) or formatted to a
+// number first; nothing from the file reaches the page raw.
+import type { InterferenceRecord } from '../bench/interference-types.js';
+import { esc, fmtCount, fmtDurationNs, fmtMbps, fmtPercent, fmtRate, fmtRatio, fmtUs } from './format.js';
+import type { LabelledRun } from './model.js';
+import { modeColor } from './plot-dom.js';
+
+type Cell = string | { html: string; cls?: string; rowspan?: number };
+
+function td(cell: Cell, numeric: boolean): string {
+  if (typeof cell === 'string') return `<td${numeric ? ' class="num"' : ''}>${cell}</td>`;
+  const classes = [numeric ? 'num' : '', cell.cls ?? ''].filter(Boolean).join(' ');
+  const cls = classes ? ` class="${classes}"` : '';
+  const span = cell.rowspan && cell.rowspan > 1 ? ` rowspan="${cell.rowspan}"` : '';
+  return `<td${cls}${span}>${cell.html}</td>`;
+}
+
+interface Column {
+  head: string;
+  numeric?: boolean;
+}
+
+/** `rows` hold already-escaped HTML; a row may be shorter than `columns` when rowspans cover it. */
+function table(caption: string, columns: Column[], rows: Cell[][], rowClass?: (i: number) => string): string {
+  const head = columns.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${c.head}</th>`).join('');
+  const body = rows
+    .map((r, i) => {
+      const offset = columns.length - r.length;
+      const cells = r.map((c, j) => td(c, columns[j + offset]?.numeric === true)).join('');
+      const cls = rowClass?.(i);
+      return `<tr${cls ? ` class="${cls}"` : ''}>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<table>\n<caption>${caption}</caption>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+export function modeBadge(mode: string, label: string): string {
+  return `<span class="mode" style="border-color:${modeColor(mode)};color:${modeColor(mode)}">${esc(label)}</span>`;
+}
+
+function laneId(l: { lane: string; name: string }): string {
+  const id = l.name === l.lane ? esc(l.name) : `${esc(l.name)} <span class="dim">(${esc(l.lane)})</span>`;
+  return `<span class="nowrap">${id}</span>`;
+}
+
+/** Per run and lane receiver: percentiles against the promise, with misses marked. */
+export function summaryTable(runs: LabelledRun[]): string {
+  const columns: Column[] = [
+    { head: 'mode' },
+    { head: 'bulk Mbit/s', numeric: true },
+    { head: 'lane' },
+    { head: 'p50 µs', numeric: true },
+    { head: 'p99 µs', numeric: true },
+    { head: 'p99.9 µs', numeric: true },
+    { head: 'max µs', numeric: true },
+    { head: 'λ_max µs', numeric: true },
+    { head: 'within bound', numeric: true },
+    { head: 'tightness', numeric: true },
+    { head: 'messages', numeric: true },
+    { head: 'lost', numeric: true },
+    { head: 'outliers', numeric: true },
+  ];
+  const rows: Cell[][] = [];
+  const firstOfRun: boolean[] = [];
+  for (const { label, run } of runs) {
+    const lanes = run.lanes.length > 0 ? run.lanes : [undefined];
+    lanes.forEach((l, i) => {
+      const lead: Cell[] =
+        i === 0
+          ? [
+              { html: modeBadge(run.mode, label), rowspan: lanes.length },
+              { html: fmtMbps(run.bulkMbps), rowspan: lanes.length },
+            ]
+          : [];
+      firstOfRun.push(i === 0);
+      if (!l) {
+        rows.push([...lead, { html: '<span class="dim">no lanes measured</span>' }]);
+        return;
+      }
+      rows.push([
+        ...lead,
+        `${laneId(l)} <span class="dim nowrap">${esc(l.from)} → ${esc(l.to)}</span>`,
+        fmtUs(l.p50Us),
+        fmtUs(l.p99Us),
+        fmtUs(l.p999Us),
+        { html: fmtUs(l.maxUs), cls: l.maxUs <= l.boundUs ? 'ok' : 'miss' },
+        fmtUs(l.boundUs),
+        { html: fmtPercent(l.withinBound), cls: l.withinBound < 1 ? 'miss' : 'ok' },
+        { html: fmtRatio(l.tightness), cls: l.tightness < 1 ? 'miss' : '' },
+        fmtCount(l.messages),
+        { html: fmtCount(l.lost), cls: l.lost > 0 ? 'miss' : '' },
+        { html: fmtCount(l.outliers), cls: l.outliers > 0 ? 'miss' : '' },
+      ]);
+    });
+  }
+  return table('Latency per run and lane (one-way, µs)', columns, rows, (i) =>
+    firstOfRun[i] ? 'run-start' : '',
+  );
+}
+
+export function allocationLanesTable(record: InterferenceRecord): string {
+  const columns: Column[] = [
+    { head: 'lane' },
+    { head: 'from → to' },
+    { head: 'payload', numeric: true },
+    { head: 'period', numeric: true },
+    { head: 'λ_min µs', numeric: true },
+    { head: 'λ_max µs', numeric: true },
+    { head: 'path' },
+  ];
+  const rows: Cell[][] = record.allocation.lanes.map((l) => [
+    laneId(l),
+    `${esc(l.from)} → ${l.to.map(esc).join(', ')}`,
+    `${fmtCount(l.payloadBytes)} B`,
+    esc(fmtDurationNs(l.periodNs)),
+    fmtUs(l.lambdaMinUs),
+    fmtUs(l.lambdaMaxUs),
+    l.path.map(esc).join(' → '),
+  ]);
+  return table('Lanes granted by the controller', columns, rows);
+}
+
+export function allocationPortsTable(record: InterferenceRecord): string {
+  const columns: Column[] = [
+    { head: 'port' },
+    { head: 'rate', numeric: true },
+    { head: 'express share', numeric: true },
+    { head: 'express load', numeric: true },
+    { head: 'of share', numeric: true },
+    { head: 'delay bound µs', numeric: true },
+  ];
+  const rows: Cell[][] = record.allocation.ports.map((p) => {
+    const share = p.rateBps * p.expressShare;
+    return [
+      `${esc(p.from)} → ${esc(p.to)}`,
+      esc(fmtRate(p.rateBps)),
+      fmtPercent(p.expressShare),
+      esc(fmtRate(p.expressLoadBps)),
+      share > 0 ? fmtPercent(p.expressLoadBps / share) : '—',
+      fmtUs(p.delayBoundUs),
+    ];
+  });
+  return table('Egress ports on the lanes’ paths', columns, rows);
+}
+
+/** The host terms of every bound: declared in the topology or measured by the calibration. */
+export function hostBoundsTable(record: InterferenceRecord): string {
+  const rows = record.hostBounds ?? [];
+  if (rows.length === 0) return '';
+  const columns: Column[] = [
+    { head: 'host' },
+    { head: 'source' },
+    { head: 'send µs', numeric: true },
+    { head: 'receive µs', numeric: true },
+    { head: 'observed max µs', numeric: true },
+    { head: 'samples', numeric: true },
+  ];
+  const range = ([lo, hi]: [number, number]) => `${fmtUs(lo)} … ${fmtUs(hi)}`;
+  return table(
+    'Host send / receive bounds [min … max] the controller used',
+    columns,
+    rows.map((h) => [
+      esc(h.host),
+      esc(h.source),
+      range(h.sendUs),
+      range(h.recvUs),
+      h.observedMaxUs === undefined ? '—' : fmtUs(h.observedMaxUs),
+      h.samples === undefined ? '—' : fmtCount(h.samples),
+    ]),
+  );
+}
+
+export function runsTable(runs: LabelledRun[]): string {
+  const columns: Column[] = [
+    { head: 'mode' },
+    { head: 'started' },
+    { head: 'seconds', numeric: true },
+    { head: 'bulk Mbit/s', numeric: true },
+    { head: 'engine' },
+  ];
+  const rows: Cell[][] = runs.map(({ label, run }) => [
+    { html: modeBadge(run.mode, label) },
+    esc(run.startedAt),
+    esc(String(run.seconds)),
+    fmtMbps(run.bulkMbps),
+    Object.entries(run.engine)
+      .map(([k, v]) => `<code>${esc(k)}=${esc(String(v))}</code>`)
+      .join(' '),
+  ]);
+  return table('Runs and how the engines ran', columns, rows);
+}
