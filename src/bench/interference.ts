@@ -99,6 +99,9 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     receiver: 'h2',
     engine: 'native',
     receive: 'blocking',
+    // SCHED_FIFO: an engine thread that wakes for a frame or a boundary preempts iperf3 and the rest
+    // at once; it never spins flat out (sleep-then-spin, blocking receive), so RT throttling stays away.
+    fifoPriority: 10,
     feed: 'heartbeat',
     bulkStreams: 1,
     hostBounds: 'measure',
@@ -469,9 +472,14 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send)` : ''}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'})` : ''}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}.`,
   ];
+  if (o.hostBounds === 'measure')
+    notes.push(
+      `host bounds measured on each host's engine before the runs (${o.calibrateSeconds} s loopback lane at the lanes' period, ` +
+        'max of the observed maximum and p99.99 × 1.5, split half send / half receive) and given to the controller.',
+    );
   for (const r of runs) {
     const lost = r.lanes.reduce((a, l) => a + l.lost, 0);
     if (lost > 0) notes.push(`${r.mode}: ${lost} frames lost.`);

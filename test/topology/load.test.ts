@@ -26,7 +26,7 @@ describe('examples', () => {
       });
     }
     expect(spec.switches).toEqual([
-      { name: 's1', forwarding: { minNs: 2000, maxNs: 20_000 }, portBufferBytes: 262_144 },
+      { name: 's1', forwarding: { minNs: 0, maxNs: 20_000 }, portBufferBytes: 262_144 },
     ]);
     expect(spec.links).toEqual(
       ['h1', 'h2', 'h3'].map((a) => ({ a, b: 's1', rateBps: 1e9, propagationNs: 100, expressShare: 0.2 })),

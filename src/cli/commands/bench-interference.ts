@@ -55,7 +55,11 @@ export function registerInterferenceBench(bench: Command): void {
     .option('--receiver <host>', 'receiving host', d.receiver)
     .option('--engine <kind>', 'js or native', d.engine)
     .option('--receive <mode>', 'native engine receive: blocking or busy-poll', d.receive)
-    .option('--fifo <prio>', 'native engine thread at SCHED_FIFO priority (1..99)')
+    .option(
+      '--fifo <prio>',
+      'native engine thread at SCHED_FIFO priority (1..99; 0: SCHED_OTHER)',
+      String(d.fifoPriority),
+    )
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
     .option(
@@ -86,7 +90,7 @@ export function registerInterferenceBench(bench: Command): void {
           receiver: o.receiver,
           engine: oneOf('engine', o.engine, ['js', 'native'] as const),
           receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
-          ...(o.fifo !== undefined ? { fifoPriority: num('fifo', o.fifo) } : {}),
+          ...(o.fifo !== undefined && num('fifo', o.fifo) > 0 ? { fifoPriority: num('fifo', o.fifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
           hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),
