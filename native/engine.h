@@ -36,6 +36,10 @@ typedef struct {
 typedef struct {
   int active;
   uint32_t gen, wire_id, epoch, max_payload;
+  // The grant before the current one (receive/lane-table.ts: ReceiverLane.previous): a sender that
+  // has not applied the change yet still sends its epoch, accepted under its σ_max.
+  int has_previous;
+  uint32_t previous_epoch, previous_max_payload;
   uint32_t sender_addr; // network order
   double lambda_min_ns, lambda_max_ns;
   int deliver_heartbeats;

@@ -43,9 +43,12 @@ static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t rece
   if (slot < 0) return XL_DROP_UNKNOWN_LANE;
   xl_rx_lane_t *l = &e->rx[slot];
   if (src != l->sender_addr) return XL_DROP_WRONG_SENDER;
-  if (f->epoch < l->epoch) return XL_DROP_STALE_EPOCH;
+  int previous = l->has_previous && f->epoch == l->previous_epoch;
+  if (f->epoch < l->epoch && !previous) return XL_DROP_STALE_EPOCH;
   // A newer epoch may carry a grant this receiver has not learnt yet: hold it to the frame limit.
-  uint32_t limit = f->epoch == l->epoch ? l->max_payload : XL_MAX_PAYLOAD;
+  uint32_t limit = f->epoch == l->epoch ? l->max_payload
+                   : previous            ? l->previous_max_payload
+                                         : XL_MAX_PAYLOAD;
   if ((uint32_t)f->data_length > limit) return XL_DROP_OVERSIZE;
   // The incarnation goes before the sequence: a restarted sender numbers from 0 again, which the
   // old window would take for duplicates, and its previous life's stragglers must not pass.

@@ -77,6 +77,12 @@ static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
     l->active = 1;
     l->gen = m->gen;
     l->incarnation = -1;
+  } else if (s->epoch > l->epoch) {
+    // Only a newer epoch moves the current grant to previous: re-applying the same epoch (a λ or
+    // liveness change) keeps accepting the grant before it.
+    l->has_previous = 1;
+    l->previous_epoch = l->epoch;
+    l->previous_max_payload = l->max_payload;
   }
   // A grant change keeps the window, the counters, the incarnation and the liveness state.
   l->wire_id = s->wire_id;

@@ -353,6 +353,55 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       }
     });
 
+    it('a receiver ahead by one grant accepts the previous epoch under its σ_max, older epochs are stale', async () => {
+      const b = await node();
+      const raw = await RawSender.open();
+      try {
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 1, maxPayloadBytes: 16 }));
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 2, maxPayloadBytes: 32 }));
+        // Re-applying the same epoch (only λ changes) must not forget the previous grant.
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 2, maxPayloadBytes: 32, lambdaMinNs: 1 }));
+        const frame = (epoch: number, seq: number, bytes: number) =>
+          encodeFrame({ wireId: 1, epoch, seq }, Buffer.alloc(bytes, seq));
+        const grant2: [DropReason | 'delivered', Buffer][] = [
+          ['delivered', frame(1, 0, 16)], // the sender has not applied epoch 2 yet
+          ['staleEpoch', frame(0, 1, 4)], // two grants old
+          ['oversize', frame(1, 2, 17)], // fits the new σ_max, not the old one it was sent under
+          ['delivered', frame(2, 3, 32)],
+          ['delivered', frame(1, 4, 4)], // a straggler of the previous grant, still in time
+        ];
+        for (const [, bytes] of grant2) await raw.send(bytes, b.port);
+        await waitFor(
+          () => b.got.length + totalDropped(b.engine) === grant2.length,
+          'grant-2 frames handled',
+        );
+        expect(b.got.map((g) => [g.seq, g.payload.length])).toEqual([
+          [0, 16],
+          [3, 32],
+          [4, 4],
+        ]);
+        expect(b.engine.counters().dropped).toMatchObject({ staleEpoch: 1, oversize: 1 });
+
+        // The next change makes epoch 2 the previous one: epoch 1 is now two grants old.
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 3, maxPayloadBytes: 8 }));
+        await raw.send(frame(1, 5, 4), b.port);
+        await raw.send(frame(2, 6, 32), b.port);
+        await raw.send(frame(3, 7, 8), b.port);
+        await waitFor(
+          () => b.got.length + totalDropped(b.engine) === grant2.length + 3,
+          'grant-3 frames handled',
+        );
+        expect(b.got.slice(3).map((g) => g.seq)).toEqual([6, 7]);
+        const expected = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+        expected.staleEpoch = 2;
+        expected.oversize = 1;
+        expect(b.engine.counters().dropped).toEqual(expected);
+        expect(lane(b.engine, 'L1')).toMatchObject({ received: 5 });
+      } finally {
+        await raw.close();
+      }
+    });
+
     it('closes and reopens a lane: the closed lane refuses sends, the reopened one delivers again', async () => {
       const [a, b] = [await node(), await node()];
       b.engine.setReceiver(receiver('L1', 1));
