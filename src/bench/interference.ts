@@ -338,7 +338,9 @@ async function runMode(
   progress('setup', 0);
   const { state } = testbedUp(spec, { name, fifo: mode === 'fifo', runsDir: o.runsDir });
   const peers: Peer[] = [];
+  const bulkAbort = new AbortController();
   const down = () => {
+    bulkAbort.abort();
     for (const p of peers) p.kill();
     testbedDown(o.runsDir, name);
   };
@@ -391,8 +393,11 @@ async function runMode(
               port: 5201 + i,
               streams: o.bulkStreams,
               intervalSec: 0.5,
+              signal: bulkAbort.signal,
             }),
           );
+    // Awaited below; on an early failure or Ctrl-C they reject when the teardown kills them.
+    for (const p of [...feeds, ...bulk]) p.catch(() => {});
     progress('warmup', 0);
     await sleep(WARMUP_SEC * 1000);
     await receiver.request({ op: 'record' }, 10_000);
@@ -480,6 +485,22 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
       `host bounds measured on each host's engine before the runs (${o.calibrateSeconds} s loopback lane at the lanes' period, ` +
         'max of the observed maximum and p99.99 × 1.5, split half send / half receive) and given to the controller.',
     );
+  const byMode = new Map(runs.map((r) => [r.mode, r]));
+  const idle = byMode.get('idle');
+  const express = byMode.get('express');
+  const fifo = byMode.get('fifo');
+  for (const l of express?.lanes ?? []) {
+    const i = idle?.lanes.find((x) => x.lane === l.lane);
+    const f = fifo?.lanes.find((x) => x.lane === l.lane);
+    const parts: string[] = [];
+    if (i)
+      parts.push(
+        `express p99 = ${(l.p99Us / i.p99Us).toFixed(2)} × idle p99 (what the bulk costs the lane on shared CPUs)`,
+      );
+    if (f)
+      parts.push(`fifo p99 = ${(f.p99Us / l.p99Us).toFixed(1)} × express p99 (what the express class buys)`);
+    if (parts.length > 0) notes.push(`${l.name}: ${parts.join('; ')}.`);
+  }
   for (const r of runs) {
     const lost = r.lanes.reduce((a, l) => a + l.lost, 0);
     if (lost > 0) notes.push(`${r.mode}: ${lost} frames lost.`);

@@ -18,6 +18,8 @@ export interface CrossTrafficOptions {
   streams?: number;
   /** Reporting interval (iperf3 -i, seconds; default 1). */
   intervalSec?: number;
+  /** Kills client and server at once (e.g. the caller is interrupted and tears the testbed down). */
+  signal?: AbortSignal;
 }
 
 export interface CrossTrafficResult {
@@ -70,6 +72,7 @@ export async function runCrossTraffic(
     },
   );
   server.once('error', () => {});
+  o.signal?.addEventListener('abort', () => killServer(), { once: true });
   const killServer = () => {
     if (server.exitCode === null && server.pid !== undefined) {
       try {
@@ -87,7 +90,12 @@ export async function runCrossTraffic(
       execFile(
         'ip',
         ['netns', 'exec', src.ns, 'iperf3', ...args],
-        { timeout: boundMs, killSignal: 'SIGKILL', maxBuffer: 32 << 20 },
+        {
+          timeout: boundMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: 32 << 20,
+          ...(o.signal ? { signal: o.signal } : {}),
+        },
         (err, stdout, stderr) => {
           // iperf3 -J reports its own errors inside the JSON, with a non-zero exit.
           if (err && !String(stdout).trim().startsWith('{')) {

@@ -2,7 +2,7 @@
 // from a real controller, frames cross the shaped testbed while iperf3 saturates the receiver's port,
 // every frame is recorded and judged against the grant's window, the run folder holds what the
 // report needs, and nothing is left behind.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +67,53 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
     expect(readdirSync(join(r.runDir, 'samples')).filter((f) => f.endsWith('.f64'))).toHaveLength(6);
     expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
+  }, 180_000);
+
+  it('Ctrl-C while recording stops the peers and removes the testbed, exit status 130', async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), 'xlane-interference-int-'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO, 'src/cli/main.ts'),
+        'bench',
+        'interference',
+        '--seconds',
+        '60',
+        '--modes',
+        'express',
+        '--host-bounds',
+        'declared',
+        '--runs-dir',
+        runsDir,
+        '--topology',
+        join(REPO, 'examples/testbed-3.yaml'),
+      ],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += String(d);
+    });
+    const prefix = `xtb-xif-${child.pid}-`;
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!/express \d+\/60 s/.test(err) && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(err, err).toMatch(/express \d+\/60 s/);
+      expect(netnsList()).toContain(prefix);
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(130);
+      expect(netnsList()).not.toContain(prefix);
+      // Nothing of the run is left running: no peer names this testbed any more.
+      const peers = spawnSync('pgrep', ['-f', `"testbed":"xif-${child.pid}"`], {
+        encoding: 'utf8',
+      }).stdout.trim();
+      expect(peers).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   }, 180_000);
 });
