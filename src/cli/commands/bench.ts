@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { runAllocBench } from '../../bench/alloc.js';
 import { XlaneError } from '../../errors.js';
 import { registerEngineBench } from './bench-engine.js';
+import { registerFdBench } from './bench-fd.js';
 import { registerHostBench } from './bench-host.js';
 import { registerInterferenceBench } from './bench-interference.js';
 
@@ -24,6 +25,7 @@ export function register(program: Command): void {
   registerHostBench(bench);
   registerEngineBench(bench);
   registerInterferenceBench(bench);
+  registerFdBench(bench);
   bench
     .command('alloc')
     .description('Allocator: admit latency into a loaded leaf-spine, full re-computation, invariant check.')

@@ -1,0 +1,77 @@
+// `xlane bench fd` for real (root, namespaces, iperf3), in a short version: three members on the
+// shaped testbed with lanes from a real controller, bulk cross traffic on every port, three crashes
+// (SIGKILL) each followed by a restart as a new incarnation. Asserted is what holds on any machine:
+// every crash is accounted for by every detector at every observer, X-FD never suspects before TO
+// after the last heartbeat, the run file holds what the output says, and nothing is left behind.
+// The figures themselves (detection times, false positives) depend on the machine's load and are
+// reported by the bench, not asserted here.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { defaultFdBenchOptions, runFdBench } from '../../src/bench/fd.js';
+import type { FdBenchRecord } from '../../src/bench/fd-types.js';
+import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import { isRoot } from '../../src/testbed/netns.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const hasIperf3 = spawnSync('iperf3', ['--version']).status === 0;
+const native = loadNativeAddon().ok;
+const INJECTIONS = 3;
+
+describe.skipIf(!isRoot() || !hasIperf3)('bench fd on the namespace testbed (root, iperf3)', () => {
+  it('accounts for every crash in every detector, never suspects early, and leaves nothing behind', async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), 'xlane-bench-fd-'));
+    const lines: string[] = [];
+    const r = await runFdBench({
+      ...defaultFdBenchOptions(),
+      topologyFile: join(REPO, 'examples/testbed-3.yaml'),
+      runsDir,
+      minutes: 0.1,
+      injections: INJECTIONS,
+      warmupSeconds: 1,
+      engine: native ? 'native' : 'js',
+      command: 'test',
+      onProgress: (l) => lines.push(l),
+    });
+    const out = r.output;
+    expect(lines).toHaveLength(INJECTIONS);
+    expect(out.injections).toBe(INJECTIONS);
+    expect(out.heartbeatUs).toBe(100);
+    // TO = π + λ_min + 2δ from the controller's grants, for every observer and member.
+    const record = JSON.parse(readFileSync(join(r.runDir, 'fd.json'), 'utf8')) as FdBenchRecord;
+    expect(record.kind).toBe('xlane-bench-fd');
+    for (const lane of record.lanes) {
+      expect(lane.periodNs).toBe(100_000);
+      for (const w of lane.windows) {
+        const to = record.timeoutsUs[w.host]![lane.sender]!;
+        expect(to).toBeCloseTo(100 + w.lambdaMinUs + 2 * (w.lambdaMaxUs - w.lambdaMinUs), 6);
+      }
+    }
+    expect(out.timeoutUs).toBe(
+      Math.max(...Object.values(record.timeoutsUs).flatMap((m) => Object.values(m))),
+    );
+    // Every crash, seen by both other members: detected, already suspected (a false suspicion was
+    // running when it crashed), or missed — by each detector.
+    const pairs = INJECTIONS * 2;
+    for (const d of [out, out.phiAccrual, out.fixedTimeout])
+      expect(d.detections + d.alreadySuspected + d.missed).toBe(pairs);
+    // The killed member's heartbeats stop: a crash is never missed by X-FD.
+    expect(out.missed).toBe(0);
+    for (const d of record.xfd.detections) {
+      expect(d.sinceLastArrivalNs).toBeGreaterThanOrEqual(record.timeoutsUs[d.observer]![d.member]! * 1000);
+      expect(d.detectionNs).toBeGreaterThanOrEqual(0);
+    }
+    expect(record.injections.map((i) => i.victim)).toEqual(['h1', 'h2', 'h3']);
+    for (const i of record.injections) expect(i.reviveNs).toBeGreaterThan(i.crashNs);
+    expect(out.bulkMbps).toBeGreaterThan(100);
+    expect(out.observedMinutes).toBeGreaterThanOrEqual(0.1);
+    expect(existsSync(join(runsDir, `xfd-${process.pid}`, 'testbed.json'))).toBe(false);
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(
+      `xtb-xfd-${process.pid}-`,
+    );
+    expect(spawnSync('pgrep', ['-f', `xfd-${process.pid}`]).status).toBe(1);
+  }, 240_000);
+});
