@@ -9,7 +9,6 @@
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { runCalibration } from '../agent/host-bounds/calibrate.js';
 import { describe, hostLatencyRequest } from '../agent/host-bounds/measure.js';
 import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
@@ -17,7 +16,7 @@ import { monotonicNs } from '../engine/clock.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine, LivenessEvent } from '../engine/types.js';
-import { isXlaneError, XlaneError } from '../errors.js';
+import { XlaneError } from '../errors.js';
 import { FixedTimeoutDetector } from '../fd/fixed-timeout.js';
 import { PhiAccrualDetector } from '../fd/phi-accrual.js';
 import { DgramHeartbeats } from './fd-dgram-sender.js';
@@ -31,6 +30,7 @@ import {
 } from './fd-peer-protocol.js';
 import { SuspicionRows } from './fd-rows.js';
 import { type Suspicion, SuspicionTrace } from './fd-trace.js';
+import { runPeer, servePeer } from './peer-serve.js';
 
 function createEngine(cfg: FdPeerConfig): Engine {
   if (cfg.engine === 'js') return createJsEngine();
@@ -42,10 +42,6 @@ function createEngine(cfg: FdPeerConfig): Engine {
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
   return native.engine;
-}
-
-function reply(r: FdPeerReply): void {
-  process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
 const XFD = DETECTOR_KINDS.indexOf('xfd');
@@ -236,32 +232,7 @@ async function main(): Promise<void> {
     }
   };
 
-  // Requests are answered in order.
-  let chain = Promise.resolve();
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    chain = chain.then(async () => {
-      let req: FdPeerRequest;
-      try {
-        req = JSON.parse(line) as FdPeerRequest;
-        reply(await handle(req));
-        if (req.op === 'stop') process.exit(0);
-      } catch (err) {
-        reply({
-          op: 'error',
-          code: isXlaneError(err) ? err.code : 'XL_ERR_INTERNAL',
-          message: err instanceof Error ? err.message : String(err),
-        });
-      }
-    });
-  });
-  // The orchestrator going away (stdin closed) ends the peer: never a process left behind.
-  process.stdin.once('end', () => {
-    void engine.close().finally(() => process.exit(0));
-  });
-  reply({ op: 'ready', engine: engine.kind });
+  servePeer<FdPeerRequest>(handle, () => engine.close(), { op: 'ready', engine: engine.kind });
 }
 
-main().catch((err) => {
-  reply({ op: 'error', code: 'XL_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
-});
+runPeer(main);

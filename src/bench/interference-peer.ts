@@ -5,14 +5,13 @@
 // arrays — nothing is allocated per frame — which it writes to binary files on 'collect'.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { runCalibration } from '../agent/host-bounds/calibrate.js';
 import { describe, hostLatencyRequest } from '../agent/host-bounds/measure.js';
 import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine } from '../engine/types.js';
-import { isXlaneError, XlaneError } from '../errors.js';
+import { XlaneError } from '../errors.js';
 import { paceLane } from './engine-pacing.js';
 import { nearestRank } from './engine-stats.js';
 import type {
@@ -22,6 +21,7 @@ import type {
   ProgressLane,
   RecordedLane,
 } from './interference-peer-protocol.js';
+import { runPeer, servePeer } from './peer-serve.js';
 
 class LaneRecording {
   readonly receivedNs: Float64Array;
@@ -57,10 +57,6 @@ function createEngine(cfg: InterferencePeerConfig): Engine {
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
   return native.engine;
-}
-
-function reply(r: InterferencePeerReply): void {
-  process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
 const us = (ns: number) => Math.round(ns) / 1000;
@@ -164,33 +160,7 @@ async function main(): Promise<void> {
     }
   };
 
-  // Requests are answered in order: a long 'feed' holds back nothing else, because the
-  // orchestrator sends it to sender peers only and queries receivers meanwhile.
-  let chain = Promise.resolve();
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    chain = chain.then(async () => {
-      let req: InterferencePeerRequest;
-      try {
-        req = JSON.parse(line) as InterferencePeerRequest;
-        reply(await handle(req));
-        if (req.op === 'stop') process.exit(0);
-      } catch (err) {
-        reply({
-          op: 'error',
-          code: isXlaneError(err) ? err.code : 'XL_ERR_INTERNAL',
-          message: err instanceof Error ? err.message : String(err),
-        });
-      }
-    });
-  });
-  // The orchestrator going away (stdin closed) ends the peer: never a process left behind.
-  process.stdin.once('end', () => {
-    void engine.close().finally(() => process.exit(0));
-  });
-  reply({ op: 'ready', engine: engine.kind });
+  servePeer<InterferencePeerRequest>(handle, () => engine.close(), { op: 'ready', engine: engine.kind });
 }
 
-main().catch((err) => {
-  reply({ op: 'error', code: 'XL_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
-});
+runPeer(main);
