@@ -15,6 +15,7 @@ import { type RunningController, startController } from '../controller/server.js
 import type { WireGrant } from '../controller/views.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
+import { requireRoot } from '../testbed/apply.js';
 import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
 import type { TestbedPlan } from '../testbed/plan.js';
 import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js';
@@ -125,6 +126,7 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
 }
 
 export async function runInterference(o: InterferenceOptions): Promise<InterferenceResult> {
+  requireRoot();
   const spec = loadTopologyFile(o.topologyFile);
   validateInterference(o, spec);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
