@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { defaultFdBenchOptions, runFdBench } from '../../bench/fd.js';
 import type { FdBenchOutput } from '../../bench/fd-types.js';
 import { loadNativeAddon } from '../../engine/native/addon.js';
-import { XlaneError } from '../../errors.js';
 import { parseDuration } from '../../util/units.js';
+import { num, oneOf } from '../option-values.js';
 
 interface FdCli {
   topology: string;
@@ -32,18 +32,6 @@ interface FdCli {
   short?: boolean;
   json?: boolean;
   quiet?: boolean;
-}
-
-function num(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a number (got "${v}")`);
-  return n;
-}
-
-function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be one of ${allowed.join(', ')} (got "${v}")`);
 }
 
 /** `--short`: a quick check of the whole pipeline (tests, smoke runs), not a measurement. */

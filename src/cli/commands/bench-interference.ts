@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
 import type { InterferenceMode } from '../../bench/interference-types.js';
-import { XlaneError } from '../../errors.js';
 import { parseDuration } from '../../util/units.js';
 import { InterferenceView, interferenceTable } from '../interference-view.js';
+import { num, oneOf } from '../option-values.js';
 
 interface InterferenceCli {
   topology: string;
@@ -24,18 +24,6 @@ interface InterferenceCli {
   hostBounds: string;
   calibrate: string;
   json?: boolean;
-}
-
-function num(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a number (got "${v}")`);
-  return n;
-}
-
-function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be one of ${allowed.join(', ')} (got "${v}")`);
 }
 
 export function registerInterferenceBench(bench: Command): void {
