@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
+import { JsEngine } from '../engine/js/engine.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { FD_LANE_PREFIX } from '../fd/group-config.js';
@@ -167,6 +168,12 @@ export class Agent implements LocalBackend {
       port: topology.expressPort,
       ...(opts.core !== undefined ? { core: opts.core } : {}),
     });
+    if (opts.engine instanceof JsEngine) {
+      // The js engine pins its pacing worker with taskset: say so plainly when it could not.
+      const policy = opts.engine.workerPolicy();
+      if (policy.error)
+        log.warn({ core: opts.core, error: policy.error }, 'pacing worker not placed as asked');
+    }
     if (opts.hostBounds) {
       // Registered, but not serving yet: the calibration lane has the engine to itself.
       await agent.register().catch((err) => log.warn({ err: (err as Error).message }, 'registration failed'));

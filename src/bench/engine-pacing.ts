@@ -4,7 +4,7 @@
 // The receiver records each frame's sequence number and the sender's release timestamp (sentNs,
 // read by the engine's pacing clock when it releases the frame); engine-stats.ts judges them.
 import { monotonicNs } from '../engine/clock.js';
-import type { Engine } from '../engine/types.js';
+import type { Engine, SenderSpec } from '../engine/types.js';
 import type { PaceReply, PacingReportReply } from './engine-peer-protocol.js';
 import { analysePacing, summarizeNs } from './engine-stats.js';
 
@@ -21,6 +21,16 @@ const SETTLE_MS = 20;
  * application's (analysePacing). Payloads are 64 bytes, so both fit. */
 const AT_CALL = 0;
 const AT_REFILL = 8;
+
+/** The heartbeat feed: the engine releases a frame at every boundary by itself; the application
+ * only opens the lane for `seconds` and closes it. */
+export async function paceHeartbeat(engine: Engine, spec: SenderSpec, seconds: number): Promise<PaceReply> {
+  engine.setSender({ ...spec, heartbeat: { incarnation: 1 } });
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const sent = engine.counters().lanes.find((l) => l.laneId === spec.laneId)?.sent ?? 0;
+  engine.removeSender(spec.laneId);
+  return { op: 'pace', calls: 0, coalesced: 0, maxRefillGapUs: 0, refillGapsOverPeriod: 0, sent };
+}
 
 export function paceLane(
   engine: Engine,
@@ -117,8 +127,11 @@ export class PacingRecorder {
       return;
     }
     // Byte copy into a fixed scratch: no view object per frame (Float64Array is host-endian; the
-    // sender wrote little-endian, which every Linux target of Node is).
-    for (let k = 0; k < 16; k++) this.scratch[k] = payload[AT_REFILL + k]!;
+    // sender wrote little-endian, which every Linux target of Node is). Heartbeat frames carry no
+    // refill times: NaN makes analysePacing hold every one of their delays against the engine.
+    if (payload.byteLength >= AT_REFILL + 16) {
+      for (let k = 0; k < 16; k++) this.scratch[k] = payload[AT_REFILL + k]!;
+    } else this.scratchF64.fill(Number.NaN);
     const i = this.count++;
     this.seqs[i] = seq;
     this.sentNs[i] = sentNs;

@@ -21,17 +21,21 @@ export interface PeerConfig {
   pingPeriodNs: number;
   /** π of the periodic lane. */
   pacingPeriodNs: number;
+  /** Who fills the periodic lane: the engine's own heartbeat clock (a frame at every boundary, as
+   * a time-triggered lane runs), or the application refilling a coalescing lane. */
+  pacingFeed: PacingFeed;
   /** Message size of every ping, echo and periodic frame payload. */
   payloadBytes: number;
   /** Native engine only: how its thread receives (default busy-poll). */
   receive?: NativeReceiveMode;
-  /** Native engine only: SCHED_FIFO priority of its thread (unset: SCHED_OTHER). */
+  /** SCHED_FIFO priority of the engine's thread (native) or pacing worker (js); unset: SCHED_OTHER. */
   fifoPriority?: number;
   /** CPU the engine's thread is pinned to (the orchestrator pins the whole peer process there too). */
   core?: number;
 }
 
 export type NativeReceiveMode = 'busy-poll' | 'blocking';
+export type PacingFeed = 'heartbeat' | 'refill';
 
 /** Lanes of the bench: A pings B on L1, B echoes on L2, A sends the periodic lane L3 to B. */
 export const PING_LANE = 'L1';

@@ -5,11 +5,11 @@
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createJsEngine } from '../engine/js/engine.js';
+import { createJsEngine, JsEngine } from '../engine/js/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import { type Engine, laneWireId } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
-import { PacingRecorder, paceLane } from './engine-pacing.js';
+import { PacingRecorder, paceHeartbeat, paceLane } from './engine-pacing.js';
 import {
   type BlockReply,
   ECHO_LANE,
@@ -26,7 +26,8 @@ import { summarizeNs } from './engine-stats.js';
 const ANY_LATENCY_NS = 10e9;
 
 function createBenchEngine(cfg: PeerConfig): Engine {
-  if (cfg.engine === 'js') return createJsEngine();
+  if (cfg.engine === 'js')
+    return createJsEngine(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {});
   // The orchestrator checked that the addon loads (and fell back loudly if not): failing here is
   // a fault, not a reason to measure another engine under this one's name.
   const native = createNativeEngine({
@@ -94,6 +95,12 @@ async function main(): Promise<void> {
     port: cfg.enginePort,
     ...(cfg.core !== undefined ? { core: cfg.core } : {}),
   });
+  if (engine instanceof JsEngine && cfg.fifoPriority !== undefined) {
+    // Measuring SCHED_OTHER under the name of a SCHED_FIFO run would mislead: refuse instead.
+    const policy = engine.workerPolicy();
+    if (policy.error)
+      throw new XlaneError('XL_ERR_KERNEL', `pacing worker not made SCHED_FIFO: ${policy.error}`);
+  }
   // After start(): the engine's threads keep the slack they were created with, so this tightens only
   // the bench's own refill loop (engine-pacing.ts) and the engine is measured as the agent runs it.
   lowerTimerSlack();
@@ -106,7 +113,8 @@ async function main(): Promise<void> {
 
   if (cfg.role === 'a') {
     engine.setSender(sender(cfg, PING_LANE, cfg.pingPeriodNs, 'reject'));
-    engine.setSender(sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'));
+    // The heartbeat feed opens its lane only for the run (paceHeartbeat): it sends from the start.
+    if (cfg.pacingFeed === 'refill') engine.setSender(sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'));
     engine.setReceiver(receiver(cfg, ECHO_LANE));
     engine.onDelivery((d) => {
       if (d.laneId === ECHO_LANE) enginePing.reply(pingId(d.payload));
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
   } else {
     engine.setSender(sender(cfg, ECHO_LANE, cfg.pingPeriodNs, 'reject'));
     engine.setReceiver(receiver(cfg, PING_LANE));
-    engine.setReceiver(receiver(cfg, PACE_LANE));
+    engine.setReceiver({ ...receiver(cfg, PACE_LANE), heartbeat: { deliver: true } });
     engine.onDelivery((d) => {
       if (d.laneId === PING_LANE) engine.send(ECHO_LANE, d.payload);
       else if (d.laneId === PACE_LANE) recorder.record(d.seq, d.sentNs, d.payload);
@@ -142,6 +150,8 @@ async function main(): Promise<void> {
           dgramLost: dgramPing.lost,
         };
       case 'pace':
+        if (cfg.pacingFeed === 'heartbeat')
+          return paceHeartbeat(engine, sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'), req.seconds);
         return paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
       case 'pacingArm':
         recorder.arm(req.seconds);

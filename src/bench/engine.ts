@@ -9,7 +9,7 @@ import { XlaneError } from '../errors.js';
 import { NetnsTestbed } from '../testbed/netns.js';
 import { compileFloor, FloorRunner } from './engine-floor.js';
 import { PeerProcess } from './engine-peer-process.js';
-import type { BenchEngineKind, NativeReceiveMode, PeerConfig } from './engine-peer-protocol.js';
+import type { BenchEngineKind, NativeReceiveMode, PacingFeed, PeerConfig } from './engine-peer-protocol.js';
 import { type BenchRatios, benchRatios, type LatencySummaryUs, summarizeNs } from './engine-stats.js';
 
 export interface EngineBenchOptions {
@@ -19,7 +19,7 @@ export interface EngineBenchOptions {
   /** CPUs of peer A and peer B (native engine and floor; default 0 and 1). */
   coreA?: number;
   coreB?: number;
-  /** Native only: run the engine threads SCHED_FIFO at this priority (1..99). */
+  /** Run the native engine threads / the js pacing worker SCHED_FIFO at this priority (1..99). */
   fifoPriority?: number;
   roundTrips: number;
   /** Bound on the round-trip phase (all kinds); it stops early rather than run forever. */
@@ -27,12 +27,17 @@ export interface EngineBenchOptions {
   pacingSeconds: number;
   /** Default 100 µs, the issue's periodic sender. */
   pacingPeriodUs?: number;
+  /** Default heartbeat: the engine's own clock emits the periodic lane's frames. */
+  pacingFeed?: PacingFeed;
   /** Progress and warnings (stderr in the CLI). */
   log?: (line: string) => void;
 }
 
 export interface PacingDetail {
   periodUs: number;
+  /** heartbeat: the engine's clock emits every frame; refill: the application keeps a coalescing
+   * lane backlogged (refill* and appLateFrames describe it). */
+  feed: PacingFeed;
   seconds: number;
   /** Frames the sender's engine released, and those the receiver got. */
   sent: number;
@@ -79,7 +84,7 @@ export interface EngineBenchResult {
   truncated: boolean;
   /** Native only: the CPUs peer A and peer B (process, engine thread, floor client/server) ran on. */
   cores?: { a: number; b: number };
-  /** Native only: SCHED_FIFO priority of the engine threads, when asked for. */
+  /** SCHED_FIFO priority of the native engine threads / js pacing worker, when asked for. */
   fifoPriority?: number;
   pacing: PacingDetail;
   machine: MachineInfo;
@@ -189,11 +194,12 @@ export async function measureEngines(
         testbed: tb.prefix,
         engine: s.engine,
         ...(s.receive ? { receive: s.receive } : {}),
-        ...(pinned && o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
         enginePort: ENGINE_PORT + PORT_STRIDE * i,
         dgramPort: DGRAM_PORT + PORT_STRIDE * i,
         pingPeriodNs: PING_PERIOD_NS,
         pacingPeriodNs: periodNs,
+        pacingFeed: o.pacingFeed ?? 'heartbeat',
         payloadBytes: PAYLOAD_BYTES,
       };
       const cfgA: PeerConfig = {
@@ -277,7 +283,10 @@ export async function measureEngines(
       const s = subjects[i]!;
       const rt = await pa.request({ op: 'rtSummary' }, REPLY_SLACK_MS);
       if (i === 0) dgram = { rttUs: rt.dgramRttUs, roundTrips: rt.dgramRoundTrips, lost: rt.dgramLost };
-      log(`pacing (${subjectName(s)}): ${periodNs / 1000} µs periodic lane for ${o.pacingSeconds} s`);
+      log(
+        `pacing (${subjectName(s)}): ${periodNs / 1000} µs periodic lane for ${o.pacingSeconds} s, ` +
+          `${o.pacingFeed === 'refill' ? 'refilled by the application' : "frames from the engine's heartbeat clock"}`,
+      );
       await pb.request({ op: 'pacingArm', seconds: o.pacingSeconds }, REPLY_SLACK_MS);
       const pace = await pa.request(
         { op: 'pace', seconds: o.pacingSeconds },
@@ -295,6 +304,7 @@ export async function measureEngines(
         missedPeriods: report.missedPeriods,
         pacing: {
           periodUs: periodNs / 1000,
+          feed: o.pacingFeed ?? 'heartbeat',
           seconds: o.pacingSeconds,
           sent: pace.sent,
           frames: report.frames,
@@ -370,7 +380,7 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
     },
     truncated: m.truncated,
     ...(native ? { cores: m.cores } : {}),
-    ...(native && o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+    ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
     pacing: s.pacing,
     machine: m.machine,
   };

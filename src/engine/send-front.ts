@@ -57,6 +57,9 @@ export class SendFront<L extends FrontLane> {
     private readonly ring: () => SendRing,
     private readonly lanes: () => Iterable<L>,
     private readonly running: () => boolean,
+    /** Sends a message at once from this thread when the lane's boundary has already passed and
+     * nothing of the lane is waiting; false: the message goes through the ring. */
+    private readonly direct?: (lane: L, payload: Uint8Array) => boolean,
   ) {}
 
   send(laneId: string, lane: L | undefined, payload: Uint8Array): SendOutcome {
@@ -90,6 +93,7 @@ export class SendFront<L extends FrontLane> {
       this.defer(lane, payload);
       return 'coalesced';
     }
+    if (!waiting && this.direct?.(lane, payload)) return 'queued';
     this.push(lane, payload);
     return waiting ? 'coalesced' : 'queued';
   }

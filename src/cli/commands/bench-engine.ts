@@ -2,10 +2,11 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { type EngineBenchResult, runEngineBench } from '../../bench/engine.js';
-import type { BenchEngineKind, NativeReceiveMode } from '../../bench/engine-peer-protocol.js';
+import type { BenchEngineKind, NativeReceiveMode, PacingFeed } from '../../bench/engine-peer-protocol.js';
 import type { LatencySummaryUs } from '../../bench/engine-stats.js';
 import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '../../bench/engine-table.js';
 import { XlaneError } from '../../errors.js';
+import { oneOf } from '../option-values.js';
 
 function positive(name: string, integer: boolean): (v: string) => number {
   return (v) => {
@@ -28,15 +29,9 @@ function cpu(name: string): (v: string) => number {
   };
 }
 
-function engineKind(v: string): BenchEngineKind {
-  if (v === 'js' || v === 'native') return v;
-  throw new XlaneError('XL_ERR_VALIDATION', `--engine must be js or native (got "${v}")`);
-}
-
-function receiveMode(v: string): NativeReceiveMode {
-  if (v === 'busy-poll' || v === 'blocking') return v;
-  throw new XlaneError('XL_ERR_VALIDATION', `--receive must be busy-poll or blocking (got "${v}")`);
-}
+const engineKind = (v: string) => oneOf<BenchEngineKind>('engine', v, ['js', 'native']);
+const receiveMode = (v: string) => oneOf<NativeReceiveMode>('receive', v, ['busy-poll', 'blocking']);
+const pacingFeed = (v: string) => oneOf<PacingFeed>('feed', v, ['heartbeat', 'refill']);
 
 const row = (name: string, s: LatencySummaryUs) => [name, s.p50, s.p99, s.p999, s.max];
 
@@ -50,6 +45,7 @@ interface EngineCliOptions {
   roundTrips?: number;
   maxSeconds: number;
   pacingSeconds: number;
+  feed: PacingFeed;
   json?: boolean;
 }
 
@@ -73,7 +69,7 @@ function printResult(r: EngineBenchResult): void {
       `${r.truncated ? ' (cut short by --max-seconds)' : ''}; ${ratios}`,
   );
   console.log(
-    `pacing: ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
+    `pacing (${r.pacing.feed} feed): ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
       `${r.pacing.appLateFrames} frames refilled late by the application), ${r.pacing.lostFrames} lost; ` +
       `load average ${r.machine.loadAvgBefore.join(' ')} on ${r.machine.cpus} CPUs` +
       `${r.cores ? `; pinned to CPUs ${r.cores.a} (A) and ${r.cores.b} (B)` : ''}`,
@@ -98,7 +94,7 @@ export function registerEngineBench(bench: Command): void {
     .option('--core-b <n>', 'CPU of peer B (native engine, floor server; default 1)', cpu('core-b'))
     .option(
       '--fifo <prio>',
-      'native engine threads SCHED_FIFO at this priority (1..99)',
+      'engine threads (native) or pacing worker (js) SCHED_FIFO at this priority (1..99)',
       positive('fifo', true),
     )
     .option(
@@ -118,12 +114,20 @@ export function registerEngineBench(bench: Command): void {
       positive('pacing-seconds', false),
       10,
     )
+    .option(
+      '--feed <mode>',
+      "periodic lane's frames: heartbeat (the engine's own clock emits one per period) or refill " +
+        '(the application keeps a coalescing lane backlogged)',
+      pacingFeed,
+      'heartbeat',
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: EngineCliOptions) => {
       const log = (l: string) => console.error(l);
       const common = {
         maxSeconds: o.maxSeconds,
         pacingSeconds: o.pacingSeconds,
+        pacingFeed: o.feed,
         ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),

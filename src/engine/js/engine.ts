@@ -24,11 +24,15 @@ import type {
   SenderSpec,
   SendOutcome,
 } from '../types.js';
+import { DirectPath } from './direct-path.js';
+import { pinThread, setThreadFifo, type ThreadPolicy } from './realtime.js';
 import { RingProducer, wake } from './ring.js';
 import {
   C_CTRL,
+  C_FIFO,
   C_READY,
   C_STOP,
+  C_TID,
   type ControlMessage,
   createSharedState,
   MAX_LANES,
@@ -40,23 +44,44 @@ import {
   type WorkerNotice,
 } from './shared.js';
 import { spawnPacerWorker } from './spawn-worker.js';
+import { TxState } from './tx-state.js';
 import { validateReceiverSpec, validateSenderSpec } from './validate-spec.js';
 import { ArrivalBoard } from './watchdog.js';
 
 const WORKER_START_MS = 15_000;
 const WORKER_STOP_MS = 5_000;
 
-type SenderLane = FrontLane;
-
-export function createJsEngine(): Engine {
-  return new JsEngine();
+interface SenderLane extends FrontLane {
+  /** The main thread's own sockets for messages whose boundary has passed (direct-path.ts). */
+  direct: DirectPath | undefined;
 }
 
-class JsEngine implements Engine {
+export interface JsEngineOptions {
+  /** Let messages whose boundary has passed leave from the calling thread (default true); false
+   * sends every frame through the pacing worker. */
+  directSend?: boolean;
+  /** Run the pacing worker SCHED_FIFO at this priority (1..99; needs CAP_SYS_NICE). Its loop then
+   * sleeps FIFO_BREAK at least every FIFO_SLICE (pacer.ts). Unset: SCHED_OTHER. A failure does not
+   * stop the engine: workerPolicy() says why. */
+  fifoPriority?: number;
+}
+
+export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
+  if (
+    opts.fifoPriority !== undefined &&
+    !(Number.isInteger(opts.fifoPriority) && opts.fifoPriority >= 1 && opts.fifoPriority <= 99)
+  )
+    throw new XlaneError('XL_ERR_VALIDATION', `fifoPriority must be 1..99 (got ${opts.fifoPriority})`);
+  return new JsEngine(opts.directSend ?? true, opts.fifoPriority ?? 0);
+}
+
+export class JsEngine implements Engine {
   readonly kind = 'js' as const;
   private control = new Int32Array(new SharedArrayBuffer(4));
   private released = new Int32Array(new SharedArrayBuffer(4));
   private stats = new Float64Array(new SharedArrayBuffer(8));
+  private tx: TxState | undefined;
+  private bindAddress = '';
   private ring: RingProducer | undefined;
   private worker: Worker | undefined;
   private workerExit: Promise<void> | undefined;
@@ -72,11 +97,23 @@ class JsEngine implements Engine {
   private nextWatchSlot = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private workerFailure: string | undefined;
-  private readonly front = new SendFront<SenderLane>(
-    () => this.sendRing,
-    () => this.senders.values(),
-    () => this.state === 'running',
-  );
+  private readonly front: SendFront<SenderLane>;
+
+  private policy: ThreadPolicy = { tid: 0, core: -1, fifoPriority: 0 };
+
+  constructor(
+    private readonly directSend: boolean,
+    private readonly fifoPriority: number,
+  ) {
+    this.front = new SendFront<SenderLane>(
+      () => this.sendRing,
+      () => this.senders.values(),
+      () => this.state === 'running',
+      directSend
+        ? (lane, payload) => lane.direct?.trySend(this.tx!, lane.slot, lane.gen, this.stats, payload) === true
+        : undefined,
+    );
+  }
   private readonly sendRing: SendRing = {
     released: (slot) => Atomics.load(this.released, slot),
     taken: (position) => this.ring!.taken(position),
@@ -130,6 +167,8 @@ class JsEngine implements Engine {
     this.control = new Int32Array(shared.control);
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
+    this.tx = new TxState(shared.tx);
+    this.bindAddress = opts.bindAddress;
     this.ring = new RingProducer(this.control, shared.ring);
     const board = new ArrivalBoard(new Int32Array(shared.watchSeq), new Float64Array(shared.watchTime));
     this.board = board;
@@ -163,6 +202,27 @@ class JsEngine implements Engine {
       if (Date.now() > deadline) throw new XlaneError('XL_ERR_TIMEOUT', 'pacing worker did not start');
       await new Promise((r) => setTimeout(r, 2));
     }
+    const tid = Atomics.load(this.control, C_TID);
+    this.policy = { tid, core: -1, fifoPriority: 0 };
+    const errors: string[] = [];
+    if (opts.core !== undefined) {
+      const error = pinThread(tid, opts.core);
+      if (error === undefined) this.policy.core = opts.core;
+      else errors.push(error);
+    }
+    if (this.fifoPriority > 0) {
+      const error = setThreadFifo(tid, this.fifoPriority);
+      if (error === undefined) {
+        this.policy.fifoPriority = this.fifoPriority;
+        Atomics.store(this.control, C_FIFO, 1);
+      } else errors.push(error);
+    }
+    if (errors.length > 0) this.policy.error = errors.join('; ');
+  }
+
+  /** The pacing worker's thread and scheduling policy (after start). */
+  workerPolicy(): ThreadPolicy {
+    return { ...this.policy };
   }
 
   private onNotice(n: WorkerNotice): void {
@@ -194,14 +254,22 @@ class JsEngine implements Engine {
     if (existing) {
       existing.spec = copy;
       existing.error = undefined;
+      existing.direct?.update(copy);
       this.post({ op: 'set', slot: existing.slot, gen: existing.gen, spec: copy });
       return;
     }
     const slot = this.allocateSlot(spec.laneId);
-    const lane: SenderLane = frontLaneFields(copy, slot, ++this.nextGen);
+    const gen = ++this.nextGen;
+    // Counters and release state start afresh before the worker hears of the lane (tx-state.ts).
+    this.stats.fill(0, slot * STAT_WORDS, (slot + 1) * STAT_WORDS);
+    this.tx!.claim(slot, gen);
+    const lane: SenderLane = {
+      ...frontLaneFields(copy, slot, gen),
+      direct: this.directSend ? new DirectPath(copy, this.bindAddress) : undefined,
+    };
     this.slots[slot] = lane;
     this.senders.set(spec.laneId, lane);
-    this.post({ op: 'set', slot, gen: lane.gen, spec: copy });
+    this.post({ op: 'set', slot, gen, spec: copy });
   }
 
   /** Round-robin, so a freed slot is reused as late as possible (its counters belong to the old lane
@@ -222,6 +290,7 @@ class JsEngine implements Engine {
     if (!lane || this.state !== 'running') return;
     this.senders.delete(laneId);
     this.slots[lane.slot] = undefined;
+    lane.direct?.close();
     this.post({ op: 'remove', slot: lane.slot, gen: lane.gen });
   }
 
@@ -333,6 +402,7 @@ class JsEngine implements Engine {
         }
       });
     }
+    for (const lane of this.senders.values()) lane.direct?.close();
     this.senders.clear();
     this.slots.fill(undefined);
     this.watchSlots.fill(undefined);

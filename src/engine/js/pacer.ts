@@ -12,9 +12,11 @@ import type { SenderSpec } from '../types.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
+import { sameDestinations } from './direct-path.js';
 import { RingConsumer } from './ring.js';
 import {
   C_CTRL,
+  C_FIFO,
   C_READY,
   C_STOP,
   C_WAKE,
@@ -26,19 +28,22 @@ import {
   STAT_WORDS,
   type WorkerNotice,
 } from './shared.js';
+import { HOLDER_WORKER, TxState } from './tx-state.js';
 import { Watchdog } from './watchdog.js';
 
 /** Sleep until this long before a boundary, then spin. */
 export const SPIN_NS = 30_000;
 /** An idle worker still wakes this often, so a lost notify can never stall it for long. */
 const IDLE_WAIT_MS = 200;
+/** Under SCHED_FIFO the loop never stays awake longer than this without a FIFO_BREAK_MS sleep:
+ * a real-time thread that never sleeps is throttled by the kernel for ~50 ms (FACTS.md). */
+const FIFO_SLICE_NS = 900_000;
+const FIFO_BREAK_MS = 0.1;
 
 interface TxLane {
   slot: number;
   gen: number;
   spec: SenderSpec;
-  seq: number;
-  lastReleaseNs: number;
   /** Incarnation of the lane's heartbeats; -1: the lane sends only when the application does. */
   heartbeat: number;
   pending: boolean;
@@ -68,6 +73,8 @@ export class Pacer {
   private readonly bySlot: (TxLane | undefined)[] = [];
   private readonly active: TxLane[] = [];
   private readonly watchdog: Watchdog;
+  /** Sequence number and last release of every lane, shared with the main thread's direct path. */
+  private readonly tx: TxState;
   private ctrlSeen = 0;
 
   constructor(
@@ -80,6 +87,7 @@ export class Pacer {
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
     this.ring = new RingConsumer(this.control, shared.ring);
+    this.tx = new TxState(shared.tx);
     this.watchdog = new Watchdog(
       new Int32Array(shared.watchSeq),
       new Float64Array(shared.watchTime),
@@ -91,6 +99,7 @@ export class Pacer {
   run(): void {
     Atomics.store(this.control, C_READY, 1);
     const c = this.control;
+    let awakeSince = monotonicNs();
     for (;;) {
       const wakeSeen = Atomics.load(c, C_WAKE);
       if (Atomics.load(c, C_STOP) === 1) break;
@@ -99,11 +108,17 @@ export class Pacer {
       const nextDue = Math.min(this.releaseDue(), this.watchdog.check(monotonicNs()));
       if (nextDue === Number.POSITIVE_INFINITY) {
         Atomics.wait(c, C_WAKE, wakeSeen, IDLE_WAIT_MS);
+        awakeSince = monotonicNs();
         continue;
       }
-      const waitNs = nextDue - monotonicNs();
-      if (waitNs > SPIN_NS) {
+      const now = monotonicNs();
+      const waitNs = nextDue - now;
+      if (now - awakeSince > FIFO_SLICE_NS && Atomics.load(c, C_FIFO) === 1) {
+        Atomics.wait(c, C_WAKE, wakeSeen, FIFO_BREAK_MS);
+        awakeSince = monotonicNs();
+      } else if (waitNs > SPIN_NS) {
         Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - SPIN_NS) / 1e6);
+        awakeSince = monotonicNs();
       } else {
         while (monotonicNs() < nextDue) {
           // spin: the last stretch to the boundary
@@ -140,8 +155,6 @@ export class Pacer {
         slot,
         gen,
         spec,
-        seq: 0,
-        lastReleaseNs: Number.NEGATIVE_INFINITY,
         heartbeat: spec.heartbeat ? spec.heartbeat.incarnation : -1,
         pending: false,
         pendingTicket: 0,
@@ -152,7 +165,7 @@ export class Pacer {
         sockets: [],
         failed: false,
       };
-      this.zeroStats(slot);
+      // The main thread zeroed the slot's counters and release state when it claimed the slot.
       this.bySlot[slot] = lane;
       this.active.push(lane);
       this.openSockets(lane);
@@ -222,26 +235,47 @@ export class Pacer {
   private releaseDue(): number {
     let next = Number.POSITIVE_INFINITY;
     const lanes = this.active;
+    const tx = this.tx;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!;
       const heartbeat = lane.heartbeat >= 0;
       if (!lane.pending && !heartbeat) continue;
-      const due = lane.lastReleaseNs + lane.spec.minPeriodNs;
-      const now = monotonicNs();
+      const slot = lane.slot;
+      // Read unlocked as a hint (the main thread may move it forward); checked again under the lock.
+      let due = tx.lastRelease(slot) + lane.spec.minPeriodNs;
+      let now = monotonicNs();
       if (due > now) {
+        if (due < next) next = due;
+        continue;
+      }
+      if (!tx.tryLock(slot, HOLDER_WORKER)) {
+        // The main thread is sending this lane's frame right now: look again straight away.
+        next = now;
+        continue;
+      }
+      if (tx.gen(slot) !== lane.gen) {
+        // The main thread has given the slot to a new lane; this one's removal is on its way.
+        tx.unlock(slot);
+        continue;
+      }
+      due = tx.lastRelease(slot) + lane.spec.minPeriodNs;
+      now = monotonicNs();
+      if (due > now) {
+        tx.unlock(slot);
         if (due < next) next = due;
         continue;
       }
       if (lane.failed) {
         if (lane.pending) {
-          this.stats[lane.slot * STAT_WORDS + S_REFUSED]!++;
+          this.stats[slot * STAT_WORDS + S_REFUSED]!++;
           this.finishPending(lane);
         }
         // A heartbeat lane without a socket skips its boundaries instead of spinning on them.
         if (heartbeat) {
-          lane.lastReleaseNs = now;
+          tx.setLastRelease(slot, now);
           if (now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
         }
+        tx.unlock(slot);
         continue;
       }
       if (heartbeat) {
@@ -251,16 +285,18 @@ export class Pacer {
         lane.enc.appendHeartbeat(lane.heartbeat);
         lane.frameLen = lane.enc.finish();
       }
-      lane.enc.stamp(lane.spec.epoch, lane.seq, now);
-      lane.seq = seqNext(lane.seq);
+      const seq = tx.seq(slot);
+      lane.enc.stamp(lane.spec.epoch, seq, now);
+      tx.setSeq(slot, seqNext(seq));
       // The next boundary counts from the actual release: a late release (GC, preemption) must not
       // be followed by an early one, or two frames would be closer than π_min on the wire.
-      lane.lastReleaseNs = now;
+      tx.setLastRelease(slot, now);
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);
-      this.stats[lane.slot * STAT_WORDS + S_SENT]!++;
+      this.stats[slot * STAT_WORDS + S_SENT]!++;
       for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(lane.frame, 0, lane.frameLen);
+      tx.unlock(slot);
       // A heartbeat lane always has its next frame due.
       if (heartbeat && now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
     }
@@ -319,17 +355,4 @@ export class Pacer {
       message: e instanceof Error ? e.message : String(e),
     });
   }
-
-  private zeroStats(slot: number): void {
-    this.stats.fill(0, slot * STAT_WORDS, (slot + 1) * STAT_WORDS);
-  }
-}
-
-function sameDestinations(a: SenderSpec, b: SenderSpec): boolean {
-  return (
-    a.destinations.length === b.destinations.length &&
-    a.destinations.every(
-      (d, i) => d.address === b.destinations[i]?.address && d.port === b.destinations[i]?.port,
-    )
-  );
 }

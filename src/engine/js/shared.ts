@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
 import type { SenderSpec } from '../types.js';
+import { createTxBuffers, type TxBuffers } from './tx-state.js';
 
 /** Ring capacity: a power of two, so indices can wrap at 2^32. The engine keeps at most one request
  * per lane in the ring (engine.ts), so with RING_SLOTS ≥ MAX_LANES the ring can never be full. */
@@ -22,6 +23,8 @@ export const C_WAKE = 2; // futex word the worker sleeps on; bumped on every pus
 export const C_STOP = 3; // 1 = the worker must exit
 export const C_CTRL = 4; // control messages posted (the worker compares with what it has read)
 export const C_READY = 5; // 1 once the worker runs its loop
+export const C_TID = 6; // the worker's kernel thread id (0: unknown), set before C_READY
+export const C_FIFO = 7; // 1 once the main thread made the worker SCHED_FIFO (see realtime.ts)
 export const CONTROL_WORDS = 8;
 
 /** Per-lane statistics written by the worker (Float64: counters outlive 2^31). */
@@ -42,6 +45,8 @@ export interface SharedState {
   /** Per watch slot: Int32 seqlock word and the f64 time the lane's silence counts from. */
   watchSeq: SharedArrayBuffer;
   watchTime: SharedArrayBuffer;
+  /** Per lane slot: release lock, owner generation, sequence number, last release (tx-state.ts). */
+  tx: TxBuffers;
 }
 
 export function createSharedState(): SharedState {
@@ -52,6 +57,7 @@ export function createSharedState(): SharedState {
     stats: new SharedArrayBuffer(MAX_LANES * STAT_WORDS * 8),
     watchSeq: new SharedArrayBuffer(MAX_WATCHED * 4),
     watchTime: new SharedArrayBuffer(MAX_WATCHED * 8),
+    tx: createTxBuffers(MAX_LANES),
   };
 }
 

@@ -1,0 +1,41 @@
+// Gives the js engine's pacing worker a CPU and a real-time policy. JavaScript has neither
+// sched_setaffinity nor sched_setscheduler, so this asks util-linux's taskset and chrt (one process
+// each, once per engine start) for the worker's thread id. On a
+// machine whose CPUs are shared with other busy threads, SCHED_FIFO is what keeps the worker from
+// being preempted in the last microseconds before a boundary (docs/benchmarks.md).
+import { execFileSync } from 'node:child_process';
+
+export interface ThreadPolicy {
+  /** The worker's kernel thread id (0: unknown). */
+  tid: number;
+  /** CPU the worker is pinned to (-1: not pinned). */
+  core: number;
+  /** SCHED_FIFO priority in force (0: SCHED_OTHER). */
+  fifoPriority: number;
+  /** Why the asked placement or policy could not be set. */
+  error?: string;
+}
+
+/** Sets SCHED_FIFO at `priority` on thread `tid`; returns an error text instead of throwing. */
+export function setThreadFifo(tid: number, priority: number): string | undefined {
+  return run(tid, 'chrt', ['--fifo', '--pid', String(priority), String(tid)]);
+}
+
+/** Pins thread `tid` to CPU `core`; returns an error text instead of throwing. */
+export function pinThread(tid: number, core: number): string | undefined {
+  return run(tid, 'taskset', ['--pid', '--cpu-list', String(core), String(tid)]);
+}
+
+function run(tid: number, tool: string, args: string[]): string | undefined {
+  if (!(tid > 0)) return 'the pacing worker did not publish its thread id';
+  try {
+    execFileSync(tool, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 5000,
+    });
+    return undefined;
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    return `${tool}: ${stderr || (e instanceof Error ? e.message : String(e))}`;
+  }
+}
