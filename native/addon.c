@@ -112,6 +112,7 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   free(e->rx_scratch);
   free(e->stack);
   pthread_mutex_destroy(&e->lock);
+  pthread_mutex_destroy(&e->loop_lock);
   pthread_cond_destroy(&e->cond);
   free(e);
 }
@@ -143,6 +144,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
   if (posix_memalign(&e->stack, 4096, XL_STACK_BYTES) != 0) e->stack = NULL;
   pthread_mutex_init(&e->lock, NULL);
+  pthread_mutex_init(&e->loop_lock, NULL);
   pthread_cond_init(&e->cond, NULL);
   for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
   for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
@@ -277,6 +279,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   o->fifo_priority = (int)opt_i64(env, argv[1], "fifoPriority", 0);
   o->lock_memory = (int)opt_i64(env, argv[1], "lockMemory", 0);
   o->busy_poll = (int)opt_i64(env, argv[1], "busyPoll", 1);
+  o->inline_poll = (int)opt_i64(env, argv[1], "inlinePoll", 0);
+  if (o->inline_poll) o->busy_poll = 0;
   o->idle_spin_ns = opt_i64(env, argv[1], "idleSpinNs", 20000000);
   o->spin_ns = opt_i64(env, argv[1], "spinNs", 30000);
   o->fifo_slice_ns = opt_i64(env, argv[1], "fifoSliceNs", 900000);
@@ -398,6 +402,45 @@ static napi_value js_remove_receiver(napi_env env, napi_callback_info info) {
   return remove_lane(env, info, XL_CTRL_REMOVE_RX);
 }
 
+// poll(handle) → datagrams read: one pass of the engine on the calling (JS) thread — receive a
+// batch, apply control, take send requests, release every frame whose boundary has passed. The
+// accepted messages wait in the delivery ring for JS to drain right after. Inline poll mode only.
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE();
+  int got = 0;
+  if (e->opt.inline_poll && e->thread_started) {
+    pthread_mutex_lock(&e->loop_lock);
+    e->js_polling = 1;
+    got = xl_receive_batch(e);
+    xl_apply_control(e);
+    xl_drain_tx_ring(e);
+    xl_release_due(e);
+    e->js_polling = 0;
+    pthread_mutex_unlock(&e->loop_lock);
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, got, &out));
+  return out;
+}
+
+// flush(handle): the send half of poll() — take send requests and release every frame whose
+// boundary has passed, from the calling thread. No receive, so no delivery runs inside a send().
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE();
+  if (e->opt.inline_poll && e->thread_started) {
+    pthread_mutex_lock(&e->loop_lock);
+    e->js_polling = 1;
+    xl_apply_control(e);
+    xl_drain_tx_ring(e);
+    xl_release_due(e);
+    e->js_polling = 0;
+    pthread_mutex_unlock(&e->loop_lock);
+  }
+  return NULL;
+}
+
 static napi_value js_wake(napi_env env, napi_callback_info info) {
   ARGS(1);
   ENGINE();
@@ -443,6 +486,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setReceiver", NULL, js_set_receiver, NULL, NULL, NULL, napi_default, NULL},
       {"removeReceiver", NULL, js_remove_receiver, NULL, NULL, NULL, napi_default, NULL},
       {"wake", NULL, js_wake, NULL, NULL, NULL, napi_default, NULL},
+      {"poll", NULL, js_poll, NULL, NULL, NULL, napi_default, NULL},
+      {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
       {"layout", NULL, NULL, NULL, NULL, js_layout(env), napi_enumerable, NULL},
   };

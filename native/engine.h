@@ -66,6 +66,8 @@ typedef struct {
   int fifo_priority;     // 0: SCHED_OTHER
   int lock_memory;       // mlock what the engine thread touches (not mlockall: see engine_thread.c)
   int busy_poll;         // 0: interrupt-style blocking receive
+  int inline_poll;       // 1: the JS thread receives and sends itself (js_poll, js_flush); the
+                         //    engine thread only keeps time (boundaries, liveness deadlines)
   int64_t idle_spin_ns;  // busy-poll: keep spinning this long after the last activity
   int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin
   int64_t fifo_slice_ns; // SCHED_FIFO: spin at most this long ...
@@ -91,6 +93,10 @@ typedef struct xl_engine {
   int thread_started;
   _Atomic int stop;
   pthread_mutex_t lock; // guards ctrl_head/ctrl_tail and the start handshake
+  // Inline poll: the engine state below is touched by the engine thread and by the JS thread (poll,
+  // flush), one at a time under this lock; each holds it for one pass, never while waiting.
+  pthread_mutex_t loop_lock;
+  int js_polling; // under loop_lock: the JS thread is the one in the pass (it drains the ring itself)
   pthread_cond_t cond;
   xl_ctrl_t *ctrl_head, *ctrl_tail;
   _Atomic uint32_t ctrl_posted;

@@ -117,6 +117,8 @@ static void publish(xl_engine_t *e, uint32_t head, int pushed) {
   double *es = xl_engine_stats(e);
   atomic_store_explicit(xl_word(e, XL_W_RX_HEAD), (int32_t)(head + (uint32_t)pushed), memory_order_seq_cst);
   es[XL_ES_RX_BATCHES]++;
+  // The JS thread polling drains the ring as soon as its pass ends: nothing to wake.
+  if (e->js_polling) return;
   // One wake-up per batch at most, and none while JS has not yet answered the previous one.
   if (atomic_exchange_explicit(xl_word(e, XL_W_RX_NOTIFIED), 1, memory_order_seq_cst) == 0) {
     es[XL_ES_JS_WAKEUPS]++;

@@ -154,13 +154,17 @@ static void *engine_main(void *arg) {
   int64_t spin_since = last_activity; // start of the current stretch without blocking
   int fifo = e->report.fifo;
 
+  const int inline_poll = o->inline_poll;
   while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
     es[XL_ES_LOOPS]++;
-    int got = xl_receive_batch(e);
+    if (inline_poll) pthread_mutex_lock(&e->loop_lock);
+    // Inline poll: the JS thread reads the socket (js_poll); this thread never competes for it.
+    int got = inline_poll ? 0 : xl_receive_batch(e);
     xl_apply_control(e);
     int took = xl_drain_tx_ring(e);
     int64_t next_due = xl_release_due(e);
     int64_t next_watch = xl_watchdog(e);
+    if (inline_poll) pthread_mutex_unlock(&e->loop_lock);
     int64_t now = xl_mono_ns();
     if (got || took) last_activity = now;
 
@@ -171,7 +175,9 @@ static void *engine_main(void *arg) {
       // liveness deadline is checked at the top of the loop, after one more look at the socket.
       while (xl_mono_ns() < next_timer) {
       }
+      if (inline_poll) pthread_mutex_lock(&e->loop_lock);
       xl_release_due(e);
+      if (inline_poll) pthread_mutex_unlock(&e->loop_lock);
       continue;
     }
     int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - o->spin_ns;
@@ -183,7 +189,7 @@ static void *engine_main(void *arg) {
       if (wake_for_timer < end) end = wake_for_timer;
       if (end > now) {
         es[XL_ES_FIFO_BREAKS]++;
-        block_until(e, end, !rx_ring_full(e));
+        block_until(e, end, !inline_poll && !rx_ring_full(e));
         spin_since = xl_mono_ns();
         continue;
       }
@@ -200,7 +206,7 @@ static void *engine_main(void *arg) {
     // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet.
     int full = rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
-    block_until(e, until, !full);
+    block_until(e, until, !inline_poll && !full);
     spin_since = xl_mono_ns();
   }
   return NULL;

@@ -34,7 +34,7 @@ export interface PeerConfig {
   core?: number;
 }
 
-export type NativeReceiveMode = 'busy-poll' | 'blocking';
+export type NativeReceiveMode = 'busy-poll' | 'blocking' | 'poll';
 export type PacingFeed = 'heartbeat' | 'refill';
 
 /** Lanes of the bench: A pings B on L1, B echoes on L2, A sends the periodic lane L3 to B. */
@@ -47,7 +47,19 @@ export type PeerRequest =
   | { op: 'rtReserve'; capacity: number }
   /** One block: `count` more engine round trips, then (with `dgram`) as many plain dgram ones,
    * each after `warmup` unrecorded ones. The orchestrator alternates blocks across engines. */
-  | { op: 'rtBlock'; count: number; warmup: number; dgram: boolean; maxSeconds: number }
+  | {
+      op: 'rtBlock';
+      count: number;
+      warmup: number;
+      /** Skip the engine half (false) or add the dgram half (true). */
+      engine?: boolean;
+      dgram: boolean;
+      maxSeconds: number;
+    }
+  /** Receive mode 'poll': the peer's thread polls its engine until told to stop (the other peer's
+   * engine round trips, the periodic lane's recording), and not otherwise, so the plain dgram
+   * baseline measured in between runs on an event loop that is not busy polling. */
+  | { op: 'poll'; on: boolean }
   | { op: 'rtSummary' }
   | { op: 'pace'; seconds: number }
   | { op: 'pacingArm'; seconds: number }
@@ -110,5 +122,6 @@ export type PeerReply =
   | PaceReply
   | PacingReportReply
   | { op: 'pacingArm' }
+  | { op: 'poll' }
   | { op: 'exit' }
   | { op: 'error'; code: string; message: string };

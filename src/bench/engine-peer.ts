@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createJsEngine, JsEngine } from '../engine/js/engine.js';
+import { NativeEngine } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import { type Engine, laneWireId } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
@@ -20,6 +21,7 @@ import {
   PING_LANE,
 } from './engine-peer-protocol.js';
 import { PingPong, pingId } from './engine-ping-pong.js';
+import { Poller } from './engine-poller.js';
 import { summarizeNs } from './engine-stats.js';
 
 /** Receivers accept any latency here: the bench measures it instead of judging it. */
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
   const enginePing = new PingPong(enginePayload, (p) => engine.send(PING_LANE, p));
   const dgramPing = new PingPong(dgramPayload, (p) => sock.send(p));
   const recorder = new PacingRecorder(cfg.pacingPeriodNs);
+  const poller = engine instanceof NativeEngine && cfg.receive === 'poll' ? new Poller(engine) : undefined;
 
   if (cfg.role === 'a') {
     engine.setSender(sender(cfg, PING_LANE, cfg.pingPeriodNs, 'reject'));
@@ -137,8 +140,18 @@ async function main(): Promise<void> {
         enginePing.reserve(req.capacity);
         dgramPing.reserve(req.capacity);
         return { op: 'rtReserve' };
-      case 'rtBlock':
-        return roundTripBlock(req, enginePing, dgramPing);
+      case 'rtBlock': {
+        // Peer A polls for the echoes of its own pings; peer B is told when to poll ('poll').
+        poller?.set(req.engine !== false);
+        try {
+          return await roundTripBlock(req, enginePing, dgramPing, poller);
+        } finally {
+          poller?.set(false);
+        }
+      }
+      case 'poll':
+        poller?.set(req.on);
+        return { op: 'poll' };
       case 'rtSummary':
         return {
           op: 'rtSummary',
@@ -191,9 +204,11 @@ async function roundTripBlock(
   req: Extract<PeerRequest, { op: 'rtBlock' }>,
   engine: PingPong,
   plain: PingPong,
+  poller: Poller | undefined,
 ): Promise<BlockReply> {
   const deadline = Date.now() + req.maxSeconds * 1000;
-  await engine.run(req.count, req.warmup, deadline);
+  if (req.engine !== false) await engine.run(req.count, req.warmup, deadline);
+  poller?.set(false);
   if (req.dgram) await plain.run(req.count, req.warmup, deadline);
   return { op: 'rtBlock', engineRecorded: engine.recorded, dgramRecorded: plain.recorded };
 }

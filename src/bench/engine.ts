@@ -14,7 +14,7 @@ import { type BenchRatios, benchRatios, type LatencySummaryUs, summarizeNs } fro
 
 export interface EngineBenchOptions {
   engine: BenchEngineKind;
-  /** Native only: busy-poll (default) or blocking receive. */
+  /** Native only: busy-poll (default), blocking, or poll (the peer's own thread polls). */
   receive?: NativeReceiveMode;
   /** CPUs of peer A and peer B (native engine and floor; default 0 and 1). */
   coreA?: number;
@@ -135,8 +135,13 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
   const errors: string[] = [];
   if (o.engine !== 'js' && o.engine !== 'native')
     errors.push(`engine must be js or native (got ${o.engine})`);
-  if (o.receive !== undefined && o.receive !== 'busy-poll' && o.receive !== 'blocking')
-    errors.push(`receive must be busy-poll or blocking (got ${o.receive})`);
+  if (
+    o.receive !== undefined &&
+    o.receive !== 'busy-poll' &&
+    o.receive !== 'blocking' &&
+    o.receive !== 'poll'
+  )
+    errors.push(`receive must be busy-poll, blocking or poll (got ${o.receive})`);
   if (!isCore(o.coreA) || !isCore(o.coreB))
     errors.push(`cores must be CPU numbers 0..${availableParallelism() - 1}`);
   if (
@@ -249,19 +254,29 @@ export async function measureEngines(
     const left = () => Math.max(0.001, (deadline - Date.now()) / 1000);
     while (Date.now() < deadline) {
       let more = false;
-      for (const [i, { pa }] of pairs.entries()) {
+      for (const [i, { pa, pb }] of pairs.entries()) {
         const done = i === 0 ? Math.min(recorded[i]!, dgramRecorded) : recorded[i]!;
         if (done >= n) continue;
-        const r = await pa.request(
-          {
-            op: 'rtBlock',
-            count: Math.min(BLOCK_SIZE, n - done),
-            warmup: first ? warmup : 0,
-            dgram: i === 0,
-            maxSeconds: left(),
-          },
-          left() * 1000 + REPLY_SLACK_MS,
-        );
+        const block = (engine: boolean, dgram: boolean) =>
+          pa.request(
+            {
+              op: 'rtBlock',
+              count: Math.min(BLOCK_SIZE, n - done),
+              warmup: first ? warmup : 0,
+              engine,
+              dgram,
+              maxSeconds: left(),
+            },
+            left() * 1000 + REPLY_SLACK_MS,
+          );
+        let r: Awaited<ReturnType<typeof block>>;
+        if (subjects[i]!.receive === 'poll') {
+          // B polls only while A's engine pings are in flight (see the 'poll' request).
+          await pb.request({ op: 'poll', on: true }, REPLY_SLACK_MS);
+          r = await block(true, false);
+          await pb.request({ op: 'poll', on: false }, REPLY_SLACK_MS);
+          if (i === 0) r = await block(false, true);
+        } else r = await block(true, i === 0);
         recorded[i] = r.engineRecorded;
         if (i === 0) dgramRecorded = r.dgramRecorded;
         more = true;
@@ -288,12 +303,14 @@ export async function measureEngines(
           `${o.pacingFeed === 'refill' ? 'refilled by the application' : "frames from the engine's heartbeat clock"}`,
       );
       await pb.request({ op: 'pacingArm', seconds: o.pacingSeconds }, REPLY_SLACK_MS);
+      if (s.receive === 'poll') await pb.request({ op: 'poll', on: true }, REPLY_SLACK_MS);
       const pace = await pa.request(
         { op: 'pace', seconds: o.pacingSeconds },
         o.pacingSeconds * 1000 + REPLY_SLACK_MS,
       );
       // The last frames are still on the wire when the sender stops.
       await new Promise((r) => setTimeout(r, 50));
+      if (s.receive === 'poll') await pb.request({ op: 'poll', on: false }, REPLY_SLACK_MS);
       const report = await pb.request({ op: 'pacingReport' }, REPLY_SLACK_MS);
       results.push({
         subject: s,

@@ -1,14 +1,47 @@
-// The native engine against the shared conformance suite, in both receive modes.
+// The native engine against the shared conformance suite, in each receive mode. In 'poll' mode
+// the application is the poller: here a setImmediate loop calls poll() for as long as the engine
+// runs, as an application's own event-loop-friendly poller would.
 import { describe, it } from 'vitest';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { createNativeEngine } from '../../src/engine/native/select.js';
+import type { Engine, EngineOptions } from '../../src/engine/types.js';
 import { runEngineConformance } from './conformance.js';
 
 const load = loadNativeAddon();
 
+/** A native engine in 'poll' mode with its poller: the same Engine, plus a loop calling poll(). */
+function polled(): Engine {
+  const engine = createNativeEngine({ receive: 'poll' }).engine!;
+  let running = false;
+  const loop = () => {
+    if (!running) return;
+    for (let i = 0; i < 64; i++) engine.poll();
+    setImmediate(loop);
+  };
+  return new Proxy(engine, {
+    get(target: NativeEngine, prop, receiver) {
+      if (prop === 'start')
+        return async (opts: EngineOptions) => {
+          await target.start(opts);
+          running = true;
+          setImmediate(loop);
+        };
+      if (prop === 'close')
+        return async () => {
+          running = false;
+          await target.close();
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 if (load.ok) {
   runEngineConformance('native busy-poll', () => createNativeEngine().engine!);
   runEngineConformance('native blocking', () => createNativeEngine({ receive: 'blocking' }).engine!);
+  runEngineConformance('native poll (application thread polls)', polled);
 } else {
   describe('engine conformance: native', () => {
     it.skip(`skipped: the addon is not built (${load.reason})`, () => {});

@@ -30,7 +30,7 @@ function cpu(name: string): (v: string) => number {
 }
 
 const engineKind = (v: string) => oneOf<BenchEngineKind>('engine', v, ['js', 'native']);
-const receiveMode = (v: string) => oneOf<NativeReceiveMode>('receive', v, ['busy-poll', 'blocking']);
+const receiveMode = (v: string) => oneOf<NativeReceiveMode>('receive', v, ['busy-poll', 'blocking', 'poll']);
 const pacingFeed = (v: string) => oneOf<PacingFeed>('feed', v, ['heartbeat', 'refill']);
 
 const row = (name: string, s: LatencySummaryUs) => [name, s.p50, s.p99, s.p999, s.max];
@@ -89,7 +89,11 @@ export function registerEngineBench(bench: Command): void {
       engineKind,
       'js',
     )
-    .option('--receive <mode>', 'native engine receive: busy-poll or blocking', receiveMode)
+    .option(
+      '--receive <mode>',
+      "native engine receive: busy-poll, blocking, or poll (the application's thread polls)",
+      receiveMode,
+    )
     .option('--core-a <n>', 'CPU of peer A (native engine, floor client; default 0)', cpu('core-a'))
     .option('--core-b <n>', 'CPU of peer B (native engine, floor server; default 1)', cpu('core-b'))
     .option(

@@ -73,6 +73,8 @@ export interface NativeStartOptions {
   fifoPriority: number;
   lockMemory: boolean;
   busyPoll: boolean;
+  /** The JS thread receives and sends itself (poll, flush); the engine thread keeps time only. */
+  inlinePoll: boolean;
   idleSpinNs: number;
   spinNs: number;
   fifoSliceNs: number;
@@ -129,6 +131,11 @@ export interface NativeAddon {
   ): void;
   removeReceiver(h: EngineHandle, slot: number, gen: number): void;
   wake(h: EngineHandle): void;
+  /** Inline poll mode: one engine pass on the calling thread (receive a batch, take send requests,
+   * release due frames); returns the datagrams read. Accepted messages wait in the delivery ring. */
+  poll(h: EngineHandle): number;
+  /** Inline poll mode: the send half of poll() (no receive). */
+  flush(h: EngineHandle): void;
   stop(h: EngineHandle): void;
 }
 

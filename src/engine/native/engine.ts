@@ -26,8 +26,12 @@ import { SharedBlock } from './shared-block.js';
 
 export interface NativeEngineOptions {
   /** 'busy-poll' (default): spin on the non-blocking socket while traffic flows (lowest latency, a
-   * whole CPU); 'blocking': sleep in ppoll until a datagram arrives (the paper's interrupt mode). */
-  receive?: 'busy-poll' | 'blocking';
+   * whole CPU); 'blocking': sleep in ppoll until a datagram arrives (the paper's interrupt mode);
+   * 'poll': the application's thread is the poller — it calls poll() in its own loop, which reads
+   * the socket and runs the handlers right there, and send() puts a due frame on the wire before it
+   * returns; the engine thread only meets send boundaries and liveness deadlines. One polling
+   * thread per host instead of two, and no thread hand-over on the way in or out. */
+  receive?: 'busy-poll' | 'blocking' | 'poll';
   /** SCHED_FIFO priority 1..99 for the engine thread; unset = SCHED_OTHER. */
   fifoPriority?: number;
   /** mlock the memory the engine thread touches (block, lane tables, stack), best effort (default
@@ -79,6 +83,8 @@ export class NativeEngine implements Engine {
   private nextRxSlot = 0;
   private nextGen = 0;
   private state: State = 'new';
+  private readonly inlinePoll: boolean;
+  private polling = false;
   /** Sending sockets bind here too, so frames leave from the host's express address. */
   private bindAddress = '0.0.0.0';
   private readonly front = new SendFront<SenderLane>(
@@ -92,7 +98,12 @@ export class NativeEngine implements Engine {
     push: (slot, gen, ticket, payload) => {
       const block = this.block!;
       const position = block.push(slot, gen, ticket, payload);
-      if (block.engineSleeping()) this.addon.wake(this.handle!);
+      if (this.inlinePoll) {
+        this.addon.flush(this.handle!);
+        // Still waiting: its boundary is ahead, and only the engine thread keeps that time. Woken
+        // whether it sleeps or not: it may have computed its next wake-up before this request.
+        if (block.released(slot) !== ticket) this.addon.wake(this.handle!);
+      } else if (block.engineSleeping()) this.addon.wake(this.handle!);
       return position;
     },
   };
@@ -103,6 +114,23 @@ export class NativeEngine implements Engine {
   ) {
     this.txSlots = new Array(addon.layout.MAX_LANES);
     this.rxSlots = new Array(addon.layout.MAX_LANES);
+    this.inlinePoll = options.receive === 'poll';
+  }
+
+  /** Receive mode 'poll': one pass of the engine on this thread — read what arrived, send what is
+   * due — then run the delivery and liveness handlers for it, before returning. Returns the
+   * datagrams read (0 when nothing came, or in another receive mode). Call it in a loop; a handler
+   * calling poll() again gets 0. */
+  poll(): number {
+    if (!this.inlinePoll || this.state !== 'running' || this.polling) return 0;
+    this.polling = true;
+    try {
+      const got = this.addon.poll(this.handle!);
+      this.drain!.drain();
+      return got;
+    } finally {
+      this.polling = false;
+    }
   }
 
   async start(opts: EngineOptions): Promise<void> {
@@ -140,6 +168,7 @@ export class NativeEngine implements Engine {
           fifoPriority: o.fifoPriority ?? 0,
           lockMemory: o.lockMemory ?? true,
           busyPoll: (o.receive ?? 'busy-poll') === 'busy-poll',
+          inlinePoll: this.inlinePoll,
           idleSpinNs: (o.idleSpinUs ?? 20_000) * 1000,
           spinNs: (o.spinUs ?? 30) * 1000,
           fifoSliceNs: (o.fifoSliceUs ?? 900) * 1000,
