@@ -12,14 +12,18 @@ import type { PeerConfig, PeerReply, PeerRequest } from './engine-peer-protocol.
 const STDERR_KEEP = 4096;
 
 /** argv (after `ip netns exec NS`) and working directory that run a peer script of this folder
- * (`engine-peer` by default). */
-export function peerCommand(script = 'engine-peer'): { argv: string[]; cwd: string } {
+ * (`engine-peer` by default), with `nodeFlags` for node itself. */
+export function peerCommand(
+  script = 'engine-peer',
+  nodeFlags: string[] = [],
+): { argv: string[]; cwd: string } {
   const js = new URL(`./${script}.js`, import.meta.url);
   // src/bench/ or dist/bench/ → the package root, where `--import tsx` resolves.
   const cwd = fileURLToPath(new URL('../../', import.meta.url));
-  if (existsSync(fileURLToPath(js))) return { argv: [process.execPath, fileURLToPath(js)], cwd };
+  const node = [process.execPath, ...nodeFlags];
+  if (existsSync(fileURLToPath(js))) return { argv: [...node, fileURLToPath(js)], cwd };
   const ts = fileURLToPath(new URL(`./${script}.ts`, import.meta.url));
-  return { argv: [process.execPath, '--import', 'tsx', ts], cwd };
+  return { argv: [...node, '--import', 'tsx', ts], cwd };
 }
 
 /** Every peer protocol answers with `{op}` objects and reports failures as `{op:'error'}`. */
@@ -69,7 +73,9 @@ export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends A
     cfg: PeerConfig,
     cpu?: number,
   ): Promise<PeerProcess> {
-    const { argv, cwd } = peerCommand();
+    // A peer whose own thread polls shares its CPU with nothing else of its process: V8 compiles
+    // and collects garbage on that thread instead of on helper threads pinned beside it.
+    const { argv, cwd } = peerCommand('engine-peer', cfg.receive === 'poll' ? ['--single-threaded'] : []);
     const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
     const child = tb.spawn(ns, [...pin, ...argv, JSON.stringify(cfg)], {
       cwd,

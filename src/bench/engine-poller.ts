@@ -3,7 +3,7 @@
 // requests and the ping-pong's retry timer still fires. Off, it costs nothing.
 import type { NativeEngine } from '../engine/native/engine.js';
 
-const SLICE_MS = 2;
+const SLICE_MS = 10;
 
 export class Poller {
   private on = false;

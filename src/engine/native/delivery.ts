@@ -36,7 +36,13 @@ export class DeliveryDrain {
     atNs: 0,
   };
 
-  constructor(private readonly block: SharedBlock) {}
+  /** Per ring slot, the payload view handed out last and its length: a lane's messages mostly have
+   * one size, so the view is reused instead of allocated per message (DeliveryView allows it). */
+  private readonly views: (Uint8Array | undefined)[];
+
+  constructor(private readonly block: SharedBlock) {
+    this.views = new Array(block.layout.RX_SLOTS);
+  }
 
   onDelivery(handler: DeliveryHandler): void {
     this.handler = handler;
@@ -92,7 +98,14 @@ export class DeliveryDrain {
     v.kernelReceivedNs = b.f64[f + 2]!;
     v.heartbeat = b.f64[f + 3]!;
     const start = at + b.layout.RX_SLOT_HEADER;
-    v.payload = b.u8.subarray(start, start + b.u32[w + 3]!);
+    const length = b.u32[w + 3]!;
+    const index = (at - b.layout.RX_RING_OFFSET) / b.layout.RX_SLOT_BYTES;
+    let view = this.views[index];
+    if (view === undefined || view.byteLength !== length) {
+      view = b.u8.subarray(start, start + length);
+      this.views[index] = view;
+    }
+    v.payload = view;
     this.handler(v);
   }
 
