@@ -1,4 +1,4 @@
-// `xlane bench engine --all`: the C floor, the native engine (busy-poll and blocking), the js engine
+// `xlane bench engine --all`: the C floor, the native engine (busy-poll, blocking, poll), the js engine
 // and plain dgram in ONE run: every engine gets its own peer pair in the same two namespaces, and
 // their round-trip blocks are taken in turn, so the machine's load hits every row alike. The
 // markdown rendering is pure, for the README.
@@ -12,6 +12,7 @@ import {
   subjectName,
   validateEngineBenchOptions,
 } from './engine.js';
+import type { PacingFeed } from './engine-peer-protocol.js';
 import type { LatencySummaryUs } from './engine-stats.js';
 
 /** Round trips per engine with --all unless asked otherwise: five kinds in one bounded run. */
@@ -38,6 +39,7 @@ export interface EngineTableResult {
   roundTrips: number;
   pacingSeconds: number;
   pacingPeriodUs: number;
+  pacingFeed: PacingFeed;
   truncated: boolean;
   cores: { a: number; b: number };
   machine: MachineInfo;
@@ -59,9 +61,14 @@ export async function runEngineTable(
   const why = nativeUnavailable();
   if (why) {
     o.log?.(`warning: the native engine is not available (${why}): its rows are left out`);
-    skipped.push({ name: 'native busy-poll', reason: why }, { name: 'native blocking', reason: why });
+    for (const mode of ['busy-poll', 'blocking', 'poll'])
+      skipped.push({ name: `native ${mode}`, reason: why });
   } else {
-    subjects.push({ engine: 'native', receive: 'busy-poll' }, { engine: 'native', receive: 'blocking' });
+    subjects.push(
+      { engine: 'native', receive: 'busy-poll' },
+      { engine: 'native', receive: 'blocking' },
+      { engine: 'native', receive: 'poll' },
+    );
   }
   subjects.push({ engine: 'js' });
   const m = await measureEngines(subjects, { ...o, floor: true });
@@ -93,6 +100,7 @@ export async function runEngineTable(
     roundTrips: o.roundTrips,
     pacingSeconds: o.pacingSeconds,
     pacingPeriodUs: o.pacingPeriodUs ?? 100,
+    pacingFeed: o.pacingFeed ?? 'heartbeat',
     truncated: m.truncated,
     cores: m.cores,
     machine: m.machine,
@@ -120,7 +128,9 @@ export function engineTableMarkdown(t: EngineTableResult): string {
   lines.push(
     '',
     `${t.roundTrips} round trips each${t.truncated ? ' (cut short by --max-seconds)' : ''}, blocks taken in turn; ` +
-      `pacing: ${t.pacingPeriodUs} µs lane for ${t.pacingSeconds} s per engine. ${t.machine.cpus} CPUs, load average ${load}; ` +
+      `pacing: ${t.pacingPeriodUs} µs lane for ${t.pacingSeconds} s per engine, ` +
+      `${t.pacingFeed === 'refill' ? 'kept backlogged by the application' : "frames from the engine's heartbeat clock"}. ` +
+      `${t.machine.cpus} CPUs, load average ${load}; ` +
       `native peers and the floor pinned to CPUs ${t.cores.a} (A) and ${t.cores.b} (B).`,
   );
   return lines.join('\n');

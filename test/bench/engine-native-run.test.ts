@@ -1,4 +1,4 @@
-// `xlane bench engine --engine native` and `--all` for real (root, and the addon built): a SHORT run
+// `xlane bench engine --engine native --receive poll` and `--all` for real (root, and the addon built): a SHORT run
 // of each. Checks the documented shape, that counts and ratios agree with the numbers printed, and
 // that nothing is left behind — never how fast anything was.
 import { readdirSync } from 'node:fs';
@@ -22,7 +22,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
       '--engine',
       'native',
       '--receive',
-      'blocking',
+      'poll',
       '--round-trips',
       '400',
       '--pacing-seconds',
@@ -37,7 +37,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
 
     expect(r.engine).toBe('native');
     expect(r.requestedEngine).toBe('native');
-    expect(r.mode).toBe('blocking');
+    expect(r.mode).toBe('poll');
     for (const k of ['rttUs', 'pacingErrUs', 'dgramRttUs', 'floorRttUs']) expectSummary(r[k]);
     expect(Object.keys(r.ratios).sort()).toEqual(['dgramOverNativeP50', 'p50', 'p999']);
     expect(r.ratios.p50).toBeCloseTo(r.rttUs.p50 / r.floorRttUs.p50, 2);
@@ -55,6 +55,10 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
     expect(p.frames + p.lostFrames).toBe(p.sent);
     expect(p.engineJudged + p.appLateFrames).toBe(p.judged);
     expect(p.engineMissedPeriods).toBeGreaterThanOrEqual(0);
+    // The default feed: the engine's heartbeat clock emits every frame, the application none.
+    expect(p.feed).toBe('heartbeat');
+    expect(p.refillCalls).toBe(0);
+    expect(p.appLateFrames).toBe(0);
 
     expect(leftovers(child.pid!)).toEqual({ namespaces: [], peers: 0, floor: 0 });
     expect(floorDirs(child.pid!)).toEqual([]);
@@ -71,6 +75,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
       'C floor (busy-poll)',
       'native busy-poll',
       'native blocking',
+      'native poll',
       'js',
       'Node dgram',
     ]);
@@ -78,7 +83,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
       expectSummary(row.rttUs);
       expect(row.roundTrips).toBe(300);
     }
-    for (const row of t.rows.slice(1, 4)) {
+    for (const row of t.rows.slice(1, 5)) {
       expectSummary(row.pacingErrUs);
       expect(row.overFloor.p50).toBeCloseTo(row.rttUs.p50 / t.rows[0].rttUs.p50, 2);
     }
@@ -89,7 +94,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
     const m = await md.done;
     expect(m.code, m.err).toBe(0);
     expect(m.out).toMatch(/^\| 64 B round trip/);
-    expect(m.out.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| 64 B'))).toHaveLength(5);
+    expect(m.out.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| 64 B'))).toHaveLength(6);
   });
 
   it('leaves no floor process, temp binary, peer or namespace when interrupted', {

@@ -14,6 +14,8 @@ describe.skipIf(!isRoot())('xlane bench engine (root, namespaces)', () => {
       '1',
       '--max-seconds',
       '60',
+      '--feed',
+      'refill',
       '--json',
     ]);
     const { code, out, err } = await done;
@@ -36,6 +38,7 @@ describe.skipIf(!isRoot())('xlane bench engine (root, namespaces)', () => {
     // Every frame the sender released arrived or is counted lost; every consecutive pair is judged.
     const p = r.pacing;
     expect(p.periodUs).toBe(100);
+    expect(p.feed).toBe('refill');
     expect(p.frames).toBeGreaterThan(1);
     expect(p.frames + p.lostFrames).toBe(p.sent);
     expect(p.judged).toBeLessThanOrEqual(p.frames - 1);
