@@ -12,6 +12,9 @@ export {
 } from './client/failure-detector.js';
 export { failureTimeoutNs, type TimeoutChange } from './client/grant-diff.js';
 export { Lane, type LaneEvents, type LaneMessage, type LaneOptions, type LaneState } from './client/lane.js';
+export { createJsEngine, JsEngine, type JsEngineOptions } from './engine/js/engine.js';
+export { NativeEngine, type NativeEngineOptions } from './engine/native/engine.js';
+export { createNativeEngine } from './engine/native/select.js';
 export type { Engine, LaneCounters, SendOutcome } from './engine/types.js';
 export { type ErrorCode, ErrorCodes, isXlaneError, XlaneError } from './errors.js';
 export type { HeartbeatDetector } from './fd/detector.js';

@@ -91,7 +91,9 @@ function collect(child: ChildProcess): { out: () => string; exit: Promise<number
   let err = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (err = (err + String(d)).slice(-2000)));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close', not 'exit': a process can exit before its stdout has been read to the end, and the
+  // raw samples are most of that output (a long block lost its tail that way).
+  const exit = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   return { out: () => out || err, exit };
 }
 

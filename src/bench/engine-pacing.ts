@@ -27,6 +27,10 @@ const AT_REFILL = 8;
 export async function paceHeartbeat(engine: Engine, spec: SenderSpec, seconds: number): Promise<PaceReply> {
   engine.setSender({ ...spec, heartbeat: { incarnation: 1 } });
   await new Promise((r) => setTimeout(r, seconds * 1000));
+  // Stop the heartbeats first (a grant change keeps the lane and its counters), give the engine's
+  // thread a moment to apply it, then count: every frame counted sent has been released.
+  engine.setSender(spec);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const sent = engine.counters().lanes.find((l) => l.laneId === spec.laneId)?.sent ?? 0;
   engine.removeSender(spec.laneId);
   return { op: 'pace', calls: 0, coalesced: 0, maxRefillGapUs: 0, refillGapsOverPeriod: 0, sent };
