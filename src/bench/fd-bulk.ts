@@ -39,9 +39,10 @@ export async function bulkLoop(
   streams: number,
   on: () => boolean,
   plannedEndMs: number,
+  signal?: AbortSignal,
 ): Promise<BulkRun> {
   const run: BulkRun = { from: flow.from, to: flow.to, results: [], spans: [], errors: [] };
-  while (on() && run.errors.length < MAX_ERRORS) {
+  while (on() && !signal?.aborted && run.errors.length < MAX_ERRORS) {
     // Up to the planned end, then (restarts ran late) OVERTIME_SEC at a time: short segments would
     // leave iperf3's start-up gaps in the cross traffic.
     const left = Math.ceil((plannedEndMs - Date.now()) / 1000) + 2;
@@ -54,6 +55,7 @@ export async function bulkLoop(
         seconds,
         port: flow.port,
         streams,
+        ...(signal ? { signal } : {}),
       });
       const endNs = monotonicNs();
       run.results.push(r);

@@ -162,7 +162,11 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
   const name = `${BENCH_NAME_PREFIX}-${process.pid}`;
   const members = new Map<string, Member>();
   let up = false;
+  // Stops the cross traffic: its iperf3 processes are killed by PID, they would otherwise outlive
+  // the namespaces they ran in by up to a segment.
+  const bulkStop = new AbortController();
   const down = () => {
+    bulkStop.abort();
     for (const m of members.values()) m.peer.kill();
     if (up) {
       testbedDown(o.runsDir, name);
@@ -207,7 +211,7 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
     const alloc = await allocate(client, o);
     for (const m of members.values()) await configure(m, alloc, o, state, enginePort);
     for (const m of members.values()) await waitAlive(members, m.host, m.incarnation);
-    const run = await observe(o, state, members, alloc, enginePort, cfgOf);
+    const run = await observe(o, state, members, alloc, enginePort, cfgOf, bulkStop.signal);
     const loadAfter = loadavg()[0]!;
     rmSync(sampleDir, { recursive: true, force: true });
     return report(o, spec, runDir, alloc, run, { before: loadBefore, after: loadAfter });
@@ -256,13 +260,14 @@ async function observe(
   alloc: Allocation,
   enginePort: number,
   cfgOf: (host: string) => ReturnType<typeof peerConfig>,
+  bulkStop: AbortSignal,
 ): Promise<ObservedRun> {
   let observing = true;
   const plannedEndMs = Date.now() + (o.warmupSeconds + o.minutes * 60) * 1000;
   const bulk =
     o.bulk === 'ring'
       ? ringFlows(o.members, 5201).map((f) =>
-          bulkLoop(state, f, o.bulkStreams, () => observing, plannedEndMs),
+          bulkLoop(state, f, o.bulkStreams, () => observing, plannedEndMs, bulkStop),
         )
       : [];
   try {

@@ -143,7 +143,9 @@ export interface Engine {
   /** Contract-checked, synchronous, never blocks. Oversize → XlaneError XL_ERR_CONTRACT_SIZE; sooner
    * than π_min after the previous message with policy 'reject' → XL_ERR_CONTRACT_RATE; with policy
    * 'coalesce' the pending message is replaced by this one ('coalesced'). Unknown lane →
-   * XL_ERR_UNKNOWN_LANE. The frame leaves at the lane's next period boundary. */
+   * XL_ERR_UNKNOWN_LANE. The frame leaves at the lane's next period boundary — when that boundary
+   * has already passed, the js engine (direct path) and the native engine in 'poll' mode send it
+   * before send() returns. */
   send(laneId: string, payload: Uint8Array): SendOutcome;
   onDelivery(handler: DeliveryHandler): void;
   /** Liveness changes of receivers with `heartbeat.timeoutNs` (detected on the engine's thread). */
