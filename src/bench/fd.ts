@@ -6,7 +6,7 @@
 // injects crashes: SIGKILL of one member's process (fd-crash.ts), then a restart as a new
 // incarnation. fd-score.ts judges every detector's suspicions against the injections. Everything
 // it starts is stopped and every namespace removed, also on failure and Ctrl-C.
-import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControllerClient } from '../client/controller-client.js';
@@ -168,13 +168,7 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
   const down = () => {
     bulkStop.abort();
     for (const m of members.values()) m.peer.kill();
-    if (up) {
-      testbedDown(o.runsDir, name);
-      // The testbed's state folder, empty once it is down (rmdir leaves a non-empty one alone).
-      try {
-        rmdirSync(join(o.runsDir, name));
-      } catch {}
-    }
+    if (up) testbedDown(o.runsDir, name);
     up = false;
   };
   // Ctrl-C or SIGTERM: whatever is up goes down before the process exits.

@@ -1,7 +1,7 @@
 // The run folder of a testbed: `runs/<name>/testbed.json` records what `up` built, so `status` and
 // `down` (separate processes, maybe much later) know what to look at and remove, and so later tools
 // (agents, cross traffic, reports) find the namespaces, addresses and the agents' `--peers` string.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XlaneError } from '../errors.js';
 import type { AgentsInfo } from './agents.js';
@@ -74,8 +74,16 @@ export function readState(runsDir: string, name: string): TestbedState | undefin
   return state;
 }
 
+/** Removes the state file, and the testbed's folder when nothing else is in it (a bench's
+ * throwaway testbed leaves no empty folder behind; logs and databases keep theirs). */
 export function removeState(runsDir: string, name: string): void {
-  rmSync(join(runDirOf(runsDir, name), STATE_FILE), { force: true });
+  const dir = runDirOf(runsDir, name);
+  rmSync(join(dir, STATE_FILE), { force: true });
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or already gone
+  }
 }
 
 /** Names of testbeds with a state file under runsDir. */
