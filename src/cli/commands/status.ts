@@ -3,6 +3,8 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import type { PortReport } from '../../alloc/types.js';
+import type { HostView } from '../../controller/views.js';
+import type { LatencyRange } from '../../topology/spec.js';
 import { formatDuration, formatRate } from '../../util/units.js';
 import { type ClientCliOptions, clientFrom, withClientOptions } from './lanes.js';
 
@@ -39,17 +41,46 @@ export function register(program: Command): void {
       `controller ${client.url}: ${health.status}, version ${health.version}, epoch ${health.epoch}`,
     );
     console.log(`lanes: ${lanes.length} (live ${byState.live}, pending ${byState.pending})`);
-    const ht = new Table({
-      head: ['host', 'registered', 'connected', 'version', 'acked', 'agent'],
-      style: { head: [], border: [] },
-    });
-    for (const h of hosts) {
-      ht.push([h.name, yes(h.registered), yes(h.connected), h.version, h.ackedVersion, h.agentVersion ?? '']);
-    }
-    console.log(ht.toString());
+    console.log(hostTable(hosts));
     if (busiest.length) console.log(portTable(busiest));
   });
 }
+
+/** Hosts, their agents, and the send / receive bounds every grant through them includes — with
+ * where those came from (the topology file, the host's agent measuring them, or an operator). */
+export function hostTable(hosts: HostView[]): string {
+  const ht = new Table({
+    head: [
+      'host',
+      'registered',
+      'connected',
+      'version',
+      'acked',
+      'agent',
+      'send bound',
+      'receive bound',
+      'bounds',
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const h of hosts) {
+    const b = h.bounds;
+    ht.push([
+      h.name,
+      yes(h.registered),
+      yes(h.connected),
+      h.version,
+      h.ackedVersion,
+      h.agentVersion ?? '',
+      range(b.sendLatency),
+      range(b.recvLatency),
+      b.at ? `${b.source} ${b.at}` : b.source,
+    ]);
+  }
+  return ht.toString();
+}
+
+const range = (r: LatencyRange) => `${formatDuration(r.minNs)} – ${formatDuration(r.maxNs)}`;
 
 export function portTable(ports: PortReport[]): string {
   const pt = new Table({

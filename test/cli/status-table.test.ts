@@ -1,0 +1,43 @@
+// `xlane status`'s host table: every host's send / receive bounds, and where they came from.
+import { describe, expect, it } from 'vitest';
+import { hostTable } from '../../src/cli/commands/status.js';
+import type { HostView } from '../../src/controller/views.js';
+
+const base = { registered: true, connected: true, version: 3, ackedVersion: 3 };
+
+describe('hostTable', () => {
+  it('shows the bounds in force and their source, measured with its time', () => {
+    const hosts: HostView[] = [
+      {
+        ...base,
+        name: 'h1',
+        agentVersion: '0.1.0',
+        bounds: {
+          source: 'measured',
+          at: '2026-11-26T21:00:00.000Z',
+          sendLatency: { minNs: 2_800, maxNs: 86_000 },
+          recvLatency: { minNs: 3_100, maxNs: 730_000 },
+        },
+      },
+      {
+        ...base,
+        name: 'h2',
+        connected: false,
+        bounds: {
+          source: 'declared',
+          sendLatency: { minNs: 0, maxNs: 50_000 },
+          recvLatency: { minNs: 0, maxNs: 50_000 },
+        },
+      },
+    ];
+    const rows = hostTable(hosts).split('\n');
+    const h1 = rows.find((r) => r.includes('h1'))!;
+    const h2 = rows.find((r) => r.includes('h2'))!;
+    expect(rows[1]).toMatch(/send bound.*receive bound.*bounds/);
+    expect(h1).toMatch(/2\.8\s*µs – 86\s*µs/);
+    expect(h1).toMatch(/730\s*µs/);
+    expect(h1).toContain('measured 2026-11-26T21:00:00.000Z');
+    expect(h2).toContain('declared');
+    expect(h2).toMatch(/\bno\b/);
+  });
+});
