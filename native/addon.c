@@ -402,42 +402,37 @@ static napi_value js_remove_receiver(napi_env env, napi_callback_info info) {
   return remove_lane(env, info, XL_CTRL_REMOVE_RX);
 }
 
-// poll(handle) → datagrams read: one pass of the engine on the calling (JS) thread — receive a
-// batch, apply control, take send requests, release every frame whose boundary has passed. The
-// accepted messages wait in the delivery ring for JS to drain right after. Inline poll mode only.
+// One pass of the engine on the calling (JS) thread, inline poll mode only: with `receive`, read a
+// batch first; then apply control, take send requests, release every frame whose boundary has
+// passed. Accepted messages wait in the delivery ring for JS to drain right after. Returns the
+// datagrams read.
+static int js_thread_pass(xl_engine_t *e, int receive) {
+  if (!e->opt.inline_poll || !e->thread_started) return 0;
+  pthread_mutex_lock(&e->loop_lock);
+  e->js_polling = 1;
+  int got = receive ? xl_receive_batch(e) : 0;
+  xl_apply_control(e);
+  xl_drain_tx_ring(e);
+  xl_release_due(e);
+  e->js_polling = 0;
+  pthread_mutex_unlock(&e->loop_lock);
+  return got;
+}
+
+// poll(handle) → datagrams read (js_thread_pass with a receive).
 static napi_value js_poll(napi_env env, napi_callback_info info) {
   ARGS(1);
   ENGINE();
-  int got = 0;
-  if (e->opt.inline_poll && e->thread_started) {
-    pthread_mutex_lock(&e->loop_lock);
-    e->js_polling = 1;
-    got = xl_receive_batch(e);
-    xl_apply_control(e);
-    xl_drain_tx_ring(e);
-    xl_release_due(e);
-    e->js_polling = 0;
-    pthread_mutex_unlock(&e->loop_lock);
-  }
   napi_value out;
-  CHECK(napi_create_int32(env, got, &out));
+  CHECK(napi_create_int32(env, js_thread_pass(e, 1), &out));
   return out;
 }
 
-// flush(handle): the send half of poll() — take send requests and release every frame whose
-// boundary has passed, from the calling thread. No receive, so no delivery runs inside a send().
+// flush(handle): the send half of poll(). No receive, so no delivery runs inside a send().
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   ARGS(1);
   ENGINE();
-  if (e->opt.inline_poll && e->thread_started) {
-    pthread_mutex_lock(&e->loop_lock);
-    e->js_polling = 1;
-    xl_apply_control(e);
-    xl_drain_tx_ring(e);
-    xl_release_due(e);
-    e->js_polling = 0;
-    pthread_mutex_unlock(&e->loop_lock);
-  }
+  js_thread_pass(e, 0);
   return NULL;
 }
 

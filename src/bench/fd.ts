@@ -17,6 +17,7 @@ import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
 import type { TestbedState } from '../testbed/state.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
+import { onExitSignal } from '../util/exit-signals.js';
 import { type BulkRun, bulkLoop, coverageOf, meanMbps, ringFlows } from './fd-bulk.js';
 import { crash } from './fd-crash.js';
 import { DETECTOR_KINDS, type DetectorKind, type FdCollectReply } from './fd-peer-protocol.js';
@@ -172,12 +173,7 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
     up = false;
   };
   // Ctrl-C or SIGTERM: whatever is up goes down before the process exits.
-  const onSignal = (sig: NodeJS.Signals) => {
-    down();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offSignals = onExitSignal(down);
   const controller = await startController({
     topology: spec,
     dbPath: join(runDir, 'xlane.db'),
@@ -211,8 +207,7 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
     return report(o, spec, runDir, alloc, run, { before: loadBefore, after: loadAfter });
   } finally {
     down();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    offSignals();
     await controller.close();
   }
 }

@@ -8,6 +8,7 @@ import { applyTuning, revertTuning } from '../tune/apply.js';
 import { RealCommandRunner } from '../tune/command-runner.js';
 import { resolveCore } from '../tune/core-choice.js';
 import { createHostFs } from '../tune/host-fs.js';
+import { onExitSignal } from '../util/exit-signals.js';
 import { type LatencySummary, runCyclictest } from './host-cyclictest.js';
 import { ChildPacingProbe, type PacingProbe } from './host-pacing.js';
 
@@ -64,12 +65,7 @@ export async function runHostBench(opts: HostBenchOptions): Promise<HostBenchRes
     if (existsSync(stateFile)) revertTuning(fs, runner, { stateFile });
     rmSync(dir, { recursive: true, force: true });
   };
-  const onSignal = () => {
-    restore();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offSignals = onExitSignal(restore);
   try {
     const applied = applyTuning(fs, runner, { core: choice.core, ...target, stateFile });
     log(`applied: ${applied.applied.join(', ') || 'nothing'}`);
@@ -77,8 +73,7 @@ export async function runHostBench(opts: HostBenchOptions): Promise<HostBenchRes
     const after = await measure(choice.core, opts.seconds, probe);
     return { before, after, applied: applied.applied };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
     restore();
     log('reverted');
   }

@@ -21,6 +21,7 @@ import type { TestbedPlan } from '../testbed/plan.js';
 import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
+import { onExitSignal } from '../util/exit-signals.js';
 import { PeerProcess, peerCommand } from './engine-peer-process.js';
 import type { NativeReceiveMode } from './engine-peer-protocol.js';
 import type {
@@ -137,12 +138,7 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
 
   // Ctrl-C or SIGTERM: whatever is up goes down before the process exits.
   let cleanup: (() => void) | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup?.();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offSignals = onExitSignal(() => cleanup?.());
 
   const controller = await startController({
     topology: spec,
@@ -190,8 +186,7 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
     };
     return { output, record, runDir };
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    offSignals();
     await controller.close();
   }
 }

@@ -1,6 +1,7 @@
 // `up` and `down` as library calls (the CLI only parses and prints): plan → apply → state file, and
 // state file (plus whatever namespaces of that name exist) → nothing left.
 import type { TopologySpec } from '../topology/spec.js';
+import { onExitSignal } from '../util/exit-signals.js';
 import { startAgents, stopProcesses } from './agents.js';
 import { applyPlan, deleteNamespaces, requireRoot, testbedNamespaces } from './apply.js';
 import { type PlanOptions, planTestbed, type TestbedPlan } from './plan.js';
@@ -63,12 +64,7 @@ export async function testbedStartAgents(
   topologyFile: string,
 ): Promise<TestbedState> {
   // The agents run detached (no terminal signals reach them): Ctrl-C here must remove them too.
-  const onSignal = (sig: NodeJS.Signals) => {
-    testbedDown(runsDir, state.name);
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offSignals = onExitSignal(() => testbedDown(runsDir, state.name));
   try {
     const agents = await startAgents(state.plan, runDirOf(runsDir, state.name), topologyFile, (sofar) =>
       writeState(runsDir, { ...state, agents: sofar }),
@@ -80,7 +76,6 @@ export async function testbedStartAgents(
     testbedDown(runsDir, state.name);
     throw err;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    offSignals();
   }
 }
