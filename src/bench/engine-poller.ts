@@ -1,9 +1,10 @@
 // The bench peers' poller for the native engine's 'poll' receive mode: the peer's own thread calls
-// engine.poll() back to back, yielding to the event loop every SLICE_MS so the peer still reads its
+// engine.poll() back to back, yielding to the event loop every SLICE_NS so the peer still reads its
 // requests and the ping-pong's retry timer still fires. Off, it costs nothing.
+import { monotonicNs } from '../engine/clock.js';
 import type { NativeEngine } from '../engine/native/engine.js';
 
-const SLICE_MS = 10;
+const SLICE_NS = 10_000_000;
 
 export class Poller {
   private on = false;
@@ -22,10 +23,10 @@ export class Poller {
   private run(): void {
     this.scheduled = false;
     if (!this.on) return;
-    const end = performance.now() + SLICE_MS;
+    const end = monotonicNs() + SLICE_NS;
     do {
       for (let i = 0; i < 32; i++) this.engine.poll();
-    } while (this.on && performance.now() < end);
+    } while (this.on && monotonicNs() < end);
     if (this.on) {
       this.scheduled = true;
       setImmediate(() => this.run());

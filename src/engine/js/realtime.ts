@@ -1,9 +1,11 @@
 // Gives the js engine's pacing worker a CPU and a real-time policy. JavaScript has neither
 // sched_setaffinity nor sched_setscheduler, so this asks util-linux's taskset and chrt (one process
-// each, once per engine start) for the worker's thread id. On a
+// each, through the tune's command runner, once per engine start) for the worker's thread id. On a
 // machine whose CPUs are shared with other busy threads, SCHED_FIFO is what keeps the worker from
 // being preempted in the last microseconds before a boundary (docs/benchmarks.md).
-import { execFileSync } from 'node:child_process';
+import { RealCommandRunner } from '../../tune/command-runner.js';
+
+const runner = new RealCommandRunner();
 
 export interface ThreadPolicy {
   /** The worker's kernel thread id (0: unknown). */
@@ -28,14 +30,6 @@ export function pinThread(tid: number, core: number): string | undefined {
 
 function run(tid: number, tool: string, args: string[]): string | undefined {
   if (!(tid > 0)) return 'the pacing worker did not publish its thread id';
-  try {
-    execFileSync(tool, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 5000,
-    });
-    return undefined;
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    return `${tool}: ${stderr || (e instanceof Error ? e.message : String(e))}`;
-  }
+  const r = runner.run([tool, ...args]);
+  return r.code === 0 ? undefined : `${tool}: ${r.stderr.trim() || `exit ${r.code}`}`;
 }
