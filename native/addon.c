@@ -322,9 +322,9 @@ static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value g
 }
 
 // setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...],
-//           heartbeatIncarnation (-1: no heartbeats))
+//           heartbeatIncarnation (-1: no heartbeats), releaseJitterNs)
 static napi_value js_set_sender(napi_env env, napi_callback_info info) {
-  ARGS(10);
+  ARGS(11);
   ENGINE();
   uint32_t slot, ndest_x2;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_TX, argv[1], argv[2], &slot);
@@ -334,7 +334,8 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
            arg_i64(env, argv[9], &incarnation) && incarnation >= -1 && incarnation <= 0xffffffffLL &&
            arg_u32(env, argv[5], &m->tx.epoch) && arg_u32(env, argv[6], &m->tx.max_payload) &&
            arg_i64(env, argv[7], &m->tx.min_period_ns) &&
-           napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
+           arg_i64(env, argv[10], &m->tx.release_jitter_ns) && m->tx.release_jitter_ns >= 0 &&
+           m->tx.release_jitter_ns < m->tx.min_period_ns && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
   m->tx.fd = (int)fd;
   m->tx.heartbeat = ok && incarnation >= 0;
   m->tx.incarnation = m->tx.heartbeat ? (uint32_t)incarnation : 0;

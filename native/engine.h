@@ -20,11 +20,14 @@ typedef struct {
   int fd; // -1: the lane's socket could not be set up; queued messages are refused
   uint32_t wire_id, epoch, max_payload;
   int64_t min_period_ns;
+  // E of the grant: a frame at most this late keeps the lane's grid (src/engine/schedule.ts).
+  int64_t release_jitter_ns;
   int ndest;
   struct sockaddr_in *dest;
   uint32_t seq;
+  // The boundary from which the next frame may leave; none before the first release.
   int has_released;
-  int64_t last_release_ns;
+  int64_t next_boundary_ns;
   int heartbeat; // time-triggered: a frame at every boundary, carrying HEARTBEAT(incarnation)
   uint32_t incarnation;
   int pending;

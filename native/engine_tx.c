@@ -47,7 +47,7 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
     l->fd = -1;
     e->tx_active[e->n_tx_active++] = (uint16_t)m->slot;
   }
-  // A grant change keeps the sequence and the last release (π_min counts across the change).
+  // A grant change keeps the sequence and the next boundary (the grid runs across the change).
   if (l->fd != s->fd && l->fd >= 0) close(l->fd);
   l->fd = s->fd;
   free(l->dest);
@@ -58,6 +58,7 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->epoch = s->epoch;
   l->max_payload = s->max_payload;
   l->min_period_ns = s->min_period_ns;
+  l->release_jitter_ns = s->release_jitter_ns;
   l->heartbeat = s->heartbeat;
   l->incarnation = s->incarnation;
   // A tightened σ_max holds from now on: a message accepted under the old grant that no longer
@@ -200,7 +201,7 @@ int64_t xl_release_due(xl_engine_t *e) {
     if (!l->pending && !l->heartbeat) continue;
     int64_t now = xl_mono_ns();
     if (l->has_released) {
-      int64_t due = l->last_release_ns + l->min_period_ns;
+      int64_t due = l->next_boundary_ns;
       if (due > now) {
         if (due < next) next = due;
         continue;
@@ -214,7 +215,7 @@ int64_t xl_release_due(xl_engine_t *e) {
       }
       if (l->heartbeat) {
         // No socket: skip the boundary instead of spinning on it.
-        l->last_release_ns = now;
+        l->next_boundary_ns = now + l->min_period_ns;
         l->has_released = 1;
         if (now + l->min_period_ns < next) next = now + l->min_period_ns;
       }
@@ -228,15 +229,17 @@ int64_t xl_release_due(xl_engine_t *e) {
     }
     xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
     l->seq++;
-    // The next boundary counts from the actual release: a late release must not be followed by an
-    // early one, or two frames would be closer than π_min on the wire.
-    l->last_release_ns = now;
+    // src/engine/schedule.ts: a frame at most E late keeps the grid, a later one starts a new grid at
+    // its own release, so the lane's burst stays within what the controller counted.
+    l->next_boundary_ns =
+        (l->has_released && now - l->next_boundary_ns <= l->release_jitter_ns ? l->next_boundary_ns : now) +
+        l->min_period_ns;
     l->has_released = 1;
     if (l->pending) finish_pending(e, slot, l);
     st[XL_TS_SENT]++;
     send_frame(e, slot, l);
     // A heartbeat lane always has its next frame due.
-    if (l->heartbeat && now + l->min_period_ns < next) next = now + l->min_period_ns;
+    if (l->heartbeat && l->next_boundary_ns < next) next = l->next_boundary_ns;
   }
   return next;
 }

@@ -79,6 +79,7 @@ export function desiredLaneSpecs(
           epoch: g.epoch,
           maxPayloadBytes: g.maxPayloadBytes,
           minPeriodNs: g.minPeriodNs,
+          ...(g.releaseJitterNs ? { releaseJitterNs: g.releaseJitterNs } : {}),
           policy: g.policy,
           dscp: g.dscp,
           priority: g.priority,

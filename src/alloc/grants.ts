@@ -33,6 +33,13 @@ export function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** The sender's E, capped at half the period: the entry jitter counted the host's full E, so a
+ * smaller one stays within the lane's arrival curve, and the engine needs E < π. */
+function releaseJitterOf(g: CompiledGraph, rec: LaneRec): { releaseJitterNs?: number } {
+  const e = Math.min(g.releaseJitter[rec.sender]!, Math.floor(rec.pi / 2));
+  return e > 0 ? { releaseJitterNs: e } : {};
+}
+
 export function buildGrant(g: CompiledGraph, rec: LaneRec, epoch: number): Grant {
   const names = g.nodeNames;
   const tree: Hop[] = rec.ports.map((p) => ({ from: names[g.portFrom[p]!]!, to: names[g.portTo[p]!]! }));
@@ -44,6 +51,7 @@ export function buildGrant(g: CompiledGraph, rec: LaneRec, epoch: number): Grant
     sender: names[rec.sender]!,
     maxPayloadBytes: rec.sigma,
     minPeriodNs: rec.pi,
+    ...releaseJitterOf(g, rec),
     policy: rec.request.policy ?? 'reject',
     dscp: g.spec.expressDscp,
     priority: EXPRESS_SOCKET_PRIORITY,

@@ -13,6 +13,8 @@ export interface CompiledGraph {
   /** Host send/recv bounds (0 for switches). */
   sendMin: Float64Array;
   sendMax: Float64Array;
+  /** Hosts: E of their engines (HostSpec.releaseJitterNs), 0 elsewhere. */
+  releaseJitter: Float64Array;
   recvMin: Float64Array;
   recvMax: Float64Array;
   /** Switch forwarding bounds (0 for hosts). */
@@ -63,6 +65,7 @@ export function compileGraph(spec: TopologySpec): CompiledGraph {
   const isHost = new Uint8Array(n);
   const sendMin = new Float64Array(n);
   const sendMax = new Float64Array(n);
+  const releaseJitter = new Float64Array(n);
   const recvMin = new Float64Array(n);
   const recvMax = new Float64Array(n);
   const fwdMin = new Float64Array(n);
@@ -77,6 +80,7 @@ export function compileGraph(spec: TopologySpec): CompiledGraph {
       isHost[idx] = 1;
       sendMin[idx] = h.send.minNs;
       sendMax[idx] = h.send.maxNs;
+      releaseJitter[idx] = h.releaseJitterNs ?? 0;
       recvMin[idx] = h.recv.minNs;
       recvMax[idx] = h.recv.maxNs;
       nodeBuffer[idx] = h.bufferBytes;
@@ -97,6 +101,7 @@ export function compileGraph(spec: TopologySpec): CompiledGraph {
     isHost,
     sendMin,
     sendMax,
+    releaseJitter,
     recvMin,
     recvMax,
     fwdMin,
@@ -144,7 +149,11 @@ export function compileGraph(spec: TopologySpec): CompiledGraph {
       g.shareBps[p] = link.expressShare * rate;
       g.shareBytesPerNs[p] = (link.expressShare * rate) / 8e9;
       g.bufferBytes[p] = nodeBuffer[from]!;
-      g.entryJitterNs[p] = isHost[from] ? sendMax[from]! - sendMin[from]! : fwdMax[from]! - fwdMin[from]!;
+      // At a host's own port a lane's frames are spread by its stack (send max − min) and by how late
+      // the engine may release them on their grid (E, engine/schedule.ts).
+      g.entryJitterNs[p] = isHost[from]
+        ? sendMax[from]! - sendMin[from]! + releaseJitter[from]!
+        : fwdMax[from]! - fwdMin[from]!;
       g.staticMaxNs[p] = link.propagationNs + (isHost[to] ? 0 : fwdMax[to]!);
       g.staticMinNs[p] =
         MIN_WIRE_BYTES * g.nsPerByte[p]! + link.propagationNs + (isHost[to] ? 0 : fwdMin[to]!);

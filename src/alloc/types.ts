@@ -54,6 +54,9 @@ export interface Grant {
   maxPayloadBytes: number;
   /** π_min granted (≥ requested). */
   minPeriodNs: number;
+  /** E the sender's engine may use (engine/schedule.ts): its host's releaseJitter, at most half of
+   * π_min. Absent when 0. */
+  releaseJitterNs?: number;
   policy: LanePolicy;
   /** IP DSCP the sender marks express frames with, and the socket priority (SO_PRIORITY). */
   dscp: number;

@@ -17,6 +17,7 @@ interface Node {
   host: boolean;
   sendMin: number;
   sendMax: number;
+  releaseJitter: number;
   recvMin: number;
   recvMax: number;
   fwdMin: number;
@@ -55,6 +56,7 @@ function buildNodes(spec: TopologySpec): Map<string, Node> {
       host: true,
       sendMin: h.send.minNs,
       sendMax: h.send.maxNs,
+      releaseJitter: h.releaseJitterNs ?? 0,
       recvMin: h.recv.minNs,
       recvMax: h.recv.maxNs,
       fwdMin: 0,
@@ -66,6 +68,7 @@ function buildNodes(spec: TopologySpec): Map<string, Node> {
       host: false,
       sendMin: 0,
       sendMax: 0,
+      releaseJitter: 0,
       recvMin: 0,
       recvMax: 0,
       fwdMin: s.forwarding.minNs,
@@ -177,7 +180,7 @@ function jitterAt(
   ports: Map<string, Port>,
 ): number {
   const sender = nodes.get(path.nodes[0]!)!;
-  let j = sender.sendMax - sender.sendMin;
+  let j = sender.sendMax - sender.sendMin + sender.releaseJitter;
   for (let i = 0; i < k; i++) {
     const port = ports.get(path.keys[i]!)!;
     j += D.get(path.keys[i]!)! - (use.wire * 8e9) / port.rateBps;

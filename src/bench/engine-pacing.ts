@@ -112,7 +112,10 @@ export class PacingRecorder {
   private readonly scratchF64 = new Float64Array(2);
   private readonly scratch = new Uint8Array(this.scratchF64.buffer);
 
-  constructor(private readonly periodNs: number) {}
+  constructor(
+    private readonly periodNs: number,
+    private readonly releaseJitterNs: number,
+  ) {}
 
   /** Makes room for a run of `seconds`: the engine cannot release faster than one frame per π. */
   arm(seconds: number): void {
@@ -145,8 +148,8 @@ export class PacingRecorder {
 
   report(dropped: Record<string, number>): PacingReportReply {
     const a = analysePacing(this.seqs, this.sentNs, this.count, this.periodNs, {
-      refillNs: this.refillNs,
-      prevRefillNs: this.prevRefillNs,
+      releaseJitterNs: this.releaseJitterNs,
+      refills: { refillNs: this.refillNs, prevRefillNs: this.prevRefillNs },
     });
     return {
       op: 'pacingReport',

@@ -19,8 +19,9 @@ export interface PeerConfig {
   dgramPort: number;
   /** π_min of the ping-pong lanes: small enough that pacing never holds a reply back. */
   pingPeriodNs: number;
-  /** π of the periodic lane. */
+  /** π of the periodic lane, and E of its grant (engine/schedule.ts). */
   pacingPeriodNs: number;
+  pacingReleaseJitterNs: number;
   /** Who fills the periodic lane: the engine's own heartbeat clock (a frame at every boundary, as
    * a time-triggered lane runs), or the application refilling a coalescing lane. */
   pacingFeed: PacingFeed;

@@ -53,13 +53,20 @@ function reply(r: PeerReply): void {
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
-function sender(cfg: PeerConfig, laneId: string, minPeriodNs: number, policy: 'reject' | 'coalesce') {
+function sender(
+  cfg: PeerConfig,
+  laneId: string,
+  minPeriodNs: number,
+  policy: 'reject' | 'coalesce',
+  releaseJitterNs = 0,
+) {
   return {
     laneId,
     wireId: laneWireId(laneId),
     epoch: 1,
     maxPayloadBytes: cfg.payloadBytes,
     minPeriodNs,
+    releaseJitterNs,
     policy,
     dscp: 46,
     priority: 6,
@@ -111,13 +118,14 @@ async function main(): Promise<void> {
   const dgramPayload = Buffer.alloc(cfg.payloadBytes);
   const enginePing = new PingPong(enginePayload, (p) => engine.send(PING_LANE, p));
   const dgramPing = new PingPong(dgramPayload, (p) => sock.send(p));
-  const recorder = new PacingRecorder(cfg.pacingPeriodNs);
+  const recorder = new PacingRecorder(cfg.pacingPeriodNs, cfg.pacingReleaseJitterNs);
+  const paceSender = () => sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce', cfg.pacingReleaseJitterNs);
   const poller = engine instanceof NativeEngine && cfg.receive === 'poll' ? new Poller(engine) : undefined;
 
   if (cfg.role === 'a') {
     engine.setSender(sender(cfg, PING_LANE, cfg.pingPeriodNs, 'reject'));
     // The heartbeat feed opens its lane only for the run (paceHeartbeat): it sends from the start.
-    if (cfg.pacingFeed === 'refill') engine.setSender(sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'));
+    if (cfg.pacingFeed === 'refill') engine.setSender(paceSender());
     engine.setReceiver(receiver(cfg, ECHO_LANE));
     engine.onDelivery((d) => {
       if (d.laneId === ECHO_LANE) enginePing.reply(pingId(d.payload));
@@ -163,8 +171,7 @@ async function main(): Promise<void> {
           dgramLost: dgramPing.lost,
         };
       case 'pace':
-        if (cfg.pacingFeed === 'heartbeat')
-          return paceHeartbeat(engine, sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce'), req.seconds);
+        if (cfg.pacingFeed === 'heartbeat') return paceHeartbeat(engine, paceSender(), req.seconds);
         return paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
       case 'pacingArm':
         recorder.arm(req.seconds);

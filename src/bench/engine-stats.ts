@@ -1,5 +1,6 @@
 // Pure arithmetic of `xlane bench engine`: latency summaries, the pacing analysis of a periodic
 // lane's received frames, and the ratios between engines. No I/O, so it is unit-tested directly.
+import { nextBoundaryNs } from '../engine/schedule.js';
 
 /** p50 / p99 / p99.9 / max of one latency distribution, in µs (3 decimals). */
 export interface LatencySummaryUs {
@@ -60,21 +61,33 @@ export interface RefillTimes {
 }
 
 /**
- * The js engine releases a waiting frame π after the lane's previous release (the boundary counts
- * from the actual release, so a late frame is never followed by an early one). For a lane that is
- * always backlogged, frame i should therefore leave at sentNs[i-1] + π: its error is how much later
- * it left. Lateness also adds up — frames 1.5 π apart miss no single boundary yet carry only two
- * frames per three slots — so missed periods are counted against an ideal sender instead: the
- * slots between the first and the last release, minus the frames released in them (received or
- * lost). `seqs`/`sentNs` are in arrival order.
+ * Each frame is judged against its period boundary, rebuilt from the releases with the engines' own
+ * rule (engine/schedule.ts): the first frame, and the first after a lost one, is its own boundary;
+ * a frame released at most E (`releaseJitterNs`) after its boundary keeps the grid (next boundary
+ * b + π), a later one starts a new grid at its release. With E = 0 every boundary counts from the
+ * previous release. A frame's error is how much later than its boundary it left. Lateness beyond E
+ * adds up — frames 1.5 π apart miss no single boundary yet carry only two frames per three slots —
+ * so missed periods are counted against an ideal sender instead: the slots between the first and
+ * the last release, minus the frames released in them (received or lost). `seqs`/`sentNs` are in
+ * arrival order.
  */
+export interface PacingOptions {
+  /** E of the sending lane's grant; default 0. */
+  releaseJitterNs?: number;
+  /** The sender's refill times (application-fed lanes): splits the engine's lateness from the
+   * application's. */
+  refills?: RefillTimes;
+}
+
 export function analysePacing(
   seqs: Uint32Array,
   sentNs: Float64Array,
   count: number,
   periodNs: number,
-  refills?: RefillTimes,
+  opts: PacingOptions = {},
 ): PacingAnalysis {
+  const { refills } = opts;
+  const jitterNs = opts.releaseJitterNs ?? 0;
   const errorsNs = new Float64Array(Math.max(0, count - 1));
   const engineErrorsNs = new Float64Array(refills ? Math.max(0, count - 1) : 0);
   let errors = 0;
@@ -82,23 +95,28 @@ export function analysePacing(
   let appLateFrames = 0;
   let engineMissedPeriods = 0;
   let lostFrames = 0;
+  // The boundary of frame i − 1 (the first frame is its own).
+  let boundary = count > 0 ? sentNs[0]! : 0;
   for (let i = 1; i < count; i++) {
     const gap = (seqs[i]! - seqs[i - 1]!) >>> 0;
     if (gap !== 1) {
-      // Reordered or duplicate frames cannot happen on one bridge; a forward gap is loss.
+      // Reordered or duplicate frames cannot happen on one bridge; a forward gap is loss. The lost
+      // frames' releases are unknown: the next frame is its own boundary.
       if (gap > 1 && gap < 0x80000000) lostFrames += gap - 1;
+      boundary = sentNs[i]!;
       continue;
     }
+    const due = nextBoundaryNs(boundary, sentNs[i - 1]!, periodNs, jitterNs);
+    boundary = due;
     // Clamped at 0: the engine never releases before the boundary, and a negative value could
     // only be clock-read noise.
-    const error = Math.max(0, sentNs[i]! - sentNs[i - 1]! - periodNs);
+    const error = Math.max(0, sentNs[i]! - due);
     errorsNs[errors++] = error;
     if (!refills) continue;
     // The message this frame carries was the first one handed over after the previous release
     // (the one before it is older than that release) and came after the boundary: nothing was
     // waiting when the boundary passed, so the delay is the application's. In every other case a
     // message was waiting (perhaps replaced by a newer one since), and the delay is the engine's.
-    const due = sentNs[i - 1]! + periodNs;
     if (refills.prevRefillNs[i]! <= sentNs[i - 1]! && refills.refillNs[i]! > due) {
       appLateFrames++;
       continue;

@@ -27,6 +27,8 @@ export interface EngineBenchOptions {
   pacingSeconds: number;
   /** Default 100 µs, the issue's periodic sender. */
   pacingPeriodUs?: number;
+  /** E of the periodic lane's grant (engine/schedule.ts); default DEFAULT_RELEASE_JITTER_US. */
+  releaseJitterUs?: number;
   /** Default heartbeat: the engine's own clock emits the periodic lane's frames. */
   pacingFeed?: PacingFeed;
   /** Progress and warnings (stderr in the CLI). */
@@ -35,6 +37,8 @@ export interface EngineBenchOptions {
 
 export interface PacingDetail {
   periodUs: number;
+  /** E: frames at most this late keep the lane's grid; errors are measured against the grid. */
+  releaseJitterUs: number;
   /** heartbeat: the engine's clock emits every frame; refill: the application keeps a coalescing
    * lane backlogged (refill* and appLateFrames describe it). */
   feed: PacingFeed;
@@ -123,6 +127,10 @@ const PORT_STRIDE = 10;
 const PAYLOAD_BYTES = 64;
 /** π_min of the ping-pong lanes: far below one round trip, so pacing never holds a reply back. */
 const PING_PERIOD_NS = 1_000;
+/** E of the periodic lane: a frame up to 20 µs late keeps its 100 µs grid (engine/schedule.ts).
+ * The same budget examples/testbed-3.yaml declares for its hosts (releaseJitter), which the
+ * controller counts in each lane's burst. */
+export const DEFAULT_RELEASE_JITTER_US = 20;
 const BLOCK_SIZE = 5_000;
 /** Extra time a peer gets beyond the phase's own bound before it counts as hung. */
 const REPLY_SLACK_MS = 30_000;
@@ -155,6 +163,9 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
   if (!(o.pacingSeconds > 0)) errors.push('pacing seconds must be > 0');
   const period = o.pacingPeriodUs ?? 100;
   if (!(period >= 1)) errors.push('pacing period must be ≥ 1 µs');
+  const jitter = o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US;
+  if (!(jitter >= 0 && jitter < period))
+    errors.push('release jitter must be ≥ 0 and below the pacing period');
   if (errors.length)
     throw new XlaneError('XL_ERR_VALIDATION', `bench engine: ${errors.join('; ')}`, {
       errors: errors.map((message) => ({ path: 'options', message })),
@@ -182,6 +193,7 @@ export async function measureEngines(
 ): Promise<MeasureResult> {
   const log = o.log ?? (() => {});
   const periodNs = Math.round((o.pacingPeriodUs ?? 100) * 1000);
+  const releaseJitterNs = Math.round((o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) * 1000);
   const cores = { a: o.coreA ?? 0, b: o.coreB ?? Math.min(1, availableParallelism() - 1) };
   const loadAvgBefore = loadNow();
   // Compiled before any namespace exists: a missing compiler is reported with nothing to undo.
@@ -204,6 +216,7 @@ export async function measureEngines(
         dgramPort: DGRAM_PORT + PORT_STRIDE * i,
         pingPeriodNs: PING_PERIOD_NS,
         pacingPeriodNs: periodNs,
+        pacingReleaseJitterNs: releaseJitterNs,
         pacingFeed: o.pacingFeed ?? 'heartbeat',
         payloadBytes: PAYLOAD_BYTES,
       };
@@ -321,6 +334,7 @@ export async function measureEngines(
         missedPeriods: report.missedPeriods,
         pacing: {
           periodUs: periodNs / 1000,
+          releaseJitterUs: releaseJitterNs / 1000,
           feed: o.pacingFeed ?? 'heartbeat',
           seconds: o.pacingSeconds,
           sent: pace.sent,

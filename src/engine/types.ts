@@ -18,6 +18,10 @@ export interface SenderSpec {
   epoch: number;
   maxPayloadBytes: number;
   minPeriodNs: number;
+  /** E, from the grant: how late after its period boundary a frame may leave and still keep the
+   * lane's grid of boundaries (see engine/schedule.ts). 0 (default): each boundary counts from the
+   * previous actual release. */
+  releaseJitterNs?: number;
   policy: LanePolicy;
   dscp: number;
   priority: number;

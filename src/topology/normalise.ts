@@ -207,6 +207,7 @@ export function normaliseTopology(value: unknown): NormaliseResult {
     sendLatency: fallback(dHost, 'sendLatency', hostDefaultsPath, latency),
     recvLatency: fallback(dHost, 'recvLatency', hostDefaultsPath, latency),
     buffer: fallback(dHost, 'buffer', hostDefaultsPath, size),
+    releaseJitter: fallback(dHost, 'releaseJitter', hostDefaultsPath, duration),
   };
   const switchDefaultsPath: Path = ['defaults', 'switch'];
   const sd = {
@@ -230,10 +231,22 @@ export function normaliseTopology(value: unknown): NormaliseResult {
     const send = field('sendLatency', hd.sendLatency, latency);
     const recv = field('recvLatency', hd.recvLatency, latency);
     const bufferBytes = field('buffer', hd.buffer, size);
+    // Optional: absent means 0 (no grid, see HostSpec.releaseJitterNs).
+    const releaseJitterNs =
+      node.releaseJitter !== undefined
+        ? duration(node.releaseJitter, [...p, 'releaseJitter'])
+        : hd.releaseJitter.value;
     if (name === undefined || nicRateBps === undefined || !send || !recv || bufferBytes === undefined) {
       return undefined;
     }
-    return { name, nicRateBps, send, recv, bufferBytes };
+    return {
+      name,
+      nicRateBps,
+      send,
+      recv,
+      bufferBytes,
+      ...(releaseJitterNs !== undefined ? { releaseJitterNs } : {}),
+    };
   });
 
   const switchFields = fieldsOf(c, 'defaults.switch');

@@ -24,6 +24,7 @@ const hostFields = {
   sendLatency: Type.Optional(Latency),
   recvLatency: Type.Optional(Latency),
   buffer: Type.Optional(Size),
+  releaseJitter: Type.Optional(Duration),
 };
 const switchFields = {
   forwardingLatency: Type.Optional(Latency),

@@ -17,6 +17,10 @@ export interface HostSpec {
   recv: LatencyRange;
   /** Buffer of the host's egress queue (qdisc) for the express class. */
   bufferBytes: number;
+  /** E: how late after its period boundary the host's engine may release a frame and keep the
+   * lane's grid of boundaries (src/engine/schedule.ts). The allocator counts it as jitter at the
+   * source; grants carry it. Absent = 0: every boundary counts from the previous release. */
+  releaseJitterNs?: number;
 }
 
 export interface SwitchSpec {

@@ -66,6 +66,7 @@ export function topologyToDocument(spec: TopologySpec): TopologyFile {
     sendLatency: latency(h.send),
     recvLatency: latency(h.recv),
     buffer: size(h.bufferBytes),
+    ...(h.releaseJitterNs !== undefined ? { releaseJitter: duration(h.releaseJitterNs) } : {}),
   }));
   const switches: Row[] = spec.switches.map((s) => ({
     name: s.name,
@@ -82,6 +83,8 @@ export function topologyToDocument(spec: TopologySpec): TopologyFile {
 
   const hostDefaults: Row = {};
   for (const f of ['nicRate', 'sendLatency', 'recvLatency', 'buffer']) factor(hosts, f, hostDefaults);
+  // Optional field: a shared default would also reach the hosts that do not declare it.
+  if (hosts.every((h) => h.releaseJitter !== undefined)) factor(hosts, 'releaseJitter', hostDefaults);
   const switchDefaults: Row = {};
   for (const f of ['forwardingLatency', 'portBuffer']) factor(switches, f, switchDefaults);
   const linkDefaults: Row = {};

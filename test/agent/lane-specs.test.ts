@@ -47,6 +47,15 @@ describe('desiredLaneSpecs', () => {
     });
   });
 
+  it("hands the grant's release jitter to the sender's engine, and re-applies the lane when it changes", () => {
+    const g = grant('L7', { releaseJitterNs: 20_000 });
+    const desired = desiredLaneSpecs([g], ctx('h1')).specs;
+    expect(desired.senders.get('L7')?.releaseJitterNs).toBe(20_000);
+    const before = desiredLaneSpecs([grant('L7')], ctx('h1')).specs;
+    expect(before.senders.get('L7')).not.toHaveProperty('releaseJitterNs');
+    expect(diffLaneSpecs(desired, before)).toEqual([{ op: 'setSender', spec: desired.senders.get('L7') }]);
+  });
+
   it('configures a pending lane at its receivers but not at its sender', () => {
     const g = grant('L2', { state: 'pending' });
     expect(desiredLaneSpecs([g], ctx('h1')).specs.senders.size).toBe(0);

@@ -20,11 +20,19 @@ const leafSpineArb: fc.Arbitrary<TopologySpec> = fc
     fabricRateBps: fc.constantFrom(GBIT, 10 * GBIT),
     expressShare: fc.constantFrom(0.1, 0.2, 0.5),
     switchBuffer: bufferBytes,
+    // Hosts' engines with and without a release grid (HostSpec.releaseJitterNs).
+    releaseJitterNs: fc.constantFrom(undefined, 0, 20_000, 500_000),
   })
   .filter((o) => o.leaves * o.hostsPerLeaf >= 2)
   .map((o) => {
     const t = leafSpine(o);
-    return { ...t, switches: t.switches.map((s) => ({ ...s, portBufferBytes: o.switchBuffer })) };
+    return {
+      ...t,
+      hosts: t.hosts.map((h) =>
+        o.releaseJitterNs === undefined ? h : { ...h, releaseJitterNs: o.releaseJitterNs },
+      ),
+      switches: t.switches.map((s) => ({ ...s, portBufferBytes: o.switchBuffer })),
+    };
   });
 
 /** Connected graphs of 2–5 switches: a ring or a random tree plus chords, hosts on 1–2 switches. */

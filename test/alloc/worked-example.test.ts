@@ -52,3 +52,43 @@ describe('end-to-end bound by hand: h1 → s1 → h2, 64 B every 100 µs', () =>
     expect(violationsOf(a)).toEqual([]);
   });
 });
+
+describe('the same lane from a host whose engine keeps a release grid (E = 20 µs)', () => {
+  // E joins the send jitter at h1's port: J1 = 3000 + 20 000 ns; b1 = 184 + r·23 000 = 226.32 B;
+  //   D1 = (1538 + 226.32) · 8 = 14 114.56 ns. Hop 2: J2 = J1 + (D1 − 184·8) + 500;
+  //   D2 = (1538 + 184 + r·J2) · 8. λ_min is unchanged: E spreads frames, it delays none.
+  const r = 184 / 100_000;
+  const D1 = (1538 + 184 + r * 23_000) * 8;
+  const J2 = 23_000 + (D1 - 184 * 8) + 500;
+  const D2 = (1538 + 184 + r * J2) * 8;
+  const lambdaMax = 5000 + D1 + 50 + 1000 + D2 + 50 + 8000;
+
+  it('counts E in the burst at the source and hands it to the sender in its grant', () => {
+    expect(D1).toBeCloseTo(14_114.56, 9);
+    const t = testbed3();
+    t.hosts[0] = { ...t.hosts[0]!, releaseJitterNs: 20_000 };
+    const a = createAllocator(t);
+    const res = a.admit('l1', unicast('h1', 'h2'));
+    if (!res.ok) throw res.error;
+    const ports = new Map(a.ports().map((p) => [`${p.from}>${p.to}`, p]));
+    expect(ports.get('h1>s1')!.burstBytes).toBeCloseTo(184 + r * 23_000, 9);
+    expect(ports.get('h1>s1')!.delayNs).toBeCloseTo(D1, 9);
+    expect(ports.get('s1>h2')!.delayNs).toBeCloseTo(D2, 9);
+    expect(res.grant.receivers[0]!.lambdaMinNs).toBe(7520);
+    expect(res.grant.receivers[0]!.lambdaMaxNs).toBe(Math.ceil((lambdaMax * 1.05) / 100) * 100);
+    expect(res.grant.releaseJitterNs).toBe(20_000);
+    expect(violationsOf(a)).toEqual([]);
+  });
+
+  it('caps the granted E at half the period, and grants none when the host declares none', () => {
+    const t = testbed3();
+    t.hosts[0] = { ...t.hosts[0]!, releaseJitterNs: 80_000 };
+    const a = createAllocator(t);
+    const res = a.admit('l1', unicast('h1', 'h2'));
+    if (!res.ok) throw res.error;
+    expect(res.grant.releaseJitterNs).toBe(50_000);
+    const b = createAllocator(testbed3()).admit('l1', unicast('h1', 'h2'));
+    if (!b.ok) throw b.error;
+    expect(b.grant.releaseJitterNs).toBeUndefined();
+  });
+});

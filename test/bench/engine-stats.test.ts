@@ -137,6 +137,37 @@ describe('analysePacing', () => {
   });
 });
 
+describe('analysePacing with a release jitter E (the grid of boundaries)', () => {
+  const run = (frames: [seq: number, sentNs: number][], releaseJitterNs: number) =>
+    analysePacing(
+      Uint32Array.from(frames.map((f) => f[0])),
+      Float64Array.from(frames.map((f) => f[1])),
+      frames.length,
+      P,
+      { releaseJitterNs },
+    );
+
+  it('judges each frame against its grid boundary: lateness within E does not carry over', () => {
+    const frames: [number, number][] = [
+      [0, 1_000_000],
+      [1, 1_100_000 + 5_000], // 5 µs late, within E = 10 µs: the grid holds
+      [2, 1_200_000 + 300], // 0.3 µs late against 1.2 ms (not against 1.105 ms + π)
+      [3, 1_300_000 + 40_000], // 40 µs late: a new grid at 1.34 ms
+      [4, 1_440_000], // on time on the new grid
+    ];
+    const a = run(frames, 10_000);
+    expect([...a.errorsNs.subarray(0, a.errors)]).toEqual([5_000, 300, 40_000, 0]);
+    expect(a.missedPeriods).toBe(0);
+  });
+
+  it('a sender on the grid, late by at most E at every frame, is judged by its own lateness only', () => {
+    const frames = Array.from({ length: 10_000 }, (_, i) => [i, i * P + (i % 7) * 1_000] as [number, number]);
+    const a = run(frames, 10_000);
+    expect(a.missedPeriods).toBe(0);
+    for (let i = 1; i < a.errors + 1; i++) expect(a.errorsNs[i - 1]).toBe((i % 7) * 1_000);
+  });
+});
+
 describe('analysePacing with the sender refill times', () => {
   // [seq, sentNs, refillNs, prevRefillNs]
   const run = (frames: [number, number, number, number][]) =>
@@ -146,8 +177,10 @@ describe('analysePacing with the sender refill times', () => {
       frames.length,
       P,
       {
-        refillNs: Float64Array.from(frames.map((f) => f[2])),
-        prevRefillNs: Float64Array.from(frames.map((f) => f[3])),
+        refills: {
+          refillNs: Float64Array.from(frames.map((f) => f[2])),
+          prevRefillNs: Float64Array.from(frames.map((f) => f[3])),
+        },
       },
     );
 

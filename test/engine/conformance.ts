@@ -4,6 +4,7 @@
 //   runEngineConformance('js', createJsEngine)
 import { afterEach, describe, expect, it } from 'vitest';
 import { monotonicNs } from '../../src/engine/clock.js';
+import { nextBoundaryNs } from '../../src/engine/schedule.js';
 import {
   type DeliveryView,
   DROP_REASONS,
@@ -183,6 +184,54 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       expect(totalDropped(b.engine)).toBe(0);
     });
 
+    it('with a release jitter E: a frame at most E late keeps the grid, so the next may follow it by π − d', async () => {
+      const [a, b] = [await node(), await node()];
+      const P = 60_000_000;
+      const E = 40_000_000;
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: P, releaseJitterNs: E }));
+      a.engine.send('L1', u32(1));
+      await waitFor(() => b.got.length === 1, 'the first message');
+      const r1 = b.got[0]!.sentNs;
+      // Hand the second message over 20 ms after its boundary (r1 + π): it leaves at once, d late.
+      await new Promise((r) => setTimeout(r, Math.max(0, (r1 + P - monotonicNs()) / 1e6 + 20)));
+      a.engine.send('L1', u32(2));
+      await waitFor(() => b.got.length === 2, 'the second message');
+      // The third waits for the boundary after the second.
+      await sendAll(a.engine, 'L1', [u32(3)]);
+      await waitFor(() => b.got.length === 3, 'the third message');
+      const [, r2, r3] = b.got.map((g) => g.sentNs) as [number, number, number];
+      const d = r2 - (r1 + P);
+      expect(d).toBeGreaterThanOrEqual(0);
+      const boundary3 = nextBoundaryNs(r1 + P, r2, P, E);
+      expect(r3).toBeGreaterThanOrEqual(boundary3);
+      // d ≤ E (the event loop was not 20 ms late): the grid held and the third frame came π − d after
+      // the second — never sooner than π − E. Otherwise the second frame started a new grid.
+      if (d <= E) expect(r3 - r2).toBeLessThan(P);
+      expect(r3 - r2).toBeGreaterThanOrEqual(P - E);
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual([1, 2, 3]);
+    });
+
+    it('with a release jitter E, any j + 1 frames of a backlogged lane span at least j·π − E', async () => {
+      const [a, b] = [await node(), await node()];
+      const P = 200_000;
+      const E = 100_000;
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(
+        sender('L1', 1, [b.port], { minPeriodNs: P, releaseJitterNs: E, policy: 'coalesce' }),
+      );
+      // Kept backlogged for 100 ms (bounded in count too): the lane releases one frame per boundary.
+      const end = Date.now() + 100;
+      for (let i = 0; i < 100_000 && Date.now() < end; i++) {
+        a.engine.send('L1', u32(i));
+        await new Promise((r) => setImmediate(r));
+      }
+      await waitFor(() => lane(a.engine, 'L1').sent === b.got.length && b.got.length > 20, 'the frames');
+      const t = b.got.map((g) => g.sentNs);
+      for (let i = 0; i < t.length; i++)
+        for (let j = i + 1; j < t.length; j++) expect(t[j]! - t[i]!).toBeGreaterThanOrEqual((j - i) * P - E);
+    });
+
     it('can send to itself: one engine is sender and receiver of a lane', async () => {
       const a = await node();
       a.engine.setReceiver(receiver('L7', 7));
@@ -271,6 +320,12 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       expect(codeOf(() => a.engine.setSender(sender('L1', 1, [a.port], { minPeriodNs: 0 })))).toBe(
         'XL_ERR_VALIDATION',
       );
+      for (const releaseJitterNs of [-1, 1_000_000, Number.NaN])
+        expect(
+          codeOf(() =>
+            a.engine.setSender(sender('L1', 1, [a.port], { minPeriodNs: 1_000_000, releaseJitterNs })),
+          ),
+        ).toBe('XL_ERR_VALIDATION');
       expect(codeOf(() => a.engine.setReceiver(receiver('L1', 1, { senderAddress: 'h1' })))).toBe(
         'XL_ERR_VALIDATION',
       );

@@ -23,6 +23,7 @@ describe('examples', () => {
         send: { minNs: 5000, maxNs: 50_000 },
         recv: { minNs: 5000, maxNs: 50_000 },
         bufferBytes: 1024 * 1024,
+        releaseJitterNs: 20_000,
       });
     }
     expect(spec.switches).toEqual([
@@ -72,6 +73,19 @@ describe('parseTopology', () => {
     expect(spec.hosts[1]?.recv).toEqual({ minNs: 1000, maxNs: 2000 });
     expect(spec.switches[0]?.forwarding).toEqual({ minNs: 10_000, maxNs: 10_000 });
     expect(spec.links.every((l) => l.expressShare === 0.25)).toBe(true);
+  });
+
+  it('reads the optional release jitter from a host or the host defaults, absent when not declared', () => {
+    const none = parseTopology(BASE);
+    expect(none.hosts.every((h) => h.releaseJitterNs === undefined)).toBe(true);
+    const text = edit('buffer: 1MiB }', 'buffer: 1MiB, releaseJitter: 20us }');
+    const spec = parseTopology(edit('  - name: h2\n', '  - name: h2\n    releaseJitter: 5us\n', text));
+    expect(spec.hosts.map((h) => h.releaseJitterNs)).toEqual([20_000, 5_000, 20_000]);
+    const bad = thrown(() =>
+      parseTopology(edit('  - name: h2\n', '  - name: h2\n    releaseJitter: fast\n'), 'topo.yaml'),
+    );
+    expect(bad.code).toBe('XL_ERR_VALIDATION');
+    expect(bad.message).toContain('topo.yaml:9:20: hosts[1].releaseJitter: invalid duration "fast"');
   });
 
   it('accepts a per-link express share and a larger max frame', () => {

@@ -51,8 +51,15 @@ const specArb: fc.Arbitrary<TopologySpec> = fc
         ? arb.map((v) => Array.from({ length: n }, () => v))
         : fc.array(arb, { minLength: n, maxLength: n });
     const hostArb = fc
-      .tuple(pick(rate, hostCount), pick(latency, hostCount), pick(latency, hostCount), pick(size, hostCount))
-      .map(([rates, sends, recvs, buffers]) =>
+      .tuple(
+        pick(rate, hostCount),
+        pick(latency, hostCount),
+        pick(latency, hostCount),
+        pick(size, hostCount),
+        // Optional, so also absent on some hosts only (the writer must not factor it then).
+        pick(fc.option(duration, { nil: undefined }), hostCount),
+      )
+      .map(([rates, sends, recvs, buffers, jitters]) =>
         hostNames.map(
           (name, i): HostSpec => ({
             name,
@@ -60,6 +67,7 @@ const specArb: fc.Arbitrary<TopologySpec> = fc
             send: sends[i]!,
             recv: recvs[i]!,
             bufferBytes: buffers[i]!,
+            ...(jitters[i] !== undefined ? { releaseJitterNs: jitters[i] } : {}),
           }),
         ),
       );
@@ -150,6 +158,7 @@ describe('topologyToYaml', () => {
       sendLatency: { min: '5us', max: '50us' },
       recvLatency: { min: '5us', max: '50us' },
       buffer: '1MiB',
+      releaseJitter: '20us',
     });
     expect(doc.defaults.link).toEqual({ rate: '1Gbit', propagation: '100ns' });
     expect(doc.expressShare).toBe(0.2);

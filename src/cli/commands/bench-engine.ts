@@ -1,12 +1,12 @@
 // `xlane bench engine`: added to the `bench` group by bench.ts (registerEngineBench).
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { type EngineBenchResult, runEngineBench } from '../../bench/engine.js';
+import { DEFAULT_RELEASE_JITTER_US, type EngineBenchResult, runEngineBench } from '../../bench/engine.js';
 import type { BenchEngineKind, NativeReceiveMode, PacingFeed } from '../../bench/engine-peer-protocol.js';
 import type { LatencySummaryUs } from '../../bench/engine-stats.js';
 import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '../../bench/engine-table.js';
 import { XlaneError } from '../../errors.js';
-import { oneOf } from '../option-values.js';
+import { num, oneOf } from '../option-values.js';
 
 function positive(name: string, integer: boolean): (v: string) => number {
   return (v) => {
@@ -29,6 +29,14 @@ function cpu(name: string): (v: string) => number {
   };
 }
 
+function nonNegative(name: string): (v: string) => number {
+  return (v) => {
+    const n = num(name, v);
+    if (n < 0) throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be ≥ 0 (got "${v}")`);
+    return n;
+  };
+}
+
 const engineKind = (v: string) => oneOf<BenchEngineKind>('engine', v, ['js', 'native']);
 const receiveMode = (v: string) => oneOf<NativeReceiveMode>('receive', v, ['busy-poll', 'blocking', 'poll']);
 const pacingFeed = (v: string) => oneOf<PacingFeed>('feed', v, ['heartbeat', 'refill']);
@@ -46,6 +54,7 @@ interface EngineCliOptions {
   maxSeconds: number;
   pacingSeconds: number;
   feed: PacingFeed;
+  releaseJitter: number;
   json?: boolean;
 }
 
@@ -69,7 +78,7 @@ function printResult(r: EngineBenchResult): void {
       `${r.truncated ? ' (cut short by --max-seconds)' : ''}; ${ratios}`,
   );
   console.log(
-    `pacing (${r.pacing.feed} feed): ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
+    `pacing (${r.pacing.feed} feed, release jitter ${r.pacing.releaseJitterUs} µs): ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
       `${r.pacing.appLateFrames} frames refilled late by the application), ${r.pacing.lostFrames} lost; ` +
       `load average ${r.machine.loadAvgBefore.join(' ')} on ${r.machine.cpus} CPUs` +
       `${r.cores ? `; pinned to CPUs ${r.cores.a} (A) and ${r.cores.b} (B)` : ''}`,
@@ -125,6 +134,13 @@ export function registerEngineBench(bench: Command): void {
       pacingFeed,
       'heartbeat',
     )
+    .option(
+      '--release-jitter <us>',
+      'E of the periodic lane: a frame at most this late keeps its grid of boundaries (0: each ' +
+        'boundary counts from the previous release)',
+      nonNegative('release-jitter'),
+      DEFAULT_RELEASE_JITTER_US,
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: EngineCliOptions) => {
       const log = (l: string) => console.error(l);
@@ -132,6 +148,7 @@ export function registerEngineBench(bench: Command): void {
         maxSeconds: o.maxSeconds,
         pacingSeconds: o.pacingSeconds,
         pacingFeed: o.feed,
+        releaseJitterUs: o.releaseJitter,
         ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),

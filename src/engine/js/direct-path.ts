@@ -1,7 +1,7 @@
 // The main thread's direct path for one sending lane (see tx-state.ts): when the application hands
 // over a message after the lane's boundary has already passed and nothing of the lane is waiting,
 // the frame leaves from the calling thread, on the lane's own connected sockets, with the same
-// sequence counter and π_min spacing as the worker's releases. Anything else — a boundary still
+// sequence counter and grid of boundaries as the worker's releases. Anything else — a boundary still
 // ahead, heartbeat lanes (time-triggered by the worker), sockets not connected yet, the worker
 // releasing this lane at this instant — goes through the ring as before. Like the worker's loop it
 // allocates nothing per message (dgram's send() aside, see docs/protocol.md).
@@ -54,7 +54,7 @@ export class DirectPath {
     if (this.pendingConnects > 0 || this.broken || this.spec.heartbeat) return false;
     if (!tx.tryLock(slot, HOLDER_MAIN)) return false;
     const now = monotonicNs();
-    if (tx.gen(slot) !== gen || tx.lastRelease(slot) + this.spec.minPeriodNs > now) {
+    if (tx.gen(slot) !== gen || tx.nextBoundary(slot) > now) {
       tx.unlock(slot);
       return false;
     }
@@ -67,7 +67,7 @@ export class DirectPath {
     this.frame.set(payload, at);
     const length = this.enc.finish();
     tx.setSeq(slot, seqNext(seq));
-    tx.setLastRelease(slot, now);
+    tx.released(slot, now, this.spec.minPeriodNs, this.spec.releaseJitterNs ?? 0);
     stats[slot * STAT_WORDS + S_SENT]!++;
     for (let k = 0; k < this.sockets.length; k++) this.sockets[k]!.send(this.frame, 0, length);
     tx.unlock(slot);

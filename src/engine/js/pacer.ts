@@ -242,7 +242,7 @@ export class Pacer {
       if (!lane.pending && !heartbeat) continue;
       const slot = lane.slot;
       // Read unlocked as a hint (the main thread may move it forward); checked again under the lock.
-      let due = tx.lastRelease(slot) + lane.spec.minPeriodNs;
+      let due = tx.nextBoundary(slot);
       let now = monotonicNs();
       if (due > now) {
         if (due < next) next = due;
@@ -258,7 +258,7 @@ export class Pacer {
         tx.unlock(slot);
         continue;
       }
-      due = tx.lastRelease(slot) + lane.spec.minPeriodNs;
+      due = tx.nextBoundary(slot);
       now = monotonicNs();
       if (due > now) {
         tx.unlock(slot);
@@ -272,7 +272,7 @@ export class Pacer {
         }
         // A heartbeat lane without a socket skips its boundaries instead of spinning on them.
         if (heartbeat) {
-          tx.setLastRelease(slot, now);
+          tx.skip(slot, now, lane.spec.minPeriodNs);
           if (now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
         }
         tx.unlock(slot);
@@ -288,9 +288,10 @@ export class Pacer {
       const seq = tx.seq(slot);
       lane.enc.stamp(lane.spec.epoch, seq, now);
       tx.setSeq(slot, seqNext(seq));
-      // The next boundary counts from the actual release: a late release (GC, preemption) must not
-      // be followed by an early one, or two frames would be closer than π_min on the wire.
-      tx.setLastRelease(slot, now);
+      // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
+      // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
+      tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0);
+      const following = tx.nextBoundary(slot);
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);
@@ -298,7 +299,7 @@ export class Pacer {
       for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(lane.frame, 0, lane.frameLen);
       tx.unlock(slot);
       // A heartbeat lane always has its next frame due.
-      if (heartbeat && now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
+      if (heartbeat && following < next) next = following;
     }
     return next;
   }

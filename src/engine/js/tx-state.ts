@@ -3,7 +3,10 @@
 // its boundary has already passed leaves at once, from the calling thread, instead of waking the
 // worker — the wake-up of a sleeping thread costs tens of µs on a VM, more than the whole send).
 // Whoever releases holds the lane's lock word from reading the boundary until the datagram has left,
-// so frames leave in sequence order and never closer than π_min, whichever thread sends them.
+// so frames leave in sequence order and on the lane's grid of boundaries (engine/schedule.ts),
+// whichever thread sends them.
+
+import { nextBoundaryNs } from '../schedule.js';
 
 const W_LOCK = 0;
 /** Generation of the lane that owns the slot now: a thread holding an older lane's state (the
@@ -17,23 +20,24 @@ export const HOLDER_WORKER = 2;
 
 export interface TxBuffers {
   words: SharedArrayBuffer;
-  lastRelease: SharedArrayBuffer;
+  boundary: SharedArrayBuffer;
 }
 
 export function createTxBuffers(lanes: number): TxBuffers {
   return {
     words: new SharedArrayBuffer(lanes * WORDS * 4),
-    lastRelease: new SharedArrayBuffer(lanes * 8),
+    boundary: new SharedArrayBuffer(lanes * 8),
   };
 }
 
 export class TxState {
   private readonly words: Int32Array;
-  private readonly last: Float64Array;
+  /** Per slot: the boundary from which the lane's next frame may leave (−∞: never released). */
+  private readonly boundary: Float64Array;
 
   constructor(b: TxBuffers) {
     this.words = new Int32Array(b.words);
-    this.last = new Float64Array(b.lastRelease);
+    this.boundary = new Float64Array(b.boundary);
   }
 
   /** Never waits: a thread that finds the lane busy falls back (main: the ring; worker: retries). */
@@ -54,7 +58,7 @@ export class TxState {
     // The generation goes first: from here on the worker leaves the slot's old lane alone.
     Atomics.store(this.words, w + W_GEN, gen);
     this.words[w + W_SEQ] = 0;
-    this.last[slot] = Number.NEGATIVE_INFINITY;
+    this.forgetBoundary(slot);
     if (locked) this.unlock(slot);
   }
 
@@ -71,11 +75,22 @@ export class TxState {
     this.words[slot * WORDS + W_SEQ] = seq | 0;
   }
 
-  lastRelease(slot: number): number {
-    return this.last[slot]!;
+  nextBoundary(slot: number): number {
+    return this.boundary[slot]!;
   }
 
-  setLastRelease(slot: number, ns: number): void {
-    this.last[slot] = ns;
+  /** A frame left at `releasedNs`: moves the slot's boundary on (engine/schedule.ts). */
+  released(slot: number, releasedNs: number, periodNs: number, releaseJitterNs: number): void {
+    this.boundary[slot] = nextBoundaryNs(this.boundary[slot]!, releasedNs, periodNs, releaseJitterNs);
+  }
+
+  /** As if the lane had never released: its next frame may leave at once. */
+  forgetBoundary(slot: number): void {
+    this.boundary[slot] = Number.NEGATIVE_INFINITY;
+  }
+
+  /** A lane that cannot send (no socket) skips its boundary instead of spinning on it. */
+  skip(slot: number, nowNs: number, periodNs: number): void {
+    this.boundary[slot] = nowNs + periodNs;
   }
 }

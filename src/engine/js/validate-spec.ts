@@ -34,6 +34,13 @@ export function validateSenderSpec(s: SenderSpec): void {
     `maxPayloadBytes must be 0..${MAX_PAYLOAD_BYTES}`,
   );
   check(e, Number.isFinite(s.minPeriodNs) && s.minPeriodNs > 0, 'minPeriodNs must be > 0');
+  // E ≥ π would let two frames leave together: the grid (engine/schedule.ts) needs E < π.
+  if (s.releaseJitterNs !== undefined)
+    check(
+      e,
+      Number.isFinite(s.releaseJitterNs) && s.releaseJitterNs >= 0 && s.releaseJitterNs < s.minPeriodNs,
+      'releaseJitterNs must be ≥ 0 and below minPeriodNs',
+    );
   check(e, s.policy === 'reject' || s.policy === 'coalesce', "policy must be 'reject' or 'coalesce'");
   check(e, port(s.srcPort), 'srcPort must be 0..65535');
   check(e, Array.isArray(s.destinations) && s.destinations.length > 0, 'destinations must not be empty');

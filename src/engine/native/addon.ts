@@ -113,6 +113,8 @@ export interface NativeAddon {
     destinations: (string | number)[],
     /** -1: the lane sends only when the application does. */
     heartbeatIncarnation: number,
+    /** E of the grant (src/engine/schedule.ts); 0 ≤ E < minPeriodNs. */
+    releaseJitterNs: number,
   ): void;
   removeSender(h: EngineHandle, slot: number, gen: number): void;
   setReceiver(

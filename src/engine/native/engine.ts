@@ -262,6 +262,7 @@ export class NativeEngine implements Engine {
       copy.minPeriodNs,
       dests,
       copy.heartbeat ? copy.heartbeat.incarnation : -1,
+      copy.releaseJitterNs ?? 0,
     );
   }
 

@@ -1,0 +1,22 @@
+// When a sending lane's next frame may leave: both engines (js here, native in engine_tx.c) and the
+// bench's pacing analysis use this one rule.
+//
+// Frames leave on a grid of period boundaries b, b + π, b + 2π, … A frame released at most E (the
+// grant's release jitter) after its boundary keeps the grid: the next boundary is b + π, so a
+// slightly late frame is not followed by a late stream, and a periodic lane keeps one frame per
+// period. A frame released more than E late (a stall, or a lane idle since its boundary) starts a
+// new grid at its own release. Either way any j + 1 consecutive frames span at least j·π − E, so the
+// lane's arrival curve is L + r·(t + E): the controller counts E in the lane's burst
+// (alloc/graph.ts, entry jitter), which is what makes the grid legal. With E = 0 every boundary
+// counts from the previous actual release, i.e. frames are never closer than π.
+
+/** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`
+ * (−∞: the lane never released). */
+export function nextBoundaryNs(
+  boundaryNs: number,
+  releasedNs: number,
+  periodNs: number,
+  releaseJitterNs: number,
+): number {
+  return (releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs) + periodNs;
+}
