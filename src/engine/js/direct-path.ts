@@ -11,6 +11,7 @@ import type { SenderSpec } from '../types.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
+import { FrameView } from './frame-view.js';
 import { S_SENT, STAT_WORDS } from './shared.js';
 import { HOLDER_MAIN, type TxState } from './tx-state.js';
 
@@ -22,6 +23,7 @@ const ipOnly = (host: string, _o: unknown, cb: (e: Error | null, a: string, f: n
 export class DirectPath {
   private readonly frame = Buffer.alloc(MAX_DATAGRAM_BYTES);
   private readonly enc = new FrameEncoder(this.frame);
+  private readonly view = new FrameView(this.frame);
   private readonly header: FrameHeader;
   private sockets: dgram.Socket[] = [];
   /** Sockets still connecting; the path is usable once this is 0 and nothing failed. */
@@ -69,7 +71,8 @@ export class DirectPath {
     tx.setSeq(slot, seqNext(seq));
     tx.released(slot, now, this.spec.minPeriodNs, this.spec.releaseJitterNs ?? 0);
     stats[slot * STAT_WORDS + S_SENT]!++;
-    for (let k = 0; k < this.sockets.length; k++) this.sockets[k]!.send(this.frame, 0, length);
+    const datagram = this.view.of(length);
+    for (let k = 0; k < this.sockets.length; k++) this.sockets[k]!.send(datagram);
     tx.unlock(slot);
     return true;
   }

@@ -13,6 +13,7 @@ import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
 import { sameDestinations } from './direct-path.js';
+import { FrameView } from './frame-view.js';
 import { RingConsumer } from './ring.js';
 import {
   C_CTRL,
@@ -50,6 +51,7 @@ interface TxLane {
   pendingTicket: number;
   frameLen: number;
   frame: Buffer;
+  view: FrameView;
   enc: FrameEncoder;
   /** The header every frame starts from (seq, epoch, time are stamped at release): reused, so
    * building a frame allocates nothing. */
@@ -160,6 +162,7 @@ export class Pacer {
         pendingTicket: 0,
         frameLen: 0,
         frame,
+        view: new FrameView(frame),
         enc: new FrameEncoder(frame),
         header: { wireId: spec.wireId, epoch: spec.epoch, seq: 0, sentNs: 0, clock: LOCAL_CLOCK },
         sockets: [],
@@ -296,7 +299,8 @@ export class Pacer {
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);
       this.stats[slot * STAT_WORDS + S_SENT]!++;
-      for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(lane.frame, 0, lane.frameLen);
+      const datagram = lane.view.of(lane.frameLen);
+      for (let k = 0; k < lane.sockets.length; k++) lane.sockets[k]!.send(datagram);
       tx.unlock(slot);
       // A heartbeat lane always has its next frame due.
       if (heartbeat && following < next) next = following;
