@@ -2,8 +2,10 @@
 // states, kept current from the agent's pushed changes, as events and as an async iterator.
 // close() ends the subscription (iterators finish after what they hold); the detector itself keeps
 // running in the agent.
+
 import { EventEmitter } from 'node:events';
 import type { FdEvent, MemberStatus } from '../fd/types.js';
+import { IteratorFanout } from './iterator-fanout.js';
 import type { ClientTransport, GroupSink } from './transport.js';
 
 export interface FailureDetectorEvents {
@@ -21,18 +23,12 @@ export interface FailureDetectorOptions {
   highWaterMark?: number;
 }
 
-type Waiter = { resolve(r: IteratorResult<FdEvent>): void; reject(e: Error): void };
-
 export class FailureDetector extends EventEmitter<FailureDetectorEvents> {
   readonly group: string;
   private sub = 0;
   private readonly table = new Map<string, MemberStatus>();
-  private readonly queues = new Set<{ items: FdEvent[]; waiters: Waiter[] }>();
   private isClosed = false;
-  private endErr: Error | undefined;
-  private readonly highWaterMark: number;
-  /** Events an iterator could not hold (the application read too slowly). */
-  iteratorDropped = 0;
+  private readonly iterators: IteratorFanout<FdEvent>;
 
   /** @internal what the transport feeds (start once, then events). */
   readonly sink: GroupSink = {
@@ -52,7 +48,7 @@ export class FailureDetector extends EventEmitter<FailureDetectorEvents> {
   ) {
     super();
     this.group = group;
-    this.highWaterMark = opts.highWaterMark ?? 10_000;
+    this.iterators = new IteratorFanout(opts.highWaterMark ?? 10_000);
   }
 
   /** Every other member of the group, as last reported. */
@@ -79,26 +75,13 @@ export class FailureDetector extends EventEmitter<FailureDetectorEvents> {
     }
   }
 
+  /** Events an iterator could not hold (the application read too slowly). */
+  get iteratorDropped(): number {
+    return this.iterators.dropped;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<FdEvent> {
-    const q = { items: [] as FdEvent[], waiters: [] as Waiter[] };
-    if (!this.isClosed) this.queues.add(q);
-    return {
-      next: () => {
-        const item = q.items.shift();
-        if (item) return Promise.resolve({ value: item, done: false });
-        if (this.isClosed || !this.queues.has(q)) {
-          return this.endErr
-            ? Promise.reject(this.endErr)
-            : Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve, reject) => q.waiters.push({ resolve, reject }));
-      },
-      return: () => {
-        this.queues.delete(q);
-        for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    return this.iterators.iterator();
   }
 
   /** @internal */
@@ -121,27 +104,15 @@ export class FailureDetector extends EventEmitter<FailureDetectorEvents> {
     });
     this.emit('change', e);
     this.emit(e.state, e);
-    for (const q of this.queues) {
-      const w = q.waiters.shift();
-      if (w) w.resolve({ value: e, done: false });
-      else if (q.items.length < this.highWaterMark) q.items.push(e);
-      else this.iteratorDropped++;
-    }
+    this.iterators.publish(() => e);
   }
 
   /** @internal the subscription is over, for whatever reason. */
   end(reason: string, err?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.endErr = err;
     this.forget(this);
-    for (const q of this.queues) {
-      for (const w of q.waiters.splice(0)) {
-        if (err) w.reject(err);
-        else w.resolve({ value: undefined, done: true });
-      }
-    }
-    this.queues.clear();
+    this.iterators.end(err);
     this.emit('closed', reason);
   }
 }

@@ -2,12 +2,14 @@
 // async iteration, and events when the controller changes the grant. close() is graceful (the
 // lane is released at the controller, iterators finish after what they hold); destroy(err?) is
 // immediate (iterators end now, rejecting with err if given) — the same split as undici.
+
 import { EventEmitter } from 'node:events';
 import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
 import type { Grant } from '../alloc/types.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { diffGrants, type TimeoutChange } from './grant-diff.js';
+import { IteratorFanout } from './iterator-fanout.js';
 import type { ClientTransport } from './transport.js';
 
 export type LaneState = 'pending' | 'live' | 'closed';
@@ -34,8 +36,6 @@ export interface LaneEvents {
   closed: [reason: string];
 }
 
-type Waiter = { resolve(r: IteratorResult<LaneMessage>): void; reject(e: Error): void };
-
 export interface LaneOptions {
   /** Messages an async iterator may hold before newer ones are dropped (counted in iteratorDropped). */
   highWaterMark?: number;
@@ -47,11 +47,7 @@ export class Lane extends EventEmitter<LaneEvents> {
   private current: Grant;
   private laneState: LaneState;
   private readonly handlers = new Set<(m: DeliveryView) => void>();
-  private readonly queues = new Set<{ items: LaneMessage[]; waiters: Waiter[] }>();
-  private endErr: Error | undefined;
-  private readonly highWaterMark: number;
-  /** Messages an iterator could not hold (the application read too slowly). */
-  iteratorDropped = 0;
+  private readonly iterators: IteratorFanout<LaneMessage>;
 
   /** @internal created by Client */
   constructor(
@@ -67,7 +63,7 @@ export class Lane extends EventEmitter<LaneEvents> {
     this.role = role;
     this.current = local.grant;
     this.laneState = local.state;
-    this.highWaterMark = opts.highWaterMark ?? 65_536;
+    this.iterators = new IteratorFanout(opts.highWaterMark ?? 65_536);
   }
 
   get grant(): Grant {
@@ -152,44 +148,26 @@ export class Lane extends EventEmitter<LaneEvents> {
     this.end('destroyed by the application', err, true);
   }
 
+  /** Messages an iterator could not hold (the application read too slowly). */
+  get iteratorDropped(): number {
+    return this.iterators.dropped;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<LaneMessage> {
-    const q = { items: [] as LaneMessage[], waiters: [] as Waiter[] };
-    if (this.laneState !== 'closed') this.queues.add(q);
-    return {
-      next: () => {
-        const item = q.items.shift();
-        if (item) return Promise.resolve({ value: item, done: false });
-        if (this.laneState === 'closed' || !this.queues.has(q)) {
-          return this.endErr
-            ? Promise.reject(this.endErr)
-            : Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve, reject) => q.waiters.push({ resolve, reject }));
-      },
-      return: () => {
-        this.queues.delete(q);
-        for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    return this.iterators.iterator();
   }
 
   /** @internal */
   deliver(d: DeliveryView): void {
     for (const h of this.handlers) h(d);
-    for (const q of this.queues) {
-      const w = q.waiters.shift();
-      const copy: LaneMessage = {
-        laneId: this.id,
-        seq: d.seq,
-        sentNs: d.sentNs,
-        receivedNs: d.receivedNs,
-        payload: Uint8Array.prototype.slice.call(d.payload),
-      };
-      if (w) w.resolve({ value: copy, done: false });
-      else if (q.items.length < this.highWaterMark) q.items.push(copy);
-      else this.iteratorDropped++;
-    }
+    // The view is reused by the engine: each iterator gets its own copy.
+    this.iterators.publish(() => ({
+      laneId: this.id,
+      seq: d.seq,
+      sentNs: d.sentNs,
+      receivedNs: d.receivedNs,
+      payload: Uint8Array.prototype.slice.call(d.payload),
+    }));
   }
 
   /** @internal */
@@ -221,16 +199,8 @@ export class Lane extends EventEmitter<LaneEvents> {
   end(reason: string, err?: Error, now = false): void {
     if (this.laneState === 'closed') return;
     this.laneState = 'closed';
-    this.endErr = err;
     this.forget(this.key);
-    for (const q of this.queues) {
-      if (now) q.items.length = 0;
-      for (const w of q.waiters.splice(0)) {
-        if (err) w.reject(err);
-        else w.resolve({ value: undefined, done: true });
-      }
-    }
-    this.queues.clear();
+    this.iterators.end(err, now);
     this.handlers.clear();
     this.emit('closed', reason);
   }
