@@ -5,6 +5,7 @@
 import { XlaneError } from '../errors.js';
 import {
   type BenchSubject,
+  DEFAULT_RELEASE_JITTER_US,
   type EngineBenchOptions,
   type MachineInfo,
   measureEngines,
@@ -39,6 +40,8 @@ export interface EngineTableResult {
   roundTrips: number;
   pacingSeconds: number;
   pacingPeriodUs: number;
+  /** E of the periodic lane (docs/protocol.md): errors are measured against its grid. */
+  releaseJitterUs: number;
   pacingFeed: PacingFeed;
   truncated: boolean;
   cores: { a: number; b: number };
@@ -100,6 +103,7 @@ export async function runEngineTable(
     roundTrips: o.roundTrips,
     pacingSeconds: o.pacingSeconds,
     pacingPeriodUs: o.pacingPeriodUs ?? 100,
+    releaseJitterUs: o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US,
     pacingFeed: o.pacingFeed ?? 'heartbeat',
     truncated: m.truncated,
     cores: m.cores,
@@ -128,7 +132,7 @@ export function engineTableMarkdown(t: EngineTableResult): string {
   lines.push(
     '',
     `${t.roundTrips} round trips each${t.truncated ? ' (cut short by --max-seconds)' : ''}, blocks taken in turn; ` +
-      `pacing: ${t.pacingPeriodUs} µs lane for ${t.pacingSeconds} s per engine, ` +
+      `pacing: ${t.pacingPeriodUs} µs lane (release jitter ${t.releaseJitterUs} µs) for ${t.pacingSeconds} s per engine, ` +
       `${t.pacingFeed === 'refill' ? 'kept backlogged by the application' : "frames from the engine's heartbeat clock"}. ` +
       `${t.machine.cpus} CPUs, load average ${load}; ` +
       `native peers and the floor pinned to CPUs ${t.cores.a} (A) and ${t.cores.b} (B).`,

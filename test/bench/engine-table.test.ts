@@ -28,6 +28,7 @@ const table: EngineTableResult = {
   roundTrips: 1000,
   pacingSeconds: 2,
   pacingPeriodUs: 100,
+  releaseJitterUs: 20,
   pacingFeed: 'heartbeat',
   truncated: false,
   cores: { a: 0, b: 1 },
@@ -57,7 +58,7 @@ describe('engineTableMarkdown', () => {
 
   it('states the run: round trips, pacing, load and pinning', () => {
     expect(md).toContain('1000 round trips each');
-    expect(md).toContain("100 µs lane for 2 s per engine, frames from the engine's heartbeat clock");
+    expect(md).toContain("100 µs lane (release jitter 20 µs) for 2 s per engine, frames from the engine's heartbeat clock");
     expect(md).toContain('load average 1.5 1 0.5');
     expect(md).toContain('CPUs 0 (A) and 1 (B)');
   });
