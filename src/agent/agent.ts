@@ -7,6 +7,7 @@ import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
 import { JsEngine } from '../engine/js/engine.js';
+import { NativeEngine } from '../engine/native/engine.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { FD_LANE_PREFIX } from '../fd/group-config.js';
@@ -173,6 +174,13 @@ export class Agent implements LocalBackend {
       const policy = opts.engine.workerPolicy();
       if (policy.error)
         log.warn({ core: opts.core, error: policy.error }, 'pacing worker not placed as asked');
+    }
+    if (opts.engine instanceof NativeEngine) {
+      // Pinning and SCHED_FIFO are best effort (no CAP_SYS_NICE, a CPU that is not there): say so.
+      const t = opts.engine.thread();
+      if (t?.fifoError) log.warn({ error: t.fifoError }, 'engine thread not made SCHED_FIFO');
+      if (opts.core !== undefined && t && !t.pinned)
+        log.warn({ core: opts.core }, 'engine thread not pinned');
     }
     if (opts.hostBounds) {
       // Registered, but not serving yet: the calibration lane has the engine to itself.

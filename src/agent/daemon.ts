@@ -10,7 +10,7 @@ import { parseFdGroup, validateGroups } from '../fd/group-config.js';
 import { claimIncarnation } from '../fd/incarnation.js';
 import { Agent, type AgentFdOptions } from './agent.js';
 import { processHasNetAdmin } from './capabilities.js';
-import { createEngine, type EngineKind } from './engine-factory.js';
+import { createEngine, type EngineKind, type EngineTuning } from './engine-factory.js';
 import type { HostBoundsMode } from './host-bounds/options.js';
 import { type LocalApi, startLocalApi } from './local-api/server.js';
 import type { AgentLog } from './log.js';
@@ -23,6 +23,8 @@ export interface DaemonOptions {
   token?: string;
   host: string;
   engine: EngineKind;
+  /** SCHED_FIFO, receive mode and spin margin of the engine's thread. */
+  engineTuning?: EngineTuning;
   core?: number;
   socket: string;
   /** Egress interface for kernel QoS; none → no QoS. */
@@ -75,7 +77,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         'no CAP_NET_ADMIN: running without kernel QoS (express traffic is not prioritised on this host); run as root or grant cap_net_admin',
       );
   }
-  const engine = o.engineInstance ?? createEngine(o.engine, o.log);
+  const engine = o.engineInstance ?? createEngine(o.engine, o.log, o.engineTuning);
   const agent = await Agent.start({
     host: o.host,
     controller,

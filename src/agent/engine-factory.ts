@@ -7,11 +7,55 @@ import type { AgentLog } from './log.js';
 
 export type { EngineKind };
 
+/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us). */
+export interface EngineTuning {
+  /** SCHED_FIFO priority of the native engine thread, or of the js engine's pacing worker. */
+  fifoPriority?: number;
+  /** Native only: busy-poll (default) or blocking receive. ('poll' needs the application's own
+   * thread as the poller: it is for embedded engines, not for the agent.) */
+  receive?: 'busy-poll' | 'blocking';
+  /** Native only: sleep until this long before a boundary or deadline, then spin (µs). */
+  spinUs?: number;
+}
+
 export function parseEngineKind(s: string): EngineKind {
   if (s === 'js' || s === 'native') return s;
   throw new XlaneError('XL_ERR_VALIDATION', `--engine must be js or native, not "${s}"`);
 }
 
-export function createEngine(kind: EngineKind, log: AgentLog): Engine {
-  return createEngineOfKind(kind, { warn: (message) => log.warn({ engine: 'js' }, message) });
+export function parseEngineTuning(o: { fifo?: string; receive?: string; spinUs?: string }): EngineTuning {
+  const t: EngineTuning = {};
+  if (o.fifo !== undefined) {
+    const p = Number(o.fifo);
+    if (!/^\d+$/.test(o.fifo) || p < 1 || p > 98)
+      throw new XlaneError('XL_ERR_VALIDATION', `--fifo must be a priority 1..98, not "${o.fifo}"`);
+    t.fifoPriority = p;
+  }
+  if (o.receive !== undefined) {
+    if (o.receive !== 'busy-poll' && o.receive !== 'blocking')
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `--receive must be busy-poll or blocking, not "${o.receive}"`,
+      );
+    t.receive = o.receive;
+  }
+  if (o.spinUs !== undefined) {
+    const us = Number(o.spinUs);
+    if (!Number.isFinite(us) || us < 0 || us > 10_000)
+      throw new XlaneError('XL_ERR_VALIDATION', `--spin-us must be 0..10000 µs, not "${o.spinUs}"`);
+    t.spinUs = us;
+  }
+  return t;
+}
+
+export function createEngine(kind: EngineKind, log: AgentLog, tuning: EngineTuning = {}): Engine {
+  return createEngineOfKind(kind, {
+    native: {
+      ...(tuning.receive ? { receive: tuning.receive } : {}),
+      ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
+      ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
+    },
+    js: tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {},
+    warn: (message) => log.warn({ engine: 'js' }, message),
+  });
 }

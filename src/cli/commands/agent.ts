@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { startDaemon } from '../../agent/daemon.js';
-import { parseEngineKind } from '../../agent/engine-factory.js';
+import { parseEngineKind, parseEngineTuning } from '../../agent/engine-factory.js';
 import { parseCalibrateSeconds, parseHostBoundsMode } from '../../agent/host-bounds/options.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
 import { XlaneError } from '../../errors.js';
@@ -16,6 +16,9 @@ interface AgentCliOptions {
   controller?: string;
   host: string;
   engine: string;
+  fifo?: string;
+  receive?: string;
+  spinUs?: string;
   core?: string;
   socket?: string;
   iface?: string;
@@ -41,6 +44,15 @@ export function register(program: Command): void {
     .option(
       '--core <n>',
       "CPU for the engine thread (default: chosen from the NIC's NUMA node and the isolated CPUs)",
+    )
+    .option(
+      '--fifo <prio>',
+      'run the engine thread (native) or pacing worker (js) SCHED_FIFO at this priority (1..98)',
+    )
+    .option('--receive <mode>', 'native engine receive: busy-poll (default) or blocking')
+    .option(
+      '--spin-us <us>',
+      'native engine: sleep until this long before a send boundary or liveness deadline, then spin (default 30; raise it to the wake-up latency of a busy or virtual machine)',
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
     .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')
@@ -68,6 +80,7 @@ export function register(program: Command): void {
     .action(async (o: AgentCliOptions) => {
       const log = pino({ level: o.logLevel, base: { host: o.host } });
       const hostBounds = parseHostBoundsMode(o.hostBounds);
+      const engineTuning = parseEngineTuning(o);
       const calibrateSeconds =
         o.calibrateSeconds === undefined ? undefined : parseCalibrateSeconds(o.calibrateSeconds);
       const asked = o.core === undefined ? undefined : Number(o.core);
@@ -85,6 +98,7 @@ export function register(program: Command): void {
       const daemon = await startDaemon({
         host: o.host,
         engine: parseEngineKind(o.engine),
+        engineTuning,
         socket: o.socket ?? process.env.XLANE_SOCKET ?? DEFAULT_SOCKET,
         log,
         ...(o.controller ? { controller: o.controller } : {}),

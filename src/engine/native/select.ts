@@ -1,7 +1,7 @@
 // Picks an engine by kind. 'native' falls back to the js engine, with one warning that says why,
 // when the addon is not built or does not load: the two pass the same conformance suite, so a
 // deployment keeps working (only slower) on a machine without a compiler.
-import { createJsEngine } from '../js/engine.js';
+import { createJsEngine, type JsEngineOptions } from '../js/engine.js';
 import type { Engine } from '../types.js';
 import { loadNativeAddon } from './addon.js';
 import { NativeEngine, type NativeEngineOptions } from './engine.js';
@@ -10,6 +10,8 @@ export type EngineKind = 'js' | 'native';
 
 export interface SelectEngineOptions {
   native?: NativeEngineOptions;
+  /** For the js engine, asked for or the fallback. */
+  js?: JsEngineOptions;
   /** The compiled addon to load (default: build/Release/xlane_engine.node, or $XLANE_NATIVE_ADDON). */
   addonPath?: string;
   /** Where the fallback warning goes (default: process.emitWarning). */
@@ -27,11 +29,11 @@ export function createNativeEngine(
 }
 
 export function createEngineOfKind(kind: EngineKind, opts: SelectEngineOptions = {}): Engine {
-  if (kind === 'js') return createJsEngine();
+  if (kind === 'js') return createJsEngine(opts.js);
   const native = createNativeEngine(opts.native, opts.addonPath);
   if (native.engine) return native.engine;
   const message = `native engine unavailable (${native.reason}): running the js engine instead`;
   if (opts.warn) opts.warn(message);
   else process.emitWarning(message, { code: 'XL_NATIVE_FALLBACK' });
-  return createJsEngine();
+  return createJsEngine(opts.js);
 }
