@@ -36,10 +36,10 @@ import { Watchdog } from './watchdog.js';
 export const SPIN_NS = 30_000;
 /** An idle worker still wakes this often, so a lost notify can never stall it for long. */
 const IDLE_WAIT_MS = 200;
-/** Under SCHED_FIFO the loop never stays awake longer than this without a FIFO_BREAK_MS sleep:
- * a real-time thread that never sleeps is throttled by the kernel for ~50 ms (FACTS.md). */
+/** Under SCHED_FIFO the loop takes a break of up to FIFO_BREAK_NS after this long awake: a
+ * real-time thread that never sleeps is throttled by the kernel for ~50 ms (FACTS.md). */
 const FIFO_SLICE_NS = 900_000;
-const FIFO_BREAK_MS = 0.1;
+const FIFO_BREAK_NS = 100_000;
 
 interface TxLane {
   slot: number;
@@ -115,8 +115,11 @@ export class Pacer {
       }
       const now = monotonicNs();
       const waitNs = nextDue - now;
-      if (now - awakeSince > FIFO_SLICE_NS && Atomics.load(c, C_FIFO) === 1) {
-        Atomics.wait(c, C_WAKE, wakeSeen, FIFO_BREAK_MS);
+      // A SCHED_FIFO break never crosses a boundary: it ends where the spin toward it starts (as in
+      // the native engine); with no room before the boundary it waits for the next gap.
+      const breakNs = Math.min(FIFO_BREAK_NS, waitNs - SPIN_NS);
+      if (now - awakeSince > FIFO_SLICE_NS && breakNs > 0 && Atomics.load(c, C_FIFO) === 1) {
+        Atomics.wait(c, C_WAKE, wakeSeen, breakNs / 1e6);
         awakeSince = monotonicNs();
       } else if (waitNs > SPIN_NS) {
         Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - SPIN_NS) / 1e6);
