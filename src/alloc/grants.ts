@@ -122,10 +122,14 @@ export function refreshGrant(
   }
   const payload = rec.sigma !== before.maxPayloadBytes;
   const period = rec.pi !== before.minPeriodNs;
-  if (!windowMoved && !payload && !period && !pathMayMove) return undefined;
+  // A smaller E in force at the sender than the bounds now count would let its frames bunch more
+  // than the other lanes' bounds allow: the grant must reach it.
+  const release = (releaseJitterOf(s.g, rec).releaseJitterNs ?? 0) !== (before.releaseJitterNs ?? 0);
+  if (!windowMoved && !payload && !period && !release && !pathMayMove) return undefined;
   const reasons: ChangeReason[] = [];
   if (payload) reasons.push('payload');
   if (period) reasons.push('period');
+  if (release) reasons.push('release');
   if (pathMayMove && !treeMatches(s.g, rec, before.tree)) reasons.push('path');
   if (windowMoved) reasons.push('window');
   if (reasons.length === 0) return undefined;

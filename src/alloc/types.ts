@@ -72,7 +72,8 @@ export interface Grant {
   receivers: ReceiverGuarantee[];
 }
 
-export type ChangeReason = 'payload' | 'period' | 'window' | 'path';
+/** `release`: the sender's release jitter E changed (its host's releaseJitter). */
+export type ChangeReason = 'payload' | 'period' | 'window' | 'path' | 'release';
 
 export interface GrantChange {
   laneId: string;

@@ -10,14 +10,15 @@ export function hostsOf(grant: Grant): string[] {
 /**
  * Hosts that must hold a change before the lane that caused it may send (besides the new lane's own
  * receivers, which must know the lane before its frames arrive):
- * - the sender of a re-tuned lane (smaller σ_max or longer π_min): until it paces to the new
- *   contract its old traffic could overrun the bound computed for the newcomer;
+ * - the sender of a re-tuned lane (smaller σ_max, longer π_min or another release jitter E): until
+ *   it paces to the new contract its old traffic could overrun the bound computed for the newcomer;
  * - the receivers of a lane whose window (or path, hence window) moved: a failure detector there
  *   would otherwise time out against the old, now too narrow, λ_max.
  */
 export function ackersFor(change: GrantChange): string[] {
   const out = new Set<string>();
-  if (change.reasons.includes('payload') || change.reasons.includes('period')) out.add(change.after.sender);
+  if (change.reasons.some((r) => r === 'payload' || r === 'period' || r === 'release'))
+    out.add(change.after.sender);
   if (change.reasons.includes('window') || change.reasons.includes('path')) {
     for (const r of change.after.receivers) out.add(r.host);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/alloc/allocator.js';
+import { ackersFor } from '../../src/controller/concern.js';
 import type { TopologySpec } from '../../src/topology/spec.js';
 import { leafSpine, testbed3 } from './fixtures.js';
 import { observable, unicast, violationsOf } from './helpers.js';
@@ -21,6 +22,31 @@ describe('replaceTopology', () => {
     const res = a.replaceTopology(leafSpine({ leaves: 2, hostsPerLeaf: 2, spines: 2 }));
     expect(res).toEqual({ ok: true, changed: [], revoked: [], epoch: 3 });
     expect(a.grants()).toEqual(grants);
+  });
+
+  it("a changed release jitter re-issues the grants of that host's lanes, for their senders to apply", () => {
+    const t = testbed3();
+    const a = createAllocator(t);
+    a.admit('a', unicast('h1', 'h2'));
+    a.admit('b', unicast('h3', 'h2'));
+    const withE = {
+      ...t,
+      hosts: t.hosts.map((h) => (h.name === 'h1' ? { ...h, releaseJitterNs: 20_000 } : h)),
+    };
+    const res = a.replaceTopology(withE);
+    if (!res.ok) throw res.error;
+    const a1 = res.changed.find((c) => c.laneId === 'a')!;
+    expect(a1.reasons).toContain('release');
+    expect(a1.after.releaseJitterNs).toBe(20_000);
+    expect(ackersFor(a1)).toContain('h1');
+    expect(res.changed.find((c) => c.laneId === 'b')?.reasons ?? []).not.toContain('release');
+    // And back to none: the smaller E must reach h1 too.
+    const back = a.replaceTopology(t);
+    if (!back.ok) throw back.error;
+    const a2 = back.changed.find((c) => c.laneId === 'a')!;
+    expect(a2.reasons).toContain('release');
+    expect(a2.after.releaseJitterNs).toBeUndefined();
+    expect(violationsOf(a)).toEqual([]);
   });
 
   it('keeps surviving paths and re-routes lanes whose path is gone', () => {
