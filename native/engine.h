@@ -32,6 +32,7 @@ typedef struct {
   uint32_t incarnation;
   int pending;
   int32_t pending_ticket;
+  int64_t pending_since_ns; // when the waiting message (or the one it replaced) left the ring
   uint32_t frame_len, payload_len;
   uint8_t frame[XL_MAX_DATAGRAM];
 } xl_tx_lane_t;

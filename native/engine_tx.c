@@ -158,6 +158,7 @@ int xl_drain_tx_ring(xl_engine_t *e) {
       continue;
     }
     if (l->pending) xl_tx_stats(e, slot)[XL_TS_COALESCED]++;
+    else l->pending_since_ns = xl_mono_ns();
     size_t at = xl_start_data_frame(l->frame, l->wire_id, length);
     memcpy(l->frame + at, s + XL_TX_SLOT_HEADER, length);
     l->frame_len = (uint32_t)(at + length);
@@ -229,6 +230,18 @@ int64_t xl_release_due(xl_engine_t *e) {
     }
     xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
     l->seq++;
+    // How late the frame leaves: after its boundary, or after its message left the ring if that
+    // came later (a lane idle past its boundary is not late). Counted before the grid moves on.
+    {
+      int64_t due = l->has_released ? l->next_boundary_ns : INT64_MIN;
+      if (l->pending && !l->heartbeat && l->pending_since_ns > due) due = l->pending_since_ns;
+      if (due == INT64_MIN) due = now; // a heartbeat lane's first frame
+      int64_t delay = now - due;
+      int64_t tolerance =
+          l->release_jitter_ns > XL_LATE_RELEASE_FLOOR_NS ? l->release_jitter_ns : XL_LATE_RELEASE_FLOOR_NS;
+      if (delay > tolerance) st[XL_TS_LATE_RELEASES]++;
+      if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
+    }
     // src/engine/schedule.ts: a frame at most E late keeps the grid, a later one starts a new grid at
     // its own release, so the lane's burst stays within what the controller counted.
     l->next_boundary_ns =

@@ -21,11 +21,16 @@
 
 // Per sender slot, float64 counters written by the engine.
 #define XL_TX_STATS_OFFSET (XL_RELEASED_OFFSET + XL_MAX_LANES * 4)
-#define XL_TX_STAT_WORDS 4
+#define XL_TX_STAT_WORDS 6
 #define XL_TS_SENT 0
 #define XL_TS_COALESCED 1
 #define XL_TS_REFUSED 2
 #define XL_TS_SEND_ERRORS 3
+// Frames released later than their due time (max of boundary and ring drain) by more than
+// max(E, XL_LATE_RELEASE_FLOOR_NS), and the largest such delay seen (ns).
+#define XL_TS_LATE_RELEASES 4
+#define XL_TS_MAX_RELEASE_DELAY 5
+#define XL_LATE_RELEASE_FLOOR_NS 10000
 
 // Per receiver slot, float64 counters written by the engine.
 #define XL_RX_STATS_OFFSET (XL_TX_STATS_OFFSET + XL_MAX_LANES * XL_TX_STAT_WORDS * 8)

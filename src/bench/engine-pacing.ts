@@ -4,7 +4,7 @@
 // The receiver records each frame's sequence number and the sender's release timestamp (sentNs,
 // read by the engine's pacing clock when it releases the frame); engine-stats.ts judges them.
 import { monotonicNs } from '../engine/clock.js';
-import type { Engine, SenderSpec } from '../engine/types.js';
+import type { Engine, LaneCounters, SenderSpec } from '../engine/types.js';
 import type { PaceReply, PacingReportReply } from './engine-peer-protocol.js';
 import { analysePacing, summarizeNs } from './engine-stats.js';
 
@@ -31,9 +31,16 @@ export async function paceHeartbeat(engine: Engine, spec: SenderSpec, seconds: n
   // thread a moment to apply it, then count: every frame counted sent has been released.
   engine.setSender(spec);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const sent = engine.counters().lanes.find((l) => l.laneId === spec.laneId)?.sent ?? 0;
+  const lane = engine.counters().lanes.find((l) => l.laneId === spec.laneId);
   engine.removeSender(spec.laneId);
-  return { op: 'pace', calls: 0, coalesced: 0, maxRefillGapUs: 0, refillGapsOverPeriod: 0, sent };
+  return {
+    op: 'pace',
+    calls: 0,
+    coalesced: 0,
+    maxRefillGapUs: 0,
+    refillGapsOverPeriod: 0,
+    ...senderView(lane),
+  };
 }
 
 export function paceLane(
@@ -87,7 +94,7 @@ export function paceLane(
               coalesced,
               maxRefillGapUs: Math.round(maxGap) / 1000,
               refillGapsOverPeriod: gapsOver,
-              sent: lane?.sent ?? 0,
+              ...senderView(lane),
             });
           },
           SETTLE_MS + periodNs / 1e6,
@@ -99,6 +106,16 @@ export function paceLane(
     };
     tick();
   });
+}
+
+function senderView(
+  lane: LaneCounters | undefined,
+): Pick<PaceReply, 'sent' | 'lateReleases' | 'maxReleaseDelayUs'> {
+  return {
+    sent: lane?.sent ?? 0,
+    lateReleases: lane?.lateReleases ?? 0,
+    maxReleaseDelayUs: Math.round(lane?.maxReleaseDelayNs ?? 0) / 1000,
+  };
 }
 
 /** Records the periodic lane's frames at the receiver, without allocating per frame. */

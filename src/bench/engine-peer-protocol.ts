@@ -94,6 +94,10 @@ export interface PaceReply {
   maxRefillGapUs: number;
   refillGapsOverPeriod: number;
   sent: number;
+  /** The sending engine's own view (LaneCounters): frames it released more than max(E, 10 µs)
+   * after they were due, and its largest release delay. */
+  lateReleases: number;
+  maxReleaseDelayUs: number;
 }
 
 export interface PacingReportReply {

@@ -39,6 +39,10 @@ export interface PacingDetail {
   periodUs: number;
   /** E: frames at most this late keep the lane's grid; errors are measured against the grid. */
   releaseJitterUs: number;
+  /** The sending engine's own counters: frames released more than max(E, 10 µs) after they were
+   * due, and the largest release delay (µs) — what an agent exports as metrics. */
+  senderLateReleases: number;
+  senderMaxReleaseDelayUs: number;
   /** heartbeat: the engine's clock emits every frame; refill: the application keeps a coalescing
    * lane backlogged (refill* and appLateFrames describe it). */
   feed: PacingFeed;
@@ -335,6 +339,8 @@ export async function measureEngines(
         pacing: {
           periodUs: periodNs / 1000,
           releaseJitterUs: releaseJitterNs / 1000,
+          senderLateReleases: pace.lateReleases,
+          senderMaxReleaseDelayUs: pace.maxReleaseDelayUs,
           feed: o.pacingFeed ?? 'heartbeat',
           seconds: o.pacingSeconds,
           sent: pace.sent,

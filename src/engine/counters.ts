@@ -6,6 +6,8 @@ export function emptyLaneCounters(laneId: string): LaneCounters {
     sent: 0,
     refused: 0,
     coalesced: 0,
+    lateReleases: 0,
+    maxReleaseDelayNs: 0,
     received: 0,
     lost: 0,
     reordered: 0,

@@ -10,6 +10,26 @@
 // (alloc/graph.ts, entry jitter), which is what makes the grid legal. With E = 0 every boundary
 // counts from the previous actual release, i.e. frames are never closer than π.
 
+/** Below this a release delay is not counted late, whatever E (clock reads and the send itself
+ * take a few µs); the native engine's XL_LATE_RELEASE_FLOOR_NS is the same. */
+export const LATE_RELEASE_FLOOR_NS = 10_000;
+
+/**
+ * How late a frame leaves: after its boundary, or after its pacing thread took its message if that
+ * came later (a lane idle past its boundary is not late). `boundaryNs` −∞: the lane's first frame;
+ * `handedOverNs` NaN: no application message (a heartbeat-only frame, or one that rides in it).
+ */
+export function releaseDelayNs(boundaryNs: number, handedOverNs: number, releasedNs: number): number {
+  let due = boundaryNs;
+  if (handedOverNs > due) due = handedOverNs;
+  return due === Number.NEGATIVE_INFINITY ? 0 : releasedNs - due;
+}
+
+/** Whether a release delay counts in LaneCounters.lateReleases. */
+export function isLateRelease(delayNs: number, releaseJitterNs: number): boolean {
+  return delayNs > Math.max(releaseJitterNs, LATE_RELEASE_FLOOR_NS);
+}
+
 /** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`
  * (−∞: the lane never released). */
 export function nextBoundaryNs(

@@ -110,6 +110,13 @@ export interface LaneCounters {
   sent: number;
   refused: number;
   coalesced: number;
+  /** Frames the engine released later than they were due — the lane's boundary, or when its pacing
+   * thread took their message from the send ring if that came later — by more than max(E, 10 µs)
+   * (LATE_RELEASE_FLOOR_NS): the host's own jitter at work. And the largest release delay seen (ns).
+   * Exact for heartbeat frames; for application messages the hand-over to the pacing thread itself
+   * is not included (a message sent at once from the calling thread is never late). */
+  lateReleases: number;
+  maxReleaseDelayNs: number;
   received: number;
   /** Gaps in the sequence that never filled, and messages that arrived after a later one. */
   lost: number;

@@ -66,10 +66,14 @@ describe('/metrics', () => {
 
     // Pulled on every scrape: the next scrape sees the engine's new numbers, and removed lanes vanish.
     engine.lanes.set('L1', laneCounters('L1', { received: 10 }));
-    engine.lanes.set('L2', laneCounters('L2', { sent: 5 }));
+    engine.lanes.set('L2', laneCounters('L2', { sent: 5, lateReleases: 2, maxReleaseDelayNs: 250_000 }));
     const again = await (await fetch(server.url)).text();
     expect(again).toContain('xlane_lane_received_total{lane="L1"} 10');
     expect(again).toContain('xlane_lane_sent_total{lane="L2"} 5');
+    expect(again).toContain('xlane_lane_late_releases_total{lane="L2"} 2');
+    expect(again).toContain('xlane_lane_max_release_delay_seconds{lane="L2"} 0.00025');
+    // A lane that never sent has no release delay to show.
+    expect(again).not.toContain('xlane_lane_max_release_delay_seconds{lane="L1"}');
     engine.lanes.delete('L1');
     expect(await (await fetch(server.url)).text()).not.toContain('xlane_lane_received_total{lane="L1"}');
 

@@ -210,6 +210,12 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       if (d <= E) expect(r3 - r2).toBeLessThan(P);
       expect(r3 - r2).toBeGreaterThanOrEqual(P - E);
       expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual([1, 2, 3]);
+      // The second message was due when it was handed over, not at the boundary 20 ms before: the
+      // lane sat idle, the engine was not late. (Counting from the boundary would show ≥ 20 ms.)
+      const c = lane(a.engine, 'L1');
+      expect(c.maxReleaseDelayNs).toBeGreaterThanOrEqual(0);
+      expect(c.maxReleaseDelayNs).toBeLessThan(15_000_000);
+      expect(c.lateReleases).toBeLessThanOrEqual(c.sent);
     });
 
     it('with a release jitter E, any j + 1 frames of a backlogged lane span at least j·π − E', async () => {

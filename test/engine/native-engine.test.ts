@@ -1,10 +1,11 @@
 // The native engine against the shared conformance suite, in each receive mode. In 'poll' mode
 // the application is the poller: here a setImmediate loop calls poll() for as long as the engine
 // runs, as an application's own event-loop-friendly poller would.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { createNativeEngine } from '../../src/engine/native/select.js';
+import { LATE_RELEASE_FLOOR_NS } from '../../src/engine/schedule.js';
 import type { Engine, EngineOptions } from '../../src/engine/types.js';
 import { runEngineConformance } from './conformance.js';
 
@@ -47,3 +48,10 @@ if (load.ok) {
     it.skip(`skipped: the addon is not built (${load.reason})`, () => {});
   });
 }
+
+describe.skipIf(!load.ok)('native engine constants shared with TypeScript', () => {
+  it('counts late releases from the same floor as the js engine', () => {
+    if (!load.ok) return;
+    expect(load.addon.layout.LATE_RELEASE_FLOOR_NS).toBe(LATE_RELEASE_FLOOR_NS);
+  });
+});

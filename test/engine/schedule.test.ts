@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nextBoundaryNs } from '../../src/engine/schedule.js';
+import {
+  isLateRelease,
+  LATE_RELEASE_FLOOR_NS,
+  nextBoundaryNs,
+  releaseDelayNs,
+} from '../../src/engine/schedule.js';
 
 describe('nextBoundaryNs (the grid of period boundaries)', () => {
   const P = 100_000;
@@ -42,5 +47,22 @@ describe('nextBoundaryNs (the grid of period boundaries)', () => {
         },
       ),
     );
+  });
+});
+
+describe('release delay (LaneCounters.lateReleases)', () => {
+  it('counts from the boundary, or from the hand-over when the message came later', () => {
+    expect(releaseDelayNs(1_000, Number.NaN, 1_500)).toBe(500); // heartbeat frame: the boundary
+    expect(releaseDelayNs(1_000, 800, 1_500)).toBe(500); // waiting since before the boundary
+    expect(releaseDelayNs(1_000, 1_400, 1_500)).toBe(100); // handed over after it: the lane was idle
+    expect(releaseDelayNs(Number.NEGATIVE_INFINITY, 1_400, 1_500)).toBe(100); // first message
+    expect(releaseDelayNs(Number.NEGATIVE_INFINITY, Number.NaN, 1_500)).toBe(0); // first heartbeat
+  });
+
+  it('is late beyond max(E, the floor)', () => {
+    expect(isLateRelease(LATE_RELEASE_FLOOR_NS, 0)).toBe(false);
+    expect(isLateRelease(LATE_RELEASE_FLOOR_NS + 1, 0)).toBe(true);
+    expect(isLateRelease(15_000, 20_000)).toBe(false);
+    expect(isLateRelease(20_001, 20_000)).toBe(true);
   });
 });

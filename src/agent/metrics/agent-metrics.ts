@@ -2,7 +2,7 @@
 // counters are read from engine.counters() when /metrics is scraped, and the latency histogram
 // from the recorder the delivery path fills.
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
-import { DROP_REASONS, type Engine, type EngineCounters } from '../../engine/types.js';
+import { DROP_REASONS, type Engine, type EngineCounters, type LaneCounters } from '../../engine/types.js';
 import type { LatencyRecorder } from './latency-recorder.js';
 
 export interface AgentStatus {
@@ -23,12 +23,30 @@ const LANE_COUNTERS = [
   ['sent', 'Messages sent on the lane'],
   ['refused', 'Sends refused by the lane contract (too big or too soon)'],
   ['coalesced', 'Sends that replaced a pending message (policy coalesce)'],
+  [
+    'late_releases',
+    "Frames the engine released later than due by more than max(E, 10 us): this host's jitter",
+  ],
   ['received', 'Messages delivered on the lane'],
   ['lost', 'Sequence gaps that never filled'],
   ['reordered', 'Messages that arrived after a later one'],
   ['late', 'Messages received later than the granted lambda_max'],
   ['early', 'Messages received sooner than the granted lambda_min'],
 ] as const;
+
+type NumericCounter = Exclude<keyof LaneCounters, 'laneId' | 'latency'>;
+/** Metric name part → counter field (snake_case in Prometheus, camelCase in the engine). */
+const COUNTER_FIELD: Record<(typeof LANE_COUNTERS)[number][0], NumericCounter> = {
+  sent: 'sent',
+  refused: 'refused',
+  coalesced: 'coalesced',
+  late_releases: 'lateReleases',
+  received: 'received',
+  lost: 'lost',
+  reordered: 'reordered',
+  late: 'late',
+  early: 'early',
+};
 
 export function createAgentMetrics(src: AgentMetricsSources): Registry {
   const registry = new Registry();
@@ -51,10 +69,21 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
       registers: [registry],
       collect() {
         this.reset();
-        for (const lane of snapshot().lanes) this.inc({ lane: lane.laneId }, lane[key]);
+        for (const lane of snapshot().lanes) this.inc({ lane: lane.laneId }, lane[COUNTER_FIELD[key]]);
       },
     });
   }
+  new Gauge({
+    name: 'xlane_lane_max_release_delay_seconds',
+    help: 'Largest delay between when a frame was due and when the engine released it',
+    labelNames: ['lane'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const lane of snapshot().lanes)
+        if (lane.sent > 0) this.set({ lane: lane.laneId }, lane.maxReleaseDelayNs / 1e9);
+    },
+  });
   new Counter({
     name: 'xlane_engine_dropped_total',
     help: 'Received datagrams dropped by the engine, by reason (the engine cannot always tell the lane)',

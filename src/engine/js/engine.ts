@@ -38,6 +38,8 @@ import {
   MAX_LANES,
   MAX_WATCHED,
   S_COALESCED,
+  S_LATE_RELEASES,
+  S_MAX_RELEASE_DELAY,
   S_REFUSED,
   S_SENT,
   STAT_WORDS,
@@ -357,6 +359,8 @@ export class JsEngine implements Engine {
       c.sent = this.stats[s + S_SENT] ?? 0;
       c.coalesced = lane.coalesced + (this.stats[s + S_COALESCED] ?? 0);
       c.refused = lane.refused + (this.stats[s + S_REFUSED] ?? 0);
+      c.lateReleases = this.stats[s + S_LATE_RELEASES] ?? 0;
+      c.maxReleaseDelayNs = this.stats[s + S_MAX_RELEASE_DELAY] ?? 0;
       byId.set(c.laneId, c);
     }
     const table = this.receiver.table;

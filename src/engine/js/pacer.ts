@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
+import { isLateRelease, releaseDelayNs } from '../schedule.js';
 import type { SenderSpec } from '../types.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
@@ -23,6 +24,8 @@ import {
   C_WAKE,
   type ControlMessage,
   S_COALESCED,
+  S_LATE_RELEASES,
+  S_MAX_RELEASE_DELAY,
   S_REFUSED,
   S_SENT,
   type SharedState,
@@ -49,6 +52,8 @@ interface TxLane {
   heartbeat: number;
   pending: boolean;
   pendingTicket: number;
+  /** When the waiting message (or the first one it replaced) was taken from the ring. */
+  pendingSince: number;
   frameLen: number;
   frame: Buffer;
   view: FrameView;
@@ -163,6 +168,7 @@ export class Pacer {
         heartbeat: spec.heartbeat ? spec.heartbeat.incarnation : -1,
         pending: false,
         pendingTicket: 0,
+        pendingSince: 0,
         frameLen: 0,
         frame,
         view: new FrameView(frame),
@@ -229,6 +235,7 @@ export class Pacer {
       return;
     }
     if (lane.pending) this.stats[lane.slot * STAT_WORDS + S_COALESCED]!++;
+    else lane.pendingSince = monotonicNs();
     lane.enc.start(lane.header);
     const at = lane.enc.reserve(SubType.DATA, r.length);
     r.copyPayload(lane.frame, at);
@@ -294,6 +301,10 @@ export class Pacer {
       const seq = tx.seq(slot);
       lane.enc.stamp(lane.spec.epoch, seq, now);
       tx.setSeq(slot, seqNext(seq));
+      this.recordDelay(
+        lane,
+        releaseDelayNs(due, lane.pending && !heartbeat ? lane.pendingSince : Number.NaN, now),
+      );
       // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
       // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
       tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0);
@@ -309,6 +320,12 @@ export class Pacer {
       if (heartbeat && following < next) next = following;
     }
     return next;
+  }
+
+  private recordDelay(lane: TxLane, delayNs: number): void {
+    const at = lane.slot * STAT_WORDS;
+    if (isLateRelease(delayNs, lane.spec.releaseJitterNs ?? 0)) this.stats[at + S_LATE_RELEASES]!++;
+    if (delayNs > this.stats[at + S_MAX_RELEASE_DELAY]!) this.stats[at + S_MAX_RELEASE_DELAY] = delayNs;
   }
 
   private finishPending(lane: TxLane): void {

@@ -31,7 +31,10 @@ export const CONTROL_WORDS = 8;
 export const S_SENT = 0;
 export const S_COALESCED = 1;
 export const S_REFUSED = 2;
-export const STAT_WORDS = 4;
+/** See LaneCounters.lateReleases / maxReleaseDelayNs. */
+export const S_LATE_RELEASES = 3;
+export const S_MAX_RELEASE_DELAY = 4;
+export const STAT_WORDS = 5;
 
 /** Receiver lanes with a liveness watch (see watchdog.ts). */
 export const MAX_WATCHED = 1024;

@@ -22,6 +22,9 @@ export interface SharedLayout {
   TS_COALESCED: number;
   TS_REFUSED: number;
   TS_SEND_ERRORS: number;
+  TS_LATE_RELEASES: number;
+  TS_MAX_RELEASE_DELAY: number;
+  LATE_RELEASE_FLOOR_NS: number;
   RX_STATS_OFFSET: number;
   RX_STAT_WORDS: number;
   RS_RECEIVED: number;

@@ -355,6 +355,8 @@ export class NativeEngine implements Engine {
       c.sent = b.txStat(lane.slot, L.TS_SENT);
       c.coalesced = lane.coalesced + b.txStat(lane.slot, L.TS_COALESCED);
       c.refused = lane.refused + b.txStat(lane.slot, L.TS_REFUSED);
+      c.lateReleases = b.txStat(lane.slot, L.TS_LATE_RELEASES);
+      c.maxReleaseDelayNs = b.txStat(lane.slot, L.TS_MAX_RELEASE_DELAY);
       byId.set(c.laneId, c);
     }
     for (const lane of this.receivers.values()) {
