@@ -53,6 +53,8 @@ export interface HostBoundsView {
   source: HostBoundsSource;
   sendLatency: LatencyRange;
   recvLatency: LatencyRange;
+  /** The topology's release jitter E of this host, when it declares one (grants carry it). */
+  releaseJitterNs?: number;
   at?: string;
   declared?: { sendLatency: LatencyRange; recvLatency: LatencyRange };
   measured?: HostBoundsMeasurement;
@@ -108,13 +110,15 @@ export function hostBoundsView(spec: TopologySpec, name: string, record?: HostBo
   const h = spec.hosts.find((x) => x.name === name);
   const send = h?.send ?? { minNs: 0, maxNs: 0 };
   const recv = h?.recv ?? { minNs: 0, maxNs: 0 };
+  const jitter = h?.releaseJitterNs !== undefined ? { releaseJitterNs: h.releaseJitterNs } : {};
   if (!record || !sameBounds({ send, recv }, record)) {
-    return { source: 'declared', sendLatency: { ...send }, recvLatency: { ...recv } };
+    return { source: 'declared', sendLatency: { ...send }, recvLatency: { ...recv }, ...jitter };
   }
   const view: HostBoundsView = {
     source: record.source,
     sendLatency: { ...send },
     recvLatency: { ...recv },
+    ...jitter,
     at: record.at,
     declared: { sendLatency: { ...record.declared.send }, recvLatency: { ...record.declared.recv } },
   };

@@ -27,13 +27,16 @@ describe('hostTable', () => {
           source: 'declared',
           sendLatency: { minNs: 0, maxNs: 50_000 },
           recvLatency: { minNs: 0, maxNs: 50_000 },
+          releaseJitterNs: 20_000,
         },
       },
     ];
     const rows = hostTable(hosts).split('\n');
     const h1 = rows.find((r) => r.includes('h1'))!;
     const h2 = rows.find((r) => r.includes('h2'))!;
-    expect(rows[1]).toMatch(/send bound.*receive bound.*bounds/);
+    expect(rows[1]).toMatch(/send bound.*receive bound.*release jitter.*bounds/);
+    expect(h2).toMatch(/20\s*µs/);
+    expect(h1).not.toMatch(/20\s*µs/);
     expect(h1).toMatch(/2\.8\s*µs – 86\s*µs/);
     expect(h1).toMatch(/730\s*µs/);
     expect(h1).toContain('measured 2026-11-26T21:00:00.000Z');

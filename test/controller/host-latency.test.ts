@@ -101,6 +101,7 @@ describe('PUT /v1/hosts/:name/latency', () => {
       source: 'declared',
       sendLatency: { minNs: 5_000, maxNs: 50_000 },
       recvLatency: { minNs: 5_000, maxNs: 50_000 },
+      releaseJitterNs: 20_000, // testbed-3's, untouched by the measurement
     });
     const topo = (await b.app.inject({ url: '/v1/topology' })).json();
     expect(topo.hosts.find((h: { name: string }) => h.name === 'h1').send).toEqual(MEASURED.sendLatency);
@@ -268,6 +269,7 @@ describe('PUT /v1/hosts/:name/latency', () => {
       source: 'declared',
       sendLatency: { minNs: 1_000, maxNs: 20_000 },
       recvLatency: { minNs: 1_000, maxNs: 20_000 },
+      releaseJitterNs: 20_000,
     });
   });
 });

@@ -59,6 +59,7 @@ export function hostTable(hosts: HostView[]): string {
       'agent',
       'send bound',
       'receive bound',
+      'release jitter',
       'bounds',
     ],
     style: { head: [], border: [] },
@@ -74,6 +75,7 @@ export function hostTable(hosts: HostView[]): string {
       h.agentVersion ?? '',
       range(b.sendLatency),
       range(b.recvLatency),
+      b.releaseJitterNs ? formatDuration(b.releaseJitterNs) : '',
       b.at ? `${b.source} ${b.at}` : b.source,
     ]);
   }
