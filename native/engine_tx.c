@@ -57,6 +57,9 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->wire_id = s->wire_id;
   l->epoch = s->epoch;
   l->max_payload = s->max_payload;
+  // A new π_min applies to the next boundary already (it was computed with the old one): a longer
+  // period must not let one more frame out at the old spacing.
+  if (l->has_released) l->next_boundary_ns += s->min_period_ns - l->min_period_ns;
   l->min_period_ns = s->min_period_ns;
   l->release_jitter_ns = s->release_jitter_ns;
   l->heartbeat = s->heartbeat;

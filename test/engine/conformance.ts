@@ -565,10 +565,25 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
           expect(hbs[i]!.sentNs - hbs[i - 1]!.sentNs).toBeGreaterThanOrEqual(2_000_000);
         // A grant change keeps the beat and the sequence going.
         a.engine.setSender(hbSender([b.port], 7, { epoch: 2, minPeriodNs: 3_000_000 }));
+        const changedAt = monotonicNs(); // the change is posted by now
         const n = b.got.length;
         await waitFor(() => b.got.length >= n + 10, '10 heartbeats after the grant change');
         const all = b.got.map((g) => g.seq);
         expect(all).toEqual(Array.from({ length: all.length }, (_, i) => i));
+        // The longer period holds from the next boundary: every frame whose old boundary (2 ms after
+        // its predecessor) lay after the change was posted comes 3 ms after its predecessor. (An
+        // earlier boundary's frame may still leave late: the engine thread can be preempted between
+        // its last look at the control queue, at most 3 µs before a boundary, and the release;
+        // 100 µs of margin.)
+        for (let i = 1; i < b.got.length; i++) {
+          const oldBoundary = b.got[i - 1]!.sentNs + 2_000_000;
+          if (oldBoundary <= changedAt + 100_000) continue;
+          const gap = b.got[i]!.sentNs - b.got[i - 1]!.sentNs;
+          expect(
+            gap,
+            `frame ${i} of ${b.got.length}, old boundary ${oldBoundary - changedAt} ns after the change`,
+          ).toBeGreaterThanOrEqual(3_000_000);
+        }
         const rc = lane(b.engine, 'L1');
         expect(rc.received).toBeGreaterThanOrEqual(all.length);
         expect(rc.heartbeats).toBe(rc.received);

@@ -49,11 +49,27 @@ export class TxState {
     Atomics.store(this.words, slot * WORDS + W_LOCK, 0);
   }
 
-  /** Hands the slot to a new lane (main thread, before the worker hears of it). The previous holder
-   * releases within one send, so the spin is short; it is bounded all the same. */
-  claim(slot: number, gen: number): void {
+  /** A grant changed π_min: the next boundary, computed with the old period, moves by the
+   * difference, so a longer period holds from the very next frame (main thread). */
+  retime(slot: number, fromPeriodNs: number, toPeriodNs: number): void {
+    if (fromPeriodNs === toPeriodNs) return;
+    const locked = this.lockBounded(slot);
+    const b = this.boundary[slot]!;
+    if (b !== Number.NEGATIVE_INFINITY) this.boundary[slot] = b + toPeriodNs - fromPeriodNs;
+    if (locked) this.unlock(slot);
+  }
+
+  /** The previous holder releases within one send, so the spin is short; it is bounded all the
+   * same (false: not locked after all, the caller goes on regardless). */
+  private lockBounded(slot: number): boolean {
     let locked = this.tryLock(slot, HOLDER_MAIN);
     for (let i = 0; i < 100_000_000 && !locked; i++) locked = this.tryLock(slot, HOLDER_MAIN);
+    return locked;
+  }
+
+  /** Hands the slot to a new lane (main thread, before the worker hears of it). */
+  claim(slot: number, gen: number): void {
+    const locked = this.lockBounded(slot);
     const w = slot * WORDS;
     // The generation goes first: from here on the worker leaves the slot's old lane alone.
     Atomics.store(this.words, w + W_GEN, gen);
