@@ -85,7 +85,9 @@ export async function startPeer(
   });
   const peer: FdPeer = new PeerProcess(cfg.host, child);
   try {
-    await peer.next('ready', 60_000);
+    // Generous: with SCHED_FIFO engine threads on every member (--fifo) a restarted peer's start-up
+    // gets little CPU on a 2-vCPU machine — 5–13 s measured, once over a minute.
+    await peer.next('ready', 180_000);
   } catch (err) {
     peer.kill();
     throw err;

@@ -6,6 +6,7 @@
 // injects crashes: SIGKILL of one member's process (fd-crash.ts), then a restart as a new
 // incarnation. fd-score.ts judges every detector's suspicions against the injections. Everything
 // it starts is stopped and every namespace removed, also on failure and Ctrl-C.
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -166,6 +167,9 @@ export async function runFdBench(o: FdBenchOptions): Promise<FdBenchResult> {
   // Stops the cross traffic: its iperf3 processes are killed by PID, they would otherwise outlive
   // the namespaces they ran in by up to a segment.
   const bulkStop = new AbortController();
+  // Every running iperf3 client and server listens on it (two per flow, more across restarts of a
+  // segment): more than Node's default of 10 is expected, not a leak.
+  setMaxListeners(64, bulkStop.signal);
   const down = () => {
     bulkStop.abort();
     for (const m of members.values()) m.peer.kill();
