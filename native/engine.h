@@ -25,9 +25,10 @@ typedef struct {
   int ndest;
   struct sockaddr_in *dest;
   uint32_t seq;
-  // The boundary from which the next frame may leave; none before the first release.
+  // The grid point of the last frame; the next boundary is anchor_ns + min_period_ns, with the
+  // period in force (src/engine/schedule.ts). None before the first release.
   int has_released;
-  int64_t next_boundary_ns;
+  int64_t anchor_ns;
   int heartbeat; // time-triggered: a frame at every boundary, carrying HEARTBEAT(incarnation)
   uint32_t incarnation;
   int pending;

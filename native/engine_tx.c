@@ -47,7 +47,8 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
     l->fd = -1;
     e->tx_active[e->n_tx_active++] = (uint16_t)m->slot;
   }
-  // A grant change keeps the sequence and the next boundary (the grid runs across the change).
+  // A grant change keeps the sequence and the grid anchor: a new π_min applies from the next
+  // boundary, anchor + the new period.
   if (l->fd != s->fd && l->fd >= 0) close(l->fd);
   l->fd = s->fd;
   free(l->dest);
@@ -57,9 +58,6 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->wire_id = s->wire_id;
   l->epoch = s->epoch;
   l->max_payload = s->max_payload;
-  // A new π_min applies to the next boundary already (it was computed with the old one): a longer
-  // period must not let one more frame out at the old spacing.
-  if (l->has_released) l->next_boundary_ns += s->min_period_ns - l->min_period_ns;
   l->min_period_ns = s->min_period_ns;
   l->release_jitter_ns = s->release_jitter_ns;
   l->heartbeat = s->heartbeat;
@@ -205,7 +203,7 @@ int64_t xl_release_due(xl_engine_t *e) {
     if (!l->pending && !l->heartbeat) continue;
     int64_t now = xl_mono_ns();
     if (l->has_released) {
-      int64_t due = l->next_boundary_ns;
+      int64_t due = l->anchor_ns + l->min_period_ns;
       if (due > now) {
         if (due < next) next = due;
         continue;
@@ -219,7 +217,7 @@ int64_t xl_release_due(xl_engine_t *e) {
       }
       if (l->heartbeat) {
         // No socket: skip the boundary instead of spinning on it.
-        l->next_boundary_ns = now + l->min_period_ns;
+        l->anchor_ns = now;
         l->has_released = 1;
         if (now + l->min_period_ns < next) next = now + l->min_period_ns;
       }
@@ -236,7 +234,7 @@ int64_t xl_release_due(xl_engine_t *e) {
     // How late the frame leaves: after its boundary, or after its message left the ring if that
     // came later (a lane idle past its boundary is not late). Counted before the grid moves on.
     {
-      int64_t due = l->has_released ? l->next_boundary_ns : INT64_MIN;
+      int64_t due = l->has_released ? l->anchor_ns + l->min_period_ns : INT64_MIN;
       if (l->pending && !l->heartbeat && l->pending_since_ns > due) due = l->pending_since_ns;
       if (due == INT64_MIN) due = now; // a heartbeat lane's first frame
       int64_t delay = now - due;
@@ -247,15 +245,14 @@ int64_t xl_release_due(xl_engine_t *e) {
     }
     // src/engine/schedule.ts: a frame at most E late keeps the grid, a later one starts a new grid at
     // its own release, so the lane's burst stays within what the controller counted.
-    l->next_boundary_ns =
-        (l->has_released && now - l->next_boundary_ns <= l->release_jitter_ns ? l->next_boundary_ns : now) +
-        l->min_period_ns;
+    int64_t boundary = l->anchor_ns + l->min_period_ns;
+    l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
     l->has_released = 1;
     if (l->pending) finish_pending(e, slot, l);
     st[XL_TS_SENT]++;
     send_frame(e, slot, l);
     // A heartbeat lane always has its next frame due.
-    if (l->heartbeat && l->next_boundary_ns < next) next = l->next_boundary_ns;
+    if (l->heartbeat && l->anchor_ns + l->min_period_ns < next) next = l->anchor_ns + l->min_period_ns;
   }
   return next;
 }

@@ -30,13 +30,20 @@ export function isLateRelease(delayNs: number, releaseJitterNs: number): boolean
   return delayNs > Math.max(releaseJitterNs, LATE_RELEASE_FLOOR_NS);
 }
 
-/** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`
- * (−∞: the lane never released). */
+/** The grid point of a frame released at `releasedNs` whose boundary was `boundaryNs` (−∞: the
+ * lane never released): the boundary itself if the frame was at most E late, else its release.
+ * The engines keep this anchor and derive the next boundary as anchor + π with the π in force, so
+ * a grant that changes π applies from the next boundary without touching the anchor. */
+export function gridAnchorNs(boundaryNs: number, releasedNs: number, releaseJitterNs: number): number {
+  return releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs;
+}
+
+/** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`. */
 export function nextBoundaryNs(
   boundaryNs: number,
   releasedNs: number,
   periodNs: number,
   releaseJitterNs: number,
 ): number {
-  return (releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs) + periodNs;
+  return gridAnchorNs(boundaryNs, releasedNs, releaseJitterNs) + periodNs;
 }

@@ -92,7 +92,7 @@ describe('js engine direct path', () => {
     ).toBe('hello');
     expect(tx.seq(SLOT)).toBe(seqBefore + 1);
     // Released with its boundary long past: the next boundary counts from this release.
-    expect(tx.nextBoundary(SLOT)).toBe(dec.frame.sentNs + spec(port).minPeriodNs);
+    expect(tx.nextBoundary(SLOT, spec(port).minPeriodNs)).toBe(dec.frame.sentNs + spec(port).minPeriodNs);
     expect(stats[SLOT * STAT_WORDS + S_SENT]).toBe(2); // the probe and this one
   });
 

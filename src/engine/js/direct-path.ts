@@ -56,7 +56,7 @@ export class DirectPath {
     if (this.pendingConnects > 0 || this.broken || this.spec.heartbeat) return false;
     if (!tx.tryLock(slot, HOLDER_MAIN)) return false;
     const now = monotonicNs();
-    if (tx.gen(slot) !== gen || tx.nextBoundary(slot) > now) {
+    if (tx.gen(slot) !== gen || tx.nextBoundary(slot, this.spec.minPeriodNs) > now) {
       tx.unlock(slot);
       return false;
     }

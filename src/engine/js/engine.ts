@@ -254,7 +254,6 @@ export class JsEngine implements Engine {
     const copy: SenderSpec = { ...spec, destinations: spec.destinations.map((d) => ({ ...d })) };
     const existing = this.senders.get(spec.laneId);
     if (existing) {
-      this.tx!.retime(existing.slot, existing.spec.minPeriodNs, copy.minPeriodNs);
       existing.spec = copy;
       existing.error = undefined;
       existing.direct?.update(copy);

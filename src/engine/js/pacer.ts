@@ -255,7 +255,7 @@ export class Pacer {
       if (!lane.pending && !heartbeat) continue;
       const slot = lane.slot;
       // Read unlocked as a hint (the main thread may move it forward); checked again under the lock.
-      let due = tx.nextBoundary(slot);
+      let due = tx.nextBoundary(slot, lane.spec.minPeriodNs);
       let now = monotonicNs();
       if (due > now) {
         if (due < next) next = due;
@@ -271,7 +271,7 @@ export class Pacer {
         tx.unlock(slot);
         continue;
       }
-      due = tx.nextBoundary(slot);
+      due = tx.nextBoundary(slot, lane.spec.minPeriodNs);
       now = monotonicNs();
       if (due > now) {
         tx.unlock(slot);
@@ -285,7 +285,7 @@ export class Pacer {
         }
         // A heartbeat lane without a socket skips its boundaries instead of spinning on them.
         if (heartbeat) {
-          tx.skip(slot, now, lane.spec.minPeriodNs);
+          tx.skip(slot, now);
           if (now + lane.spec.minPeriodNs < next) next = now + lane.spec.minPeriodNs;
         }
         tx.unlock(slot);
@@ -308,7 +308,7 @@ export class Pacer {
       // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
       // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
       tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0);
-      const following = tx.nextBoundary(slot);
+      const following = tx.nextBoundary(slot, lane.spec.minPeriodNs);
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);

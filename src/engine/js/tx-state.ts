@@ -6,7 +6,7 @@
 // so frames leave in sequence order and on the lane's grid of boundaries (engine/schedule.ts),
 // whichever thread sends them.
 
-import { nextBoundaryNs } from '../schedule.js';
+import { gridAnchorNs } from '../schedule.js';
 
 const W_LOCK = 0;
 /** Generation of the lane that owns the slot now: a thread holding an older lane's state (the
@@ -20,24 +20,25 @@ export const HOLDER_WORKER = 2;
 
 export interface TxBuffers {
   words: SharedArrayBuffer;
-  boundary: SharedArrayBuffer;
+  anchor: SharedArrayBuffer;
 }
 
 export function createTxBuffers(lanes: number): TxBuffers {
   return {
     words: new SharedArrayBuffer(lanes * WORDS * 4),
-    boundary: new SharedArrayBuffer(lanes * 8),
+    anchor: new SharedArrayBuffer(lanes * 8),
   };
 }
 
 export class TxState {
   private readonly words: Int32Array;
-  /** Per slot: the boundary from which the lane's next frame may leave (−∞: never released). */
-  private readonly boundary: Float64Array;
+  /** Per slot: the grid point of the lane's last frame (−∞: never released); the next boundary is
+   * this + π, with the π in force (engine/schedule.ts). */
+  private readonly anchor: Float64Array;
 
   constructor(b: TxBuffers) {
     this.words = new Int32Array(b.words);
-    this.boundary = new Float64Array(b.boundary);
+    this.anchor = new Float64Array(b.anchor);
   }
 
   /** Never waits: a thread that finds the lane busy falls back (main: the ring; worker: retries). */
@@ -49,27 +50,11 @@ export class TxState {
     Atomics.store(this.words, slot * WORDS + W_LOCK, 0);
   }
 
-  /** A grant changed π_min: the next boundary, computed with the old period, moves by the
-   * difference, so a longer period holds from the very next frame (main thread). */
-  retime(slot: number, fromPeriodNs: number, toPeriodNs: number): void {
-    if (fromPeriodNs === toPeriodNs) return;
-    const locked = this.lockBounded(slot);
-    const b = this.boundary[slot]!;
-    if (b !== Number.NEGATIVE_INFINITY) this.boundary[slot] = b + toPeriodNs - fromPeriodNs;
-    if (locked) this.unlock(slot);
-  }
-
-  /** The previous holder releases within one send, so the spin is short; it is bounded all the
-   * same (false: not locked after all, the caller goes on regardless). */
-  private lockBounded(slot: number): boolean {
+  /** Hands the slot to a new lane (main thread, before the worker hears of it). The previous holder
+   * releases within one send, so the spin is short; it is bounded all the same. */
+  claim(slot: number, gen: number): void {
     let locked = this.tryLock(slot, HOLDER_MAIN);
     for (let i = 0; i < 100_000_000 && !locked; i++) locked = this.tryLock(slot, HOLDER_MAIN);
-    return locked;
-  }
-
-  /** Hands the slot to a new lane (main thread, before the worker hears of it). */
-  claim(slot: number, gen: number): void {
-    const locked = this.lockBounded(slot);
     const w = slot * WORDS;
     // The generation goes first: from here on the worker leaves the slot's old lane alone.
     Atomics.store(this.words, w + W_GEN, gen);
@@ -91,22 +76,23 @@ export class TxState {
     this.words[slot * WORDS + W_SEQ] = seq | 0;
   }
 
-  nextBoundary(slot: number): number {
-    return this.boundary[slot]!;
+  /** When the lane's next frame may leave, with its π in force (−∞: at once). */
+  nextBoundary(slot: number, periodNs: number): number {
+    return this.anchor[slot]! + periodNs;
   }
 
-  /** A frame left at `releasedNs`: moves the slot's boundary on (engine/schedule.ts). */
+  /** A frame left at `releasedNs`: moves the slot's grid on (engine/schedule.ts). */
   released(slot: number, releasedNs: number, periodNs: number, releaseJitterNs: number): void {
-    this.boundary[slot] = nextBoundaryNs(this.boundary[slot]!, releasedNs, periodNs, releaseJitterNs);
+    this.anchor[slot] = gridAnchorNs(this.anchor[slot]! + periodNs, releasedNs, releaseJitterNs);
   }
 
   /** As if the lane had never released: its next frame may leave at once. */
   forgetBoundary(slot: number): void {
-    this.boundary[slot] = Number.NEGATIVE_INFINITY;
+    this.anchor[slot] = Number.NEGATIVE_INFINITY;
   }
 
   /** A lane that cannot send (no socket) skips its boundary instead of spinning on it. */
-  skip(slot: number, nowNs: number, periodNs: number): void {
-    this.boundary[slot] = nowNs + periodNs;
+  skip(slot: number, nowNs: number): void {
+    this.anchor[slot] = nowNs;
   }
 }
