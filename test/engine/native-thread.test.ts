@@ -1,5 +1,6 @@
 // The engine thread as the kernel sees it: pinned to the asked CPU, 1 ns timer slack, and gone
 // after close() (no thread left behind).
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { freeUdpPort, waitFor } from './helpers.js';
@@ -62,8 +63,12 @@ describe.skipIf(skipReason !== '')(`native engine thread ${skipReason}`, () => {
     // A first cycle lets lazily created runtime threads appear before we count.
     await (await started()).e.close();
     const before = threadCount();
+    const tidsBefore = new Set(readdirSync('/proc/self/task'));
     const { e, port } = await started(allowedCpus()[0]);
-    expect(threadCount()).toBe(before + 1);
+    // The engine's thread is a new task of this process. (Counting all tasks is not exact: V8 and
+    // libuv threads of the test runner come and go on their own — seen once in CI, 12 vs 13.)
+    expect(tidsBefore.has(String(e.thread()!.tid))).toBe(false);
+    expect(readdirSync('/proc/self/task')).toContain(String(e.thread()!.tid));
     let got = 0;
     e.onDelivery(() => {
       got++;
@@ -93,7 +98,7 @@ describe.skipIf(skipReason !== '')(`native engine thread ${skipReason}`, () => {
     await waitFor(() => got === 1, 'the delivery');
     const tid = e.thread()!.tid;
     await e.close();
-    expect(threadCount()).toBe(before);
     expect(() => taskField(tid, 'State')).toThrow(/ENOENT/);
+    expect(threadCount()).toBeLessThanOrEqual(before);
   });
 });
