@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { processHasNetAdmin } from '../../src/agent/capabilities.js';
 import { desiredQos } from '../../src/agent/qos/desired.js';
+import { DscpMarker, execNftRunner } from '../../src/agent/qos/dscp-marker.js';
 import { TcManager } from '../../src/agent/qos/tc-manager.js';
 import { execTcRunner } from '../../src/agent/qos/tc-runner.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
@@ -25,6 +26,8 @@ function have(cmd: string, args: string[]): boolean {
 }
 
 const canRun = processHasNetAdmin() && have('ip', ['-V']) && have('tc', ['-V']) && have('python3', ['-V']);
+// .ci/run installs nftables; without it the agent runs without kernel DSCP marking (and says so).
+const canMark = canRun && have('nft', ['-v']);
 const OPTS = { host: 'h1', linkRateBps: 1e9, expressShare: 0.2, dscp: 46 };
 
 function withNetns(fn: (ns: string) => Promise<void>): () => Promise<void> {
@@ -105,6 +108,30 @@ describe.skipIf(!canRun)('TcManager with the real tc in a network namespace', ()
     }),
   );
 
+  it.skipIf(!canMark)(
+    'DscpMarker: unmarked frames of a lane port leave with the express DSCP and are classified by it alone',
+    withNetns(async (ns) => {
+      // No lanes in the tc state: only the DSCP filter can put a frame in the express class.
+      await new TcManager(execTcRunner({ netns: ns }), 'xv0').reconcile(desiredQos([], 'xv0', OPTS));
+      const marker = new DscpMarker(execNftRunner({ netns: ns }));
+      const marking = { dscp: 46, ports: [20_001, 20_002, 20_003, 20_009] };
+      expect(await marker.reconcile(marking)).toBe(true);
+      expect(await marker.reconcile(marking)).toBe(false); // the real nft's listing reads back equal
+
+      const before10 = classPackets(ns, 'xv0', 'e1:10');
+      const before20 = classPackets(ns, 'xv0', 'e1:20');
+      sendUdp(ns, 0, 20_002, 3); // a lane's port, sent with TOS 0 → marked in the output hook
+      sendUdp(ns, 0, 31_001, 4); // anything else stays unmarked
+      expect(classPackets(ns, 'xv0', 'e1:10') - before10).toBe(3);
+      expect(classPackets(ns, 'xv0', 'e1:20') - before20).toBeGreaterThanOrEqual(4);
+
+      await marker.remove();
+      expect(sh(ns, 'nft', 'list', 'tables')).not.toContain('xlane');
+      sendUdp(ns, 0, 20_002, 2);
+      expect(classPackets(ns, 'xv0', 'e1:10') - before10).toBe(3);
+    }),
+  );
+
   it(
     'the agent installs QoS at start, adds a filter for a live lane it sends, removes it all on close',
     withNetns(async (ns) => {
@@ -116,7 +143,12 @@ describe.skipIf(!canRun)('TcManager with the real tc in a network namespace', ()
           controller: new ControllerClient({ url: c.url }),
           engine,
           peers: PEERS,
-          qos: { iface: 'xv0', runner: execTcRunner({ netns: ns }), resyncMs: 0 },
+          qos: {
+            iface: 'xv0',
+            runner: execTcRunner({ netns: ns }),
+            ...(canMark ? { nft: execNftRunner({ netns: ns }) } : {}),
+            resyncMs: 0,
+          },
         });
         try {
           await agent.ready;
@@ -126,9 +158,14 @@ describe.skipIf(!canRun)('TcManager with the real tc in a network namespace', ()
           expect(lane.state).toBe('live');
           const port = lane.grant.srcPort.toString(16).padStart(4, '0');
           expect(sh(ns, 'tc', 'filter', 'show', 'dev', 'xv0')).toContain(`match ${port}0000/ffff0000 at 20`);
+          if (canMark)
+            expect(sh(ns, 'nft', 'list', 'table', 'ip', 'xlane')).toContain(
+              `udp sport ${lane.grant.srcPort} ip dscp set ef`,
+            );
         } finally {
           await agent.close();
         }
+        if (canMark) expect(sh(ns, 'nft', 'list', 'tables')).not.toContain('xlane');
         expect(sh(ns, 'tc', '-j', 'qdisc', 'show', 'dev', 'xv0')).toContain('"kind":"noqueue"');
         expect(engine.closed).toBe(true);
       } finally {

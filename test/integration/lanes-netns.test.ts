@@ -3,7 +3,8 @@
 // the js engine and kernel QoS on its eth0 — every one a real process started from the CLI — and
 // applications (fixtures/) that reach their agent through the library's `connect({ socket })`
 // from inside their host's namespace. One scenario, in order:
-//   1. a lane opened through the library delivers thousands of messages, none lost;
+//   1. a lane opened through the library delivers thousands of messages, none lost, each carrying
+//      the express DSCP the js engine cannot set itself (the agent marks them in the kernel);
 //   2. a second lane is admitted while the first sends: the first one's period is squeezed, the
 //      sender obeys it, and nothing is lost;
 //   3. the controller is SIGKILLed mid-run: lanes keep running; a new controller on the same state
@@ -183,6 +184,15 @@ describe.skipIf(!isRoot())('xlane on a two-host namespace data center (real proc
     expect(grant.receivers.map((r) => r.host)).toEqual(['h2']);
     lane1 = open.laneId as string;
 
+    // On h2, count lane1's frames that arrive carrying the express DSCP (the js engine cannot set it:
+    // h1's agent marks them in the kernel, or the switches would carry them as best effort).
+    const seen = [
+      'add table ip xltest',
+      'add chain ip xltest seen { type filter hook input priority 0; policy accept; }',
+      `add rule ip xltest seen udp sport ${grant.srcPort} ip dscp 46 counter`,
+    ].join('\n');
+    expect((await tb.exec(h2.ns, ['nft', '-f', '-'], { input: seen })).code).toBe(0);
+
     r1 = receiver(h2, 'receiver lane1', 'lane1');
     const listening = await r1.waitFor((m) => m.type === 'listening', 'lane1 listening');
     expect(listening.laneId).toBe(lane1);
@@ -200,6 +210,8 @@ describe.skipIf(!isRoot())('xlane on a two-host namespace data center (real proc
     const tc = await tb.exec(h1.ns, ['tc', '-s', 'class', 'show', 'dev', 'eth0']);
     const express = tc.stdout.split(/\n(?=class )/).find((b) => b.startsWith('class htb e1:10 '));
     expect(Number(/Sent \d+ bytes (\d+) pkt/.exec(express ?? '')?.[1])).toBeGreaterThanOrEqual(rep.received);
+    const counted = await tb.exec(h2.ns, ['nft', 'list', 'table', 'ip', 'xltest']);
+    expect(Number(/counter packets (\d+)/.exec(counted.stdout)?.[1])).toBeGreaterThanOrEqual(rep.received);
   });
 
   it('admits a second lane while the first sends: the first is squeezed, obeys, and loses nothing', async () => {

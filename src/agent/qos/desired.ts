@@ -8,7 +8,7 @@
 //
 // Filters (u32, IPv4) steer into e1:10: pref 1 matches the express DSCP in the TOS byte; one filter
 // per lane this host sends on matches the lane's UDP source port, for engines that cannot set the
-// DSCP. A port filter's pref IS the source port (both are u16), so adding or removing one lane
+// DSCP (their frames get the mark itself from dscp-mark.ts, for the switches). A port filter's pref IS the source port (both are u16), so adding or removing one lane
 // never renumbers the filters of the others.
 import type { Grant } from '../../alloc/types.js';
 import { XlaneError } from '../../errors.js';
@@ -126,18 +126,25 @@ export function desiredQos(grants: Iterable<Grant>, iface: string, opts: QosOpti
       quantumBytes,
     },
   ];
+  const filters: TcFilterSpec[] = [
+    { pref: DSCP_FILTER_PREF, flowid: EXPRESS_CLASS, matches: [dscpMatch(opts.dscp)] },
+    ...laneSourcePorts(grants, opts.host).map((port) => ({
+      pref: port,
+      flowid: EXPRESS_CLASS,
+      matches: udpSourcePortMatches(port),
+    })),
+  ];
+  return { iface, qdisc: { handle: ROOT_HANDLE, defaultMinor: BEST_EFFORT_MINOR }, classes, filters };
+}
+
+/** The UDP source ports of the lanes `host` sends on, ascending and distinct. */
+export function laneSourcePorts(grants: Iterable<Grant>, host: string): number[] {
   const ports = new Set<number>();
   for (const g of grants) {
     // pref 1 belongs to the DSCP filter; the allocator hands out ports far above it.
-    if (g.sender === opts.host && g.srcPort > DSCP_FILTER_PREF && g.srcPort <= 0xffff) ports.add(g.srcPort);
+    if (g.sender === host && g.srcPort > DSCP_FILTER_PREF && g.srcPort <= 0xffff) ports.add(g.srcPort);
   }
-  const filters: TcFilterSpec[] = [
-    { pref: DSCP_FILTER_PREF, flowid: EXPRESS_CLASS, matches: [dscpMatch(opts.dscp)] },
-    ...[...ports]
-      .sort((a, b) => a - b)
-      .map((port) => ({ pref: port, flowid: EXPRESS_CLASS, matches: udpSourcePortMatches(port) })),
-  ];
-  return { iface, qdisc: { handle: ROOT_HANDLE, defaultMinor: BEST_EFFORT_MINOR }, classes, filters };
+  return [...ports].sort((a, b) => a - b);
 }
 
 function bytesRate(bps: number): number {
