@@ -27,7 +27,8 @@ export interface LaneSamples {
 
 const CDF_POINTS = 300;
 const SERIES_WINDOW_NS = 100e6;
-const FIRST_OUTLIERS = 100;
+/** Outliers kept with their times per lane and run; `outliers` counts them all. */
+export const FIRST_OUTLIERS = 100;
 
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 const us = (ns: number) => (Number.isNaN(ns) ? Number.NaN : r3(ns / 1000));

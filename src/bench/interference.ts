@@ -31,7 +31,7 @@ import type {
   InterferencePeerRequest,
   ProgressLane,
 } from './interference-peer-protocol.js';
-import { analyseLane, type LaneWindow } from './interference-stats.js';
+import { analyseLane, FIRST_OUTLIERS, type LaneWindow } from './interference-stats.js';
 import type {
   AllocationLane,
   AllocationPort,
@@ -502,5 +502,22 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
     const lost = r.lanes.reduce((a, l) => a + l.lost, 0);
     if (lost > 0) notes.push(`${r.mode}: ${lost} frames lost.`);
   }
+  const cut = outliersNote(runs);
+  if (cut) notes.push(cut);
   return notes;
+}
+
+/** The report draws `firstOutliers` as dots: without this, a fifo run's thousands of outliers would
+ * look like the first 100. */
+export function outliersNote(runs: InterferenceRunDetail[]): string | undefined {
+  const cut = runs.flatMap((r) =>
+    r.lanes
+      .filter((l) => l.outliers > l.firstOutliers.length)
+      .map((l) => `${r.mode} ${l.name} ${l.firstOutliers.length} of ${l.outliers}`),
+  );
+  if (cut.length === 0) return undefined;
+  return (
+    `outliers with their times: only the first ${FIRST_OUTLIERS} per lane and mode are kept and drawn ` +
+    `(${cut.join('; ')}); the percentiles, the CDF and the fraction within the window count them all.`
+  );
 }

@@ -2,7 +2,7 @@
 // 3-host example topology, driven over HTTP exactly as an operator or agent would: heartbeat lanes,
 // a one-to-many lane with a deadline, two bulky flexible lanes that force a re-tune of an admitted
 // grant, and one request that cannot fit (the refusal names the bottleneck link).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,8 +73,30 @@ export interface DemoOptions {
 }
 
 export async function runControllerDemo(opts: DemoOptions = {}): Promise<DemoResult> {
-  const dbPath = opts.dbPath ?? join(mkdtempSync(join(tmpdir(), 'xlane-demo-')), 'xlane.db');
-  const controller = await startWithFallback(opts.topology ?? EXAMPLE_TOPOLOGY, dbPath, opts.listen);
+  const tmp = opts.dbPath === undefined ? mkdtempSync(join(tmpdir(), 'xlane-demo-')) : undefined;
+  const removeTmp = () => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
+  const dbPath = opts.dbPath ?? join(tmp!, 'xlane.db');
+  let controller: RunningController;
+  try {
+    const running = await startWithFallback(opts.topology ?? EXAMPLE_TOPOLOGY, dbPath, opts.listen);
+    // The caller keeps the controller (and so the database) after this returns, e.g. to serve
+    // until Ctrl-C: the temporary folder can only go when the controller closes.
+    controller = {
+      ...running,
+      close: async () => {
+        try {
+          await running.close();
+        } finally {
+          removeTmp();
+        }
+      },
+    };
+  } catch (err) {
+    removeTmp();
+    throw err;
+  }
   try {
     const client = new ControllerClient({ url: controller.url });
     const steps: DemoStep[] = [];

@@ -1,6 +1,9 @@
 // The README's main job must keep working: a real controller on the shipped example, lanes admitted
 // over HTTP, one re-tuned by the adjustment and one refused with the bottleneck named.
-import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { verifyAllocation } from '../../src/alloc/verify.js';
 import { type DemoResult, EXAMPLE_TOPOLOGY, runControllerDemo } from '../../src/demo/controller-demo.js';
 import { loadTopologyFile } from '../../src/topology/load.js';
@@ -38,5 +41,40 @@ describe('xlane demo (controller stage)', () => {
     expect(verifyAllocation(loadTopologyFile(EXAMPLE_TOPOLOGY), lanes)).toEqual([]);
     const s1h3 = demo.ports.find((p) => p.from === 's1' && p.to === 'h3');
     expect(s1h3?.expressBps).toBeLessThanOrEqual(s1h3?.shareBps ?? 0);
+  });
+
+  describe('its temporary state folder', () => {
+    const envTmp = process.env.TMPDIR;
+    let tmp = '';
+    // A private TMPDIR: the folder the demo makes is the only thing that can appear in it.
+    const privateTmp = () => {
+      tmp = mkdtempSync(join(tmpdir(), 'xlane-demo-test-'));
+      process.env.TMPDIR = tmp;
+    };
+    afterEach(() => {
+      if (envTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = envTmp;
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('lives as long as the controller and is removed when it closes', async () => {
+      privateTmp();
+      const d = await runControllerDemo({ listen: '127.0.0.1:0' });
+      try {
+        expect(dirname(dirname(d.dbPath))).toBe(tmp);
+        expect(existsSync(d.dbPath)).toBe(true);
+      } finally {
+        await d.controller.close();
+      }
+      expect(readdirSync(tmp)).toEqual([]);
+    });
+
+    it('is removed when the controller cannot start', async () => {
+      privateTmp();
+      await expect(
+        runControllerDemo({ listen: '127.0.0.1:0', topology: join(tmp, 'missing.yaml') }),
+      ).rejects.toThrow();
+      expect(readdirSync(tmp)).toEqual([]);
+    });
   });
 });

@@ -4,9 +4,9 @@
 // controller (allocation) and one lane on loopback. `--controller` serves the controller demo.
 import type { Command } from 'commander';
 import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
-import { runControllerDemo } from '../../demo/controller-demo.js';
+import { type DemoStep, runControllerDemo } from '../../demo/controller-demo.js';
 import { runLoopbackLane } from '../../demo/loopback-demo.js';
-import { probeTestbed } from '../../demo/testbed-probe.js';
+import { probeTestbed, type TestbedProbe } from '../../demo/testbed-probe.js';
 import { XlaneError } from '../../errors.js';
 import { InterferenceView, interferenceTable } from '../interference-view.js';
 import { laneTable } from './lanes.js';
@@ -24,7 +24,12 @@ interface DemoCliOptions {
   engine: string;
 }
 
-export function register(program: Command): void {
+export interface DemoDeps {
+  /** Tests choose the fallback with this without giving up root. */
+  probe?: () => TestbedProbe;
+}
+
+export function register(program: Command, deps: DemoDeps = {}): void {
   program
     .command('demo')
     .description(
@@ -44,7 +49,7 @@ export function register(program: Command): void {
       const seconds = Number(o.seconds);
       if (!(seconds >= 1 && seconds <= 600))
         throw new XlaneError('XL_ERR_VALIDATION', `--seconds must be in [1, 600] (got "${o.seconds}")`);
-      const probe = probeTestbed();
+      const probe = (deps.probe ?? probeTestbed)();
       if (probe.ok) return provingGround(o, seconds);
       console.log(
         `The proving ground needs ${probe.missing.join('; ')}.\n` +
@@ -96,7 +101,8 @@ async function loopbackDemo(o: DemoCliOptions): Promise<void> {
     ...(o.listen ? { listen: o.listen } : {}),
   });
   try {
-    console.log(`${laneTable(demo.lanes)}\n`);
+    printSteps(demo.steps);
+    console.log(`\n${laneTable(demo.lanes)}\n`);
     const hb = demo.lanes.find((l) => l.name === 'hb-h1-h3') ?? demo.lanes[0];
     if (!hb) return;
     console.log(
@@ -131,14 +137,7 @@ async function controllerDemo(o: DemoCliOptions): Promise<void> {
   console.log(
     `xlane controller serving ${o.topology ?? 'examples/testbed-3.yaml'} at ${controller.url} (state: ${demo.dbPath})\n`,
   );
-  for (const s of steps) {
-    const what = `${s.request.name}: ${s.request.sender} → ${s.request.receivers.join(',')}`;
-    if (s.refused) console.log(`  refused  ${what}\n           ${s.refused.code}: ${s.refused.message}`);
-    else {
-      const re = s.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ');
-      console.log(`  admitted ${what} as ${s.lane?.id} [${s.lane?.state}]${re ? `; re-tuned ${re}` : ''}`);
-    }
-  }
+  printSteps(steps);
   console.log(`\n${laneTable(lanes)}\n\nmost loaded egress ports`);
   console.log(portTable(mostLoaded(ports, 6)));
   if (o.once) {
@@ -154,4 +153,15 @@ async function controllerDemo(o: DemoCliOptions): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+function printSteps(steps: DemoStep[]): void {
+  for (const s of steps) {
+    const what = `${s.request.name}: ${s.request.sender} → ${s.request.receivers.join(',')}`;
+    if (s.refused) console.log(`  refused  ${what}\n           ${s.refused.code}: ${s.refused.message}`);
+    else {
+      const re = s.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ');
+      console.log(`  admitted ${what} as ${s.lane?.id} [${s.lane?.state}]${re ? `; re-tuned ${re}` : ''}`);
+    }
+  }
 }

@@ -77,6 +77,9 @@ export function register(program: Command): void {
     .option('--runs-dir <dir>', 'folder of run folders', DEFAULT_RUNS_DIR)
     .option('--json', 'print as JSON')
     .action((o: NamedOpts) => {
+      // Without root, tc cannot enter the namespaces and root's agents look dead (kill(pid, 0) is
+      // EPERM): a status made of errors and false EXITEDs is worse than a clear refusal.
+      needRoot('status reads tc counters inside the namespaces');
       const name = resolveName(o.runsDir, o.name);
       const state = readState(o.runsDir, name);
       if (!state) throw new XlaneError('XL_ERR_NOT_FOUND', `no testbed ${name} under ${o.runsDir}/`);
@@ -114,6 +117,11 @@ interface TrafficOpts extends NamedOpts {
   streams?: number;
 }
 
+function needRoot(what: string): void {
+  if (process.getuid?.() !== 0)
+    throw new XlaneError('XL_ERR_NOT_ROOT', `testbed ${what}: run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN)`);
+}
+
 function positive(value: string): number {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError('expected a number > 0');
@@ -144,6 +152,9 @@ function registerTraffic(testbed: Command): void {
     .option('--runs-dir <dir>', 'folder of run folders', DEFAULT_RUNS_DIR)
     .option('--json', 'print as JSON')
     .action(async (o: TrafficOpts) => {
+      // Checked first: otherwise `ip netns exec` is refused and all the user sees is XL_ERR_KERNEL
+      // "iperf3 server exited (255) before listening".
+      needRoot('traffic runs iperf3 inside the namespaces (ip netns exec)');
       const name = resolveName(o.runsDir, o.name);
       const state = readState(o.runsDir, name);
       if (!state) throw new XlaneError('XL_ERR_NOT_FOUND', `no testbed ${name} under ${o.runsDir}/`);
