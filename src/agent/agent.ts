@@ -31,6 +31,7 @@ import type { SpecContext } from './lane-specs.js';
 import type { LocalBackend, LocalLane, LocalSubscriber } from './local-api/backend.js';
 import { type AgentLog, silentLog } from './log.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
+import { ClientDrops } from './metrics/client-drops.js';
 import { registerFdMetrics } from './metrics/fd-metrics.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import type { PeerMap } from './peers.js';
@@ -97,9 +98,15 @@ export class Agent implements LocalBackend {
   private qosFailures = 0;
   private readonly log: AgentLog;
   private readonly reported = new Set<string>();
+  /** Lanes of the book the engine does not hold as granted (their last apply reported an error). */
+  private notConfigured: ReadonlySet<string> = new Set();
+  /** Grant versions not acknowledged because they could not be applied in full. */
+  private applyFailures = 0;
+  private readonly clientDrops: ClientDrops;
   private closed = false;
   private resolveReady!: () => void;
-  /** Resolves once the first snapshot is applied and acknowledged. */
+  /** Resolves once the first snapshot is applied; acknowledged too, unless a lane could not be
+   * configured (then the agent serves the rest and withholds the ACK, see applyBook). */
   readonly ready = new Promise<void>((r) => {
     this.resolveReady = r;
   });
@@ -120,11 +127,16 @@ export class Agent implements LocalBackend {
         })
       : undefined;
     this.sync = new EngineSync(opts.engine, this.specContext(topology.expressPort));
+    this.clientDrops = new ClientDrops(this.log);
     this.metrics = createAgentMetrics({
       engine: opts.engine,
       latency: this.latency,
       status: () => this.status(),
       qosErrors: () => this.qosFailures,
+      laneEpochs: () => [...this.book.grants.values()].map((g) => [g.laneId, g.epoch]),
+      grantApplyErrors: () => this.applyFailures,
+      lanesNotConfigured: () => this.notConfigured.size,
+      clientDrops: this.clientDrops,
     });
     if (this.fd) registerFdMetrics(this.metrics, this.fd);
     this.watch = new WatchClient(
@@ -203,10 +215,18 @@ export class Agent implements LocalBackend {
     return agent;
   }
 
-  status(): { epoch: number; version: number; connected: boolean; lanes: number; qos: boolean } {
+  status(): {
+    epoch: number;
+    version: number;
+    ackedVersion: number;
+    connected: boolean;
+    lanes: number;
+    qos: boolean;
+  } {
     return {
       epoch: this.book.epoch,
       version: this.book.version,
+      ackedVersion: this.watch.ackedVersion,
       connected: this.watch.connected,
       lanes: this.book.grants.size,
       qos: this.qos !== undefined,
@@ -325,6 +345,10 @@ export class Agent implements LocalBackend {
     return this.fd.subscribe(group, onEvent);
   }
 
+  clientDropped(kind: 'delivery' | 'fdEvent', key: string): void {
+    this.clientDrops.record(kind, key);
+  }
+
   // ---- internals ----
 
   private specContext(expressPort: number): SpecContext {
@@ -339,16 +363,21 @@ export class Agent implements LocalBackend {
   /** The failure detector changed a heartbeat setting between grant updates (a held TO). */
   private resyncEngine(): void {
     if (this.closed) return;
-    this.logSyncErrors(this.sync.apply(this.book.grants.values()).errors);
+    this.noteSyncErrors(this.sync.apply(this.book.grants.values()).errors);
   }
 
-  private logSyncErrors(errors: { laneId: string; role: string; message: string }[]): void {
+  /** Each failing lane is logged once while it keeps failing (every grant change retries it). */
+  private noteSyncErrors(errors: { laneId: string; role: string; message: string }[]): void {
+    const keys = new Set<string>();
     for (const e of errors) {
       const key = `${e.laneId}/${e.role}/${e.message}`;
+      keys.add(key);
       if (this.reported.has(key)) continue;
       this.reported.add(key);
       this.log.error({ lane: e.laneId, role: e.role }, `lane not configured: ${e.message}`);
     }
+    for (const k of this.reported) if (!keys.has(k)) this.reported.delete(k);
+    this.notConfigured = new Set(errors.map((e) => e.laneId));
   }
 
   private deliver(d: DeliveryView): void {
@@ -381,22 +410,25 @@ export class Agent implements LocalBackend {
     if (this.qos) this.qosOpts = this.qosOptionsOrUndefined(topology);
   }
 
-  private applySnapshot(m: SnapshotMessage): Promise<void> {
+  private applySnapshot(m: SnapshotMessage): Promise<boolean> {
     return this.applyBook(applySnapshot(this.book, m));
   }
 
-  private applyUpdate(m: UpdateMessage): Promise<void> {
+  private applyUpdate(m: UpdateMessage): Promise<boolean> {
     return this.applyBook(applyUpdate(this.book, m));
   }
 
-  /** Engine first, then the kernel QoS; the watch client ACKs when this resolves. */
-  private async applyBook(next: GrantBook): Promise<void> {
+  /** Engine first, then the kernel QoS. Resolves true when the engine holds every grant, and only
+   * then does the watch client ACK. Every apply starts from the whole book, so a lane that failed
+   * is tried again on the next update or reconnect. */
+  private async applyBook(next: GrantBook): Promise<boolean> {
     const before = this.book;
+    const failedBefore = this.notConfigured.size > 0;
     this.book = next;
     // The failure detector first: it decides the heartbeat part of the specs (TO from the grants).
     this.fd?.observe(next.grants.values());
     const result = this.sync.apply(next.grants.values());
-    this.logSyncErrors(result.errors);
+    this.noteSyncErrors(result.errors);
     if (result.ops.length > 0) {
       this.log.info(
         { version: next.version, epoch: next.epoch, ops: result.ops.map((o) => o.op) },
@@ -406,10 +438,31 @@ export class Agent implements LocalBackend {
     for (const [id, spec] of this.sync.applied.receivers)
       this.latency.configure(id, spec.lambdaMinNs, spec.lambdaMaxNs);
     this.latency.retain(new Set(this.sync.applied.receivers.keys()));
+    this.clientDrops.retainLanes(new Set(next.grants.keys()));
     await this.reconcileQos();
     this.notify(before, next);
     this.settled = next;
     for (const w of this.waiters) if (w.check(next)) this.waiters.delete(w);
+    return this.judgeApply(next, failedBefore);
+  }
+
+  /** An ACK tells the controller this host obeys the version, and it turns pending lanes live: a
+   * receiver without its lane would drop every frame as unknownLane. The controller has no
+   * negative ACK, so a failure is withheld ACKs, the log and the metrics. */
+  private judgeApply(next: GrantBook, failedBefore: boolean): boolean {
+    if (this.notConfigured.size === 0) {
+      if (failedBefore)
+        this.log.info({ version: next.version }, 'grants applied in full again: acknowledging');
+      return true;
+    }
+    this.applyFailures++;
+    const lanes = [...this.notConfigured];
+    this.log.error(
+      { version: next.version, epoch: next.epoch, lanes },
+      `grants version ${next.version} NOT acknowledged: ${lanes.length} lane(s) not configured (${lanes.join(', ')}); ` +
+        'lanes waiting for this host stay pending; retried on the next grant change or reconnect',
+    );
+    return false;
   }
 
   private notify(before: GrantBook, after: GrantBook): void {

@@ -1,7 +1,8 @@
 // Follows this host's grants over the controller's watch WebSocket (protocol: docs/api.md).
 // Every connection starts with `beforeConnect` (registration) and a hello; the controller answers
 // a full snapshot, so a reconnect is a resync. Each snapshot and update is handed to the daemon
-// and ACKed only once the daemon resolved it: an ACK means "this host obeys these grants".
+// and ACKed only once the daemon resolved it, and not when it resolved false (some grant could not
+// be applied): an ACK means "this host obeys these grants".
 // When the controller goes away nothing is torn down; the client just keeps trying, with capped
 // exponential backoff and jitter.
 import WebSocket from 'ws';
@@ -9,11 +10,15 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import type { SnapshotMessage, UpdateMessage } from './grant-book.js';
 import type { AgentLog } from './log.js';
 
+/** false: the grants were not all applied, so the version is not acknowledged (the connection stays:
+ * the next update or snapshot is applied from the whole book again). */
+type Applied = Promise<boolean> | boolean;
+
 export interface WatchHandlers {
   /** Runs before every connection attempt (registration); a throw counts as a failed attempt. */
   beforeConnect?(): Promise<void>;
-  onSnapshot(msg: SnapshotMessage): Promise<void> | void;
-  onUpdate(msg: UpdateMessage): Promise<void> | void;
+  onSnapshot(msg: SnapshotMessage): Applied;
+  onUpdate(msg: UpdateMessage): Applied;
   onConnected?(connected: boolean): void;
 }
 
@@ -47,6 +52,7 @@ export class WatchClient {
   private chain: Promise<void> = Promise.resolve();
   /** One warning per outage: a controller down for an hour must not flood the log. */
   private outageLogged = false;
+  private acked = 0;
 
   constructor(
     private readonly opts: WatchClientOptions,
@@ -57,6 +63,11 @@ export class WatchClient {
 
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /** The version this client acknowledged last (0: none yet). */
+  get ackedVersion(): number {
+    return this.acked;
   }
 
   start(): void {
@@ -125,14 +136,15 @@ export class WatchClient {
     if (ws !== this.ws || this.closed) return;
     try {
       if (msg.type === 'snapshot') {
-        await this.handlers.onSnapshot(msg as SnapshotMessage);
-        this.ack(ws, (msg as SnapshotMessage).version);
+        const applied = await this.handlers.onSnapshot(msg as SnapshotMessage);
+        if (applied) this.ack(ws, (msg as SnapshotMessage).version);
+        // In sync with the stream even when not all of it applied: reconnecting would bring the same.
         this.backoff.reset();
         this.outageLogged = false;
         this.setConnected(true);
       } else if (msg.type === 'update') {
-        await this.handlers.onUpdate(msg as UpdateMessage);
-        this.ack(ws, (msg as UpdateMessage).version);
+        const applied = await this.handlers.onUpdate(msg as UpdateMessage);
+        if (applied) this.ack(ws, (msg as UpdateMessage).version);
       } else if (msg.type === 'error') {
         const e = msg as { code: string; message: string };
         this.opts.log.warn({ code: e.code }, `watch: the controller reported: ${e.message}`);
@@ -146,7 +158,9 @@ export class WatchClient {
   }
 
   private ack(ws: WebSocket, version: number): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', version }));
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: 'ack', version }));
+    this.acked = version;
   }
 
   private touch(ws: WebSocket): void {

@@ -27,7 +27,9 @@ export interface LocalSubscriber {
 export interface LocalBackend {
   /** Asks the controller for a lane whose sender is this host. */
   openLane(request: Omit<LaneRequest, 'sender'>, opts?: { waitLiveMs?: number }): Promise<LocalLane>;
-  /** Starts delivering an existing lane whose receiver is this host (by lane id or name). */
+  /** Starts delivering an existing lane whose receiver is this host (by lane id or name). Any
+   * client of this host may: receivers never open a lane (its sender's host does), and who reaches
+   * the backend at all is decided by the socket's file mode. */
   listen(laneIdOrName: string): Promise<LocalLane>;
   closeLane(laneId: string): Promise<void>;
   /** Synchronous, contract-checked by the engine (see Engine.send). */
@@ -37,4 +39,7 @@ export interface LocalBackend {
   /** X-FD: follow a failure-detector group's member changes. Throws XL_ERR_NOT_FOUND for a group
    * this backend does not run; absent when it runs no failure detector at all. */
   subscribeGroup?(group: string, onEvent: (e: FdEvent) => void): GroupSubscription;
+  /** A delivery (key: lane id) or failure-detector event (key: group) was dropped because a client
+   * did not read. Called per dropped message: keep it cheap. */
+  clientDropped?(kind: 'delivery' | 'fdEvent', key: string): void;
 }

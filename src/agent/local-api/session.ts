@@ -1,8 +1,10 @@
 // One local-API connection: decodes its frames, enforces which lanes it may touch, and calls the
 // LocalBackend. Transport-free (it gets bytes in and hands bytes out), so the fuzz tests drive it
 // without a socket. A connection owns the lanes it opened (it may send, close and read counters)
-// and the lanes it listens on (deliveries, counters); anything else is XL_ERR_FORBIDDEN. It may also
-// follow failure-detector groups (fdSubscribe): their member changes come as FdEvent frames.
+// and the lanes it listens on (deliveries, counters); anything else is XL_ERR_FORBIDDEN. Listening
+// is open to any connection for any lane towards this host: a receiving application never opens
+// the lane (the sender's host does), so there is no opener to restrict it to. It may also follow
+// failure-detector groups (fdSubscribe): their member changes come as FdEvent frames.
 
 import type { LaneRequest } from '../../alloc/types.js';
 import type { DeliveryView } from '../../engine/types.js';
@@ -50,6 +52,8 @@ interface OwnedLane {
   handle: number;
   opened: boolean;
   unsubscribe: () => void;
+  /** This connection's deliveries of the lane dropped because it did not read. */
+  dropped: number;
 }
 
 export class LocalSession {
@@ -208,7 +212,7 @@ export class LocalSession {
         const lane = this.owned(msg.lane);
         const c = this.backend.counters(lane.laneId);
         if (!c) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no counters for lane ${lane.laneId}`);
-        return c;
+        return { ...c, droppedDeliveries: lane.dropped };
       }
       default:
         throw new XlaneError('XL_ERR_VALIDATION', `unknown op ${JSON.stringify(op)}`, { id });
@@ -252,6 +256,7 @@ export class LocalSession {
     }
     if (this.opts.highWaterBytes !== undefined && this.io.backlog() > this.opts.highWaterBytes) {
       this.droppedFdEvents++;
+      if (g) this.backend.clientDropped?.('fdEvent', g.group);
       return;
     }
     this.io.write(encodeJsonFrame(FrameType.FdEvent, { sub, event }));
@@ -269,14 +274,13 @@ export class LocalSession {
       return { handle: existing.handle, lane };
     }
     const handle = this.nextHandle++;
-    const view = { handle };
-    const unsubscribe = this.backend.subscribe(lane.laneId, {
-      onDelivery: (d) => this.deliver(view.handle, d),
+    const owned: OwnedLane = { laneId: lane.laneId, handle, opened, unsubscribe: () => {}, dropped: 0 };
+    owned.unsubscribe = this.backend.subscribe(lane.laneId, {
+      onDelivery: (d) => this.deliver(owned, d),
       onEvent: (event) => {
         if (!this.ended) this.io.write(encodeJsonFrame(FrameType.Event, { handle, event }));
       },
     });
-    const owned: OwnedLane = { laneId: lane.laneId, handle, opened, unsubscribe };
     this.byHandle.set(handle, owned);
     this.byLane.set(lane.laneId, owned);
     return { handle, lane };
@@ -328,13 +332,15 @@ export class LocalSession {
     }
   }
 
-  private deliver(handle: number, d: DeliveryView): void {
+  private deliver(lane: OwnedLane, d: DeliveryView): void {
     if (this.ended) return;
     if (this.opts.highWaterBytes !== undefined && this.io.backlog() > this.opts.highWaterBytes) {
       this.droppedDeliveries++;
+      lane.dropped++;
+      this.backend.clientDropped?.('delivery', lane.laneId);
       return;
     }
-    this.io.write(encodeDeliveryFrame(handle, d.seq, d.sentNs, d.receivedNs, d.payload));
+    this.io.write(encodeDeliveryFrame(lane.handle, d.seq, d.sentNs, d.receivedNs, d.payload));
   }
 
   private reply(r: ReplyBody): void {

@@ -2,12 +2,16 @@
 // counters are read from engine.counters() when /metrics is scraped, and the latency histogram
 // from the recorder the delivery path fills.
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import { LANE_DROP_REASONS, type LaneDropReason } from '../../engine/receive/lane-table.js';
 import { DROP_REASONS, type Engine, type EngineCounters, type LaneCounters } from '../../engine/types.js';
+import type { ClientDrops } from './client-drops.js';
 import type { LatencyRecorder } from './latency-recorder.js';
 
 export interface AgentStatus {
   epoch: number;
+  /** The watch version applied last, and the one acknowledged (lower while grants fail to apply). */
   version: number;
+  ackedVersion?: number;
   connected: boolean;
   lanes: number;
 }
@@ -17,17 +21,34 @@ export interface AgentMetricsSources {
   latency: LatencyRecorder;
   status(): AgentStatus;
   qosErrors(): number;
+  /** Each lane's grant epoch, as this agent holds it. */
+  laneEpochs?(): Iterable<[laneId: string, epoch: number]>;
+  /** Grant versions that could not be applied in full (and were therefore not acknowledged). */
+  grantApplyErrors?(): number;
+  /** Lanes of this host the engine does not hold as granted right now. */
+  lanesNotConfigured?(): number;
+  /** Deliveries and failure-detector events the local API dropped for clients that did not read. */
+  clientDrops?: ClientDrops;
 }
+
+/** Engines that can charge a drop to a lane (the js engine's lane table) add this to LaneCounters. */
+type WithLaneDrops = LaneCounters & { dropped?: Partial<Record<LaneDropReason, number>> };
 
 const LANE_COUNTERS = [
   ['sent', 'Messages sent on the lane'],
-  ['refused', 'Sends refused by the lane contract (too big or too soon)'],
+  [
+    'refused',
+    'Sends refused by the lane contract (too big; policy reject: the previous message still waiting)',
+  ],
   ['coalesced', 'Sends that replaced a pending message (policy coalesce)'],
   [
     'late_releases',
     "Frames the engine released later than due by more than max(E, 10 us): this host's jitter",
   ],
-  ['received', 'Messages delivered on the lane'],
+  [
+    'received',
+    'Frames accepted on the lane, heartbeat-only frames included (delivered to the application or not)',
+  ],
   ['lost', 'Sequence gaps that never filled'],
   ['reordered', 'Messages that arrived after a later one'],
   ['late', 'Messages received later than the granted lambda_max'],
@@ -95,6 +116,30 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
       for (const r of DROP_REASONS) this.inc({ reason: r }, dropped[r] ?? 0);
     },
   });
+  new Counter({
+    name: 'xlane_lane_dropped_total',
+    help: 'Received frames dropped on the lane, by reason (only reasons decided once the lane is known; engines that can tell)',
+    labelNames: ['lane', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const lane of snapshot().lanes as WithLaneDrops[]) {
+        const d = lane.dropped;
+        if (!d) continue;
+        for (const r of LANE_DROP_REASONS) this.inc({ lane: lane.laneId, reason: r }, d[r] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'xlane_lane_grant_epoch',
+    help: "Allocation epoch of the lane's grant this agent holds",
+    labelNames: ['lane'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [lane, epoch] of src.laneEpochs?.() ?? []) this.set({ lane }, epoch);
+    },
+  });
   new Gauge({
     name: 'xlane_grant_epoch',
     help: 'Allocation epoch of the grants this agent applied last',
@@ -105,10 +150,35 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
   });
   new Gauge({
     name: 'xlane_watch_version',
-    help: 'Watch version of this host that the agent applied and acknowledged',
+    help: 'Watch version of this host that the agent applied last',
     registers: [registry],
     collect() {
       this.set(src.status().version);
+    },
+  });
+  new Gauge({
+    name: 'xlane_watch_acked_version',
+    help: 'Watch version of this host that the agent acknowledged last (behind xlane_watch_version while grants fail to apply)',
+    registers: [registry],
+    collect() {
+      this.set(src.status().ackedVersion ?? src.status().version);
+    },
+  });
+  new Counter({
+    name: 'xlane_agent_grant_apply_errors_total',
+    help: 'Grant versions the agent could not apply in full, and so did not acknowledge',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.grantApplyErrors?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'xlane_agent_lanes_not_configured',
+    help: 'Lanes of this host whose grant the engine does not hold (see the log: lane not configured)',
+    registers: [registry],
+    collect() {
+      this.set(src.lanesNotConfigured?.() ?? 0);
     },
   });
   new Gauge({
@@ -136,6 +206,29 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
       this.inc(src.qosErrors());
     },
   });
+  const drops = src.clientDrops;
+  if (drops) {
+    new Counter({
+      name: 'xlane_local_dropped_deliveries_total',
+      help: 'Deliveries dropped because a local client did not read (its connection backlog was over the limit)',
+      labelNames: ['lane'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [lane, n] of drops.deliveries()) this.inc({ lane }, n);
+      },
+    });
+    new Counter({
+      name: 'xlane_local_dropped_fd_events_total',
+      help: 'Failure-detector events dropped because a local client did not read',
+      labelNames: ['group'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [group, n] of drops.fdEvents()) this.inc({ group }, n);
+      },
+    });
+  }
   registry.registerMetric(latencyHistogram(src.latency) as unknown as Metric);
   return registry;
 }

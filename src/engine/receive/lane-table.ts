@@ -8,6 +8,15 @@ import type { DecodedFrame } from '../wire/decode.js';
 import { applyWatchTimeout, type LaneLiveness, newLiveness } from './liveness.js';
 import { SeqWindow } from './seq-window.js';
 
+/** The drop reasons decided after the frame's wire id named a lane this receiver holds: only these
+ * can be charged to a lane (the others come before the lane is known, or name none). */
+export const LANE_DROP_REASONS = ['wrongSender', 'staleEpoch', 'oversize', 'old', 'duplicate'] as const;
+export type LaneDropReason = (typeof LANE_DROP_REASONS)[number];
+
+/** A lane's receive counters with its own drops by reason. `dropped` is not in LaneCounters (yet):
+ * the native engine cannot tell drops per lane, so readers must treat it as optional. */
+export type ReceiverLaneCounters = LaneCounters & { dropped: Record<LaneDropReason, number> };
+
 export interface ReceiverLane {
   spec: ReceiverSpec;
   /** The grant before the current one: its frames may still be in flight when the receiver learns
@@ -16,6 +25,7 @@ export interface ReceiverLane {
   previous: { epoch: number; maxPayloadBytes: number } | undefined;
   window: SeqWindow;
   counters: LaneCounters;
+  dropped: Record<LaneDropReason, number>;
   /** Incarnation of the newest heartbeat seen (-1: none yet). A larger one means the sender
    * restarted (its sequence starts over); a smaller one is its previous life, dropped as 'old'. */
   incarnation: number;
@@ -53,6 +63,7 @@ export class ReceiverTable {
       previous: undefined,
       window: new SeqWindow(),
       counters: emptyLaneCounters(spec.laneId),
+      dropped: { wrongSender: 0, staleEpoch: 0, oversize: 0, old: 0, duplicate: 0 },
       incarnation: -1,
       previousIncarnation: -1,
       live: newLiveness(Math.max(timeoutNs, 0), nowNs),
@@ -84,29 +95,49 @@ export class ReceiverTable {
     const lane = this.byWire.get(f.wireId);
     if (!lane) return 'unknownLane';
     const spec = lane.spec;
-    if (srcAddress !== spec.senderAddress) return 'wrongSender';
+    const dropped = lane.dropped;
+    if (srcAddress !== spec.senderAddress) {
+      dropped.wrongSender++;
+      return 'wrongSender';
+    }
     const prev = lane.previous;
-    if (f.epoch < spec.epoch && f.epoch !== prev?.epoch) return 'staleEpoch';
-    // A newer epoch may carry a grant this receiver has not learnt yet: hold it to the frame limit.
+    // Epochs are global, not per lane: a receiver that skipped one of the lane's grants (it resynced
+    // from a snapshot) holds an older `previous` than the grant its sender may still be on, so an
+    // epoch between the two is a grant it never saw, not a stale one.
+    if (f.epoch < spec.epoch && (prev === undefined || f.epoch < prev.epoch)) {
+      dropped.staleEpoch++;
+      return 'staleEpoch';
+    }
+    // An epoch this receiver holds no grant for (newer, or one it skipped) may carry a larger
+    // σ_max than it knows: hold it to the frame limit.
     const limit =
       f.epoch === spec.epoch
         ? spec.maxPayloadBytes
         : f.epoch === prev?.epoch
           ? prev.maxPayloadBytes
           : MAX_PAYLOAD_BYTES;
-    if (f.dataLength > limit) return 'oversize';
+    if (f.dataLength > limit) {
+      dropped.oversize++;
+      return 'oversize';
+    }
     // The incarnation goes before the sequence: a restarted sender numbers from 0 again, which the
     // old window would take for duplicates, and its previous life's stragglers must not pass.
     const previousIncarnation = lane.incarnation;
     if (f.heartbeat >= 0) {
-      if (f.heartbeat < lane.incarnation) return 'old';
+      if (f.heartbeat < lane.incarnation) {
+        dropped.old++;
+        return 'old';
+      }
       if (f.heartbeat > lane.incarnation) {
         lane.window.restart();
         lane.incarnation = f.heartbeat;
       }
     }
     const verdict = lane.window.accept(f.seq);
-    if (verdict === 'duplicate' || verdict === 'old') return verdict;
+    if (verdict === 'duplicate' || verdict === 'old') {
+      dropped[verdict]++;
+      return verdict;
+    }
 
     const c = lane.counters;
     c.received++;
@@ -127,13 +158,14 @@ export class ReceiverTable {
   }
 
   /** A snapshot of one lane's receive counters. */
-  snapshot(lane: ReceiverLane): LaneCounters {
+  snapshot(lane: ReceiverLane): ReceiverLaneCounters {
     const c = lane.counters;
     return {
       ...c,
       lost: lane.window.openGaps,
       reordered: lane.window.reordered,
       latency: { ...c.latency },
+      dropped: { ...lane.dropped },
     };
   }
 }
