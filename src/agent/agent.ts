@@ -10,7 +10,7 @@ import { JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
-import { FD_LANE_PREFIX } from '../fd/group-config.js';
+import { FD_LANE_PREFIX, type FdGroupSpec, resolveFdGroups } from '../fd/group-config.js';
 import { FdGroupService, type FdServiceOptions } from '../fd/group-service.js';
 import type { FdEvent, GroupSubscription } from '../fd/types.js';
 import type { TopologySpec } from '../topology/spec.js';
@@ -36,6 +36,8 @@ import { registerFdMetrics } from './metrics/fd-metrics.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import type { PeerMap } from './peers.js';
 import { desiredQos, type QosOptions, qosOptionsFor } from './qos/desired.js';
+import { desiredMarking } from './qos/dscp-mark.js';
+import { DscpMarker, type NftRunner } from './qos/dscp-marker.js';
 import { TcManager } from './qos/tc-manager.js';
 import type { TcRunner } from './qos/tc-runner.js';
 import { WatchClient } from './watch-client.js';
@@ -47,6 +49,9 @@ export const AGENT_VERSION = (
 export interface AgentQosOptions {
   iface: string;
   runner: TcRunner;
+  /** DSCP marking of this host's lane frames in the kernel (dscp-marker.ts); leave out to let the
+   * engine mark them alone (the native engine can, the js engine cannot). */
+  nft?: NftRunner;
   /** Drift repair: reconcile the interface again this often (default 30 s; 0: never). */
   resyncMs?: number;
 }
@@ -73,7 +78,13 @@ export interface AgentOptions {
   hostBounds?: HostBoundsCalibration;
 }
 
-export type AgentFdOptions = Omit<FdServiceOptions, 'host' | 'controller' | 'log' | 'onSpecsChanged'>;
+export type AgentFdOptions = Omit<
+  FdServiceOptions,
+  'host' | 'controller' | 'log' | 'onSpecsChanged' | 'groups'
+> & {
+  /** A group without members has every host of the topology (`--fd GROUP`). */
+  groups: FdGroupSpec[];
+};
 
 interface Waiter {
   check(book: GrantBook): boolean;
@@ -93,6 +104,7 @@ export class Agent implements LocalBackend {
   private readonly subs = new Map<string, Set<LocalSubscriber>>();
   private readonly waiters = new Set<Waiter>();
   private qos: TcManager | undefined;
+  private marker: DscpMarker | undefined;
   private qosOpts: QosOptions | undefined;
   private qosTimer: NodeJS.Timeout | undefined;
   private qosFailures = 0;
@@ -120,6 +132,10 @@ export class Agent implements LocalBackend {
     this.fd = opts.fd
       ? new FdGroupService({
           ...opts.fd,
+          groups: resolveFdGroups(
+            opts.fd.groups,
+            topology.hosts.map((h) => h.name),
+          ),
           host: opts.host,
           controller: opts.controller,
           log: this.log,
@@ -245,10 +261,12 @@ export class Agent implements LocalBackend {
     clearInterval(this.qosTimer);
     await this.watch.close();
     if (this.qos) {
-      try {
-        await this.qos.remove();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not remove the kernel QoS');
+      for (const part of [this.qos, this.marker]) {
+        try {
+          await part?.remove();
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'could not remove the kernel QoS');
+        }
       }
     }
     await this.opts.engine.close();
@@ -336,7 +354,7 @@ export class Agent implements LocalBackend {
     if (!this.fd) {
       throw new XlaneError(
         'XL_ERR_NOT_FOUND',
-        `this agent runs no failure detector (start it with --fd ${group}=…)`,
+        `this agent runs no failure detector (start it with --fd ${group})`,
         {
           group,
         },
@@ -504,6 +522,7 @@ export class Agent implements LocalBackend {
 
   private async startQos(q: AgentQosOptions): Promise<void> {
     this.qos = new TcManager(q.runner, q.iface);
+    if (q.nft) this.marker = new DscpMarker(q.nft);
     this.qosOpts = this.qosOptionsOrUndefined(this.topology);
     if (!(await this.reconcileQos())) {
       this.log.warn(
@@ -517,6 +536,26 @@ export class Agent implements LocalBackend {
     if (every > 0) {
       this.qosTimer = setInterval(() => void this.reconcileQos(), every);
       this.qosTimer.unref();
+    }
+  }
+
+  /** The egress class stands without the mark, so a marking failure only warns and counts. */
+  private async reconcileMarking(dscp: number): Promise<void> {
+    if (!this.marker) return;
+    try {
+      if (await this.marker.reconcile(desiredMarking(this.book.grants.values(), this.host, dscp)))
+        this.log.info({ dscp }, 'DSCP marking of lane frames reconciled');
+    } catch (err) {
+      const missing = err instanceof XlaneError && err.details?.missing === 'nft';
+      if (missing)
+        this.marker = undefined; // said once; nothing to retry until nft is installed
+      else this.qosFailures++;
+      const why = { err: (err as Error).message };
+      // The native engine sets IP_TOS itself: for it the kernel rule is only a second line.
+      if (this.opts.engine.kind === 'native')
+        this.log.info(why, 'no kernel DSCP marking (the native engine marks its frames itself)');
+      else
+        this.log.warn(why, 'lane frames leave WITHOUT the express DSCP: switches carry them as best effort');
     }
   }
 
@@ -538,6 +577,7 @@ export class Agent implements LocalBackend {
       );
       if (cmds.length > 0)
         this.log.info({ iface: this.qos.iface, commands: cmds.length }, 'kernel QoS reconciled');
+      await this.reconcileMarking(this.qosOpts.dscp);
       return true;
     } catch (err) {
       this.qosFailures++;

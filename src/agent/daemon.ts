@@ -8,7 +8,7 @@ import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { parseFdGroup, validateGroups } from '../fd/group-config.js';
 import { claimIncarnation } from '../fd/incarnation.js';
-import { Agent, type AgentFdOptions } from './agent.js';
+import { Agent, type AgentFdOptions, type AgentQosOptions } from './agent.js';
 import { processHasNetAdmin } from './capabilities.js';
 import { createEngine, type EngineKind, type EngineTuning } from './engine-factory.js';
 import type { HostBoundsMode } from './host-bounds/options.js';
@@ -16,6 +16,7 @@ import { type LocalApi, startLocalApi } from './local-api/server.js';
 import type { AgentLog } from './log.js';
 import { type MetricsServer, startMetricsServer } from './metrics/server.js';
 import { loadPeersFile, mergePeers, parsePeerList } from './peers.js';
+import { execNftRunner } from './qos/dscp-marker.js';
 import { execTcRunner } from './qos/tc-runner.js';
 
 export interface DaemonOptions {
@@ -68,9 +69,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.controller ? { url: o.controller } : {}),
     ...(o.token ? { token: o.token } : {}),
   });
-  let qos: { iface: string; runner: ReturnType<typeof execTcRunner> } | undefined;
+  let qos: AgentQosOptions | undefined;
   if (o.iface) {
-    if (o.netAdmin ?? processHasNetAdmin()) qos = { iface: o.iface, runner: execTcRunner() };
+    if (o.netAdmin ?? processHasNetAdmin())
+      qos = { iface: o.iface, runner: execTcRunner(), nft: execNftRunner() };
     else
       o.log.warn(
         { iface: o.iface },

@@ -61,6 +61,10 @@ export interface InterferenceRunDetail extends Omit<InterferenceRunSummary, 'lan
   bulk: BulkSample[];
   /** How the engines ran, e.g. { engine: 'native', receive: 'blocking', fifoPriority: 10 }. */
   engine: Record<string, string | number | boolean>;
+  /** Packets the express class of the receiver's switch port carried during the mode (warm-up
+   * included); absent with --fifo (no such class). At least the lanes' frames, when they carry
+   * the express DSCP. */
+  bottleneckExpressPackets?: number;
 }
 
 export interface AllocationLane {

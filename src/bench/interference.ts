@@ -5,11 +5,14 @@
 // 100 µs by default), saturates the receiver's switch port with iperf3, and records every frame's
 // one-way latency against the lane's promised window. Everything it starts is stopped and every
 // namespace removed, also on failure and Ctrl-C.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { desiredLaneSpecs } from '../agent/lane-specs.js';
+import { desiredMarking } from '../agent/qos/dscp-mark.js';
+import { DscpMarker, execNftRunner } from '../agent/qos/dscp-marker.js';
+import { classSentPackets } from '../agent/qos/tc-parse.js';
 import { ControllerClient } from '../client/controller-client.js';
 import { type RunningController, startController } from '../controller/server.js';
 import type { WireGrant } from '../controller/views.js';
@@ -366,8 +369,17 @@ async function runMode(
     alloc = a;
     // Receivers first: a lane's first frame must find its receiver (the agents' safe order too).
     await receiver.request({ op: 'configure', ...specsFor(o.receiver, state.plan, a, o, port) }, 10_000);
-    for (const s of o.senders)
+    for (const s of o.senders) {
+      // The js engine cannot set IP_TOS: mark its frames in the kernel, as the agent does, or the
+      // switch ports would carry them as best effort and the express mode would measure nothing.
+      if (o.engine === 'js') {
+        const ns = state.plan.addresses.find((x) => x.host === s)!.ns;
+        await new DscpMarker(execNftRunner({ netns: ns })).reconcile(
+          desiredMarking(a.grants.get(s) ?? [], s, spec.expressDscp),
+        );
+      }
       await byHost.get(s)!.request({ op: 'configure', ...specsFor(s, state.plan, a, o, port) }, 10_000);
+    }
     const total = WARMUP_SEC + o.seconds + 1;
     const feeds = o.senders.map((s) =>
       byHost
@@ -420,6 +432,7 @@ async function runMode(
       return analyseLane(w, { receivedNs, latencyNs, count: n, lost: rec.lost, startNs: receivedNs[0] ?? 0 });
     });
     for (const p of peers) await p.request({ op: 'stop' }, 10_000).catch(() => undefined);
+    const expressPackets = bottleneckExpressPackets(state.plan, o.receiver);
     progress('done', o.seconds);
     return {
       mode,
@@ -434,10 +447,22 @@ async function runMode(
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
         feed: o.feed,
       },
+      ...(expressPackets !== undefined ? { bottleneckExpressPackets: expressPackets } : {}),
     };
   } finally {
     down();
   }
+}
+
+/** What the express class of the switch port facing `receiver` has sent (tc -s), if it has one. */
+function bottleneckExpressPackets(plan: TestbedPlan, receiver: string): number | undefined {
+  const port = plan.ports.find((p) => p.peer === receiver && p.node !== receiver);
+  const classid = port?.expressFilter?.flowid;
+  if (!port || !classid) return undefined;
+  const text = execFileSync('tc', ['-n', port.ns, '-s', 'class', 'show', 'dev', port.ifname], {
+    encoding: 'utf8',
+  });
+  return classSentPackets(text, classid);
 }
 
 async function startPeer(ns: string, host: string, cfg: InterferencePeerConfig): Promise<Peer> {
@@ -474,7 +499,7 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'})` : ''}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}.`,
   ];
   if (o.hostBounds === 'measure')

@@ -14,6 +14,12 @@ export interface FdGroupConfig {
   members: string[];
 }
 
+/** A group as `--fd` names it: without members, every host of the topology is one. */
+export interface FdGroupSpec {
+  name: string;
+  members?: string[];
+}
+
 /** No dots (the lane name is split on them); the controller's lane-name alphabet otherwise. */
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -33,24 +39,24 @@ export function parseFdLaneName(name: string | undefined): { group: string; host
   return GROUP_RE.test(group) && HOST_RE.test(host) ? { group, host } : undefined;
 }
 
-/** Parses `GROUP=h1,h2,h3` (the agent's --fd option). */
-export function parseFdGroup(text: string): FdGroupConfig {
+/** Parses `GROUP` or `GROUP=h1,h2,h3` (the agent's --fd option). */
+export function parseFdGroup(text: string): FdGroupSpec {
   const eq = text.indexOf('=');
   const name = (eq < 0 ? text : text.slice(0, eq)).trim();
-  const members =
-    eq < 0
-      ? []
-      : text
-          .slice(eq + 1)
-          .split(',')
-          .map((m) => m.trim())
-          .filter((m) => m !== '');
   const bad = (why: string) =>
-    new XlaneError('XL_ERR_VALIDATION', `--fd ${JSON.stringify(text)}: ${why} (expected GROUP=h1,h2,h3)`, {
-      fd: text,
-    });
+    new XlaneError(
+      'XL_ERR_VALIDATION',
+      `--fd ${JSON.stringify(text)}: ${why} (expected GROUP or GROUP=h1,h2,h3)`,
+      { fd: text },
+    );
   if (!GROUP_RE.test(name)) throw bad(`group name "${name}" must be 1-64 of A-Z a-z 0-9 _ - (no dots)`);
-  if (members.length === 0) throw bad('no members');
+  if (eq < 0) return { name };
+  const members = text
+    .slice(eq + 1)
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+  if (members.length === 0) throw bad('no members after "="');
   const badHost = members.find((m) => !HOST_RE.test(m));
   if (badHost !== undefined) throw bad(`"${badHost}" is not a host name`);
   const dup = members.find((m, i) => members.indexOf(m) !== i);
@@ -58,8 +64,16 @@ export function parseFdGroup(text: string): FdGroupConfig {
   return { name, members };
 }
 
+/** The groups with their members: a group named without members has every host of the topology. */
+export function resolveFdGroups(
+  groups: readonly FdGroupSpec[],
+  topologyHosts: readonly string[],
+): FdGroupConfig[] {
+  return groups.map((g) => ({ name: g.name, members: g.members ? [...g.members] : [...topologyHosts] }));
+}
+
 /** Checks a set of groups for one host: unique names, and the host is a member of each. */
-export function validateGroups(host: string, groups: readonly FdGroupConfig[]): void {
+export function validateGroups(host: string, groups: readonly FdGroupSpec[]): void {
   const seen = new Set<string>();
   for (const g of groups) {
     if (seen.has(g.name)) {
@@ -68,7 +82,7 @@ export function validateGroups(host: string, groups: readonly FdGroupConfig[]): 
       });
     }
     seen.add(g.name);
-    if (!g.members.includes(host)) {
+    if (g.members && !g.members.includes(host)) {
       throw new XlaneError(
         'XL_ERR_VALIDATION',
         `failure-detector group ${g.name} (${g.members.join(',')}) does not include this host ${host}`,

@@ -10,6 +10,7 @@ import { Agent } from '../../src/agent/agent.js';
 import { startDaemon } from '../../src/agent/daemon.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
+import type { FdGroupSpec } from '../../src/fd/group-config.js';
 import { failureTimeoutNs } from '../../src/fd/timeout.js';
 import type { FdEvent } from '../../src/fd/types.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
@@ -33,7 +34,7 @@ async function controller(): Promise<RunningController> {
   return c;
 }
 
-async function fdAgent(host: string, url: string, incarnation: number) {
+async function fdAgent(host: string, url: string, incarnation: number, group: FdGroupSpec = GROUP) {
   const engine = new FdFakeEngine();
   const agent = await Agent.start({
     host,
@@ -41,7 +42,7 @@ async function fdAgent(host: string, url: string, incarnation: number) {
     engine,
     peers: PEERS,
     backoff: { initialMs: 20, maxMs: 200 },
-    fd: { groups: [GROUP], incarnation, periodNs: 1_000_000, confirmNs: 1e9 },
+    fd: { groups: [group], incarnation, periodNs: 1_000_000, confirmNs: 1e9 },
   });
   let closed = false;
   const close = async () => {
@@ -62,6 +63,22 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
 }
 
 describe('agent with --fd', () => {
+  it('--fd GROUP without members: every host of the topology is a member', async () => {
+    const c = await controller();
+    const api = new ControllerClient({ url: c.url });
+    await Promise.all(['h1', 'h2', 'h3'].map((h, i) => fdAgent(h, c.url, 1001 + i, { name: 'all' })));
+    await until(
+      async () => (await api.lanes()).filter((l) => l.state === 'live').length === 3,
+      '3 live FD lanes',
+    );
+    const lanes = await api.lanes();
+    expect(lanes.map((l) => [l.name, l.request.sender, l.request.receivers]).sort()).toEqual([
+      ['xfd.all.h1', 'h1', ['h2', 'h3']],
+      ['xfd.all.h2', 'h2', ['h1', 'h3']],
+      ['xfd.all.h3', 'h3', ['h1', 'h2']],
+    ]);
+  });
+
   it('opens the heartbeat lanes, configures senders and watched receivers, and reports member changes', async () => {
     const c = await controller();
     const api = new ControllerClient({ url: c.url });

@@ -9,6 +9,7 @@ import { processHasNetAdmin } from '../../src/agent/capabilities.js';
 import { desiredQos } from '../../src/agent/qos/desired.js';
 import { DscpMarker, execNftRunner } from '../../src/agent/qos/dscp-marker.js';
 import { TcManager } from '../../src/agent/qos/tc-manager.js';
+import { classSentPackets } from '../../src/agent/qos/tc-parse.js';
 import { execTcRunner } from '../../src/agent/qos/tc-runner.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { startController } from '../../src/controller/server.js';
@@ -55,10 +56,9 @@ const sh = (ns: string, ...args: string[]) =>
 /** Packets sent through one HTB class, from `tc -s class show`. */
 function classPackets(ns: string, dev: string, classid: string): number {
   const text = sh(ns, 'tc', '-s', 'class', 'show', 'dev', dev);
-  const block = text.split(/\n(?=class )/).find((b) => b.startsWith(`class htb ${classid} `));
-  const m = block && /Sent \d+ bytes (\d+) pkt/.exec(block);
-  if (!m) throw new Error(`no stats for ${classid} in:\n${text}`);
-  return Number(m[1]);
+  const sent = classSentPackets(text, classid);
+  if (sent === undefined) throw new Error(`no stats for ${classid} in:\n${text}`);
+  return sent;
 }
 
 /** Sends `count` UDP datagrams out of the veth with the given TOS and source port. */

@@ -16,6 +16,7 @@ import { isRoot } from '../../src/testbed/netns.js';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const hasIperf3 = spawnSync('iperf3', ['--version']).status === 0;
 const native = loadNativeAddon().ok;
+const hasNft = spawnSync('nft', ['-v']).status === 0;
 
 const netnsList = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
 
@@ -58,6 +59,10 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
         expect(l.cdf[l.cdf.length - 1]!.fraction).toBe(1);
         expect(l.series.length).toBeGreaterThan(0);
       }
+      // Every lane frame crossed the bottleneck port in its express class (fifo has none).
+      const frames = run.lanes.reduce((n, l) => n + l.messages, 0);
+      if (run.mode === 'fifo') expect(run.bottleneckExpressPackets).toBeUndefined();
+      else expect(run.bottleneckExpressPackets).toBeGreaterThanOrEqual(frames);
       if (run.mode === 'idle') expect(run.bulkMbps).toBe(0);
       else {
         expect(run.bulkMbps).toBeGreaterThan(100);
@@ -68,6 +73,30 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
     expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
   }, 180_000);
+
+  it.skipIf(!hasNft)(
+    "the js engine's frames, DSCP-marked by the kernel, cross the bottleneck in the express class",
+    async () => {
+      const runsDir = mkdtempSync(join(tmpdir(), 'xlane-interference-js-'));
+      const r = await runInterference({
+        ...defaultInterferenceOptions(),
+        topologyFile: join(REPO, 'examples/testbed-3.yaml'),
+        runsDir,
+        seconds: 1,
+        engine: 'js',
+        command: 'test',
+      });
+      const record = JSON.parse(
+        readFileSync(join(r.runDir, 'interference.json'), 'utf8'),
+      ) as InterferenceRecord;
+      const express = record.runs.find((x) => x.mode === 'express')!;
+      const frames = express.lanes.reduce((n, l) => n + l.messages, 0);
+      expect(frames).toBeGreaterThan(1000);
+      expect(express.bottleneckExpressPackets).toBeGreaterThanOrEqual(frames);
+      expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
+    },
+    180_000,
+  );
 
   it('Ctrl-C while recording stops the peers and removes the testbed, exit status 130', async () => {
     const runsDir = mkdtempSync(join(tmpdir(), 'xlane-interference-int-'));

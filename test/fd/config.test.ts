@@ -8,19 +8,30 @@ import {
   fdLaneName,
   parseFdGroup,
   parseFdLaneName,
+  resolveFdGroups,
   validateGroups,
 } from '../../src/fd/group-config.js';
 import { claimIncarnation, MAX_INCARNATION, nextIncarnation } from '../../src/fd/incarnation.js';
 import { fdGrant } from './fakes.js';
 
-describe('--fd GROUP=members', () => {
+describe('--fd GROUP[=members]', () => {
   it('parses a group and its members', () => {
     expect(parseFdGroup('g1=h1,h2, h3')).toEqual({ name: 'g1', members: ['h1', 'h2', 'h3'] });
     expect(parseFdGroup('raft_1=leaf1.h1,leaf2.h7').members).toEqual(['leaf1.h1', 'leaf2.h7']);
   });
 
+  it('takes a bare group name as every host of the topology', () => {
+    expect(parseFdGroup('g1')).toEqual({ name: 'g1' });
+    const hosts = ['h1', 'h2', 'h3'];
+    expect(resolveFdGroups([{ name: 'g1' }, { name: 'g2', members: ['h1', 'h3'] }], hosts)).toEqual([
+      { name: 'g1', members: ['h1', 'h2', 'h3'] },
+      { name: 'g2', members: ['h1', 'h3'] },
+    ]);
+    expect(() => validateGroups('h9', [{ name: 'g1' }])).not.toThrow(); // checked once resolved
+  });
+
   it('refuses bad input with XL_ERR_VALIDATION', () => {
-    for (const bad of ['g1', 'g1=', 'g.1=h1,h2', '=h1', 'g1=h1,h1', 'g1=h1,-x', 'g 1=h1']) {
+    for (const bad of ['g1=', 'g1= , ', 'g.1=h1,h2', '=h1', 'g1=h1,h1', 'g1=h1,-x', 'g 1=h1', 'g.1']) {
       expect(() => parseFdGroup(bad), bad).toThrow(expect.objectContaining({ code: 'XL_ERR_VALIDATION' }));
     }
   });

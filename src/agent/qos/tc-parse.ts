@@ -77,6 +77,13 @@ export function parseClassText(stdout: string): ObservedClass[] {
   return out;
 }
 
+/** Packets one HTB class has sent, from `tc -s class show` (undefined: no such class). */
+export function classSentPackets(stdout: string, classid: string): number | undefined {
+  const block = stdout.split(/\n(?=class )/).find((b) => b.startsWith(`class htb ${classid} `));
+  const m = block && /Sent \d+ bytes (\d+) pkt/.exec(block);
+  return m ? Number(m[1]) : undefined;
+}
+
 /**
  * ```
  * filter parent e1: protocol ip pref 1 u32 chain 0 fh 800::800 order 2048 key ht 800 bkt 0 *flowid e1:10 not_in_hw

@@ -62,8 +62,8 @@ export function register(program: Command): void {
     .option('--token <token>', 'controller bearer token (default: env XLANE_TOKEN)')
     .option('--log-level <level>', 'pino log level', 'info')
     .option(
-      '--fd <group=members>',
-      'run the X-FD failure detector for a group, e.g. g1=h1,h2,h3 (this host included; repeatable)',
+      '--fd <group[=members]>',
+      'run the X-FD failure detector for a group: g1 (every host of the topology) or g1=h1,h2,h3 (this host included); repeatable',
       (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
     .option('--fd-period <dur>', 'heartbeat period of the failure-detector lanes (default 1ms)')

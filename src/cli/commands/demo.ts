@@ -7,6 +7,7 @@ import { defaultInterferenceOptions, runInterference } from '../../bench/interfe
 import { type DemoStep, runControllerDemo } from '../../demo/controller-demo.js';
 import { runLoopbackLane } from '../../demo/loopback-demo.js';
 import { probeTestbed, type TestbedProbe } from '../../demo/testbed-probe.js';
+import { loadNativeAddon } from '../../engine/native/addon.js';
 import { XlaneError } from '../../errors.js';
 import { InterferenceView, interferenceTable } from '../interference-view.js';
 import { laneTable } from './lanes.js';
@@ -65,6 +66,16 @@ async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> 
   const d = defaultInterferenceOptions();
   if (o.engine !== 'native' && o.engine !== 'js')
     throw new XlaneError('XL_ERR_VALIDATION', `--engine must be native or js (got "${o.engine}")`);
+  let engine: 'native' | 'js' = o.engine;
+  const addon = engine === 'native' ? loadNativeAddon() : undefined;
+  if (addon && !addon.ok) {
+    // The agent's fallback too: the js engine passes the same conformance suite, only slower.
+    engine = 'js';
+    console.log(
+      `The native engine is not available (${addon.reason}): running the js engine instead ` +
+        '(slower; its frames get the express DSCP from an nftables rule on each sender).\n',
+    );
+  }
   console.log(
     `Building the ${o.topology ?? 'testbed-3'} network in namespaces; lanes ${d.senders.join(', ')} → ${d.receiver} ` +
       `every ${d.periodNs / 1000} µs; bulk TCP from the senders saturates ${d.receiver}'s switch port.\n` +
@@ -78,7 +89,7 @@ async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> 
       ...(o.topology ? { topologyFile: o.topology } : {}),
       runsDir: o.runsDir,
       seconds,
-      engine: o.engine,
+      engine,
       command: `xlane ${process.argv.slice(2).join(' ')}`,
       onProgress: view.update,
     });
