@@ -42,7 +42,17 @@ static napi_value throw_errno(napi_env env, const char *step, int err) {
 static int arg_i64(napi_env env, napi_value v, int64_t *out) {
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  // Converting NaN, ±Inf or anything outside int64 is undefined behaviour in C: refuse it (NaN
+  // fails both comparisons).
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return 0;
   *out = (int64_t)d;
+  return 1;
+}
+
+static int arg_int(napi_env env, napi_value v, int64_t min, int64_t max, int *out) {
+  int64_t x;
+  if (!arg_i64(env, v, &x) || x < min || x > max) return 0;
+  *out = (int)x;
   return 1;
 }
 
@@ -88,6 +98,11 @@ static xl_engine_t *arg_engine(napi_env env, napi_value v) {
     return NULL;                                                                                   \
   }
 
+static napi_value throw_range(napi_env env, const char *message) {
+  napi_throw_range_error(env, "XL_NATIVE_ARGS", message);
+  return NULL;
+}
+
 static void release_engine(xl_engine_t *e) {
   xl_engine_stop_thread(e);
   xl_close_all_lanes(e);
@@ -127,38 +142,53 @@ static void free_block(napi_env env, void *data, void *hint) {
 static napi_value js_create(napi_env env, napi_callback_info info) {
   (void)info;
   xl_engine_t *e = calloc(1, sizeof *e);
-  void *mem = NULL;
-  if (!e || posix_memalign(&mem, 4096, XL_SHARED_BYTES) != 0) {
-    free(e);
-    return throw_errno(env, "allocate the engine", ENOMEM);
-  }
-  memset(mem, 0, XL_SHARED_BYTES);
-  e->mem = mem;
+  if (!e) return throw_errno(env, "allocate the engine", ENOMEM);
+  // Everything finalize_engine touches is valid from here on, whatever fails below.
   e->rx_fd = -1;
-  e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  e->tx = calloc(XL_MAX_LANES, sizeof *e->tx);
-  e->rx = calloc(XL_MAX_LANES, sizeof *e->rx);
-  e->tx_active = calloc(XL_MAX_LANES, sizeof *e->tx_active);
-  e->rx_index = calloc(XL_RX_INDEX_SIZE, sizeof *e->rx_index);
-  e->rx_watch = calloc(XL_MAX_LANES, sizeof *e->rx_watch);
-  e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
-  if (posix_memalign(&e->stack, 4096, XL_STACK_BYTES) != 0) e->stack = NULL;
+  e->event_fd = -1;
   pthread_mutex_init(&e->lock, NULL);
   pthread_mutex_init(&e->loop_lock, NULL);
   pthread_cond_init(&e->cond, NULL);
-  for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
-  for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
-  napi_value handle, block, out;
-  if (e->event_fd < 0 || !e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_watch || !e->rx_scratch || !e->stack) {
-    int err = errno ? errno : ENOMEM;
+  void *mem = NULL;
+  int err = posix_memalign(&mem, 4096, XL_SHARED_BYTES); // returns the error, leaves errno alone
+  if (!err) {
+    memset(mem, 0, XL_SHARED_BYTES);
+    e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->event_fd < 0) err = errno;
+  }
+  if (!err) {
+    e->tx = calloc(XL_MAX_LANES, sizeof *e->tx);
+    e->rx = calloc(XL_MAX_LANES, sizeof *e->rx);
+    e->tx_active = calloc(XL_MAX_LANES, sizeof *e->tx_active);
+    e->rx_index = calloc(XL_RX_INDEX_SIZE, sizeof *e->rx_index);
+    e->rx_watch = calloc(XL_MAX_LANES, sizeof *e->rx_watch);
+    e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
+    if (!e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_watch || !e->rx_scratch) err = ENOMEM;
+  }
+  if (!err) err = posix_memalign(&e->stack, 4096, XL_STACK_BYTES);
+  if (err) {
+    e->stack = NULL;
     free(mem);
-    e->mem = NULL;
     finalize_engine(env, e, NULL);
     return throw_errno(env, "create the engine", err);
   }
-  CHECK(napi_create_external_arraybuffer(env, mem, XL_SHARED_BYTES, free_block, NULL, &block));
-  CHECK(napi_create_reference(env, block, 1, &e->mem_ref));
-  CHECK(napi_create_external(env, e, finalize_engine, NULL, &handle));
+  e->mem = mem;
+  for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
+  for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
+  napi_value handle, block, out;
+  if (napi_create_external_arraybuffer(env, mem, XL_SHARED_BYTES, free_block, NULL, &block) != napi_ok) {
+    free(mem);
+    finalize_engine(env, e, NULL);
+    napi_throw_error(env, "XL_NATIVE_ARGS", "native engine: cannot create the shared block");
+    return NULL;
+  }
+  // The ArrayBuffer owns `mem` now; until the handle exists, `e` is still ours to free.
+  if (napi_create_reference(env, block, 1, &e->mem_ref) != napi_ok ||
+      napi_create_external(env, e, finalize_engine, NULL, &handle) != napi_ok) {
+    finalize_engine(env, e, NULL);
+    napi_throw_error(env, "XL_NATIVE_ARGS", "native engine: cannot create the engine handle");
+    return NULL;
+  }
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_set_element(env, out, 0, handle));
   CHECK(napi_set_element(env, out, 1, block));
@@ -170,11 +200,11 @@ static napi_value js_open_receiver(napi_env env, napi_callback_info info) {
   ARGS(3);
   ENGINE();
   char addr[64];
-  int64_t port;
-  if (!arg_str(env, argv[1], addr, sizeof addr) || !arg_i64(env, argv[2], &port))
+  int port;
+  if (!arg_str(env, argv[1], addr, sizeof addr) || !arg_int(env, argv[2], 0, 65535, &port))
     return throw_errno(env, "openReceiver arguments", EINVAL);
   const char *step = "";
-  int fd = xl_open_receive_socket(addr, (int)port, &step);
+  int fd = xl_open_receive_socket(addr, port, &step);
   if (fd < 0) return throw_errno(env, step, -fd);
   if (e->rx_fd >= 0) close(e->rx_fd);
   e->rx_fd = fd;
@@ -185,12 +215,12 @@ static napi_value js_open_receiver(napi_env env, napi_callback_info info) {
 static napi_value js_open_sender(napi_env env, napi_callback_info info) {
   ARGS(4);
   char addr[64];
-  int64_t port, dscp, prio;
-  if (!arg_str(env, argv[0], addr, sizeof addr) || !arg_i64(env, argv[1], &port) ||
-      !arg_i64(env, argv[2], &dscp) || !arg_i64(env, argv[3], &prio))
+  int port, dscp, prio;
+  if (!arg_str(env, argv[0], addr, sizeof addr) || !arg_int(env, argv[1], 0, 65535, &port) ||
+      !arg_int(env, argv[2], INT32_MIN, INT32_MAX, &dscp) || !arg_int(env, argv[3], INT32_MIN, INT32_MAX, &prio))
     return throw_errno(env, "openSender arguments", EINVAL);
   const char *step = "";
-  int fd = xl_open_send_socket(addr, (int)port, (int)dscp, (int)prio, &step);
+  int fd = xl_open_send_socket(addr, port, dscp, prio, &step);
   if (fd < 0) return throw_errno(env, step, -fd);
   napi_value out;
   CHECK(napi_create_int32(env, fd, &out));
@@ -200,8 +230,8 @@ static napi_value js_open_sender(napi_env env, napi_callback_info info) {
 // closeFd(fd): a socket JS opened but never handed to the engine.
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   ARGS(1);
-  int64_t fd;
-  if (arg_i64(env, argv[0], &fd) && fd >= 0) close((int)fd);
+  int fd;
+  if (arg_int(env, argv[0], 0, INT32_MAX, &fd)) close(fd);
   return NULL;
 }
 
@@ -221,21 +251,21 @@ static void set_str(napi_env env, napi_value obj, const char *name, const char *
 // socketOptions(fd) → what the kernel says the socket carries (read back with getsockopt).
 static napi_value js_socket_options(napi_env env, napi_callback_info info) {
   ARGS(1);
-  int64_t fd;
-  if (!arg_i64(env, argv[0], &fd)) return throw_errno(env, "socketOptions arguments", EINVAL);
+  int fd;
+  if (!arg_int(env, argv[0], 0, INT32_MAX, &fd)) return throw_errno(env, "socketOptions arguments", EINVAL);
   int tos = 0, prio = 0, ts = 0;
   socklen_t l = sizeof(int);
-  if (getsockopt((int)fd, IPPROTO_IP, IP_TOS, &tos, &l) != 0) return throw_errno(env, "IP_TOS", errno);
+  if (getsockopt(fd, IPPROTO_IP, IP_TOS, &tos, &l) != 0) return throw_errno(env, "IP_TOS", errno);
   l = sizeof(int);
-  if (getsockopt((int)fd, SOL_SOCKET, SO_PRIORITY, &prio, &l) != 0)
+  if (getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, &l) != 0)
     return throw_errno(env, "SO_PRIORITY", errno);
   l = sizeof(int);
-  if (getsockopt((int)fd, SOL_SOCKET, SO_TIMESTAMPNS, &ts, &l) != 0)
+  if (getsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &ts, &l) != 0)
     return throw_errno(env, "SO_TIMESTAMPNS", errno);
   struct sockaddr_in a;
   socklen_t al = sizeof a;
   memset(&a, 0, sizeof a);
-  getsockname((int)fd, (struct sockaddr *)&a, &al);
+  getsockname(fd, (struct sockaddr *)&a, &al);
   napi_value out;
   CHECK(napi_create_object(env, &out));
   set_int(env, out, "tos", tos);
@@ -254,19 +284,24 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   napi_call_function(env, undefined, cb, 0, NULL, NULL);
 }
 
-static int64_t opt_i64(napi_env env, napi_value obj, const char *name, int64_t fallback) {
+// An option left out takes its default; one given must be a boolean or a number in [min, max].
+static int opt_i64(napi_env env, napi_value obj, const char *name, int64_t fallback, int64_t min, int64_t max,
+                   int64_t *out) {
   napi_value v;
   napi_valuetype t;
-  int64_t x;
-  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||
-      (t != napi_number && t != napi_boolean))
-    return fallback;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_undefined) {
+    *out = fallback;
+    return 1;
+  }
   if (t == napi_boolean) {
     bool b;
-    napi_get_value_bool(env, v, &b);
-    return b;
+    if (napi_get_value_bool(env, v, &b) != napi_ok) return 0;
+    *out = b;
+  } else if (t != napi_number || !arg_i64(env, v, out)) {
+    return 0;
   }
-  return arg_i64(env, v, &x) ? x : fallback;
+  return *out >= min && *out <= max;
 }
 
 // start(handle, options, onBatch) → report; the receive socket must be open.
@@ -274,18 +309,29 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   ARGS(3);
   ENGINE();
   if (e->thread_started || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
+  const int64_t SEC = 1000000000LL;
+  int64_t core, prio, lock, busy, inl, idle, spin, slice, brk;
+  // A break of 0 would switch the FIFO breaks off; an hour-long one would stall close().
+  if (!opt_i64(env, argv[1], "core", -1, -1, INT32_MAX, &core) ||
+      !opt_i64(env, argv[1], "fifoPriority", 0, 0, 99, &prio) ||
+      !opt_i64(env, argv[1], "lockMemory", 0, 0, 1, &lock) || !opt_i64(env, argv[1], "busyPoll", 1, 0, 1, &busy) ||
+      !opt_i64(env, argv[1], "inlinePoll", 0, 0, 1, &inl) ||
+      !opt_i64(env, argv[1], "idleSpinNs", 20000000, 0, 3600 * SEC, &idle) ||
+      !opt_i64(env, argv[1], "spinNs", 30000, 0, SEC, &spin) ||
+      !opt_i64(env, argv[1], "fifoSliceNs", 900000, 1, 10 * SEC, &slice) ||
+      !opt_i64(env, argv[1], "fifoBreakNs", 100000, 1, SEC, &brk))
+    return throw_range(env, "native engine: a start option is not a finite number in its range");
+  if (core >= CPU_SETSIZE) return throw_errno(env, "sched_setaffinity", EINVAL);
   xl_options_t *o = &e->opt;
-  o->core = (int)opt_i64(env, argv[1], "core", -1);
-  o->fifo_priority = (int)opt_i64(env, argv[1], "fifoPriority", 0);
-  o->lock_memory = (int)opt_i64(env, argv[1], "lockMemory", 0);
-  o->busy_poll = (int)opt_i64(env, argv[1], "busyPoll", 1);
-  o->inline_poll = (int)opt_i64(env, argv[1], "inlinePoll", 0);
-  if (o->inline_poll) o->busy_poll = 0;
-  o->idle_spin_ns = opt_i64(env, argv[1], "idleSpinNs", 20000000);
-  o->spin_ns = opt_i64(env, argv[1], "spinNs", 30000);
-  o->fifo_slice_ns = opt_i64(env, argv[1], "fifoSliceNs", 900000);
-  o->fifo_break_ns = opt_i64(env, argv[1], "fifoBreakNs", 100000);
-  if (o->core >= CPU_SETSIZE) return throw_errno(env, "sched_setaffinity", EINVAL);
+  o->core = (int)core;
+  o->fifo_priority = (int)prio;
+  o->lock_memory = (int)lock;
+  o->inline_poll = (int)inl;
+  o->busy_poll = inl ? 0 : (int)busy;
+  o->idle_spin_ns = idle;
+  o->spin_ns = spin;
+  o->fifo_slice_ns = slice;
+  o->fifo_break_ns = brk;
   napi_value name;
   CHECK(napi_create_string_utf8(env, "xlane-native-engine", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &e->tsfn));
@@ -322,21 +368,24 @@ static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value g
 }
 
 // setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...],
-//           heartbeatIncarnation (-1: no heartbeats), releaseJitterNs)
+//           heartbeatIncarnation (-1: no heartbeats), releaseJitterNs, reject (1: policy 'reject'))
 static napi_value js_set_sender(napi_env env, napi_callback_info info) {
-  ARGS(11);
+  ARGS(12);
   ENGINE();
   uint32_t slot, ndest_x2;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_TX, argv[1], argv[2], &slot);
   if (!m) return throw_errno(env, "setSender arguments", EINVAL);
-  int64_t fd, incarnation;
-  int ok = arg_i64(env, argv[3], &fd) && arg_u32(env, argv[4], &m->tx.wire_id) &&
+  int64_t incarnation;
+  int fd = -1;
+  int ok = arg_int(env, argv[3], -1, INT32_MAX, &fd) && arg_u32(env, argv[4], &m->tx.wire_id) &&
            arg_i64(env, argv[9], &incarnation) && incarnation >= -1 && incarnation <= 0xffffffffLL &&
            arg_u32(env, argv[5], &m->tx.epoch) && arg_u32(env, argv[6], &m->tx.max_payload) &&
-           arg_i64(env, argv[7], &m->tx.min_period_ns) &&
-           arg_i64(env, argv[10], &m->tx.release_jitter_ns) && m->tx.release_jitter_ns >= 0 &&
-           m->tx.release_jitter_ns < m->tx.min_period_ns && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
-  m->tx.fd = (int)fd;
+           m->tx.max_payload <= XL_MAX_PAYLOAD && arg_i64(env, argv[7], &m->tx.min_period_ns) &&
+           m->tx.min_period_ns > 0 && arg_i64(env, argv[10], &m->tx.release_jitter_ns) &&
+           m->tx.release_jitter_ns >= 0 && m->tx.release_jitter_ns < m->tx.min_period_ns &&
+           arg_int(env, argv[11], 0, 1, &m->tx.reject) && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
+  // Stays -1 on failure: the caller still owns the socket and closes it.
+  m->tx.fd = ok ? fd : -1;
   m->tx.heartbeat = ok && incarnation >= 0;
   m->tx.incarnation = m->tx.heartbeat ? (uint32_t)incarnation : 0;
   if (ok) {
@@ -370,8 +419,10 @@ static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
   uint32_t slot;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_RX, argv[1], argv[2], &slot);
   if (!m) return throw_errno(env, "setReceiver arguments", EINVAL);
+  // σ_max bounds what is copied into a delivery-ring slot: never more than a slot holds.
   int ok = arg_u32(env, argv[3], &m->rx.wire_id) && arg_u32(env, argv[4], &m->rx.epoch) &&
            arg_ipv4(env, argv[5], &m->rx.sender_addr) && arg_u32(env, argv[6], &m->rx.max_payload) &&
+           m->rx.max_payload <= XL_MAX_PAYLOAD &&
            napi_get_value_double(env, argv[7], &m->rx.lambda_min_ns) == napi_ok &&
            napi_get_value_double(env, argv[8], &m->rx.lambda_max_ns) == napi_ok;
   int64_t deliver = 0;

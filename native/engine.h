@@ -31,7 +31,10 @@ typedef struct {
   int64_t anchor_ns;
   int heartbeat; // time-triggered: a frame at every boundary, carrying HEARTBEAT(incarnation)
   uint32_t incarnation;
+  int reject; // policy 'reject': a request while a message waits is refused, not coalesced
   int pending;
+  // Published as `released` when the waiting message leaves: its own ticket, or that of a newer
+  // request refused meanwhile, so `released` only moves forward and ends at JS's newest ticket.
   int32_t pending_ticket;
   int64_t pending_since_ns; // when the waiting message (or the one it replaced) left the ring
   uint32_t frame_len, payload_len;
@@ -75,8 +78,10 @@ typedef struct {
                          //    engine thread only keeps time (boundaries, liveness deadlines)
   int64_t idle_spin_ns;  // busy-poll: keep spinning this long after the last activity
   int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin
-  int64_t fifo_slice_ns; // SCHED_FIFO: spin at most this long ...
-  int64_t fifo_break_ns; // ... then block (interrupt-style) at least this long
+  // SCHED_FIFO: every fifo_slice_ns on the CPU owes fifo_break_ns off it. Blocked time pays the
+  // debt; what is still owed is taken as a sleep that traffic cannot cut short (engine_thread.c).
+  int64_t fifo_slice_ns;
+  int64_t fifo_break_ns;
 } xl_options_t;
 
 typedef struct {
@@ -105,7 +110,9 @@ typedef struct xl_engine {
   pthread_cond_t cond;
   xl_ctrl_t *ctrl_head, *ctrl_tail;
   _Atomic uint32_t ctrl_posted;
-  uint32_t ctrl_seen;
+  // Atomic: in poll mode the JS thread applies control too, while the engine thread compares it
+  // outside loop_lock before it blocks.
+  _Atomic uint32_t ctrl_seen;
   napi_threadsafe_function tsfn;
   xl_thread_report_t report;
   // Engine-thread state.
@@ -118,6 +125,7 @@ typedef struct xl_engine {
   int n_watch;
   struct xl_rx_scratch *rx_scratch; // recvmmsg buffers
   void *stack;           // the engine thread's own stack, so it can be locked
+  int own_stack;         // the thread runs on `stack` (else on a default one: pthread_attr_setstack failed)
 } xl_engine_t;
 
 #define XL_RX_BATCH 32

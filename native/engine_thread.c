@@ -1,5 +1,5 @@
-// The engine thread: setup (pin, timer slack, SCHED_FIFO, mlockall) and the loop that paces sends
-// and polls the receive socket.
+// The engine thread: setup (pin, timer slack, SCHED_FIFO, mlock of what it touches) and the loop
+// that paces sends and polls the receive socket.
 //
 // How it waits (see docs/native-engine.md):
 // - busy-poll (default): spin over recvmmsg(MSG_DONTWAIT) and the clock while anything happened in
@@ -11,8 +11,10 @@
 //   both modes (sleep, then spin), so a silent lane is suspected within microseconds: a ppoll
 //   timeout alone wakes 60-100 µs late on a VM. The spin only happens when a frame is already
 //   late by the lane's timeout minus spin_ns, so it costs at most spin_ns per late frame.
-// - SCHED_FIFO: never spin longer than fifo_slice_ns without blocking for fifo_break_ns, so the
-//   thread stays under the kernel's RT budget (sched_rt_runtime_us, 95%) and is never throttled.
+// - SCHED_FIFO: every fifo_slice_ns on the CPU owes fifo_break_ns off it (90 % / 10 % by
+//   default), so the thread stays under the kernel's RT budget (sched_rt_runtime_us, 95 %) and is
+//   not throttled. Time really blocked (ppoll) pays the debt; what is still owed is taken as a
+//   plain sleep that neither a datagram nor a JS wake-up ends, preferably right after a boundary.
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -93,13 +95,29 @@ static void setup_thread(xl_engine_t *e) {
         {e->rx_scratch, sizeof *e->rx_scratch},
         {e->stack, XL_STACK_BYTES},
     };
-    r->mlocked = 1;
-    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
-      if (mlock(regions[i].p, regions[i].n) != 0) {
-        r->mlocked = 0;
-        r->mlock_err = errno;
-        break;
+    const size_t count = sizeof regions / sizeof regions[0];
+    if (!e->own_stack) {
+      // The thread runs on a default stack (engine_start_thread): lock that one instead.
+      pthread_attr_t attr;
+      regions[count - 1].p = NULL;
+      if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &regions[count - 1].p, &regions[count - 1].n);
+        pthread_attr_destroy(&attr);
       }
+    }
+    size_t locked = 0;
+    int err = 0;
+    for (; locked < count; locked++) {
+      if (!regions[locked].p) err = ENOMEM;
+      else if (mlock(regions[locked].p, regions[locked].n) != 0) err = errno;
+      if (err) break;
+    }
+    if (err) {
+      // All or nothing, so `mlocked: 0` is the whole truth and no page stays pinned for nothing.
+      for (size_t i = 0; i < locked; i++) munlock(regions[i].p, regions[i].n);
+      r->mlock_err = err;
+    } else {
+      r->mlocked = 1;
     }
   }
 }
@@ -112,13 +130,16 @@ static void announce(xl_engine_t *e) {
 }
 
 // Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
-static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
+// Returns how long it was blocked (0 when there was work and it did not block).
+static int64_t block_until(xl_engine_t *e, int64_t until, int watch_rx) {
+  int64_t blocked = 0;
   _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
   atomic_store_explicit(sleeping, 1, memory_order_seq_cst);
   // Dekker with JS: it pushes, then reads `sleeping`; we set `sleeping`, then look at the ring.
   int busy = atomic_load_explicit(xl_word(e, XL_W_TX_HEAD), memory_order_seq_cst) !=
                  atomic_load_explicit(xl_word(e, XL_W_TX_TAIL), memory_order_relaxed) ||
-             atomic_load_explicit(&e->ctrl_posted, memory_order_seq_cst) != e->ctrl_seen ||
+             atomic_load_explicit(&e->ctrl_posted, memory_order_seq_cst) !=
+                 atomic_load_explicit(&e->ctrl_seen, memory_order_relaxed) ||
              atomic_load_explicit(&e->stop, memory_order_seq_cst);
   if (!busy) {
     int64_t now = xl_mono_ns();
@@ -128,6 +149,7 @@ static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
       struct pollfd fds[2] = {{.fd = e->event_fd, .events = POLLIN}, {.fd = e->rx_fd, .events = POLLIN}};
       struct timespec ts = {.tv_sec = wait / 1000000000LL, .tv_nsec = wait % 1000000000LL};
       int n = ppoll(fds, watch_rx ? 2 : 1, &ts, NULL);
+      blocked = xl_mono_ns() - now;
       if (n > 0 && (fds[0].revents & POLLIN)) {
         uint64_t v;
         ssize_t r = read(e->event_fd, &v, sizeof v);
@@ -136,6 +158,17 @@ static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
     }
   }
   atomic_store_explicit(sleeping, 0, memory_order_seq_cst);
+  return blocked;
+}
+
+// The SCHED_FIFO break: a plain sleep, not ppoll, so neither a datagram (it waits in the socket
+// buffer) nor a JS wake-up (the ring is read right after) can end it early. Only stop can, at the
+// next EINTR at the latest; the break is short (fifo_break_ns, at most twice that).
+static void fifo_break(xl_engine_t *e, int64_t until) {
+  struct timespec ts = {.tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+         !atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+  }
 }
 
 static int rx_ring_full(xl_engine_t *e) { return !xl_rx_ring_has_room(e); }
@@ -151,8 +184,15 @@ static void *engine_main(void *arg) {
   const xl_options_t *o = &e->opt;
   double *es = xl_engine_stats(e);
   int64_t last_activity = xl_mono_ns();
-  int64_t spin_since = last_activity; // start of the current stretch without blocking
   int fifo = e->report.fifo;
+  // SCHED_FIFO break budget. Time on the CPU (all time not spent blocked, preemption included: it
+  // errs on the safe side) adds fifo_break_ns / fifo_slice_ns per ns to `owed`; time blocked pays
+  // it back. Idle time is not banked (owed ≥ 0): the kernel's RT budget does not bank it either.
+  const double owed_per_ns = fifo ? (double)o->fifo_break_ns / (double)o->fifo_slice_ns : 0;
+  const double owed_cap = 2.0 * (double)o->fifo_break_ns;
+  double owed = 0;
+  int64_t accounted_to = last_activity, blocked_ns = 0;
+  int64_t defer_until = INT64_MIN; // a due break waits for this boundary to pass (INT64_MIN: none)
 
   const int inline_poll = o->inline_poll;
   while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
@@ -182,16 +222,31 @@ static void *engine_main(void *arg) {
     }
     int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - o->spin_ns;
     int in_spin_window = now >= wake_for_timer;
-    if (fifo && now - spin_since >= o->fifo_slice_ns) {
-      // The break: block (a datagram still wakes us) and give the CPU back, ending early only for
-      // a send boundary or a deadline, which we then meet by spinning again.
-      int64_t end = now + o->fifo_break_ns;
-      if (wake_for_timer < end) end = wake_for_timer;
-      if (end > now) {
-        es[XL_ES_FIFO_BREAKS]++;
-        block_until(e, end, !inline_poll && !rx_ring_full(e));
-        spin_since = xl_mono_ns();
-        continue;
+    if (fifo) {
+      int64_t on_cpu = now - accounted_to - blocked_ns;
+      owed += (double)(on_cpu > 0 ? on_cpu : 0) * owed_per_ns - (double)blocked_ns;
+      if (owed < 0) owed = 0;
+      if (owed > owed_cap) owed = owed_cap;
+      accounted_to = now;
+      blocked_ns = 0;
+      if (owed >= (double)o->fifo_break_ns) {
+        // A break that ends before the spin window of the next boundary costs pacing nothing. If
+        // this gap is too short, wait for the boundary to pass and take it in the gap after; if
+        // that one is too short as well (a period below spinUs + the break), or the debt has
+        // doubled, the budget wins and the break crosses a boundary.
+        int64_t len = (int64_t)owed;
+        int fits = wake_for_timer == INT64_MAX || wake_for_timer - now >= len;
+        int waited = defer_until != INT64_MIN && now >= defer_until;
+        if (fits || waited || owed >= owed_cap) {
+          fifo_break(e, now + len);
+          es[XL_ES_FIFO_BREAKS]++;
+          blocked_ns += xl_mono_ns() - now;
+          defer_until = INT64_MIN;
+          continue;
+        }
+        if (defer_until == INT64_MIN) defer_until = next_timer;
+      } else {
+        defer_until = INT64_MIN; // paid off by blocking meanwhile
       }
     }
     int hot = o->busy_poll && now - last_activity < o->idle_spin_ns;
@@ -206,8 +261,7 @@ static void *engine_main(void *arg) {
     // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet.
     int full = rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
-    block_until(e, until, !inline_poll && !full);
-    spin_since = xl_mono_ns();
+    blocked_ns += block_until(e, until, !inline_poll && !full);
   }
   return NULL;
 }
@@ -216,7 +270,14 @@ int xl_engine_start_thread(xl_engine_t *e) {
   memset(&e->report, 0, sizeof e->report);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstack(&attr, e->stack, XL_STACK_BYTES);
+  e->own_stack = pthread_attr_setstack(&attr, e->stack, XL_STACK_BYTES) == 0;
+  if (!e->own_stack) {
+    // A default stack of the same size then (setup_thread locks that one): the thread must run
+    // either way, and a failed setstack leaves no guarantee about attr.
+    pthread_attr_destroy(&attr);
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, XL_STACK_BYTES);
+  }
   int err = pthread_create(&e->thread, &attr, engine_main, e);
   pthread_attr_destroy(&attr);
   if (err) return err;

@@ -62,6 +62,7 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->release_jitter_ns = s->release_jitter_ns;
   l->heartbeat = s->heartbeat;
   l->incarnation = s->incarnation;
+  l->reject = s->reject;
   // A tightened σ_max holds from now on: a message accepted under the old grant that no longer
   // fits is refused, not sent (it would break the other lanes' guarantees).
   if (l->pending && l->payload_len > l->max_payload) {
@@ -89,7 +90,9 @@ static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
   // A grant change keeps the window, the counters, the incarnation and the liveness state.
   l->wire_id = s->wire_id;
   l->epoch = s->epoch;
-  l->max_payload = s->max_payload;
+  // The admission check is all that keeps a payload inside its delivery-ring slot (engine_rx.c),
+  // so σ_max from JS is never trusted past what a slot holds.
+  l->max_payload = s->max_payload < XL_MAX_PAYLOAD ? s->max_payload : XL_MAX_PAYLOAD;
   l->sender_addr = s->sender_addr;
   l->lambda_min_ns = s->lambda_min_ns;
   l->lambda_max_ns = s->lambda_max_ns;
@@ -105,7 +108,7 @@ static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
 
 void xl_apply_control(xl_engine_t *e) {
   uint32_t posted = atomic_load_explicit(&e->ctrl_posted, memory_order_acquire);
-  if (posted == e->ctrl_seen) return;
+  if (posted == atomic_load_explicit(&e->ctrl_seen, memory_order_relaxed)) return;
   pthread_mutex_lock(&e->lock);
   xl_ctrl_t *m = e->ctrl_head;
   e->ctrl_head = e->ctrl_tail = NULL;
@@ -113,7 +116,7 @@ void xl_apply_control(xl_engine_t *e) {
   int rx_changed = 0;
   while (m) {
     xl_ctrl_t *next = m->next;
-    e->ctrl_seen++;
+    atomic_fetch_add_explicit(&e->ctrl_seen, 1, memory_order_relaxed);
     switch (m->op) {
     case XL_CTRL_SET_TX: set_tx(e, m); break;
     case XL_CTRL_REMOVE_TX:
@@ -153,9 +156,15 @@ int xl_drain_tx_ring(xl_engine_t *e) {
     if (!l->active || l->gen != gen) continue;
     // The engine enforces the contract itself: JS checked it already, but a request that breaks
     // σ_max (a grant shrank meanwhile, or a buggy producer) never reaches the wire.
-    if (length > l->max_payload || length > XL_MAX_PAYLOAD) {
+    // A 'reject' lane refuses here too, not only in send(): a request written straight into the
+    // ring must not replace the message that waits for the boundary.
+    if (length > l->max_payload || length > XL_MAX_PAYLOAD || (l->pending && l->reject)) {
       xl_tx_stats(e, slot)[XL_TS_REFUSED]++;
-      atomic_store_explicit(xl_word(e, XL_RELEASED_OFFSET / 4 + (int)slot), ticket, memory_order_release);
+      // With a message still waiting, publishing this ticket now would tell JS the lane is free,
+      // and the waiting one's ticket, published later, would move `released` backwards: the
+      // waiting message publishes this newer ticket when it leaves instead.
+      if (l->pending) l->pending_ticket = ticket;
+      else atomic_store_explicit(xl_word(e, XL_RELEASED_OFFSET / 4 + (int)slot), ticket, memory_order_release);
       continue;
     }
     if (l->pending) xl_tx_stats(e, slot)[XL_TS_COALESCED]++;
@@ -258,7 +267,9 @@ int64_t xl_release_due(xl_engine_t *e) {
 }
 
 void xl_close_all_lanes(xl_engine_t *e) {
-  for (uint32_t s = 0; s < XL_MAX_LANES; s++) drop_tx(e, s);
+  // e->tx is NULL when create() failed half-way.
+  if (e->tx)
+    for (uint32_t s = 0; s < XL_MAX_LANES; s++) drop_tx(e, s);
   // Control messages never applied still own their sockets.
   xl_ctrl_t *m = e->ctrl_head;
   e->ctrl_head = e->ctrl_tail = NULL;

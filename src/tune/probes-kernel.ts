@@ -72,7 +72,7 @@ export function probeSwap(f: HostFacts): Finding {
     id,
     status: 'warn',
     current: `${f.swaps.length} swap area(s): ${f.swaps.map((s) => s.split(/\s+/)[0]).join(', ')}`,
-    recommended: 'no swap, or the engine locks its memory (mlockall)',
+    recommended: 'no swap, or the native engine mlocks what its thread touches (lockMemory)',
     fix: 'swapoff -a',
     fixKind: 'manual',
   };

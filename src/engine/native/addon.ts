@@ -118,6 +118,9 @@ export interface NativeAddon {
     heartbeatIncarnation: number,
     /** E of the grant (src/engine/schedule.ts); 0 ≤ E < minPeriodNs. */
     releaseJitterNs: number,
+    /** 1: policy 'reject', the engine refuses a request while the lane's message waits; 0: the
+     * newer one replaces it. */
+    reject: number,
   ): void;
   removeSender(h: EngineHandle, slot: number, gen: number): void;
   setReceiver(

@@ -41,9 +41,49 @@ export interface NativeEngineOptions {
   idleSpinUs?: number;
   /** Sleep until this long before a send boundary, then spin (µs; FACTS.md: 30). */
   spinUs?: number;
-  /** Under SCHED_FIFO: spin at most fifoSliceUs, then block at least fifoBreakUs (RT throttling). */
+  /** Under SCHED_FIFO (RT throttling, docs/native-engine.md): every fifoSliceUs on the CPU owes
+   * fifoBreakUs off it (defaults 900 / 100: at most 90 % of a CPU). Time blocked anyway counts; the
+   * rest is a sleep that traffic does not cut short. 1..1e6 and 1..1e5 µs, and fifoBreakUs at
+   * least fifoSliceUs / 19, so the thread stays under the kernel's 95 % RT budget. */
   fifoSliceUs?: number;
   fifoBreakUs?: number;
+}
+
+const RECEIVE_MODES: readonly string[] = ['busy-poll', 'blocking', 'poll'];
+
+/** Options are checked before they reach C, where a NaN or a 0 break would silently change what
+ * the engine thread does. */
+export function validateNativeEngineOptions(o: NativeEngineOptions): void {
+  const errors: string[] = [];
+  const range = (name: string, v: unknown, min: number, max: number, integer = false) => {
+    if (v === undefined) return;
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      v >= min &&
+      v <= max &&
+      (!integer || Number.isInteger(v));
+    if (!ok) errors.push(`${name} must be ${integer ? 'an integer ' : ''}${min}..${max}, not ${String(v)}`);
+  };
+  if (o.receive !== undefined && !RECEIVE_MODES.includes(o.receive))
+    errors.push(`receive must be one of ${RECEIVE_MODES.join(', ')}, not ${String(o.receive)}`);
+  range('fifoPriority', o.fifoPriority, 1, 99, true);
+  if (o.lockMemory !== undefined && typeof o.lockMemory !== 'boolean')
+    errors.push(`lockMemory must be a boolean, not ${String(o.lockMemory)}`);
+  range('idleSpinUs', o.idleSpinUs, 0, 60_000_000);
+  range('spinUs', o.spinUs, 0, 10_000);
+  range('fifoSliceUs', o.fifoSliceUs, 1, 1_000_000);
+  range('fifoBreakUs', o.fifoBreakUs, 1, 100_000);
+  const slice = o.fifoSliceUs ?? 900;
+  const brk = o.fifoBreakUs ?? 100;
+  if (errors.length === 0 && brk * 19 < slice)
+    errors.push(
+      `fifoBreakUs (${brk}) must be at least fifoSliceUs / 19 (${slice / 19}): the kernel throttles a FIFO thread above 95 % of a CPU`,
+    );
+  if (errors.length)
+    throw new XlaneError('XL_ERR_VALIDATION', `invalid native engine options: ${errors.join('; ')}`, {
+      errors: errors.map((message) => ({ path: 'options', message })),
+    });
 }
 
 /** Engine-wide receive-path statistics (not per lane). */
@@ -112,6 +152,7 @@ export class NativeEngine implements Engine {
     private readonly addon: NativeAddon,
     private readonly options: NativeEngineOptions = {},
   ) {
+    validateNativeEngineOptions(options);
     this.txSlots = new Array(addon.layout.MAX_LANES);
     this.rxSlots = new Array(addon.layout.MAX_LANES);
     this.inlinePoll = options.receive === 'poll';
@@ -230,6 +271,9 @@ export class NativeEngine implements Engine {
     validateSenderSpec(spec);
     const copy: SenderSpec = { ...spec, destinations: spec.destinations.map((d) => ({ ...d })) };
     let lane = this.senders.get(spec.laneId);
+    const isNew = !lane;
+    // What to restore when the engine refuses the change: it then still runs the lane as before.
+    let before: Pick<SenderLane, 'spec' | 'fd' | 'error'> | undefined;
     if (!lane) {
       const slot = allocate(this.txSlots, this.nextTxSlot, spec.laneId);
       this.nextTxSlot = (slot + 1) % this.txSlots.length;
@@ -240,6 +284,7 @@ export class NativeEngine implements Engine {
       this.openSocket(lane, copy);
     } else {
       const old = lane.spec;
+      before = { spec: old, fd: lane.fd, error: lane.error };
       lane.spec = copy;
       if (
         lane.fd < 0 ||
@@ -251,19 +296,40 @@ export class NativeEngine implements Engine {
     }
     const dests: (string | number)[] = [];
     for (const d of copy.destinations) dests.push(d.address, d.port);
-    this.addon.setSender(
-      this.handle!,
-      lane.slot,
-      lane.gen,
-      lane.fd,
-      copy.wireId,
-      copy.epoch,
-      copy.maxPayloadBytes,
-      copy.minPeriodNs,
-      dests,
-      copy.heartbeat ? copy.heartbeat.incarnation : -1,
-      copy.releaseJitterNs ?? 0,
-    );
+    try {
+      this.addon.setSender(
+        this.handle!,
+        lane.slot,
+        lane.gen,
+        lane.fd,
+        copy.wireId,
+        copy.epoch,
+        copy.maxPayloadBytes,
+        copy.minPeriodNs,
+        dests,
+        copy.heartbeat ? copy.heartbeat.incarnation : -1,
+        copy.releaseJitterNs ?? 0,
+        copy.policy === 'reject' ? 1 : 0,
+      );
+    } catch (e) {
+      // The engine never saw this change: a socket opened for it is still ours to close, and the
+      // lane must look to send() exactly as the engine runs it.
+      if (lane.fd >= 0 && lane.fd !== before?.fd) this.addon.closeFd(lane.fd);
+      if (isNew) {
+        this.senders.delete(spec.laneId);
+        this.txSlots[lane.slot] = undefined;
+      } else if (before) {
+        lane.spec = before.spec;
+        lane.fd = before.fd;
+        lane.error = before.error;
+      }
+      const code = (e as { code?: string }).code;
+      throw new XlaneError(
+        code === 'EINVAL' ? 'XL_ERR_VALIDATION' : 'XL_ERR_KERNEL',
+        `the native engine refused lane ${spec.laneId}: ${errText(e)}`,
+        { laneId: spec.laneId },
+      );
+    }
   }
 
   /** Opens the lane's socket on this thread, so a taken port is known at once; the engine thread
