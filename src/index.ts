@@ -12,6 +12,7 @@ export {
 } from './client/failure-detector.js';
 export { failureTimeoutNs, type TimeoutChange } from './client/grant-diff.js';
 export { Lane, type LaneEvents, type LaneMessage, type LaneOptions, type LaneState } from './client/lane.js';
+export type { ClientLaneCounters } from './client/transport.js';
 export { createJsEngine, JsEngine, type JsEngineOptions } from './engine/js/engine.js';
 export { NativeEngine, type NativeEngineOptions } from './engine/native/engine.js';
 export { createNativeEngine } from './engine/native/select.js';

@@ -1,9 +1,16 @@
 // A Client transport over an in-process LocalBackend: the embedded mode (no socket, no copy on the
 // send path) and the unit tests' fake backend both plug in here.
 import type { LocalBackend } from '../agent/local-api/backend.js';
-import type { LaneCounters, SendOutcome } from '../engine/types.js';
+import type { SendOutcome } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
-import type { ClientTransport, GroupSink, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+import type {
+  ClientLaneCounters,
+  ClientTransport,
+  GroupSink,
+  LaneOpenRequest,
+  OpenedLane,
+  TransportSink,
+} from './transport.js';
 
 interface Entry {
   laneId: string;
@@ -60,7 +67,7 @@ export class BackendTransport implements ClientTransport {
     return this.send(key, payload);
   }
 
-  async counters(key: number): Promise<LaneCounters> {
+  async counters(key: number): Promise<ClientLaneCounters> {
     const e = this.entry(key);
     const c = this.backend.counters(e.laneId);
     if (!c) throw new XlaneError('XL_ERR_UNKNOWN_LANE', `no counters for lane ${e.laneId}`);

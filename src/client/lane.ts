@@ -6,11 +6,11 @@
 import { EventEmitter } from 'node:events';
 import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
 import type { Grant } from '../alloc/types.js';
-import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+import type { DeliveryView, SendOutcome } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { diffGrants, type TimeoutChange } from './grant-diff.js';
 import { IteratorFanout } from './iterator-fanout.js';
-import type { ClientTransport } from './transport.js';
+import type { ClientLaneCounters, ClientTransport } from './transport.js';
 
 export type LaneState = 'pending' | 'live' | 'closed';
 
@@ -129,7 +129,7 @@ export class Lane extends EventEmitter<LaneEvents> {
     });
   }
 
-  counters(): Promise<LaneCounters> {
+  counters(): Promise<ClientLaneCounters> {
     return this.transport.counters(this.key);
   }
 

@@ -14,10 +14,17 @@ import {
   parseJsonBody,
   type WireError,
 } from '../agent/local-api/frames.js';
-import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+import type { DeliveryView, SendOutcome } from '../engine/types.js';
 import { type ErrorCode, ErrorCodes, XlaneError } from '../errors.js';
 import type { FdEvent, MemberStatus } from '../fd/types.js';
-import type { ClientTransport, GroupSink, LaneOpenRequest, OpenedLane, TransportSink } from './transport.js';
+import type {
+  ClientLaneCounters,
+  ClientTransport,
+  GroupSink,
+  LaneOpenRequest,
+  OpenedLane,
+  TransportSink,
+} from './transport.js';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -133,8 +140,8 @@ export class SocketTransport implements ClientTransport {
     return ((await p) as { outcome: SendOutcome }).outcome;
   }
 
-  async counters(key: number): Promise<LaneCounters> {
-    return (await this.request('counters', { lane: key })) as LaneCounters;
+  async counters(key: number): Promise<ClientLaneCounters> {
+    return (await this.request('counters', { lane: key })) as ClientLaneCounters;
   }
 
   async subscribeGroup(group: string, sink: GroupSink): Promise<number> {

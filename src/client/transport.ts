@@ -4,6 +4,14 @@
 import type { LaneEvent, LocalLane } from '../agent/local-api/backend.js';
 import type { LaneRequest } from '../alloc/types.js';
 import type { DeliveryView, LaneCounters, SendOutcome } from '../engine/types.js';
+
+/** The engine's counters of a lane, and in socket mode what the agent dropped for this client. */
+export interface ClientLaneCounters extends LaneCounters {
+  /** Messages of this lane the agent dropped because this connection read too slowly (its
+   * backlog passed the local API's limit); socket mode only. They show as gaps in `seq`. */
+  droppedDeliveries?: number;
+}
+
 import type { XlaneError } from '../errors.js';
 import type { FdEvent, MemberStatus } from '../fd/types.js';
 
@@ -40,7 +48,7 @@ export interface ClientTransport {
   send(key: number, payload: Uint8Array): SendOutcome;
   /** Like send, but resolves with the agent's verdict (a round trip in socket mode). */
   sendAcked(key: number, payload: Uint8Array): Promise<SendOutcome>;
-  counters(key: number): Promise<LaneCounters>;
+  counters(key: number): Promise<ClientLaneCounters>;
   /** Follows a failure-detector group; resolves with the subscription number. */
   subscribeGroup(group: string, sink: GroupSink): Promise<number>;
   unsubscribeGroup(sub: number): Promise<void>;
