@@ -2,19 +2,9 @@
 // that cut anything, or the report's dots would pass for all of them.
 import { describe, expect, it } from 'vitest';
 import { outliersNote } from '../../src/bench/interference.js';
-import { analyseLane, FIRST_OUTLIERS, type LaneWindow } from '../../src/bench/interference-stats.js';
+import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
-
-const W: LaneWindow = {
-  lane: 'L1',
-  name: 'h1-h2',
-  from: 'h1',
-  to: 'h2',
-  periodNs: 100_000,
-  payloadBytes: 64,
-  lambdaMinNs: 10_000,
-  lambdaMaxNs: 100_000,
-};
+import { W } from './lane-window.js';
 
 function run(mode: InterferenceRunDetail['mode'], late: number): InterferenceRunDetail {
   const n = 1000;

@@ -1,18 +1,8 @@
 // The interference bench's arithmetic on hand-made samples: window judgement, percentiles, the log
 // CDF and the per-window series.
 import { describe, expect, it } from 'vitest';
-import { analyseLane, type LaneWindow, logCdf } from '../../src/bench/interference-stats.js';
-
-const W: LaneWindow = {
-  lane: 'L1',
-  name: 'h1-h2',
-  from: 'h1',
-  to: 'h2',
-  periodNs: 100_000,
-  payloadBytes: 64,
-  lambdaMinNs: 10_000,
-  lambdaMaxNs: 100_000,
-};
+import { analyseLane, logCdf } from '../../src/bench/interference-stats.js';
+import { W } from './lane-window.js';
 
 function samples(latUs: number[], startNs = 5e9) {
   const n = latUs.length;
