@@ -36,35 +36,58 @@ static int find_rx(xl_engine_t *e, uint32_t wire_id) {
   }
 }
 
-// Lane-level checks in the order of receive/lane-table.ts; returns a drop reason or -1.
+// Lane-level checks in the order of receive/lane-table.ts; returns a drop reason or -1. Once the
+// lane is known, a drop is charged to it as well as engine-wide.
 static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t received_ns, int *slot_out,
                  int64_t *previous_incarnation) {
   int slot = find_rx(e, f->wire_id);
   if (slot < 0) return XL_DROP_UNKNOWN_LANE;
   xl_rx_lane_t *l = &e->rx[slot];
-  if (src != l->sender_addr) return XL_DROP_WRONG_SENDER;
+  double *st = xl_rx_stats(e, (uint32_t)slot);
+  if (src != l->sender_addr) {
+    st[XL_RS_DROP_WRONG_SENDER]++;
+    return XL_DROP_WRONG_SENDER;
+  }
+  // Epochs are global, not per lane: a receiver that skipped one of the lane's grants (it resynced
+  // from a snapshot) holds an older previous epoch than the grant its sender may still be on, so an
+  // epoch between the two is a grant it never saw, not a stale one.
+  if (f->epoch < l->epoch && (!l->has_previous || f->epoch < l->previous_epoch)) {
+    st[XL_RS_DROP_STALE_EPOCH]++;
+    return XL_DROP_STALE_EPOCH;
+  }
   int previous = l->has_previous && f->epoch == l->previous_epoch;
-  if (f->epoch < l->epoch && !previous) return XL_DROP_STALE_EPOCH;
-  // A newer epoch may carry a grant this receiver has not learnt yet: hold it to the frame limit.
+  // An epoch this receiver holds no grant for (newer, or one it skipped) may carry a larger σ_max
+  // than it knows: hold it to the frame limit.
   uint32_t limit = f->epoch == l->epoch ? l->max_payload
                    : previous            ? l->previous_max_payload
                                          : XL_MAX_PAYLOAD;
-  if ((uint32_t)f->data_length > limit) return XL_DROP_OVERSIZE;
+  if ((uint32_t)f->data_length > limit) {
+    st[XL_RS_DROP_OVERSIZE]++;
+    return XL_DROP_OVERSIZE;
+  }
   // The incarnation goes before the sequence: a restarted sender numbers from 0 again, which the
   // old window would take for duplicates, and its previous life's stragglers must not pass.
   *previous_incarnation = l->incarnation;
   if (f->heartbeat >= 0) {
-    if (f->heartbeat < l->incarnation) return XL_DROP_OLD;
+    if (f->heartbeat < l->incarnation) {
+      st[XL_RS_DROP_OLD]++;
+      return XL_DROP_OLD;
+    }
     if (f->heartbeat > l->incarnation) {
       l->win.started = 0; // counters of the previous life stay
       l->incarnation = f->heartbeat;
     }
   }
   int verdict = xl_seq_accept(&l->win, f->seq);
-  if (verdict == XL_SEQ_DUPLICATE) return XL_DROP_DUPLICATE;
-  if (verdict == XL_SEQ_OLD) return XL_DROP_OLD;
+  if (verdict == XL_SEQ_DUPLICATE) {
+    st[XL_RS_DROP_DUPLICATE]++;
+    return XL_DROP_DUPLICATE;
+  }
+  if (verdict == XL_SEQ_OLD) {
+    st[XL_RS_DROP_OLD]++;
+    return XL_DROP_OLD;
+  }
 
-  double *st = xl_rx_stats(e, (uint32_t)slot);
   st[XL_RS_RECEIVED]++;
   if (f->heartbeat >= 0) st[XL_RS_HEARTBEATS]++;
   st[XL_RS_LOST] = (double)l->win.open_gaps;

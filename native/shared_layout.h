@@ -45,6 +45,13 @@
 #define XL_RS_LAT_MIN 7
 #define XL_RS_LAT_MAX 8
 #define XL_RS_HEARTBEATS 9
+// The drops decided once the frame named this lane (receive/lane-table.ts: LANE_DROP_REASONS), so
+// a lane's own trouble is told apart from the engine-wide counts, which include them too.
+#define XL_RS_DROP_WRONG_SENDER 10
+#define XL_RS_DROP_STALE_EPOCH 11
+#define XL_RS_DROP_OVERSIZE 12
+#define XL_RS_DROP_OLD 13
+#define XL_RS_DROP_DUPLICATE 14
 
 // Engine-wide float64 counters: the drop reasons in DROP_REASONS order, then receive-path stats.
 #define XL_ENGINE_STATS_OFFSET (XL_RX_STATS_OFFSET + XL_MAX_LANES * XL_RX_STAT_WORDS * 8)
@@ -91,6 +98,7 @@
 
 #define XL_SHARED_BYTES (XL_RX_RING_OFFSET + XL_RX_SLOTS * XL_RX_SLOT_BYTES)
 
+_Static_assert(XL_RS_DROP_DUPLICATE < XL_RX_STAT_WORDS, "rx stats overflow their slot");
 _Static_assert(XL_TX_SLOT_HEADER + XL_MAX_PAYLOAD <= XL_TX_SLOT_BYTES, "tx slot too small");
 _Static_assert(XL_RX_SLOT_HEADER + XL_MAX_PAYLOAD <= XL_RX_SLOT_BYTES, "rx slot too small");
 _Static_assert(XL_RX_SLOT_BYTES % 8 == 0 && XL_TX_SLOT_BYTES % 8 == 0, "slots must keep f64 alignment");

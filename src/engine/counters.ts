@@ -1,4 +1,10 @@
-import { DROP_REASONS, type DropReason, type LaneCounters } from './types.js';
+import {
+  DROP_REASONS,
+  type DropReason,
+  LANE_DROP_REASONS,
+  type LaneCounters,
+  type LaneDropReason,
+} from './types.js';
 
 export function emptyLaneCounters(laneId: string): LaneCounters {
   return {
@@ -15,7 +21,14 @@ export function emptyLaneCounters(laneId: string): LaneCounters {
     early: 0,
     heartbeats: 0,
     latency: { count: 0, sumNs: 0, minNs: 0, maxNs: 0 },
+    dropped: emptyLaneDropCounters(),
   };
+}
+
+export function emptyLaneDropCounters(): Record<LaneDropReason, number> {
+  const out = {} as Record<LaneDropReason, number>;
+  for (const r of LANE_DROP_REASONS) out[r] = 0;
+  return out;
 }
 
 export function emptyDropCounters(): Record<DropReason, number> {

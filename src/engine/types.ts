@@ -90,6 +90,11 @@ export const DROP_REASONS = [
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
+/** The drop reasons decided after the frame's wire id named a lane the receiver holds: only these
+ * can be charged to a lane (the others come before the lane is known, or name none). */
+export const LANE_DROP_REASONS = ['wrongSender', 'staleEpoch', 'oversize', 'old', 'duplicate'] as const;
+export type LaneDropReason = (typeof LANE_DROP_REASONS)[number];
+
 /** One delivered message. The engine REUSES this object and the payload view for every message
  * (no per-packet allocation): copy what you keep before returning from the handler. */
 export interface DeliveryView {
@@ -129,6 +134,9 @@ export interface LaneCounters {
   /** Latency of accepted frames (ns; heartbeat-only frames included, delivered or not): count,
    * sum, min, max — histograms live in the agent. */
   latency: { count: number; sumNs: number; minNs: number; maxNs: number };
+  /** Received frames of this lane dropped, by reason: the share of EngineCounters.dropped that
+   * could be charged to a lane (all zero for a lane that only sends). */
+  dropped: Record<LaneDropReason, number>;
 }
 
 export interface EngineCounters {
@@ -151,9 +159,11 @@ export interface Engine {
   removeSender(laneId: string): void;
   setReceiver(spec: ReceiverSpec): void;
   removeReceiver(laneId: string): void;
-  /** Contract-checked, synchronous, never blocks. Oversize → XlaneError XL_ERR_CONTRACT_SIZE; sooner
-   * than π_min after the previous message with policy 'reject' → XL_ERR_CONTRACT_RATE; with policy
-   * 'coalesce' the pending message is replaced by this one ('coalesced'). Unknown lane →
+  /** Contract-checked, synchronous, never blocks. Oversize → XlaneError XL_ERR_CONTRACT_SIZE. A lane
+   * holds one message waiting for its period boundary: while the previous message is still waiting,
+   * policy 'reject' → XL_ERR_CONTRACT_RATE, policy 'coalesce' replaces it with this one
+   * ('coalesced'). A send after the previous message left is 'queued', however soon after it: the
+   * engine paces, so frames on the wire stay at least π_min apart. Unknown lane →
    * XL_ERR_UNKNOWN_LANE. The frame leaves at the lane's next period boundary — when that boundary
    * has already passed, the js engine (direct path) and the native engine in 'poll' mode send it
    * before send() returns. */

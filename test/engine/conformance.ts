@@ -3,6 +3,7 @@
 // native engine of the next issue are held to the same behaviour:
 //   runEngineConformance('js', createJsEngine)
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_PAYLOAD_BYTES } from '../../src/alloc/wire.js';
 import { monotonicNs } from '../../src/engine/clock.js';
 import { nextBoundaryNs } from '../../src/engine/schedule.js';
 import {
@@ -10,7 +11,9 @@ import {
   DROP_REASONS,
   type DropReason,
   type Engine,
+  LANE_DROP_REASONS,
   type LaneCounters,
+  type LaneDropReason,
   type LivenessEvent,
   type ReceiverSpec,
   type SenderSpec,
@@ -75,6 +78,14 @@ function lane(e: Engine, laneId: string): LaneCounters {
   const c = e.counters().lanes.find((l) => l.laneId === laneId);
   if (!c) throw new Error(`no counters for ${laneId}`);
   return c;
+}
+
+function noLaneDrops(): Record<LaneDropReason, number> {
+  return Object.fromEntries(LANE_DROP_REASONS.map((r) => [r, 0])) as Record<LaneDropReason, number>;
+}
+
+function noDrops(): Record<DropReason, number> {
+  return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 }
 
 function totalDropped(e: Engine): number {
@@ -379,6 +390,7 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       const stranger = await RawSender.open('127.0.0.2');
       try {
         b.engine.setReceiver(receiver('L1', 1, { epoch: 5, maxPayloadBytes: 16 }));
+        b.engine.setReceiver(receiver('L2', 2, { epoch: 5 }));
         const good = encodeFrame({ wireId: 1, epoch: 5, seq: 10 }, u32(10));
         const badMagic = Buffer.from(good);
         badMagic[0] = 0x00;
@@ -409,6 +421,16 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
         expected.old++;
         expect(b.engine.counters().dropped).toEqual(expected);
         expect(b.got.map((g) => g.seq)).toEqual([10, 200, 201]);
+        // What was decided once the frame named L1 is L1's too; the datagram-level oversize and the
+        // header and lane-lookup drops belong to no lane, and L2 was never named.
+        expect(lane(b.engine, 'L1').dropped).toEqual({
+          wrongSender: 1,
+          staleEpoch: 1,
+          oversize: 1,
+          old: 1,
+          duplicate: 1,
+        });
+        expect(lane(b.engine, 'L2').dropped).toEqual(noLaneDrops());
       } finally {
         await Promise.all([raw.close(), stranger.close()]);
       }
@@ -460,6 +482,75 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
         expect(lane(b.engine, 'L1')).toMatchObject({ received: 5 });
       } finally {
         await raw.close();
+      }
+    });
+
+    it('a receiver that skipped a grant accepts the epoch in between, under the frame limit; older than both is stale', async () => {
+      const b = await node();
+      const raw = await RawSender.open();
+      try {
+        // Epochs are global: the lane's grant of epoch 7 never reached this receiver (it resynced
+        // from a snapshot), so it holds epoch 9 with epoch 5 as the previous grant.
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 5, maxPayloadBytes: 16 }));
+        b.engine.setReceiver(receiver('L1', 1, { epoch: 9, maxPayloadBytes: 8 }));
+        const frame = (epoch: number, seq: number, bytes: number) =>
+          encodeFrame({ wireId: 1, epoch, seq }, Buffer.alloc(bytes, seq));
+        const cases: [DropReason | 'delivered', Buffer][] = [
+          ['delivered', frame(7, 0, 4)], // a sender still on the skipped grant
+          ['delivered', frame(7, 1, MAX_PAYLOAD_BYTES)], // its σ_max is unknown here: the frame limit
+          ['oversize', frame(7, 2, MAX_PAYLOAD_BYTES + 1)],
+          ['delivered', frame(5, 3, 16)], // the previous grant, under its own σ_max
+          ['oversize', frame(5, 4, 17)],
+          ['oversize', frame(9, 5, 9)],
+          ['staleEpoch', frame(4, 6, 4)], // older than both grants held
+        ];
+        for (const [, bytes] of cases) await raw.send(bytes, b.port);
+        await waitFor(() => b.got.length + totalDropped(b.engine) === cases.length, 'every frame handled');
+        expect(b.got.map((g) => [g.seq, g.payload.length])).toEqual([
+          [0, 4],
+          [1, MAX_PAYLOAD_BYTES],
+          [3, 16],
+        ]);
+        const expected = noDrops();
+        expected.oversize = 3;
+        expected.staleEpoch = 1;
+        expect(b.engine.counters().dropped).toEqual(expected);
+        expect(lane(b.engine, 'L1').dropped).toEqual({ ...noLaneDrops(), oversize: 3, staleEpoch: 1 });
+
+        // A fresh receiver holds no previous grant: anything older than its epoch is stale.
+        b.engine.setReceiver(receiver('L2', 2, { epoch: 9 }));
+        await raw.send(encodeFrame({ wireId: 2, epoch: 8, seq: 0 }, u32(0)), b.port);
+        await raw.send(encodeFrame({ wireId: 2, epoch: 9, seq: 1 }, u32(1)), b.port);
+        await waitFor(() => b.got.length === 4, 'the current-epoch frame');
+        expect(b.got[3]).toMatchObject({ laneId: 'L2', seq: 1 });
+        expect(b.engine.counters().dropped.staleEpoch).toBe(2);
+        expect(lane(b.engine, 'L2').dropped).toEqual({ ...noLaneDrops(), staleEpoch: 1 });
+      } finally {
+        await raw.close();
+      }
+    });
+
+    it("keeps a lane's receive drops when the same engine also sends on it", async () => {
+      const a = await node();
+      const raw = await RawSender.open();
+      const stranger = await RawSender.open('127.0.0.2');
+      try {
+        a.engine.setReceiver(receiver('L7', 7, { epoch: 3 }));
+        a.engine.setSender(sender('L7', 7, [a.port], { epoch: 3 }));
+        a.engine.setSender(sender('L8', 8, [a.port]));
+        await sendAll(a.engine, 'L7', [u32(1)]);
+        await waitFor(() => a.got.length === 1, 'the message to itself');
+        await stranger.send(encodeFrame({ wireId: 7, epoch: 3, seq: 50 }, u32(0)), a.port);
+        await raw.send(encodeFrame({ wireId: 7, epoch: 2, seq: 51 }, u32(0)), a.port);
+        await raw.send(encodeFrame({ wireId: 7, epoch: 3, seq: 0 }, u32(0)), a.port); // duplicate
+        await waitFor(() => totalDropped(a.engine) === 3, 'the bad frames counted');
+        const c = lane(a.engine, 'L7');
+        expect(c).toMatchObject({ sent: 1, received: 1 });
+        expect(c.dropped).toEqual({ ...noLaneDrops(), wrongSender: 1, staleEpoch: 1, duplicate: 1 });
+        // A lane this engine only sends on has nothing received to drop.
+        expect(lane(a.engine, 'L8').dropped).toEqual(noLaneDrops());
+      } finally {
+        await Promise.all([raw.close(), stranger.close()]);
       }
     });
 

@@ -2,8 +2,13 @@
 // counters are read from engine.counters() when /metrics is scraped, and the latency histogram
 // from the recorder the delivery path fills.
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
-import { LANE_DROP_REASONS, type LaneDropReason } from '../../engine/receive/lane-table.js';
-import { DROP_REASONS, type Engine, type EngineCounters, type LaneCounters } from '../../engine/types.js';
+import {
+  DROP_REASONS,
+  type Engine,
+  type EngineCounters,
+  LANE_DROP_REASONS,
+  type LaneCounters,
+} from '../../engine/types.js';
 import type { ClientDrops } from './client-drops.js';
 import type { LatencyRecorder } from './latency-recorder.js';
 
@@ -31,9 +36,6 @@ export interface AgentMetricsSources {
   clientDrops?: ClientDrops;
 }
 
-/** Engines that can charge a drop to a lane (the js engine's lane table) add this to LaneCounters. */
-type WithLaneDrops = LaneCounters & { dropped?: Partial<Record<LaneDropReason, number>> };
-
 const LANE_COUNTERS = [
   ['sent', 'Messages sent on the lane'],
   [
@@ -55,7 +57,7 @@ const LANE_COUNTERS = [
   ['early', 'Messages received sooner than the granted lambda_min'],
 ] as const;
 
-type NumericCounter = Exclude<keyof LaneCounters, 'laneId' | 'latency'>;
+type NumericCounter = Exclude<keyof LaneCounters, 'laneId' | 'latency' | 'dropped'>;
 /** Metric name part → counter field (snake_case in Prometheus, camelCase in the engine). */
 const COUNTER_FIELD: Record<(typeof LANE_COUNTERS)[number][0], NumericCounter> = {
   sent: 'sent',
@@ -118,16 +120,13 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
   });
   new Counter({
     name: 'xlane_lane_dropped_total',
-    help: 'Received frames dropped on the lane, by reason (only reasons decided once the lane is known; engines that can tell)',
+    help: 'Received frames dropped on the lane, by reason (only reasons decided once the lane is known)',
     labelNames: ['lane', 'reason'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const lane of snapshot().lanes as WithLaneDrops[]) {
-        const d = lane.dropped;
-        if (!d) continue;
-        for (const r of LANE_DROP_REASONS) this.inc({ lane: lane.laneId, reason: r }, d[r] ?? 0);
-      }
+      for (const lane of snapshot().lanes)
+        for (const r of LANE_DROP_REASONS) this.inc({ lane: lane.laneId, reason: r }, lane.dropped[r]);
     },
   });
   new Gauge({

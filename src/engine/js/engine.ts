@@ -378,6 +378,7 @@ export class JsEngine implements Engine {
       c.early = r.early;
       c.heartbeats = r.heartbeats;
       c.latency = r.latency;
+      c.dropped = r.dropped;
     }
     return { lanes: [...byId.values()], dropped: { ...this.receiver.dropped } };
   }

@@ -37,6 +37,11 @@ export interface SharedLayout {
   RS_LAT_MIN: number;
   RS_LAT_MAX: number;
   RS_HEARTBEATS: number;
+  RS_DROP_WRONG_SENDER: number;
+  RS_DROP_STALE_EPOCH: number;
+  RS_DROP_OVERSIZE: number;
+  RS_DROP_OLD: number;
+  RS_DROP_DUPLICATE: number;
   ENGINE_STATS_OFFSET: number;
   ES_RX_BATCHES: number;
   ES_JS_WAKEUPS: number;

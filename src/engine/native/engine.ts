@@ -444,6 +444,13 @@ export class NativeEngine implements Engine {
         minNs: b.rxStat(s, L.RS_LAT_MIN),
         maxNs: b.rxStat(s, L.RS_LAT_MAX),
       };
+      c.dropped = {
+        wrongSender: b.rxStat(s, L.RS_DROP_WRONG_SENDER),
+        staleEpoch: b.rxStat(s, L.RS_DROP_STALE_EPOCH),
+        oversize: b.rxStat(s, L.RS_DROP_OVERSIZE),
+        old: b.rxStat(s, L.RS_DROP_OLD),
+        duplicate: b.rxStat(s, L.RS_DROP_DUPLICATE),
+      };
     }
     return { lanes: [...byId.values()], dropped };
   }

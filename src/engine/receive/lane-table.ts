@@ -8,15 +8,6 @@ import type { DecodedFrame } from '../wire/decode.js';
 import { applyWatchTimeout, type LaneLiveness, newLiveness } from './liveness.js';
 import { SeqWindow } from './seq-window.js';
 
-/** The drop reasons decided after the frame's wire id named a lane this receiver holds: only these
- * can be charged to a lane (the others come before the lane is known, or name none). */
-export const LANE_DROP_REASONS = ['wrongSender', 'staleEpoch', 'oversize', 'old', 'duplicate'] as const;
-export type LaneDropReason = (typeof LANE_DROP_REASONS)[number];
-
-/** A lane's receive counters with its own drops by reason. `dropped` is not in LaneCounters (yet):
- * the native engine cannot tell drops per lane, so readers must treat it as optional. */
-export type ReceiverLaneCounters = LaneCounters & { dropped: Record<LaneDropReason, number> };
-
 export interface ReceiverLane {
   spec: ReceiverSpec;
   /** The grant before the current one: its frames may still be in flight when the receiver learns
@@ -24,8 +15,8 @@ export interface ReceiverLane {
    * accepted under the old grant's size limit instead of being dropped as stale. */
   previous: { epoch: number; maxPayloadBytes: number } | undefined;
   window: SeqWindow;
+  /** Its `dropped` is the lane's drops by reason, counted by admit(). */
   counters: LaneCounters;
-  dropped: Record<LaneDropReason, number>;
   /** Incarnation of the newest heartbeat seen (-1: none yet). A larger one means the sender
    * restarted (its sequence starts over); a smaller one is its previous life, dropped as 'old'. */
   incarnation: number;
@@ -63,7 +54,6 @@ export class ReceiverTable {
       previous: undefined,
       window: new SeqWindow(),
       counters: emptyLaneCounters(spec.laneId),
-      dropped: { wrongSender: 0, staleEpoch: 0, oversize: 0, old: 0, duplicate: 0 },
       incarnation: -1,
       previousIncarnation: -1,
       live: newLiveness(Math.max(timeoutNs, 0), nowNs),
@@ -95,7 +85,7 @@ export class ReceiverTable {
     const lane = this.byWire.get(f.wireId);
     if (!lane) return 'unknownLane';
     const spec = lane.spec;
-    const dropped = lane.dropped;
+    const dropped = lane.counters.dropped;
     if (srcAddress !== spec.senderAddress) {
       dropped.wrongSender++;
       return 'wrongSender';
@@ -158,14 +148,14 @@ export class ReceiverTable {
   }
 
   /** A snapshot of one lane's receive counters. */
-  snapshot(lane: ReceiverLane): ReceiverLaneCounters {
+  snapshot(lane: ReceiverLane): LaneCounters {
     const c = lane.counters;
     return {
       ...c,
       lost: lane.window.openGaps,
       reordered: lane.window.reordered,
       latency: { ...c.latency },
-      dropped: { ...lane.dropped },
+      dropped: { ...c.dropped },
     };
   }
 }
