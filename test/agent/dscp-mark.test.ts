@@ -2,7 +2,7 @@
 // marker's reconcile loop against a fake nft that keeps its table like the kernel does.
 import { describe, expect, it } from 'vitest';
 import { desiredMarking, markingScript, parseMarking, sameMarking } from '../../src/agent/qos/dscp-mark.js';
-import { DscpMarker, type NftRunner } from '../../src/agent/qos/dscp-marker.js';
+import { DscpMarker, execNftRunner, type NftRunner } from '../../src/agent/qos/dscp-marker.js';
 import { XlaneError } from '../../src/errors.js';
 import { grant } from './grants.js';
 
@@ -142,6 +142,23 @@ describe('DscpMarker against a fake nft', () => {
     const nft = new FakeNft();
     nft.missing = true;
     await expect(new DscpMarker(nft).reconcile({ dscp: 46, ports: [1] })).rejects.toMatchObject({
+      code: 'XL_ERR_KERNEL',
+      details: { missing: 'nft' },
+    });
+  });
+});
+
+describe('execNftRunner', () => {
+  it('survives an nft that exits without reading its stdin (EPIPE is not an uncaught error)', async () => {
+    // /bin/true never reads: writing a megabyte after it exited is EPIPE on the pipe.
+    const nft = execNftRunner({ nftPath: '/bin/true' });
+    for (let i = 0; i < 20; i++) await expect(nft.run(['-f', '-'], 'x'.repeat(1 << 20))).resolves.toBe('');
+  });
+
+  it('names a missing nft binary', async () => {
+    await expect(
+      execNftRunner({ nftPath: '/nonexistent/nft' }).run(['list', 'tables']),
+    ).rejects.toMatchObject({
       code: 'XL_ERR_KERNEL',
       details: { missing: 'nft' },
     });

@@ -45,7 +45,10 @@ export function execNftRunner(opts: ExecNftOptions = {}): NftRunner {
             ),
           );
         });
-        child.stdin?.end(input ?? '');
+        // nft exits without reading stdin for `list`, or on an early error: a write after that is
+        // EPIPE on the pipe, which must not become an uncaught error (the exit status tells).
+        child.stdin?.on('error', () => {});
+        child.stdin?.end(input);
       });
     },
   };
