@@ -78,8 +78,9 @@ typedef struct {
                          //    engine thread only keeps time (boundaries, liveness deadlines)
   int64_t idle_spin_ns;  // busy-poll: keep spinning this long after the last activity
   int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin
-  // SCHED_FIFO: every fifo_slice_ns on the CPU owes fifo_break_ns off it. Blocked time pays the
-  // debt; what is still owed is taken as a sleep that traffic cannot cut short (engine_thread.c).
+  // SCHED_FIFO: every fifo_slice_ns of the thread's CPU time owes fifo_break_ns off it. Time off
+  // the CPU pays the debt; what is still owed is taken as a sleep that traffic cannot cut short
+  // (engine_thread.c).
   int64_t fifo_slice_ns;
   int64_t fifo_break_ns;
 } xl_options_t;

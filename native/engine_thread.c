@@ -13,8 +13,9 @@
 //   late by the lane's timeout minus spin_ns, so it costs at most spin_ns per late frame.
 // - SCHED_FIFO: every fifo_slice_ns on the CPU owes fifo_break_ns off it (90 % / 10 % by
 //   default), so the thread stays under the kernel's RT budget (sched_rt_runtime_us, 95 %) and is
-//   not throttled. Time really blocked (ppoll) pays the debt; what is still owed is taken as a
-//   plain sleep that neither a datagram nor a JS wake-up ends, preferably right after a boundary.
+//   not throttled. Wall time off the CPU (blocked, or waiting for a CPU) pays the debt; what is
+//   still owed is taken as a plain sleep that neither a datagram nor a JS wake-up ends,
+//   preferably right after a boundary.
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -130,9 +131,7 @@ static void announce(xl_engine_t *e) {
 }
 
 // Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
-// Returns how long it was blocked (0 when there was work and it did not block).
-static int64_t block_until(xl_engine_t *e, int64_t until, int watch_rx) {
-  int64_t blocked = 0;
+static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
   _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
   atomic_store_explicit(sleeping, 1, memory_order_seq_cst);
   // Dekker with JS: it pushes, then reads `sleeping`; we set `sleeping`, then look at the ring.
@@ -149,7 +148,6 @@ static int64_t block_until(xl_engine_t *e, int64_t until, int watch_rx) {
       struct pollfd fds[2] = {{.fd = e->event_fd, .events = POLLIN}, {.fd = e->rx_fd, .events = POLLIN}};
       struct timespec ts = {.tv_sec = wait / 1000000000LL, .tv_nsec = wait % 1000000000LL};
       int n = ppoll(fds, watch_rx ? 2 : 1, &ts, NULL);
-      blocked = xl_mono_ns() - now;
       if (n > 0 && (fds[0].revents & POLLIN)) {
         uint64_t v;
         ssize_t r = read(e->event_fd, &v, sizeof v);
@@ -158,7 +156,6 @@ static int64_t block_until(xl_engine_t *e, int64_t until, int watch_rx) {
     }
   }
   atomic_store_explicit(sleeping, 0, memory_order_seq_cst);
-  return blocked;
 }
 
 // The SCHED_FIFO break: a plain sleep, not ppoll, so neither a datagram (it waits in the socket
@@ -173,6 +170,15 @@ static void fifo_break(xl_engine_t *e, int64_t until) {
 
 static int rx_ring_full(xl_engine_t *e) { return !xl_rx_ring_has_room(e); }
 
+// How often the FIFO budget reads the thread's CPU time (engine_main).
+#define ACCOUNT_EVERY_NS 50000
+
+static int64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static void *engine_main(void *arg) {
@@ -185,13 +191,16 @@ static void *engine_main(void *arg) {
   double *es = xl_engine_stats(e);
   int64_t last_activity = xl_mono_ns();
   int fifo = e->report.fifo;
-  // SCHED_FIFO break budget. Time on the CPU (all time not spent blocked, preemption included: it
-  // errs on the safe side) adds fifo_break_ns / fifo_slice_ns per ns to `owed`; time blocked pays
-  // it back. Idle time is not banked (owed ≥ 0): the kernel's RT budget does not bank it either.
+  // SCHED_FIFO break budget. The thread's own CPU time adds fifo_break_ns / fifo_slice_ns per ns to
+  // `owed`; wall time off the CPU pays it back — blocked, asleep, or waiting for a CPU another
+  // thread holds (several FIFO engines on few vCPUs): only running counts against the RT budget,
+  // so a thread that merely waited for the CPU owes nothing. Read every ACCOUNT_EVERY_NS at most
+  // (CLOCK_THREAD_CPUTIME_ID is a system call, not a vDSO read). Idle time is not banked
+  // (owed ≥ 0): the kernel's RT budget does not bank it either.
   const double owed_per_ns = fifo ? (double)o->fifo_break_ns / (double)o->fifo_slice_ns : 0;
   const double owed_cap = 2.0 * (double)o->fifo_break_ns;
   double owed = 0;
-  int64_t accounted_to = last_activity, blocked_ns = 0;
+  int64_t accounted_to = last_activity, cpu_accounted = fifo ? thread_cpu_ns() : 0;
   int64_t defer_until = INT64_MIN; // a due break waits for this boundary to pass (INT64_MIN: none)
 
   const int inline_poll = o->inline_poll;
@@ -223,12 +232,17 @@ static void *engine_main(void *arg) {
     int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - o->spin_ns;
     int in_spin_window = now >= wake_for_timer;
     if (fifo) {
-      int64_t on_cpu = now - accounted_to - blocked_ns;
-      owed += (double)(on_cpu > 0 ? on_cpu : 0) * owed_per_ns - (double)blocked_ns;
-      if (owed < 0) owed = 0;
-      if (owed > owed_cap) owed = owed_cap;
-      accounted_to = now;
-      blocked_ns = 0;
+      if (now - accounted_to >= ACCOUNT_EVERY_NS) {
+        int64_t cpu_now = thread_cpu_ns();
+        int64_t wall = now - accounted_to, on_cpu = cpu_now - cpu_accounted;
+        if (on_cpu > wall) on_cpu = wall; // two clocks read a few ns apart
+        if (on_cpu < 0) on_cpu = 0;
+        owed += (double)on_cpu * owed_per_ns - (double)(wall - on_cpu);
+        if (owed < 0) owed = 0;
+        if (owed > owed_cap) owed = owed_cap;
+        accounted_to = now;
+        cpu_accounted = cpu_now;
+      }
       if (owed >= (double)o->fifo_break_ns) {
         // A break that ends before the spin window of the next boundary costs pacing nothing. If
         // this gap is too short, wait for the boundary to pass and take it in the gap after; if
@@ -240,7 +254,9 @@ static void *engine_main(void *arg) {
         if (fits || waited || owed >= owed_cap) {
           fifo_break(e, now + len);
           es[XL_ES_FIFO_BREAKS]++;
-          blocked_ns += xl_mono_ns() - now;
+          owed = 0; // paid in full by the sleep (the next accounting sees it off the CPU, too)
+          accounted_to = xl_mono_ns();
+          cpu_accounted = thread_cpu_ns();
           defer_until = INT64_MIN;
           continue;
         }
@@ -261,7 +277,7 @@ static void *engine_main(void *arg) {
     // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet.
     int full = rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
-    blocked_ns += block_until(e, until, !inline_poll && !full);
+    block_until(e, until, !inline_poll && !full);
   }
   return NULL;
 }

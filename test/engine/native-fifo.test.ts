@@ -2,6 +2,7 @@
 // of every second (sched_rt_runtime_us). The hard case is a lane whose period is below spinUs: the
 // thread is always inside a spin window, so there is never a gap to rest in, and the break must
 // be taken anyway (docs/native-engine.md). Needs root for SCHED_FIFO.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
@@ -73,5 +74,55 @@ describe.skipIf(skipReason !== '' || !isRoot)(
       // The lane keeps running between the breaks.
       expect(e.counters().lanes.find((l) => l.laneId === 'HB')!.sent).toBeGreaterThan(1000);
     });
+
+    it('time spent waiting for a CPU another FIFO thread holds is not charged: no breaks it does not need', async () => {
+      // The engine on one CPU, mostly blocked (30 µs spin per 100 µs boundary), and a higher-priority
+      // FIFO process on the same CPU that holds it 3 ms of every 6: the engine waits half the time.
+      // Counting that waiting as CPU time (the first version of the budget) owed a break after
+      // every few bursts (26 breaks in 1.5 s); its own CPU time (~30 %) owes none (0 in 3 runs).
+      const core = 0;
+      const e = nativeEngine({ receive: 'blocking', fifoPriority: 1 });
+      open.push(e);
+      const port = await freeUdpPort();
+      await e.start({ bindAddress: LO, port, core });
+      expect(e.thread()!.fifo).toBe(1);
+      e.setSender({
+        laneId: 'HB',
+        wireId: 7,
+        epoch: 1,
+        maxPayloadBytes: 0,
+        minPeriodNs: 100_000,
+        policy: 'coalesce',
+        dscp: 0,
+        priority: 0,
+        srcPort: 0,
+        destinations: [{ host: 'self', address: LO, port }],
+        heartbeat: { incarnation: 1 },
+      });
+      await sleep(100);
+      const breaks0 = e.engineStats().fifoBreaks;
+      const hog = spawn('chrt', ['-f', '50', 'taskset', '-c', String(core), 'python3', '-c', HOG], {
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((r) => hog.once('exit', (c) => r(c)));
+      try {
+        expect(await exited).toBe(0);
+      } finally {
+        if (hog.exitCode === null) hog.kill('SIGKILL');
+      }
+      const breaks = e.engineStats().fifoBreaks - breaks0;
+      expect(breaks, `${breaks} breaks while the engine waited for its CPU`).toBeLessThan(5);
+      expect(e.counters().lanes.find((l) => l.laneId === 'HB')!.sent).toBeGreaterThan(1000);
+    });
   },
 );
+
+/** Holds its CPU 3 ms of every 6 for 1.5 s (bounded: it stops by itself). */
+const HOG = [
+  'import time',
+  'end = time.monotonic() + 1.5',
+  'while time.monotonic() < end:',
+  '    t = time.monotonic() + 0.003',
+  '    while time.monotonic() < t: pass',
+  '    time.sleep(0.003)',
+].join('\n');
