@@ -195,6 +195,22 @@ describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real ag
   /** The suspicion that followed an injection done between `startNs` and `endNs`: never early,
    * caused by the injected silence, and late by no more than the detecting engine's own measured
    * slack allows. */
+  /** `observer`'s suspicion of `member` since this test's marks, checked to be on time. */
+  const suspectedOnTime = async (
+    observer: Member,
+    member: Member,
+    injection: { startNs: number; endNs: number },
+  ): Promise<FdEvent> => {
+    const e = await waitEvent(
+      observer,
+      from.get(observer)!,
+      (x) => x.member === member && x.state === 'suspect',
+      `suspect ${member}`,
+    );
+    await checkDetection(observer, e, injection);
+    return e;
+  };
+
   const checkDetection = async (
     observer: Member,
     e: FdEvent,
@@ -319,13 +335,7 @@ describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real ag
         for (const o of MEMBERS) {
           for (const m of others(o)) {
             if (o !== victim && m !== victim) continue;
-            const e = await waitEvent(
-              o,
-              from.get(o)!,
-              (x) => x.member === m && x.state === 'suspect',
-              `suspect ${m}`,
-            );
-            await checkDetection(o, e, injection);
+            await suspectedOnTime(o, m, injection);
           }
         }
       } finally {
@@ -356,13 +366,7 @@ describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real ag
         while (!stopped(pid)) if (Date.now() > giveUp) throw new Error(`${victim} did not stop`);
         const injection = { startNs, endNs: monotonicNs() };
         for (const o of others(victim)) {
-          const e = await waitEvent(
-            o,
-            from.get(o)!,
-            (x) => x.member === victim && x.state === 'suspect',
-            'suspect',
-          );
-          await checkDetection(o, e, injection);
+          await suspectedOnTime(o, victim, injection);
         }
       } finally {
         continuedNs = monotonicNs();
@@ -407,13 +411,7 @@ describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real ag
       await agents[victim].kill();
       const injection = { startNs, endNs: monotonicNs() };
       for (const o of others(victim)) {
-        const e = await waitEvent(
-          o,
-          from.get(o)!,
-          (x) => x.member === victim && x.state === 'suspect',
-          'suspect',
-        );
-        await checkDetection(o, e, injection);
+        const e = await suspectedOnTime(o, victim, injection);
         const down = await waitEvent(
           o,
           from.get(o)!,
