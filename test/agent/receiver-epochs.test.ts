@@ -6,19 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../src/agent/metrics/agent-metrics.js';
 import { LatencyRecorder } from '../../src/agent/metrics/latency-recorder.js';
 import { FrameReceiver } from '../../src/engine/receive/frame-receiver.js';
-import type { EngineCounters, ReceiverSpec } from '../../src/engine/types.js';
+import type { EngineCounters } from '../../src/engine/types.js';
 import { ClockKind } from '../../src/engine/wire/format.js';
-import { encodeFrame } from '../engine/helpers.js';
+import { encodeFrame, RECEIVER_L1 as SPEC } from '../engine/helpers.js';
 
-const SPEC: ReceiverSpec = {
-  laneId: 'L1',
-  wireId: 1,
-  epoch: 5,
-  senderAddress: '10.0.0.1',
-  maxPayloadBytes: 16,
-  lambdaMinNs: 1_000,
-  lambdaMaxNs: 10_000,
-};
 const SENDER = '10.0.0.1';
 
 const frame = (seq: number, epoch: number, bytes = 4, wireId = 1) =>

@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameReceiver } from '../../src/engine/receive/frame-receiver.js';
-import { DROP_REASONS, type ReceiverSpec } from '../../src/engine/types.js';
+import { DROP_REASONS } from '../../src/engine/types.js';
 import { FrameEncoder } from '../../src/engine/wire/encode.js';
 import { ClockKind, MAX_DATAGRAM_BYTES, SubType } from '../../src/engine/wire/format.js';
-import { encodeFrame } from './helpers.js';
-
-const SPEC: ReceiverSpec = {
-  laneId: 'L1',
-  wireId: 1,
-  epoch: 5,
-  senderAddress: '10.0.0.1',
-  maxPayloadBytes: 16,
-  lambdaMinNs: 1_000,
-  lambdaMaxNs: 10_000,
-};
+import { encodeFrame, RECEIVER_L1 as SPEC } from './helpers.js';
 
 function rx(): { r: FrameReceiver; seqs: number[] } {
   const r = new FrameReceiver(ClockKind.MONOTONIC);

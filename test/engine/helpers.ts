@@ -1,6 +1,7 @@
 // Shared test plumbing for engine tests: free loopback ports, polling for a condition, raw sockets
 // that craft frames with the real encoder.
 import dgram from 'node:dgram';
+import type { ReceiverSpec } from '../../src/engine/types.js';
 import { FrameEncoder, type FrameHeader } from '../../src/engine/wire/encode.js';
 import { ClockKind, MAX_DATAGRAM_BYTES, SubType } from '../../src/engine/wire/format.js';
 
@@ -69,3 +70,14 @@ export class RawSender {
     return new Promise((r) => this.socket.close(() => r()));
   }
 }
+
+/** A receiver of lane L1 (wire id 1, epoch 5) from 10.0.0.1: 16 B, window 1..10 µs. */
+export const RECEIVER_L1: ReceiverSpec = {
+  laneId: 'L1',
+  wireId: 1,
+  epoch: 5,
+  senderAddress: '10.0.0.1',
+  maxPayloadBytes: 16,
+  lambdaMinNs: 1_000,
+  lambdaMaxNs: 10_000,
+};
