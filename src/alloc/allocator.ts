@@ -153,6 +153,7 @@ export class LaneAllocator implements Allocator {
       sigma: norm.sigmaReq,
       pi: norm.piReq,
       squeeze: 0,
+      phase: -1,
       ...routed.tree,
       hops: [],
       rx: [],
@@ -183,6 +184,8 @@ export class LaneAllocator implements Allocator {
     if (request.name !== undefined) this.names.set(request.name, laneId);
     initWindow(s, rec, this.policy);
     const changed = this.refreshAll(false);
+    // With its ports and final π known, and the other lanes' phases taken mod their new π.
+    s.assignPhase(rec);
     rec.grant = buildGrant(s.g, rec, this.currentEpoch);
     return { ok: true, grant: rec.grant, changed, epoch: this.currentEpoch };
   }
@@ -231,6 +234,8 @@ export class LaneAllocator implements Allocator {
     const out = results.map((r) => {
       if (r) return r;
       const rec = recs[k++]!;
+      // In batch order: lanes of the batch picked before count as others, later ones not yet.
+      s.assignPhase(rec);
       rec.grant = buildGrant(s.g, rec, this.currentEpoch);
       last = { ok: true, grant: rec.grant, changed: [], epoch: this.currentEpoch };
       return last;

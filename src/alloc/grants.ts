@@ -51,6 +51,7 @@ export function buildGrant(g: CompiledGraph, rec: LaneRec, epoch: number): Grant
     sender: names[rec.sender]!,
     maxPayloadBytes: rec.sigma,
     minPeriodNs: rec.pi,
+    phaseNs: rec.phase % rec.pi,
     ...releaseJitterOf(g, rec),
     policy: rec.request.policy ?? 'reject',
     dscp: g.spec.expressDscp,
@@ -103,6 +104,7 @@ export function refreshGrant(
   pathMayMove: boolean,
 ): GrantChange | undefined {
   const before = rec.grant!;
+  s.normalisePhase(rec);
   const deadline = Number.isFinite(rec.deadline) ? rec.deadline : undefined;
   let windowMoved = false;
   for (let k = 0; k < rec.receivers.length; k++) {
@@ -125,10 +127,13 @@ export function refreshGrant(
   // A smaller E in force at the sender than the bounds now count would let its frames bunch more
   // than the other lanes' bounds allow: the grant must reach it.
   const release = (releaseJitterOf(s.g, rec).releaseJitterNs ?? 0) !== (before.releaseJitterNs ?? 0);
-  if (!windowMoved && !payload && !period && !release && !pathMayMove) return undefined;
+  // The phase only moves with π (taken mod π) or when a grant restored from an older version
+  // (without phaseNs) is re-issued: either way the sender must learn it, as for a new π.
+  const phase = rec.phase !== before.phaseNs;
+  if (!windowMoved && !payload && !period && !phase && !release && !pathMayMove) return undefined;
   const reasons: ChangeReason[] = [];
   if (payload) reasons.push('payload');
-  if (period) reasons.push('period');
+  if (period || phase) reasons.push('period');
   if (release) reasons.push('release');
   if (pathMayMove && !treeMatches(s.g, rec, before.tree)) reasons.push('path');
   if (windowMoved) reasons.push('window');

@@ -51,8 +51,8 @@ function hostOf(g: CompiledGraph, name: string): number | undefined {
   return i !== undefined && g.isHost[i] ? i : undefined;
 }
 
-/** A lane of the old state re-placed on a new topology: same σ/π and window, old tree if it still
- * exists, otherwise a fresh route. Returns why it cannot be placed instead. */
+/** A lane of the old state re-placed on a new topology: same σ/π, phase and window, old tree if it
+ * still exists, otherwise a fresh route. Returns why it cannot be placed instead. */
 export function rebuildLane(s: FabricState, router: Router, old: LaneRec): LaneRec | string {
   const g = s.g;
   const sender = hostOf(g, old.request.sender);
@@ -117,6 +117,12 @@ function recFromPersisted(g: CompiledGraph, lane: PersistedLane): LaneRec {
   const windows = request.receivers.map((name) => byHost.get(name));
   if (windows.some((w) => w === undefined) || grant.receivers.length !== request.receivers.length)
     throw storeError(laneId, 'its grant does not cover every receiver');
+  // Grants stored by versions without phases have no phaseNs: restoreLanes picks one (-1 here).
+  const phase = grant.phaseNs;
+  if (phase !== undefined && !(Number.isInteger(phase) && phase >= 0 && phase < pi))
+    throw storeError(laneId, `phaseNs ${String(phase)} is not an integer in [0, minPeriodNs ${pi})`, {
+      phaseNs: phase,
+    });
   return laneRec({
     id: laneId,
     seq: 0,
@@ -128,6 +134,7 @@ function recFromPersisted(g: CompiledGraph, lane: PersistedLane): LaneRec {
     sigma,
     pi,
     squeeze: Math.min(1, Math.max(fs, fp)),
+    phase: phase ?? -1,
     ...tree,
     hops: [],
     rx: [],
@@ -139,7 +146,10 @@ function recFromPersisted(g: CompiledGraph, lane: PersistedLane): LaneRec {
 }
 
 /** Installs persisted lanes exactly as granted and checks the result still holds: every port within
- * share and buffer, every bound within its granted λ_max and deadline. Throws XL_ERR_STORE. */
+ * share and buffer, every bound within its granted λ_max and deadline. Throws XL_ERR_STORE.
+ * A lane persisted without a phase (an older version's grant) gets one, in array order, against the
+ * lanes it shares a port with that have one; its grant stays as stored until it is next re-issued
+ * (refreshGrant then reports the new phaseNs with reason 'period'). */
 export function restoreLanes(s: FabricState, lanes: PersistedLane[]): LaneRec[] {
   const recs: LaneRec[] = [];
   for (const lane of lanes) {
@@ -150,6 +160,7 @@ export function restoreLanes(s: FabricState, lanes: PersistedLane[]): LaneRec[] 
     s.install(rec);
     recs.push(rec);
   }
+  for (const rec of recs) if (rec.phase < 0) s.assignPhase(rec);
   const violations = assess(s);
   if (violations.length > 0) {
     const v = violations[0]!;

@@ -4,6 +4,7 @@
 
 import type { CompiledGraph } from './graph.js';
 import { growF64, growI32 } from './grow.js';
+import { pickPhaseOf } from './phase.js';
 import { ReceiverTable } from './receivers.js';
 import type { Grant, LaneRequest } from './types.js';
 import { wireBytes } from './wire.js';
@@ -27,6 +28,9 @@ export interface LaneRec {
   sigma: number;
   pi: number;
   squeeze: number;
+  /** Phase (Grant.phaseNs) in [0, π): picked once the lane is installed and fits, kept for the
+   * lane's life (taken mod π when π changes); -1 until picked. */
+  phase: number;
   /** Tree of egress ports, parents before children; parents[i] indexes into ports (-1: first hop). */
   ports: number[];
   parents: number[];
@@ -61,6 +65,7 @@ export function laneRec(f: LaneRec): LaneRec {
     sigma: f.sigma,
     pi: f.pi,
     squeeze: f.squeeze,
+    phase: f.phase,
     ports: f.ports,
     parents: f.parents,
     leafOf: f.leafOf,
@@ -93,6 +98,15 @@ export class FabricState {
   /** Per lane slot: wire bytes L and rate r = L/π in bytes per ns. */
   laneL = new Float64Array(64);
   laneR = new Float64Array(64);
+  /** Per lane slot: π and phase (-1: none yet), mirrors of the LaneRec's for assignPhase. */
+  lanePi = new Float64Array(64);
+  lanePhase = new Float64Array(64);
+  /** Per lane slot: scratch marks for visiting each lane once (nextLaneMark). */
+  laneMark = new Int32Array(64);
+  private laneMarkTop = 0;
+  /** Scratch for assignPhase: phases and periods of the lanes a new one meets. */
+  private phaseBuf = new Float64Array(64);
+  private periodBuf = new Float64Array(64);
 
   lhLane = new Int32Array(256);
   lhPort = new Int32Array(256);
@@ -158,6 +172,48 @@ export class FabricState {
     bucket.push(p);
   }
 
+  /** A mark no slot of laneMark carries yet. */
+  private nextLaneMark(): number {
+    if (this.laneMarkTop === 0x7fffffff) {
+      this.laneMark.fill(0);
+      this.laneMarkTop = 0;
+    }
+    return ++this.laneMarkTop;
+  }
+
+  /** Picks the phase of an installed lane (σ/π final) against the lanes that share at least one
+   * egress port with it and already have one (phase ≥ 0), each counted once at its current π. */
+  assignPhase(rec: LaneRec): void {
+    const mark = this.nextLaneMark();
+    this.laneMark[rec.slot] = mark;
+    let n = 0;
+    for (const p of rec.ports) {
+      const list = this.portLH[p]!;
+      for (let k = 0; k < list.length; k++) {
+        const slot = this.lhLane[list[k]!]!;
+        if (this.laneMark[slot] === mark) continue;
+        this.laneMark[slot] = mark;
+        const phase = this.lanePhase[slot]!;
+        if (phase < 0) continue;
+        if (n === this.phaseBuf.length) {
+          this.phaseBuf = growF64(this.phaseBuf, n * 2);
+          this.periodBuf = growF64(this.periodBuf, n * 2);
+        }
+        this.phaseBuf[n] = phase;
+        this.periodBuf[n++] = this.lanePi[slot]!;
+      }
+    }
+    rec.phase = pickPhaseOf(rec.pi, this.phaseBuf, this.periodBuf, n);
+    this.lanePhase[rec.slot] = rec.phase;
+  }
+
+  /** A committed lane keeps its phase; when its π moved (squeeze, relax) it is taken mod π. */
+  normalisePhase(rec: LaneRec): void {
+    if (rec.phase < rec.pi) return;
+    rec.phase %= rec.pi;
+    this.lanePhase[rec.slot] = rec.phase;
+  }
+
   get portCount(): number {
     return this.portLH.length;
   }
@@ -170,6 +226,9 @@ export class FabricState {
     if (slot >= this.laneL.length) {
       this.laneL = growF64(this.laneL, this.laneL.length * 2);
       this.laneR = growF64(this.laneR, this.laneR.length * 2);
+      this.lanePi = growF64(this.lanePi, this.lanePi.length * 2);
+      this.lanePhase = growF64(this.lanePhase, this.lanePhase.length * 2);
+      this.laneMark = growI32(this.laneMark, this.laneMark.length * 2);
     }
     return slot;
   }
@@ -201,6 +260,8 @@ export class FabricState {
     const r = L / rec.pi;
     this.laneL[slot] = L;
     this.laneR[slot] = r;
+    this.lanePi[slot] = rec.pi;
+    this.lanePhase[slot] = rec.phase;
     rec.hops = new Array(rec.ports.length);
     for (let i = 0; i < rec.ports.length; i++) {
       const h = this.allocLH();
@@ -277,6 +338,7 @@ export class FabricState {
     const dr = r - this.laneR[rec.slot]!;
     this.laneL[rec.slot] = L;
     this.laneR[rec.slot] = r;
+    this.lanePi[rec.slot] = pi;
     for (const p of rec.ports) {
       this.portRate[p] = this.portRate[p]! + dr;
       this.markDirty(p);

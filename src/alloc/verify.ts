@@ -126,6 +126,10 @@ function checkLane(
     );
   if (grant.minPeriodNs < request.minPeriodNs || grant.minPeriodNs > piMax)
     bad('grant-outside-request', `π ${grant.minPeriodNs} ns outside [${request.minPeriodNs}, ${piMax}]`);
+  // Optional (grants of older versions have none); when present an integer in [0, π_min).
+  const phase = grant.phaseNs;
+  if (phase !== undefined && !(Number.isInteger(phase) && phase >= 0 && phase < grant.minPeriodNs))
+    bad('grant-inconsistent', `phaseNs ${String(phase)} not an integer in [0, ${grant.minPeriodNs})`);
   const wire = wireBytes(grant.maxPayloadBytes);
   if (grant.wireBytes !== wire) bad('grant-inconsistent', `wireBytes ${grant.wireBytes} ≠ ${wire}`);
   const sender = nodes.get(request.sender);

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAllocator, restoreAllocator } from '../../src/alloc/allocator.js';
-import type { Allocator, LaneRequest } from '../../src/alloc/types.js';
+import type { Allocator, Grant, LaneRequest } from '../../src/alloc/types.js';
 import type { LinkSpec, TopologySpec } from '../../src/topology/spec.js';
 import { GBIT, host, leafSpine, link, sw, topology } from './fixtures.js';
 import { expectPortsClose, observable, persistedOf, violationsOf } from './helpers.js';
@@ -143,6 +143,9 @@ function canDropHost(t: TopologySpec): boolean {
 function grantsWithinRequests(a: Allocator): void {
   for (const g of a.grants()) {
     const r = a.request(g.laneId)!;
+    expect(Number.isInteger(g.phaseNs)).toBe(true);
+    expect(g.phaseNs).toBeGreaterThanOrEqual(0);
+    expect(g.phaseNs).toBeLessThan(g.minPeriodNs);
     expect(g.maxPayloadBytes).toBeLessThanOrEqual(r.maxPayloadBytes);
     expect(g.maxPayloadBytes).toBeGreaterThanOrEqual(r.minPayloadBytes ?? r.maxPayloadBytes);
     expect(g.minPeriodNs).toBeGreaterThanOrEqual(r.minPeriodNs);
@@ -156,8 +159,18 @@ function grantsWithinRequests(a: Allocator): void {
   }
 }
 
+/** A lane keeps its phase for life; only a new π takes it mod π. */
+function phasesKept(a: Allocator, seen: Map<string, Grant>): void {
+  for (const g of a.grants()) {
+    const old = seen.get(g.laneId);
+    if (old) expect(g.phaseNs).toBe(old.phaseNs! % g.minPeriodNs);
+    seen.set(g.laneId, g);
+  }
+}
+
 function runSequence(t0: TopologySpec, ops: Op[]): void {
   const a = createAllocator(t0);
+  const seen = new Map<string, Grant>();
   let n = 0;
   for (const op of ops) {
     const before = observable(a);
@@ -195,6 +208,7 @@ function runSequence(t0: TopologySpec, ops: Op[]): void {
     }
     expect(violationsOf(a)).toEqual([]);
     grantsWithinRequests(a);
+    phasesKept(a, seen);
   }
   const restored = restoreAllocator(a.topology, persistedOf(a), a.epoch);
   expect(restored.grants()).toEqual(a.grants());

@@ -79,4 +79,15 @@ describe('verifyAllocation', () => {
     lanes[1]!.grant.srcPort = lanes[0]!.grant.srcPort;
     expect(kinds(lanes)).toEqual(['src-port']);
   });
+
+  it('a phase outside [0, π_min) or not an integer; none at all is an older grant, fine', () => {
+    for (const phaseNs of [-1, 0.5, 100_000, 250_000]) {
+      const lanes = good();
+      lanes[0]!.grant.phaseNs = phaseNs;
+      expect(kinds(lanes)).toEqual(['grant-inconsistent']);
+    }
+    const old = good();
+    for (const l of old) delete l.grant.phaseNs;
+    expect(kinds(old)).toEqual([]);
+  });
 });
