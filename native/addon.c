@@ -368,9 +368,10 @@ static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value g
 }
 
 // setSender(handle, slot, gen, fd, wireId, epoch, maxPayload, minPeriodNs, destinations[addr, port, ...],
-//           heartbeatIncarnation (-1: no heartbeats), releaseJitterNs, reject (1: policy 'reject'))
+//           heartbeatIncarnation (-1: no heartbeats), releaseJitterNs, reject (1: policy 'reject'),
+//           phaseNs (-1: none; else 0 ≤ phase < minPeriodNs, a monotonic residue))
 static napi_value js_set_sender(napi_env env, napi_callback_info info) {
-  ARGS(12);
+  ARGS(13);
   ENGINE();
   uint32_t slot, ndest_x2;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_TX, argv[1], argv[2], &slot);
@@ -383,7 +384,8 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
            m->tx.max_payload <= XL_MAX_PAYLOAD && arg_i64(env, argv[7], &m->tx.min_period_ns) &&
            m->tx.min_period_ns > 0 && arg_i64(env, argv[10], &m->tx.release_jitter_ns) &&
            m->tx.release_jitter_ns >= 0 && m->tx.release_jitter_ns < m->tx.min_period_ns &&
-           arg_int(env, argv[11], 0, 1, &m->tx.reject) && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
+           arg_int(env, argv[11], 0, 1, &m->tx.reject) && arg_i64(env, argv[12], &m->tx.phase_ns) &&
+           m->tx.phase_ns >= -1 && m->tx.phase_ns < m->tx.min_period_ns && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
   // Stays -1 on failure: the caller still owns the socket and closes it.
   m->tx.fd = ok ? fd : -1;
   m->tx.heartbeat = ok && incarnation >= 0;

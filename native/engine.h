@@ -22,11 +22,15 @@ typedef struct {
   int64_t min_period_ns;
   // E of the grant: a frame at most this late keeps the lane's grid (src/engine/schedule.ts).
   int64_t release_jitter_ns;
+  // The grant's phase as a residue of CLOCK_MONOTONIC mod min_period_ns; -1: none. A new grid
+  // anchors on it (src/engine/schedule.ts).
+  int64_t phase_ns;
   int ndest;
   struct sockaddr_in *dest;
   uint32_t seq;
   // The grid point of the last frame; the next boundary is anchor_ns + min_period_ns, with the
-  // period in force (src/engine/schedule.ts). None before the first release.
+  // period in force, moved onto the phase grid (src/engine/schedule.ts). None before the first
+  // release.
   int has_released;
   int64_t anchor_ns;
   int heartbeat; // time-triggered: a frame at every boundary, carrying HEARTBEAT(incarnation)

@@ -47,8 +47,8 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
     l->fd = -1;
     e->tx_active[e->n_tx_active++] = (uint16_t)m->slot;
   }
-  // A grant change keeps the sequence and the grid anchor: a new π_min applies from the next
-  // boundary, anchor + the new period.
+  // A grant change keeps the sequence and the grid anchor: a new π_min (or phase) applies from the
+  // next boundary, anchor + the new period moved forward onto the new phase grid.
   if (l->fd != s->fd && l->fd >= 0) close(l->fd);
   l->fd = s->fd;
   free(l->dest);
@@ -60,6 +60,7 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
   l->max_payload = s->max_payload;
   l->min_period_ns = s->min_period_ns;
   l->release_jitter_ns = s->release_jitter_ns;
+  l->phase_ns = s->phase_ns;
   l->heartbeat = s->heartbeat;
   l->incarnation = s->incarnation;
   l->reject = s->reject;
@@ -204,6 +205,20 @@ static void send_frame(xl_engine_t *e, uint32_t slot, xl_tx_lane_t *l) {
   }
 }
 
+// src/engine/schedule.ts onPhaseNs: the first instant ≥ t on the lane's phase grid (t itself
+// without a phase).
+static int64_t on_phase(int64_t t, int64_t period, int64_t phase) {
+  if (phase < 0) return t;
+  int64_t back = (t - phase) % period;
+  if (back < 0) back += period;
+  return back == 0 ? t : t - back + period;
+}
+
+// src/engine/schedule.ts boundaryAfterNs: anchor + π, moved forward onto the phase grid.
+static int64_t boundary_after(const xl_tx_lane_t *l) {
+  return on_phase(l->anchor_ns + l->min_period_ns, l->min_period_ns, l->phase_ns);
+}
+
 int64_t xl_release_due(xl_engine_t *e) {
   int64_t next = INT64_MAX;
   for (int i = 0; i < e->n_tx_active; i++) {
@@ -212,7 +227,7 @@ int64_t xl_release_due(xl_engine_t *e) {
     if (!l->pending && !l->heartbeat) continue;
     int64_t now = xl_mono_ns();
     if (l->has_released) {
-      int64_t due = l->anchor_ns + l->min_period_ns;
+      int64_t due = boundary_after(l);
       if (due > now) {
         if (due < next) next = due;
         continue;
@@ -243,7 +258,7 @@ int64_t xl_release_due(xl_engine_t *e) {
     // How late the frame leaves: after its boundary, or after its message left the ring if that
     // came later (a lane idle past its boundary is not late). Counted before the grid moves on.
     {
-      int64_t due = l->has_released ? l->anchor_ns + l->min_period_ns : INT64_MIN;
+      int64_t due = l->has_released ? boundary_after(l) : INT64_MIN;
       if (l->pending && !l->heartbeat && l->pending_since_ns > due) due = l->pending_since_ns;
       if (due == INT64_MIN) due = now; // a heartbeat lane's first frame
       int64_t delay = now - due;
@@ -252,16 +267,20 @@ int64_t xl_release_due(xl_engine_t *e) {
       if (delay > tolerance) st[XL_TS_LATE_RELEASES]++;
       if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
     }
-    // src/engine/schedule.ts: a frame at most E late keeps the grid, a later one starts a new grid at
-    // its own release, so the lane's burst stays within what the controller counted.
-    int64_t boundary = l->anchor_ns + l->min_period_ns;
-    l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
+    // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid; a later one (or
+    // the first) starts a new grid at its own release, or with a phase at the first phase point
+    // ≥ release − E. Either way the lane's burst stays within what the controller counted.
+    int64_t boundary = boundary_after(l);
+    if (l->has_released && now - boundary <= l->release_jitter_ns)
+      l->anchor_ns = boundary;
+    else
+      l->anchor_ns = l->phase_ns < 0 ? now : on_phase(now - l->release_jitter_ns, l->min_period_ns, l->phase_ns);
     l->has_released = 1;
     if (l->pending) finish_pending(e, slot, l);
     st[XL_TS_SENT]++;
     send_frame(e, slot, l);
     // A heartbeat lane always has its next frame due.
-    if (l->heartbeat && l->anchor_ns + l->min_period_ns < next) next = l->anchor_ns + l->min_period_ns;
+    if (l->heartbeat && boundary_after(l) < next) next = boundary_after(l);
   }
   return next;
 }

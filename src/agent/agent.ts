@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
+import { RealtimeOffset } from '../engine/clock.js';
 import { JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
@@ -114,6 +115,8 @@ export class Agent implements LocalBackend {
   private notConfigured: ReadonlySet<string> = new Set();
   /** Grant versions not acknowledged because they could not be applied in full. */
   private applyFailures = 0;
+  /** Turns grants' realtime phases into the engine's monotonic ones (measured on first use). */
+  private readonly realtimeOffset = new RealtimeOffset();
   private readonly clientDrops: ClientDrops;
   private closed = false;
   private resolveReady!: () => void;
@@ -375,6 +378,7 @@ export class Agent implements LocalBackend {
       peers: this.opts.peers,
       expressPort,
       ...(this.fd ? { heartbeats: this.fd.heartbeats } : {}),
+      realtimeOffsetNs: () => this.realtimeOffset.get(),
     };
   }
 

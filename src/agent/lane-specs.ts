@@ -2,6 +2,7 @@
 // (desiredLaneSpecs), and the smallest list of engine calls that gets it there from what it holds
 // now (diffLaneSpecs). The daemon applies the ops; tests check the two functions directly.
 import type { WireGrant } from '../controller/views.js';
+import { monotonicPhaseNs } from '../engine/schedule.js';
 import { laneWireId, type ReceiverSpec, type SenderSpec } from '../engine/types.js';
 import type { PeerMap } from './peers.js';
 
@@ -24,6 +25,9 @@ export interface SpecContext {
   expressPort: number;
   /** Lanes whose engine sends or watches heartbeats (the failure detector's, src/fd). */
   heartbeats?: HeartbeatPlan;
+  /** This host's CLOCK_REALTIME − CLOCK_MONOTONIC (engine/clock.ts RealtimeOffset): turns a
+   * grant's phase into the engine's. Without it senders get no phase. */
+  realtimeOffsetNs?: () => bigint;
 }
 
 /** Per grant: the heartbeat part of its sender / receiver spec, or undefined for a plain lane. */
@@ -52,6 +56,7 @@ export function desiredLaneSpecs(
 ): { specs: LaneSpecs; errors: LaneSpecError[] } {
   const specs = emptySpecs();
   const errors: LaneSpecError[] = [];
+  let offset: bigint | undefined;
   for (const g of grants) {
     let wireId: number;
     try {
@@ -73,6 +78,7 @@ export function desiredLaneSpecs(
           message: `no address for receiver(s) ${missing.join(', ')}`,
         });
       } else {
+        if (offset === undefined && phased(g)) offset = ctx.realtimeOffsetNs?.();
         specs.senders.set(g.laneId, {
           laneId: g.laneId,
           wireId,
@@ -80,6 +86,9 @@ export function desiredLaneSpecs(
           maxPayloadBytes: g.maxPayloadBytes,
           minPeriodNs: g.minPeriodNs,
           ...(g.releaseJitterNs ? { releaseJitterNs: g.releaseJitterNs } : {}),
+          ...(phased(g) && offset !== undefined
+            ? { phaseNs: monotonicPhaseNs(g.phaseNs, g.minPeriodNs, offset) }
+            : {}),
           policy: g.policy,
           dscp: g.dscp,
           priority: g.priority,
@@ -128,6 +137,19 @@ export function diffLaneSpecs(desired: LaneSpecs, current: LaneSpecs): EngineOp[
   for (const [id, spec] of desired.senders)
     if (!sameSpec(current.senders.get(id), spec)) ops.push({ op: 'setSender', spec });
   return ops;
+}
+
+/** A phase is used only with a release jitter E > 0 (engine/schedule.ts effectivePhaseNs): without
+ * one, the engine would ignore it, and leaving it out keeps the spec from changing with the clock. */
+function phased(g: WireGrant): g is WireGrant & { phaseNs: number } {
+  return (
+    g.phaseNs !== undefined &&
+    (g.releaseJitterNs ?? 0) > 0 &&
+    Number.isInteger(g.phaseNs) &&
+    Number.isInteger(g.minPeriodNs) &&
+    g.phaseNs >= 0 &&
+    g.phaseNs < g.minPeriodNs
+  );
 }
 
 function withHeartbeat<T>(heartbeat: T | undefined): { heartbeat?: T } {

@@ -132,6 +132,8 @@ export class PacingRecorder {
   constructor(
     private readonly periodNs: number,
     private readonly releaseJitterNs: number,
+    /** effectivePhaseNs() of the sending lane's spec. */
+    private readonly phaseNs: number,
   ) {}
 
   /** Makes room for a run of `seconds`: the engine cannot release faster than one frame per π. */
@@ -166,6 +168,7 @@ export class PacingRecorder {
   report(dropped: Record<string, number>): PacingReportReply {
     const a = analysePacing(this.seqs, this.sentNs, this.count, this.periodNs, {
       releaseJitterNs: this.releaseJitterNs,
+      phaseNs: this.phaseNs,
       refills: { refillNs: this.refillNs, prevRefillNs: this.prevRefillNs },
     });
     return {

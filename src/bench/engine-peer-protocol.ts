@@ -22,6 +22,8 @@ export interface PeerConfig {
   /** π of the periodic lane, and E of its grant (engine/schedule.ts). */
   pacingPeriodNs: number;
   pacingReleaseJitterNs: number;
+  /** Phase of the periodic lane (SenderSpec.phaseNs, a residue of CLOCK_MONOTONIC); absent: none. */
+  pacingPhaseNs?: number;
   /** Who fills the periodic lane: the engine's own heartbeat clock (a frame at every boundary, as
    * a time-triggered lane runs), or the application refilling a coalescing lane. */
   pacingFeed: PacingFeed;

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { createJsEngine, JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
+import { effectivePhaseNs } from '../engine/schedule.js';
 import { type Engine, laneWireId } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { PacingRecorder, paceHeartbeat, paceLane } from './engine-pacing.js';
@@ -59,6 +60,7 @@ function sender(
   minPeriodNs: number,
   policy: 'reject' | 'coalesce',
   releaseJitterNs = 0,
+  phaseNs?: number,
 ) {
   return {
     laneId,
@@ -67,6 +69,7 @@ function sender(
     maxPayloadBytes: cfg.payloadBytes,
     minPeriodNs,
     releaseJitterNs,
+    ...(phaseNs !== undefined ? { phaseNs } : {}),
     policy,
     dscp: 46,
     priority: 6,
@@ -118,8 +121,13 @@ async function main(): Promise<void> {
   const dgramPayload = Buffer.alloc(cfg.payloadBytes);
   const enginePing = new PingPong(enginePayload, (p) => engine.send(PING_LANE, p));
   const dgramPing = new PingPong(dgramPayload, (p) => sock.send(p));
-  const recorder = new PacingRecorder(cfg.pacingPeriodNs, cfg.pacingReleaseJitterNs);
-  const paceSender = () => sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce', cfg.pacingReleaseJitterNs);
+  const recorder = new PacingRecorder(
+    cfg.pacingPeriodNs,
+    cfg.pacingReleaseJitterNs,
+    effectivePhaseNs(cfg.pacingPhaseNs, cfg.pacingReleaseJitterNs),
+  );
+  const paceSender = () =>
+    sender(cfg, PACE_LANE, cfg.pacingPeriodNs, 'coalesce', cfg.pacingReleaseJitterNs, cfg.pacingPhaseNs);
   const poller = engine instanceof NativeEngine && cfg.receive === 'poll' ? new Poller(engine) : undefined;
 
   if (cfg.role === 'a') {

@@ -1,6 +1,6 @@
 // Pure arithmetic of `xlane bench engine`: latency summaries, the pacing analysis of a periodic
 // lane's received frames, and the ratios between engines. No I/O, so it is unit-tested directly.
-import { nextBoundaryNs } from '../engine/schedule.js';
+import { NO_PHASE, nextBoundaryNs } from '../engine/schedule.js';
 
 /** p50 / p99 / p99.9 / max of one latency distribution, in µs (3 decimals). */
 export interface LatencySummaryUs {
@@ -62,7 +62,7 @@ export interface RefillTimes {
 
 /**
  * Each frame is judged against its period boundary, rebuilt from the releases with the engines' own
- * rule (engine/schedule.ts): the first frame, and the first after a lost one, is its own boundary;
+ * rule (engine/schedule.ts): the first frame, and the first after a lost one, starts a new grid;
  * a frame released at most E (`releaseJitterNs`) after its boundary keeps the grid (next boundary
  * b + π), a later one starts a new grid at its release. With E = 0 every boundary counts from the
  * previous release. A frame's error is how much later than its boundary it left. Lateness beyond E
@@ -74,6 +74,9 @@ export interface RefillTimes {
 export interface PacingOptions {
   /** E of the sending lane's grant; default 0. */
   releaseJitterNs?: number;
+  /** The sending lane's phase as its engine uses it (effectivePhaseNs: a monotonic residue, or
+   * NO_PHASE, the default): a new grid anchors on it. */
+  phaseNs?: number;
   /** The sender's refill times (application-fed lanes): splits the engine's lateness from the
    * application's. */
   refills?: RefillTimes;
@@ -88,6 +91,7 @@ export function analysePacing(
 ): PacingAnalysis {
   const { refills } = opts;
   const jitterNs = opts.releaseJitterNs ?? 0;
+  const phaseNs = opts.phaseNs ?? NO_PHASE;
   const errorsNs = new Float64Array(Math.max(0, count - 1));
   const engineErrorsNs = new Float64Array(refills ? Math.max(0, count - 1) : 0);
   let errors = 0;
@@ -95,18 +99,18 @@ export function analysePacing(
   let appLateFrames = 0;
   let engineMissedPeriods = 0;
   let lostFrames = 0;
-  // The boundary of frame i − 1 (the first frame is its own).
-  let boundary = count > 0 ? sentNs[0]! : 0;
+  // The boundary of frame i − 1; −∞ for the first frame, which starts the grid.
+  let boundary = Number.NEGATIVE_INFINITY;
   for (let i = 1; i < count; i++) {
     const gap = (seqs[i]! - seqs[i - 1]!) >>> 0;
     if (gap !== 1) {
       // Reordered or duplicate frames cannot happen on one bridge; a forward gap is loss. The lost
-      // frames' releases are unknown: the next frame is its own boundary.
+      // frames' releases are unknown: the next frame starts a new grid.
       if (gap > 1 && gap < 0x80000000) lostFrames += gap - 1;
-      boundary = sentNs[i]!;
+      boundary = Number.NEGATIVE_INFINITY;
       continue;
     }
-    const due = nextBoundaryNs(boundary, sentNs[i - 1]!, periodNs, jitterNs);
+    const due = nextBoundaryNs(boundary, sentNs[i - 1]!, periodNs, jitterNs, phaseNs);
     boundary = due;
     // Clamped at 0: the engine never releases before the boundary, and a negative value could
     // only be clock-read noise.

@@ -42,6 +42,8 @@ export interface EngineTableResult {
   pacingPeriodUs: number;
   /** E of the periodic lane (docs/protocol.md): errors are measured against its grid. */
   releaseJitterUs: number;
+  /** The periodic lane's phase (µs), null: none. */
+  phaseUs: number | null;
   pacingFeed: PacingFeed;
   truncated: boolean;
   cores: { a: number; b: number };
@@ -104,6 +106,9 @@ export async function runEngineTable(
     pacingSeconds: o.pacingSeconds,
     pacingPeriodUs: o.pacingPeriodUs ?? 100,
     releaseJitterUs: o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US,
+    // As the engines use it: a phase needs E > 0 (engine/schedule.ts effectivePhaseNs).
+    phaseUs:
+      o.phaseUs === null || (o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) === 0 ? null : (o.phaseUs ?? 0),
     pacingFeed: o.pacingFeed ?? 'heartbeat',
     truncated: m.truncated,
     cores: m.cores,
@@ -132,7 +137,7 @@ export function engineTableMarkdown(t: EngineTableResult): string {
   lines.push(
     '',
     `${t.roundTrips} round trips each${t.truncated ? ' (cut short by --max-seconds)' : ''}, blocks taken in turn; ` +
-      `pacing: ${t.pacingPeriodUs} µs lane (release jitter ${t.releaseJitterUs} µs) for ${t.pacingSeconds} s per engine, ` +
+      `pacing: ${t.pacingPeriodUs} µs lane (release jitter ${t.releaseJitterUs} µs, phase ${t.phaseUs === null ? 'none' : `${t.phaseUs} µs`}) for ${t.pacingSeconds} s per engine, ` +
       `${t.pacingFeed === 'refill' ? 'kept backlogged by the application' : "frames from the engine's heartbeat clock"}. ` +
       `${t.machine.cpus} CPUs, load average ${load}; ` +
       `native peers and the floor pinned to CPUs ${t.cores.a} (A) and ${t.cores.b} (B).`,

@@ -5,6 +5,7 @@
 // namespaces and peers are removed in `finally`, and by the testbed's exit hook on Ctrl-C / SIGTERM.
 import { availableParallelism, loadavg } from 'node:os';
 import { loadNativeAddon } from '../engine/native/addon.js';
+import { effectivePhaseNs, NO_PHASE } from '../engine/schedule.js';
 import { XlaneError } from '../errors.js';
 import { NetnsTestbed } from '../testbed/netns.js';
 import { compileFloor, FloorRunner } from './engine-floor.js';
@@ -29,6 +30,9 @@ export interface EngineBenchOptions {
   pacingPeriodUs?: number;
   /** E of the periodic lane's grant (engine/schedule.ts); default DEFAULT_RELEASE_JITTER_US. */
   releaseJitterUs?: number;
+  /** Phase of the periodic lane: its boundaries sit at monotonic instants ≡ this (mod π), in µs
+   * (whole ns); null: no phase. Default 0. Used only with E > 0 (engine/schedule.ts). */
+  phaseUs?: number | null;
   /** Default heartbeat: the engine's own clock emits the periodic lane's frames. */
   pacingFeed?: PacingFeed;
   /** Progress and warnings (stderr in the CLI). */
@@ -39,6 +43,8 @@ export interface PacingDetail {
   periodUs: number;
   /** E: frames at most this late keep the lane's grid; errors are measured against the grid. */
   releaseJitterUs: number;
+  /** The phase the sender used (µs, monotonic residue), null when none (no phase, or E = 0). */
+  phaseUs: number | null;
   /** The sending engine's own counters: frames released more than max(E, 10 µs) after they were
    * due, and the largest release delay (µs) — what an agent exports as metrics. */
   senderLateReleases: number;
@@ -170,6 +176,9 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
   const jitter = o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US;
   if (!(jitter >= 0 && jitter < period))
     errors.push('release jitter must be ≥ 0 and below the pacing period');
+  const phase = o.phaseUs ?? null;
+  if (phase !== null && !(phase >= 0 && phase < period && Number.isInteger(Math.round(phase * 1000))))
+    errors.push('phase must be ≥ 0 and below the pacing period');
   if (errors.length)
     throw new XlaneError('XL_ERR_VALIDATION', `bench engine: ${errors.join('; ')}`, {
       errors: errors.map((message) => ({ path: 'options', message })),
@@ -198,6 +207,8 @@ export async function measureEngines(
   const log = o.log ?? (() => {});
   const periodNs = Math.round((o.pacingPeriodUs ?? 100) * 1000);
   const releaseJitterNs = Math.round((o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) * 1000);
+  const phaseNs = o.phaseUs === null ? undefined : Math.round((o.phaseUs ?? 0) * 1000);
+  const usedPhaseNs = effectivePhaseNs(phaseNs, releaseJitterNs);
   const cores = { a: o.coreA ?? 0, b: o.coreB ?? Math.min(1, availableParallelism() - 1) };
   const loadAvgBefore = loadNow();
   // Compiled before any namespace exists: a missing compiler is reported with nothing to undo.
@@ -221,6 +232,7 @@ export async function measureEngines(
         pingPeriodNs: PING_PERIOD_NS,
         pacingPeriodNs: periodNs,
         pacingReleaseJitterNs: releaseJitterNs,
+        ...(phaseNs !== undefined ? { pacingPhaseNs: phaseNs } : {}),
         pacingFeed: o.pacingFeed ?? 'heartbeat',
         payloadBytes: PAYLOAD_BYTES,
       };
@@ -339,6 +351,7 @@ export async function measureEngines(
         pacing: {
           periodUs: periodNs / 1000,
           releaseJitterUs: releaseJitterNs / 1000,
+          phaseUs: usedPhaseNs === NO_PHASE ? null : usedPhaseNs / 1000,
           senderLateReleases: pace.lateReleases,
           senderMaxReleaseDelayUs: pace.maxReleaseDelayUs,
           feed: o.pacingFeed ?? 'heartbeat',

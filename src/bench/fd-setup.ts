@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { desiredLaneSpecs } from '../agent/lane-specs.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
+import { RealtimeOffset } from '../engine/clock.js';
 import { XlaneError } from '../errors.js';
 import { fdLaneName } from '../fd/group-config.js';
 import { FD_PAYLOAD_BYTES } from '../fd/group-service.js';
@@ -98,6 +99,8 @@ export async function startPeer(
 /** The member's engine specs from its grants: its own FD lane heartbeats with its incarnation,
  * the others' are watched with TO from their grants (and delivered to JS for φ-accrual when the
  * baselines run). Receivers are set before the sender, as the agent does. */
+const benchRealtimeOffset = new RealtimeOffset();
+
 export function configure(
   m: Member,
   alloc: Allocation,
@@ -109,6 +112,8 @@ export function configure(
     host: m.host,
     peers: new Map(state.plan.addresses.map((a) => [a.host, a.address])),
     expressPort: enginePort,
+    // Every emulated host shares this machine's clocks: one offset serves them all.
+    realtimeOffsetNs: () => benchRealtimeOffset.get(),
     heartbeats: {
       sender: (g) => (g.sender === m.host ? { incarnation: m.incarnation } : undefined),
       receiver: (g) => ({ deliver: o.baselines, timeoutNs: failureTimeoutNs(g, m.host)! }),

@@ -16,6 +16,7 @@ import { classSentPackets } from '../agent/qos/tc-parse.js';
 import { ControllerClient } from '../client/controller-client.js';
 import { type RunningController, startController } from '../controller/server.js';
 import type { WireGrant } from '../controller/views.js';
+import { RealtimeOffset } from '../engine/clock.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { requireRoot } from '../testbed/apply.js';
@@ -291,12 +292,16 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
   return { grants, windows, table: { lanes, ports }, hostBounds };
 }
 
+const benchRealtimeOffset = new RealtimeOffset();
+
 function specsFor(host: string, plan: TestbedPlan, alloc: Allocation, o: InterferenceOptions, port: number) {
   const peers = new Map(plan.addresses.map((a) => [a.host, a.address]));
   const { specs, errors } = desiredLaneSpecs(alloc.grants.get(host) ?? [], {
     host,
     peers,
     expressPort: port,
+    // Every emulated host shares this machine's clocks: one offset serves them all.
+    realtimeOffsetNs: () => benchRealtimeOffset.get(),
   });
   if (errors.length > 0)
     throw new XlaneError(

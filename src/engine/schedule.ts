@@ -9,6 +9,11 @@
 // lane's arrival curve is L + r·(t + E): the controller counts E in the lane's burst
 // (alloc/graph.ts, entry jitter), which is what makes the grid legal. With E = 0 every boundary
 // counts from the previous actual release, i.e. frames are never closer than π.
+//
+// Phase (the grant's phaseNs): senders that share a port are given spread-out phases, so their
+// frames do not queue behind each other at every boundary. A new grid then anchors on the lane's
+// phase grid instead of at the release (gridAnchorNs): a periodic sender's frames leave at its
+// phase points, whatever instant its first frame happened to leave.
 
 /** Below this a release delay is not counted late, whatever E (clock reads and the send itself
  * take a few µs); the native engine's XL_LATE_RELEASE_FLOOR_NS is the same. */
@@ -30,12 +35,49 @@ export function isLateRelease(delayNs: number, releaseJitterNs: number): boolean
   return delayNs > Math.max(releaseJitterNs, LATE_RELEASE_FLOOR_NS);
 }
 
+/** A lane without a phase: a new grid starts at the frame's own release. */
+export const NO_PHASE = -1;
+
+/**
+ * The phase a sending lane's engine uses: the grant's, as a residue of CLOCK_MONOTONIC modulo π
+ * (the agent converts it from the grant's CLOCK_REALTIME phase), or NO_PHASE. A phase needs E > 0:
+ * a real frame always leaves a little after its boundary, and with E = 0 that is a new grid each
+ * time, which on a phase grid would mean waiting for the next phase point — one frame per 2π.
+ */
+export function effectivePhaseNs(phaseNs: number | undefined, releaseJitterNs: number | undefined): number {
+  return phaseNs !== undefined && (releaseJitterNs ?? 0) > 0 ? phaseNs : NO_PHASE;
+}
+
+/** The first instant ≥ t on the lane's phase grid {phase + k·π}; t itself without a phase (or for
+ * t = −∞). Integer ns in, integer ns out: exact below 2^53. */
+export function onPhaseNs(t: number, periodNs: number, phaseNs: number): number {
+  if (phaseNs < 0 || t === Number.NEGATIVE_INFINITY) return t;
+  let back = (t - phaseNs) % periodNs;
+  if (back < 0) back += periodNs;
+  return back === 0 ? t : t - back + periodNs;
+}
+
+/** The boundary after grid point `anchorNs` with the π and phase in force: anchor + π, moved forward
+ * onto the phase grid if a grant change moved the grid (never backward: frames stay ≥ π − E apart). */
+export function boundaryAfterNs(anchorNs: number, periodNs: number, phaseNs: number): number {
+  return onPhaseNs(anchorNs + periodNs, periodNs, phaseNs);
+}
+
 /** The grid point of a frame released at `releasedNs` whose boundary was `boundaryNs` (−∞: the
- * lane never released): the boundary itself if the frame was at most E late, else its release.
- * The engines keep this anchor and derive the next boundary as anchor + π with the π in force, so
- * a grant that changes π applies from the next boundary without touching the anchor. */
-export function gridAnchorNs(boundaryNs: number, releasedNs: number, releaseJitterNs: number): number {
-  return releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs;
+ * lane never released): the boundary itself if the frame was at most E late; else a new grid,
+ * anchored at its release, or, with a phase, at the first phase point ≥ release − E. The frame has
+ * left at once either way; only the next boundary moves onto the phase grid, and any j + 1 frames
+ * still span ≥ j·π − E. The engines keep this anchor and derive the next boundary with
+ * boundaryAfterNs and the π in force, so a grant that changes π applies from the next boundary. */
+export function gridAnchorNs(
+  boundaryNs: number,
+  releasedNs: number,
+  releaseJitterNs: number,
+  periodNs = 1,
+  phaseNs = NO_PHASE,
+): number {
+  if (releasedNs - boundaryNs <= releaseJitterNs) return boundaryNs;
+  return phaseNs < 0 ? releasedNs : onPhaseNs(releasedNs - releaseJitterNs, periodNs, phaseNs);
 }
 
 /** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`. */
@@ -44,6 +86,24 @@ export function nextBoundaryNs(
   releasedNs: number,
   periodNs: number,
   releaseJitterNs: number,
+  phaseNs = NO_PHASE,
 ): number {
-  return gridAnchorNs(boundaryNs, releasedNs, releaseJitterNs) + periodNs;
+  return boundaryAfterNs(
+    gridAnchorNs(boundaryNs, releasedNs, releaseJitterNs, periodNs, phaseNs),
+    periodNs,
+    phaseNs,
+  );
+}
+
+/** A grant's phase (CLOCK_REALTIME ns mod π) as the residue of CLOCK_MONOTONIC the engines pace
+ * by, given this host's CLOCK_REALTIME − CLOCK_MONOTONIC (clock.ts measureRealtimeOffsetNs).
+ * BigInt: realtime ns are past 2^53. */
+export function monotonicPhaseNs(
+  realtimePhaseNs: number,
+  periodNs: number,
+  realtimeMinusMonotonicNs: bigint,
+): number {
+  const p = BigInt(periodNs);
+  const r = (BigInt(realtimePhaseNs) - realtimeMinusMonotonicNs) % p;
+  return Number(r < 0n ? r + p : r);
 }

@@ -22,6 +22,12 @@ export interface SenderSpec {
    * lane's grid of boundaries (see engine/schedule.ts). 0 (default): each boundary counts from the
    * previous actual release. */
   releaseJitterNs?: number;
+  /** The grant's phase as a residue of CLOCK_MONOTONIC: the lane's boundaries sit at monotonic
+   * instants ≡ phaseNs (mod minPeriodNs), integer in [0, minPeriodNs). A new grid (the first frame,
+   * or one more than E late) anchors on this grid instead of at its release (engine/schedule.ts),
+   * so lanes the controller gave spread-out phases do not collide at a shared port. Used only with
+   * releaseJitterNs > 0; absent: no phase. */
+  phaseNs?: number;
   policy: LanePolicy;
   dscp: number;
   priority: number;

@@ -10,6 +10,8 @@ import { Agent } from '../../src/agent/agent.js';
 import type { LaneEvent } from '../../src/agent/local-api/backend.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
+import { measureRealtimeOffsetNs } from '../../src/engine/clock.js';
+import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
 import { PEERS } from './grants.js';
@@ -110,6 +112,39 @@ describe('agent ↔ controller', () => {
       laneId: lane.laneId,
       reason: 'removed by the controller',
     });
+  });
+
+  it("hands each sender's engine its grant's phase on this host's monotonic clock: two senders into h2 half a period apart", async () => {
+    const c = await controllerOn(':memory:');
+    const client = new ControllerClient({ url: c.url });
+    const h1 = await agentFor('h1', c.url);
+    const h2 = await agentFor('h2', c.url);
+    const h3 = await agentFor('h3', c.url);
+    const a = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    const b = (await client.openLane({ sender: 'h3', ...req(['h2']) }, { waitLiveMs: 5_000 })).lane;
+    expect(a.state).toBe('live');
+    expect(b.state).toBe('live');
+    await until(() => h3.engine.senders.has(b.id));
+    // examples/testbed-3.yaml declares E = 20 µs: the phase is used.
+    const [ga, gb] = [a.grant, (await client.lane(b.id)).grant];
+    expect(ga.releaseJitterNs).toBe(20_000);
+    expect(ga.phaseNs).toBeTypeOf('number');
+    expect(gb.phaseNs).toBeTypeOf('number');
+    const P = 100_000;
+    const mod = (x: number) => ((x % P) + P) % P;
+    // Both lanes cross h2's switch port: the controller put them half a period apart.
+    expect(mod(gb.phaseNs! - ga.phaseNs!)).toBe(P / 2);
+    const sa = h1.engine.senders.get(a.laneId)!;
+    const sb = h3.engine.senders.get(b.id)!;
+    // Each agent converted with its own measurement of CLOCK_REALTIME − CLOCK_MONOTONIC; on one
+    // machine they agree to within a few µs (1 ms allowed for a loaded CI machine).
+    const skew = mod(sb.phaseNs! - sa.phaseNs! - (gb.phaseNs! - ga.phaseNs!));
+    expect(Math.min(skew, P - skew)).toBeLessThan(1_000);
+    // And each is the grant's realtime phase as a monotonic residue (this test's own measurement).
+    const off = mod(sa.phaseNs! - monotonicPhaseNs(ga.phaseNs!, P, measureRealtimeOffsetNs()));
+    expect(Math.min(off, P - off)).toBeLessThan(1_000);
+    // The receiver has nothing to do with phases.
+    expect(h2.engine.receivers.get(a.laneId)).not.toHaveProperty('phaseNs');
   });
 
   it('keeps lanes running while the controller is gone, and resyncs when it returns on the same file', async () => {

@@ -56,6 +56,30 @@ describe('desiredLaneSpecs', () => {
     expect(diffLaneSpecs(desired, before)).toEqual([{ op: 'setSender', spec: desired.senders.get('L7') }]);
   });
 
+  it("turns the grant's realtime phase into the engine's monotonic one, only with a release jitter", () => {
+    // CLOCK_REALTIME − CLOCK_MONOTONIC of 1.8e18 + 12_345 ns: past 2^53, so the math must be exact.
+    const offset = 1_800_000_000_000_012_345n;
+    const at = { ...ctx('h1'), realtimeOffsetNs: () => offset };
+    const g = grant('L7', { releaseJitterNs: 20_000, phaseNs: 30_000 });
+    const phase = desiredLaneSpecs([g], at).specs.senders.get('L7')!.phaseNs!;
+    // Realtime t ≡ 30_000 (mod π) ⇔ monotonic t − offset ≡ 30_000 − offset (mod π).
+    expect(phase).toBe(Number((((30_000n - offset) % 100_000n) + 100_000n) % 100_000n));
+    expect(phase).toBe(17_655);
+    // Without E the engine could not keep a phase: none is handed over (nor would it change the
+    // spec when the clock is re-measured).
+    const noE = desiredLaneSpecs([grant('L7', { phaseNs: 30_000 })], at).specs.senders.get('L7');
+    expect(noE).not.toHaveProperty('phaseNs');
+    // Without a clock (a bench, or a test) neither; nor for an out-of-range phase.
+    expect(desiredLaneSpecs([g], ctx('h1')).specs.senders.get('L7')).not.toHaveProperty('phaseNs');
+    const bad = grant('L7', { releaseJitterNs: 20_000, phaseNs: 100_000 });
+    expect(desiredLaneSpecs([bad], at).specs.senders.get('L7')).not.toHaveProperty('phaseNs');
+    // A new phase is a new sender spec.
+    const moved = desiredLaneSpecs([grant('L7', { releaseJitterNs: 20_000, phaseNs: 80_000 })], at).specs;
+    expect(diffLaneSpecs(moved, desiredLaneSpecs([g], at).specs)).toEqual([
+      { op: 'setSender', spec: moved.senders.get('L7') },
+    ]);
+  });
+
   it('configures a pending lane at its receivers but not at its sender', () => {
     const g = grant('L2', { state: 'pending' });
     expect(desiredLaneSpecs([g], ctx('h1')).specs.senders.size).toBe(0);

@@ -138,13 +138,13 @@ describe('analysePacing', () => {
 });
 
 describe('analysePacing with a release jitter E (the grid of boundaries)', () => {
-  const run = (frames: [seq: number, sentNs: number][], releaseJitterNs: number) =>
+  const run = (frames: [seq: number, sentNs: number][], releaseJitterNs: number, phaseNs?: number) =>
     analysePacing(
       Uint32Array.from(frames.map((f) => f[0])),
       Float64Array.from(frames.map((f) => f[1])),
       frames.length,
       P,
-      { releaseJitterNs },
+      { releaseJitterNs, ...(phaseNs !== undefined ? { phaseNs } : {}) },
     );
 
   it('judges each frame against its grid boundary: lateness within E does not carry over', () => {
@@ -158,6 +158,22 @@ describe('analysePacing with a release jitter E (the grid of boundaries)', () =>
     const a = run(frames, 10_000);
     expect([...a.errorsNs.subarray(0, a.errors)]).toEqual([5_000, 300, 40_000, 0]);
     expect(a.missedPeriods).toBe(0);
+  });
+
+  it("with the sender's phase, rebuilds the grid the engine kept: the first frame off the phase, then on it", () => {
+    const frames: [number, number][] = [
+      [0, 1_055_000], // first frame, 25 µs after a phase point (phase 30 µs): a new grid anchored at 1.13 ms
+      [1, 1_230_000],
+      [2, 1_330_000 + 4_000], // 4 µs late
+      [3, 1_430_000],
+      [4, 1_600_000], // 70 µs late: a new grid, anchored at the first phase point ≥ 1.58 ms (1.63 ms)
+      [5, 1_730_000],
+    ];
+    const phased = run(frames, 20_000, 30_000);
+    expect([...phased.errorsNs.subarray(0, phased.errors)]).toEqual([0, 4_000, 0, 70_000, 0]);
+    // Judged without the phase, the second frame would look 75 µs late (due 1.155 ms).
+    const plain = run(frames, 20_000);
+    expect(plain.errorsNs[0]).toBe(75_000);
   });
 
   it('a sender on the grid, late by at most E at every frame, is judged by its own lateness only', () => {

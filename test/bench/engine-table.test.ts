@@ -29,6 +29,7 @@ const table: EngineTableResult = {
   pacingSeconds: 2,
   pacingPeriodUs: 100,
   releaseJitterUs: 20,
+  phaseUs: 0,
   pacingFeed: 'heartbeat',
   truncated: false,
   cores: { a: 0, b: 1 },
@@ -59,7 +60,7 @@ describe('engineTableMarkdown', () => {
   it('states the run: round trips, pacing, load and pinning', () => {
     expect(md).toContain('1000 round trips each');
     expect(md).toContain(
-      "100 µs lane (release jitter 20 µs) for 2 s per engine, frames from the engine's heartbeat clock",
+      "100 µs lane (release jitter 20 µs, phase 0 µs) for 2 s per engine, frames from the engine's heartbeat clock",
     );
     expect(md).toContain('load average 1.5 1 0.5');
     expect(md).toContain('CPUs 0 (A) and 1 (B)');

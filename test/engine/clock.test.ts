@@ -2,7 +2,7 @@
 // the native engine's clock_gettime), so timestamps from the two engines and from other processes
 // of the machine compare directly.
 import { describe, expect, it } from 'vitest';
-import { monotonicNs } from '../../src/engine/clock.js';
+import { measureRealtimeOffsetNs, monotonicNs, RealtimeOffset } from '../../src/engine/clock.js';
 
 describe('monotonicNs', () => {
   it('reads CLOCK_MONOTONIC in integer ns, bracketed by hrtime.bigint()', () => {
@@ -24,5 +24,42 @@ describe('monotonicNs', () => {
       prev = t;
     }
     expect(back).toBe(0);
+  });
+});
+
+describe('the realtime offset (grant phases)', () => {
+  it('measures CLOCK_REALTIME − CLOCK_MONOTONIC to well within a ms, and repeatably', () => {
+    const a = measureRealtimeOffsetNs();
+    const b = measureRealtimeOffsetNs();
+    const diff = a > b ? a - b : b - a;
+    expect(diff).toBeLessThan(1_000_000n);
+    // Against Date.now() and hrtime read together: within the ms Date.now() truncates, plus noise.
+    const viaDate = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    expect(a - viaDate).toBeGreaterThanOrEqual(-1_000_000n);
+    expect(a - viaDate).toBeLessThanOrEqual(2_000_000n);
+  });
+
+  it('keeps its value through measurement noise, moves on a clock step, re-measures at most every maxAge', () => {
+    const samples = [1_000n, 1_050n, 90_000n, 500_000n];
+    let measured = 0;
+    let now = 0;
+    const offset = new RealtimeOffset(
+      () => samples[measured++]!,
+      60_000,
+      100_000n,
+      () => now,
+    );
+    expect(measured).toBe(0); // measured on first use only
+    expect(offset.get()).toBe(1_000n);
+    now = 59_999;
+    expect(offset.get()).toBe(1_000n);
+    expect(measured).toBe(1);
+    now = 60_000;
+    expect(offset.get()).toBe(1_000n); // 50 ns of noise: kept
+    now = 120_000;
+    expect(offset.get()).toBe(1_000n); // 89 µs: still under the 100 µs step
+    now = 180_000;
+    expect(offset.get()).toBe(500_000n); // a step: taken
+    expect(measured).toBe(4);
   });
 });

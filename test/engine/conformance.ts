@@ -237,9 +237,12 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       a.engine.setSender(
         sender('L1', 1, [b.port], { minPeriodNs: P, releaseJitterNs: E, policy: 'coalesce' }),
       );
-      // Kept backlogged for 100 ms (bounded in count too): the lane releases one frame per boundary.
-      const end = Date.now() + 100;
-      for (let i = 0; i < 100_000 && Date.now() < end; i++) {
+      // Kept backlogged for 100 ms and until 40 frames left (a loaded machine may starve this loop;
+      // bounded at 10 s and in count): the lane releases one frame per boundary.
+      const start = Date.now();
+      const busy = () =>
+        Date.now() - start < 100 || (lane(a.engine, 'L1').sent < 40 && Date.now() - start < 10_000);
+      for (let i = 0; i < 1_000_000 && busy(); i++) {
         a.engine.send('L1', u32(i));
         await new Promise((r) => setImmediate(r));
       }
@@ -681,6 +684,54 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
         expect(rc.latency.count).toBe(rc.received);
         expect(lane(a.engine, 'L1').sent).toBeGreaterThanOrEqual(all.length);
         expect(totalDropped(b.engine)).toBe(0);
+      });
+
+      it('a lane with a phase sends on its phase grid, wherever its first frame left; a new phase moves the grid', async () => {
+        const [a, b] = [await node(), await node()];
+        const P = 10_000_000;
+        const E = 2_000_000;
+        // A phase half a period from now: a lane that gridded from its first release (about now)
+        // would send ~5 ms off it.
+        const phaseAt = (t: number) => Math.round((((t + P / 2) % P) + P) % P);
+        const residue = (t: number, phase: number) => (((t - phase) % P) + P) % P;
+        const onGrid = (frames: { sentNs: number }[], phase: number) =>
+          frames.filter((g) => residue(g.sentNs, phase) <= E).length;
+        b.engine.setReceiver(receiver('L1', 1, { heartbeat: { deliver: true } }));
+        const phase1 = phaseAt(monotonicNs());
+        a.engine.setSender(hbSender([b.port], 1, { minPeriodNs: P, releaseJitterNs: E, phaseNs: phase1 }));
+        await waitFor(() => b.got.length >= 21, '21 heartbeats');
+        const first = b.got.slice(1, 21);
+        // Released at (or, on a busy machine, after) its boundaries, which sit on the phase: most
+        // within E of a phase point (a lane without the phase would be ~π/2 off).
+        expect(
+          onGrid(first, phase1),
+          first.map((g) => residue(g.sentNs, phase1)).join(' '),
+        ).toBeGreaterThanOrEqual(10);
+        for (let i = 1; i < b.got.length; i++)
+          expect(b.got[i]!.sentNs - b.got[i - 1]!.sentNs).toBeGreaterThanOrEqual(P - E);
+        // A grant with another phase, half a period off the frames so far: the grid moves forward
+        // onto it, the sequence goes on.
+        const phase2 = phaseAt(b.got.at(-1)!.sentNs);
+        a.engine.setSender(
+          hbSender([b.port], 1, { epoch: 2, minPeriodNs: P, releaseJitterNs: E, phaseNs: phase2 }),
+        );
+        const n = b.got.length;
+        await waitFor(() => b.got.length >= n + 22, '22 heartbeats after the change');
+        const after = b.got.slice(n + 2, n + 22);
+        expect(
+          onGrid(after, phase2),
+          after.map((g) => residue(g.sentNs, phase2)).join(' '),
+        ).toBeGreaterThanOrEqual(10);
+        for (let i = 1; i < b.got.length; i++)
+          expect(b.got[i]!.sentNs - b.got[i - 1]!.sentNs).toBeGreaterThanOrEqual(P - E);
+        expect(b.got.map((g) => g.seq)).toEqual(Array.from({ length: b.got.length }, (_, i) => i));
+        // Invalid phases are refused.
+        for (const phaseNs of [-1, P, 0.5])
+          expect(
+            codeOf(() =>
+              a.engine.setSender(hbSender([b.port], 1, { minPeriodNs: P, releaseJitterNs: E, phaseNs })),
+            ),
+          ).toBe('XL_ERR_VALIDATION');
       });
 
       it('application messages ride in the heartbeat frames: no extra frames', async () => {

@@ -8,6 +8,7 @@ import { monotonicNs } from '../../src/engine/clock.js';
 import { DirectPath } from '../../src/engine/js/direct-path.js';
 import { S_SENT, STAT_WORDS } from '../../src/engine/js/shared.js';
 import { createTxBuffers, HOLDER_WORKER, TxState } from '../../src/engine/js/tx-state.js';
+import { NO_PHASE } from '../../src/engine/schedule.js';
 import type { SenderSpec } from '../../src/engine/types.js';
 import { FrameDecoder } from '../../src/engine/wire/decode.js';
 
@@ -92,7 +93,9 @@ describe('js engine direct path', () => {
     ).toBe('hello');
     expect(tx.seq(SLOT)).toBe(seqBefore + 1);
     // Released with its boundary long past: the next boundary counts from this release.
-    expect(tx.nextBoundary(SLOT, spec(port).minPeriodNs)).toBe(dec.frame.sentNs + spec(port).minPeriodNs);
+    expect(tx.nextBoundary(SLOT, spec(port).minPeriodNs, NO_PHASE)).toBe(
+      dec.frame.sentNs + spec(port).minPeriodNs,
+    );
     expect(stats[SLOT * STAT_WORDS + S_SENT]).toBe(2); // the probe and this one
   });
 

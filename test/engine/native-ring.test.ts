@@ -53,7 +53,7 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
 
   function sender(h: EngineHandle, to: number, reject: 0 | 1) {
     const fd = addon.openSender(LO, 0, 0, 0);
-    addon.setSender(h, 0, 1, fd, 1, 1, MAX_PAYLOAD, PERIOD_NS, [LO, to], -1, 0, reject);
+    addon.setSender(h, 0, 1, fd, 1, 1, MAX_PAYLOAD, PERIOD_NS, [LO, to], -1, 0, reject, -1);
   }
 
   function push(h: EngineHandle, block: SharedBlock, ticket: number, payload: number[]) {
@@ -143,7 +143,13 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
     addon.start(h, startOptions, () => {});
     const fd = addon.openSender(LO, 0, 0, 0);
     cleanup.push(() => addon.closeFd(fd));
-    const setSender = (over: { maxPayload?: number; minPeriodNs?: number; fd?: number; reject?: number }) =>
+    const setSender = (over: {
+      maxPayload?: number;
+      minPeriodNs?: number;
+      fd?: number;
+      reject?: number;
+      phaseNs?: number;
+    }) =>
       addon.setSender(
         h,
         0,
@@ -157,6 +163,7 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
         -1,
         0,
         over.reject ?? 0,
+        over.phaseNs ?? -1,
       );
     for (const bad of [
       { minPeriodNs: Number.NaN },
@@ -165,6 +172,9 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
       { fd: Number.POSITIVE_INFINITY },
       { maxPayload: addon.layout.MAX_PAYLOAD + 1 },
       { reject: 2 },
+      { phaseNs: -2 },
+      { phaseNs: PERIOD_NS },
+      { phaseNs: Number.NaN },
     ])
       expect(() => setSender(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     const setReceiver = (maxPayload: number, timeoutNs = 0) =>

@@ -29,6 +29,10 @@ function cpu(name: string): (v: string) => number {
   };
 }
 
+function phaseValue(v: string): number | null {
+  return v === 'none' ? null : nonNegative('phase')(v);
+}
+
 function nonNegative(name: string): (v: string) => number {
   return (v) => {
     const n = num(name, v);
@@ -55,6 +59,7 @@ interface EngineCliOptions {
   pacingSeconds: number;
   feed: PacingFeed;
   releaseJitter: number;
+  phase: number | null;
   json?: boolean;
 }
 
@@ -78,7 +83,9 @@ function printResult(r: EngineBenchResult): void {
       `${r.truncated ? ' (cut short by --max-seconds)' : ''}; ${ratios}`,
   );
   console.log(
-    `pacing (${r.pacing.feed} feed, release jitter ${r.pacing.releaseJitterUs} µs): ${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
+    `pacing (${r.pacing.feed} feed, release jitter ${r.pacing.releaseJitterUs} µs, ` +
+      `phase ${r.pacing.phaseUs === null ? 'none' : `${r.pacing.phaseUs} µs`}): ` +
+      `${r.pacing.frames} frames, ${r.missedPeriods} missed periods (${r.pacing.engineMissedPeriods} the engine's, ` +
       `${r.pacing.appLateFrames} frames refilled late by the application), ${r.pacing.lostFrames} lost; ` +
       `load average ${r.machine.loadAvgBefore.join(' ')} on ${r.machine.cpus} CPUs` +
       `${r.cores ? `; pinned to CPUs ${r.cores.a} (A) and ${r.cores.b} (B)` : ''}`,
@@ -141,6 +148,13 @@ export function registerEngineBench(bench: Command): void {
       nonNegative('release-jitter'),
       DEFAULT_RELEASE_JITTER_US,
     )
+    .option(
+      '--phase <us>',
+      'phase of the periodic lane, as the agent derives it from a grant: its boundaries sit at ' +
+        "monotonic instants ≡ this (mod the period); 'none': the grid starts at the first release",
+      phaseValue,
+      0,
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: EngineCliOptions) => {
       const log = (l: string) => console.error(l);
@@ -149,6 +163,7 @@ export function registerEngineBench(bench: Command): void {
         pacingSeconds: o.pacingSeconds,
         pacingFeed: o.feed,
         releaseJitterUs: o.releaseJitter,
+        phaseUs: o.phase,
         ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),

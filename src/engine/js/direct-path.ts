@@ -7,6 +7,7 @@
 // allocates nothing per message (dgram's send() aside, see docs/protocol.md).
 import dgram from 'node:dgram';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
+import { effectivePhaseNs } from '../schedule.js';
 import type { SenderSpec } from '../types.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, SubType } from '../wire/format.js';
@@ -30,12 +31,15 @@ export class DirectPath {
   private pendingConnects = 0;
   private broken = false;
   private spec: SenderSpec;
+  /** effectivePhaseNs() of the spec. */
+  private phaseNs: number;
 
   constructor(
     spec: SenderSpec,
     private readonly bindAddress: string,
   ) {
     this.spec = spec;
+    this.phaseNs = effectivePhaseNs(spec.phaseNs, spec.releaseJitterNs);
     this.header = { wireId: spec.wireId, epoch: spec.epoch, seq: 0, sentNs: 0, clock: LOCAL_CLOCK };
     this.open();
   }
@@ -44,6 +48,7 @@ export class DirectPath {
   update(spec: SenderSpec): void {
     const reopen = this.broken || spec.srcPort !== this.spec.srcPort || !sameDestinations(this.spec, spec);
     this.spec = spec;
+    this.phaseNs = effectivePhaseNs(spec.phaseNs, spec.releaseJitterNs);
     this.header.wireId = spec.wireId;
     if (reopen) {
       this.close();
@@ -56,7 +61,7 @@ export class DirectPath {
     if (this.pendingConnects > 0 || this.broken || this.spec.heartbeat) return false;
     if (!tx.tryLock(slot, HOLDER_MAIN)) return false;
     const now = monotonicNs();
-    if (tx.gen(slot) !== gen || tx.nextBoundary(slot, this.spec.minPeriodNs) > now) {
+    if (tx.gen(slot) !== gen || tx.nextBoundary(slot, this.spec.minPeriodNs, this.phaseNs) > now) {
       tx.unlock(slot);
       return false;
     }
@@ -69,7 +74,7 @@ export class DirectPath {
     this.frame.set(payload, at);
     const length = this.enc.finish();
     tx.setSeq(slot, seqNext(seq));
-    tx.released(slot, now, this.spec.minPeriodNs, this.spec.releaseJitterNs ?? 0);
+    tx.released(slot, now, this.spec.minPeriodNs, this.spec.releaseJitterNs ?? 0, this.phaseNs);
     stats[slot * STAT_WORDS + S_SENT]!++;
     const datagram = this.view.of(length);
     for (let k = 0; k < this.sockets.length; k++) this.sockets[k]!.send(datagram);

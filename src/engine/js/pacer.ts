@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
-import { isLateRelease, releaseDelayNs } from '../schedule.js';
+import { effectivePhaseNs, isLateRelease, releaseDelayNs } from '../schedule.js';
 import type { SenderSpec } from '../types.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
@@ -48,6 +48,8 @@ interface TxLane {
   slot: number;
   gen: number;
   spec: SenderSpec;
+  /** effectivePhaseNs() of the spec: its boundaries' residue of the monotonic clock, or NO_PHASE. */
+  phaseNs: number;
   /** Incarnation of the lane's heartbeats; -1: the lane sends only when the application does. */
   heartbeat: number;
   pending: boolean;
@@ -165,6 +167,7 @@ export class Pacer {
         slot,
         gen,
         spec,
+        phaseNs: effectivePhaseNs(spec.phaseNs, spec.releaseJitterNs),
         heartbeat: spec.heartbeat ? spec.heartbeat.incarnation : -1,
         pending: false,
         pendingTicket: 0,
@@ -185,6 +188,7 @@ export class Pacer {
     }
     const old = lane.spec;
     lane.spec = spec;
+    lane.phaseNs = effectivePhaseNs(spec.phaseNs, spec.releaseJitterNs);
     lane.heartbeat = spec.heartbeat ? spec.heartbeat.incarnation : -1;
     lane.header.wireId = spec.wireId;
     if (lane.failed || old.srcPort !== spec.srcPort || !sameDestinations(old, spec)) {
@@ -255,7 +259,7 @@ export class Pacer {
       if (!lane.pending && !heartbeat) continue;
       const slot = lane.slot;
       // Read unlocked as a hint (the main thread may move it forward); checked again under the lock.
-      let due = tx.nextBoundary(slot, lane.spec.minPeriodNs);
+      let due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
       let now = monotonicNs();
       if (due > now) {
         if (due < next) next = due;
@@ -271,7 +275,7 @@ export class Pacer {
         tx.unlock(slot);
         continue;
       }
-      due = tx.nextBoundary(slot, lane.spec.minPeriodNs);
+      due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
       now = monotonicNs();
       if (due > now) {
         tx.unlock(slot);
@@ -307,8 +311,8 @@ export class Pacer {
       );
       // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
       // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
-      tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0);
-      const following = tx.nextBoundary(slot, lane.spec.minPeriodNs);
+      tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0, lane.phaseNs);
+      const following = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);

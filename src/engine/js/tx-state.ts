@@ -6,7 +6,7 @@
 // so frames leave in sequence order and on the lane's grid of boundaries (engine/schedule.ts),
 // whichever thread sends them.
 
-import { gridAnchorNs } from '../schedule.js';
+import { boundaryAfterNs, gridAnchorNs } from '../schedule.js';
 
 const W_LOCK = 0;
 /** Generation of the lane that owns the slot now: a thread holding an older lane's state (the
@@ -76,14 +76,22 @@ export class TxState {
     this.words[slot * WORDS + W_SEQ] = seq | 0;
   }
 
-  /** When the lane's next frame may leave, with its π in force (−∞: at once). */
-  nextBoundary(slot: number, periodNs: number): number {
-    return this.anchor[slot]! + periodNs;
+  /** When the lane's next frame may leave, with its π and phase in force (−∞: at once). `phaseNs`:
+   * effectivePhaseNs() of the lane's spec. */
+  nextBoundary(slot: number, periodNs: number, phaseNs: number): number {
+    return boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs);
   }
 
   /** A frame left at `releasedNs`: moves the slot's grid on (engine/schedule.ts). */
-  released(slot: number, releasedNs: number, periodNs: number, releaseJitterNs: number): void {
-    this.anchor[slot] = gridAnchorNs(this.anchor[slot]! + periodNs, releasedNs, releaseJitterNs);
+  released(
+    slot: number,
+    releasedNs: number,
+    periodNs: number,
+    releaseJitterNs: number,
+    phaseNs: number,
+  ): void {
+    const boundary = boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs);
+    this.anchor[slot] = gridAnchorNs(boundary, releasedNs, releaseJitterNs, periodNs, phaseNs);
   }
 
   /** As if the lane had never released: its next frame may leave at once. */

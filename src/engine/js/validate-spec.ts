@@ -41,6 +41,12 @@ export function validateSenderSpec(s: SenderSpec): void {
       Number.isFinite(s.releaseJitterNs) && s.releaseJitterNs >= 0 && s.releaseJitterNs < s.minPeriodNs,
       'releaseJitterNs must be ≥ 0 and below minPeriodNs',
     );
+  if (s.phaseNs !== undefined)
+    check(
+      e,
+      Number.isInteger(s.phaseNs) && s.phaseNs >= 0 && s.phaseNs < s.minPeriodNs,
+      'phaseNs must be an integer ≥ 0 and below minPeriodNs',
+    );
   check(e, s.policy === 'reject' || s.policy === 'coalesce', "policy must be 'reject' or 'coalesce'");
   check(e, port(s.srcPort), 'srcPort must be 0..65535');
   check(e, Array.isArray(s.destinations) && s.destinations.length > 0, 'destinations must not be empty');

@@ -126,6 +126,8 @@ export interface NativeAddon {
     /** 1: policy 'reject', the engine refuses a request while the lane's message waits; 0: the
      * newer one replaces it. */
     reject: number,
+    /** effectivePhaseNs() of the spec: a residue of CLOCK_MONOTONIC in [0, minPeriodNs), or -1. */
+    phaseNs: number,
   ): void;
   removeSender(h: EngineHandle, slot: number, gen: number): void;
   setReceiver(

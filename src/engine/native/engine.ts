@@ -6,6 +6,7 @@
 import { XlaneError } from '../../errors.js';
 import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
+import { effectivePhaseNs } from '../schedule.js';
 import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
 import {
   type DeliveryHandler,
@@ -310,6 +311,7 @@ export class NativeEngine implements Engine {
         copy.heartbeat ? copy.heartbeat.incarnation : -1,
         copy.releaseJitterNs ?? 0,
         copy.policy === 'reject' ? 1 : 0,
+        effectivePhaseNs(copy.phaseNs, copy.releaseJitterNs),
       );
     } catch (e) {
       // The engine never saw this change: a socket opened for it is still ours to close, and the
