@@ -74,6 +74,8 @@ export interface AllocationLane {
   to: string[];
   payloadBytes: number;
   periodNs: number;
+  /** The grant's phase (Grant.phaseNs); absent in records of older versions. */
+  phaseNs?: number;
   lambdaMinUs: number;
   lambdaMaxUs: number;
   path: string[];

@@ -246,6 +246,7 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
       to: g.receivers.map((x) => x.host),
       payloadBytes: g.maxPayloadBytes,
       periodNs: g.minPeriodNs,
+      ...(g.phaseNs !== undefined ? { phaseNs: g.phaseNs } : {}),
       lambdaMinUs: r.lambdaMinNs / 1000,
       lambdaMaxUs: r.lambdaMaxNs / 1000,
       path: r.path,

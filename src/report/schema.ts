@@ -58,6 +58,7 @@ const AllocationLane = Type.Object({
   to: Type.Array(Type.String()),
   payloadBytes: Count,
   periodNs: Type.Number({ exclusiveMinimum: 0 }),
+  phaseNs: Type.Optional(Type.Integer({ minimum: 0 })),
   lambdaMinUs: Us,
   lambdaMaxUs: Us,
   path: Type.Array(Type.String()),

@@ -1,7 +1,11 @@
 // `xlane status`'s host table: every host's send / receive bounds, and where they came from.
 import { describe, expect, it } from 'vitest';
+import { laneTable } from '../../src/cli/commands/lanes.js';
 import { hostTable } from '../../src/cli/commands/status.js';
-import type { HostView } from '../../src/controller/views.js';
+import type { HostView, LaneView } from '../../src/controller/views.js';
+import { grant } from '../agent/grants.js';
+
+const req = { sender: 'h1', receivers: ['h2'], maxPayloadBytes: 64, minPeriodNs: 100_000 };
 
 const base = { registered: true, connected: true, version: 3, ackedVersion: 3 };
 
@@ -42,5 +46,23 @@ describe('hostTable', () => {
     expect(h1).toContain('measured 2026-11-26T21:00:00.000Z');
     expect(h2).toContain('declared');
     expect(h2).toMatch(/\bno\b/);
+  });
+});
+
+describe('laneTable', () => {
+  it("shows each lane's phase next to its period (blank for a grant from before phases)", () => {
+    const g = grant('L1', { phaseNs: 50_000 });
+    const lanes: LaneView[] = [
+      { id: 'L1', state: 'live', request: req, grant: g, pendingHosts: [], createdAt: '' },
+      { id: 'L2', state: 'live', request: req, grant: grant('L2'), pendingHosts: [], createdAt: '' },
+    ];
+    const [header, first, second] = laneTable(lanes)
+      .split('\n')
+      .filter((l) => l.includes('│'))
+      .map((l) => l.split('│').map((c) => c.trim()));
+    const at = header!.indexOf('phase');
+    expect(at).toBe(header!.indexOf('π') + 1);
+    expect(first![at]).toBe('50µs');
+    expect(second![at]).toBe('');
   });
 });

@@ -27,6 +27,8 @@ interface LaneShape {
   from: string;
   to: string;
   periodNs: number;
+  /** Absent: a record written before grants had phases. */
+  phaseNs?: number;
   payloadBytes: number;
   lambdaMinUs: number;
   boundUs: number;
@@ -119,6 +121,7 @@ export function makeRecord(opts: FixtureOptions = {}): InterferenceRecord {
       from: 'h1',
       to: 'h3',
       periodNs: 100_000,
+      phaseNs: 50_000,
       payloadBytes: 64,
       lambdaMinUs: 8.5,
       boundUs: 224,
@@ -166,6 +169,7 @@ export function makeRecord(opts: FixtureOptions = {}): InterferenceRecord {
         to: [s.to],
         payloadBytes: s.payloadBytes,
         periodNs: s.periodNs,
+        ...(s.phaseNs !== undefined ? { phaseNs: s.phaseNs } : {}),
         lambdaMinUs: s.lambdaMinUs,
         lambdaMaxUs: s.boundUs,
         path: [s.from, 's1', s.to],

@@ -118,7 +118,7 @@ function buildRequest(o: OpenOptions): LaneRequest {
 
 export function laneTable(lanes: LaneView[]): string {
   const t = new Table({
-    head: ['id', 'name', 'sender → receivers', 'σ', 'π', 'λ_min..λ_max', 'state'],
+    head: ['id', 'name', 'sender → receivers', 'σ', 'π', 'phase', 'λ_min..λ_max', 'state'],
     style: { head: [], border: [] },
   });
   for (const l of lanes) {
@@ -129,6 +129,7 @@ export function laneTable(lanes: LaneView[]): string {
       `${g.sender} → ${g.receivers.map((r) => r.host).join(', ')}`,
       formatSize(g.maxPayloadBytes),
       formatDuration(g.minPeriodNs),
+      g.phaseNs !== undefined ? formatDuration(g.phaseNs) : '',
       g.receivers
         .map((r) => `${r.host}: ${formatDuration(r.lambdaMinNs)}..${formatDuration(r.lambdaMaxNs)}`)
         .join('\n'),
