@@ -22,8 +22,8 @@ typedef struct {
   int64_t min_period_ns;
   // E of the grant: a frame at most this late keeps the lane's grid (src/engine/schedule.ts).
   int64_t release_jitter_ns;
-  // The grant's phase as a residue of CLOCK_MONOTONIC mod min_period_ns; -1: none. A new grid
-  // anchors on it (src/engine/schedule.ts).
+  // The grant's phase as a residue of CLOCK_MONOTONIC mod min_period_ns; -1: none. The grid walks
+  // onto it by at most release_jitter_ns per period (src/engine/schedule.ts).
   int64_t phase_ns;
   int ndest;
   struct sockaddr_in *dest;

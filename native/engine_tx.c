@@ -47,8 +47,8 @@ static void set_tx(xl_engine_t *e, xl_ctrl_t *m) {
     l->fd = -1;
     e->tx_active[e->n_tx_active++] = (uint16_t)m->slot;
   }
-  // A grant change keeps the sequence and the grid anchor: a new π_min (or phase) applies from the
-  // next boundary, anchor + the new period moved forward onto the new phase grid.
+  // A grant change keeps the sequence and the grid anchor: a new π_min applies from the next
+  // boundary, and a new phase is walked onto by at most E per period (src/engine/schedule.ts).
   if (l->fd != s->fd && l->fd >= 0) close(l->fd);
   l->fd = s->fd;
   free(l->dest);
@@ -214,9 +214,13 @@ static int64_t on_phase(int64_t t, int64_t period, int64_t phase) {
   return back == 0 ? t : t - back + period;
 }
 
-// src/engine/schedule.ts boundaryAfterNs: anchor + π, moved forward onto the phase grid.
+// src/engine/schedule.ts boundaryAfterNs: anchor + π, moved forward toward the phase grid by at
+// most E (onto it when it is that close).
 static int64_t boundary_after(const xl_tx_lane_t *l) {
-  return on_phase(l->anchor_ns + l->min_period_ns, l->min_period_ns, l->phase_ns);
+  int64_t t = l->anchor_ns + l->min_period_ns;
+  if (l->phase_ns < 0) return t;
+  int64_t ahead = on_phase(t, l->min_period_ns, l->phase_ns) - t;
+  return t + (ahead <= l->release_jitter_ns ? ahead : l->release_jitter_ns);
 }
 
 int64_t xl_release_due(xl_engine_t *e) {
@@ -267,14 +271,10 @@ int64_t xl_release_due(xl_engine_t *e) {
       if (delay > tolerance) st[XL_TS_LATE_RELEASES]++;
       if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
     }
-    // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid; a later one (or
-    // the first) starts a new grid at its own release, or with a phase at the first phase point
-    // ≥ release − E. Either way the lane's burst stays within what the controller counted.
+    // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid, a later one starts
+    // a new grid at its own release, so the lane's burst stays within what the controller counted.
     int64_t boundary = boundary_after(l);
-    if (l->has_released && now - boundary <= l->release_jitter_ns)
-      l->anchor_ns = boundary;
-    else
-      l->anchor_ns = l->phase_ns < 0 ? now : on_phase(now - l->release_jitter_ns, l->min_period_ns, l->phase_ns);
+    l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
     l->has_released = 1;
     if (l->pending) finish_pending(e, slot, l);
     st[XL_TS_SENT]++;

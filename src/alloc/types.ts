@@ -58,8 +58,8 @@ export interface Grant {
    * Unix epoch) with t ≡ phaseNs (mod minPeriodNs). Integer, 0 ≤ phaseNs < minPeriodNs. The
    * allocator spreads the phases of lanes that share an egress port (alloc/phase.ts) and a lane
    * keeps its phase for life (taken mod π when π changes). The sender's agent turns it into a
-   * residue of its monotonic clock; a new grid of boundaries anchors on it, and a frame a stall
-   * pushed late still leaves at once. Optional only so that grants stored by older versions (which
+   * residue of its monotonic clock, and the engine walks the lane's grid of boundaries onto it by at
+   * most the release jitter E per period (engine/schedule.ts). Optional only so that grants stored by older versions (which
    * have none) still load; every grant the allocator builds carries it. */
   phaseNs?: number;
   /** E the sender's engine may use (engine/schedule.ts): its host's releaseJitter, at most half of

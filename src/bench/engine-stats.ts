@@ -75,7 +75,7 @@ export interface PacingOptions {
   /** E of the sending lane's grant; default 0. */
   releaseJitterNs?: number;
   /** The sending lane's phase as its engine uses it (effectivePhaseNs: a monotonic residue, or
-   * NO_PHASE, the default): a new grid anchors on it. */
+   * NO_PHASE, the default): the grid walks onto it. */
   phaseNs?: number;
   /** The sender's refill times (application-fed lanes): splits the engine's lateness from the
    * application's. */

@@ -9,7 +9,8 @@ export interface TimeoutChange {
   lambdaMinNs: number;
   lambdaMaxNs: number;
   previous: { lambdaMinNs: number; lambdaMaxNs: number } | undefined;
-  /** FiDe's deterministic failure-detection timeout for this receiver: π_min + λ_min + 2·δ. */
+  /** FiDe's deterministic failure-detection timeout for this receiver: π_min + λ_min + 2·δ
+   * (at least π_min + 2E + δ, see fd/timeout.ts). */
   timeoutNs: number;
 }
 
@@ -27,7 +28,10 @@ export function diffGrants(before: Grant, after: Grant): GrantDiff {
   const old = new Map(before.receivers.map((r) => [r.host, r]));
   for (const r of after.receivers) {
     const p = old.get(r.host);
-    const periodMoved = before.minPeriodNs !== after.minPeriodNs;
+    // E enters the timeout too (fd/timeout.ts).
+    const periodMoved =
+      before.minPeriodNs !== after.minPeriodNs ||
+      (before.releaseJitterNs ?? 0) !== (after.releaseJitterNs ?? 0);
     if (p && p.lambdaMinNs === r.lambdaMinNs && p.lambdaMaxNs === r.lambdaMaxNs && !periodMoved) continue;
     out.timeouts.push({
       receiver: r.host,

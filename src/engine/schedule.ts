@@ -11,9 +11,14 @@
 // counts from the previous actual release, i.e. frames are never closer than π.
 //
 // Phase (the grant's phaseNs): senders that share a port are given spread-out phases, so their
-// frames do not queue behind each other at every boundary. A new grid then anchors on the lane's
-// phase grid instead of at the release (gridAnchorNs): a periodic sender's frames leave at its
-// phase points, whatever instant its first frame happened to leave.
+// frames do not queue behind each other at every boundary. A grid that is off its phase (the lane's
+// first frames, a new grid after a stall, a grant that moved the phase) walks forward onto it: each
+// boundary comes at most E later than anchor + π, until one lands on a phase point. Frames only
+// ever move further apart, so the arrival curve holds; no gap between boundaries exceeds π + E, so
+// a receiver never waits much longer than a period (a failure detector's timeout covers it, see
+// fd/timeout.ts); and a periodic lane is on its phase after at most ⌈π / E⌉ frames. Regaining the
+// phase after a stall costs the rest of the slot the stall began (one missed period in all),
+// where a lane without a phase would slide its whole grid instead.
 
 /** Below this a release delay is not counted late, whatever E (clock reads and the send itself
  * take a few µs); the native engine's XL_LATE_RELEASE_FLOOR_NS is the same. */
@@ -35,14 +40,13 @@ export function isLateRelease(delayNs: number, releaseJitterNs: number): boolean
   return delayNs > Math.max(releaseJitterNs, LATE_RELEASE_FLOOR_NS);
 }
 
-/** A lane without a phase: a new grid starts at the frame's own release. */
+/** A lane without a phase: its grid stays wherever its frames put it. */
 export const NO_PHASE = -1;
 
 /**
  * The phase a sending lane's engine uses: the grant's, as a residue of CLOCK_MONOTONIC modulo π
  * (the agent converts it from the grant's CLOCK_REALTIME phase), or NO_PHASE. A phase needs E > 0:
- * a real frame always leaves a little after its boundary, and with E = 0 that is a new grid each
- * time, which on a phase grid would mean waiting for the next phase point — one frame per 2π.
+ * E is also how far a boundary may move per period to reach the phase.
  */
 export function effectivePhaseNs(phaseNs: number | undefined, releaseJitterNs: number | undefined): number {
   return phaseNs !== undefined && (releaseJitterNs ?? 0) > 0 ? phaseNs : NO_PHASE;
@@ -57,27 +61,26 @@ export function onPhaseNs(t: number, periodNs: number, phaseNs: number): number 
   return back === 0 ? t : t - back + periodNs;
 }
 
-/** The boundary after grid point `anchorNs` with the π and phase in force: anchor + π, moved forward
- * onto the phase grid if a grant change moved the grid (never backward: frames stay ≥ π − E apart). */
-export function boundaryAfterNs(anchorNs: number, periodNs: number, phaseNs: number): number {
-  return onPhaseNs(anchorNs + periodNs, periodNs, phaseNs);
+/** The boundary after grid point `anchorNs` with the π and phase in force: anchor + π, moved
+ * forward toward the phase grid by at most E (`releaseJitterNs`) — onto it when it is that close. */
+export function boundaryAfterNs(
+  anchorNs: number,
+  periodNs: number,
+  phaseNs: number,
+  releaseJitterNs: number,
+): number {
+  const t = anchorNs + periodNs;
+  if (phaseNs < 0) return t;
+  const ahead = onPhaseNs(t, periodNs, phaseNs) - t;
+  return ahead <= releaseJitterNs ? t + ahead : t + releaseJitterNs;
 }
 
 /** The grid point of a frame released at `releasedNs` whose boundary was `boundaryNs` (−∞: the
- * lane never released): the boundary itself if the frame was at most E late; else a new grid,
- * anchored at its release, or, with a phase, at the first phase point ≥ release − E. The frame has
- * left at once either way; only the next boundary moves onto the phase grid, and any j + 1 frames
- * still span ≥ j·π − E. The engines keep this anchor and derive the next boundary with
- * boundaryAfterNs and the π in force, so a grant that changes π applies from the next boundary. */
-export function gridAnchorNs(
-  boundaryNs: number,
-  releasedNs: number,
-  releaseJitterNs: number,
-  periodNs = 1,
-  phaseNs = NO_PHASE,
-): number {
-  if (releasedNs - boundaryNs <= releaseJitterNs) return boundaryNs;
-  return phaseNs < 0 ? releasedNs : onPhaseNs(releasedNs - releaseJitterNs, periodNs, phaseNs);
+ * lane never released): the boundary itself if the frame was at most E late, else its release (a
+ * new grid). The engines keep this anchor and derive the next boundary with boundaryAfterNs and the
+ * π and phase in force, so a grant that changes them applies from the next boundary. */
+export function gridAnchorNs(boundaryNs: number, releasedNs: number, releaseJitterNs: number): number {
+  return releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs;
 }
 
 /** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`. */
@@ -89,9 +92,10 @@ export function nextBoundaryNs(
   phaseNs = NO_PHASE,
 ): number {
   return boundaryAfterNs(
-    gridAnchorNs(boundaryNs, releasedNs, releaseJitterNs, periodNs, phaseNs),
+    gridAnchorNs(boundaryNs, releasedNs, releaseJitterNs),
     periodNs,
     phaseNs,
+    releaseJitterNs,
   );
 }
 

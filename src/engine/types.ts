@@ -23,10 +23,10 @@ export interface SenderSpec {
    * previous actual release. */
   releaseJitterNs?: number;
   /** The grant's phase as a residue of CLOCK_MONOTONIC: the lane's boundaries sit at monotonic
-   * instants ≡ phaseNs (mod minPeriodNs), integer in [0, minPeriodNs). A new grid (the first frame,
-   * or one more than E late) anchors on this grid instead of at its release (engine/schedule.ts),
-   * so lanes the controller gave spread-out phases do not collide at a shared port. Used only with
-   * releaseJitterNs > 0; absent: no phase. */
+   * instants ≡ phaseNs (mod minPeriodNs), integer in [0, minPeriodNs). A grid off its phase (the
+   * first frames, a new grid after a stall, a changed phase) walks onto it, each boundary at most
+   * E later than anchor + π (engine/schedule.ts), so lanes the controller gave spread-out phases
+   * do not collide at a shared port. Used only with releaseJitterNs > 0; absent: no phase. */
   phaseNs?: number;
   policy: LanePolicy;
   dscp: number;

@@ -1,15 +1,23 @@
 // X-FD's detection timeout, derived from the grant instead of guessed (FiDe, ATC 2025):
-//   TO = π_min + λ_min + 2·δ,  δ = λ_max − λ_min   (for one receiver of the lane).
+//   TO = π_min + λ_min + 2·δ,  δ = λ_max − λ_min   (for one receiver of the lane),
+// raised to π_min + 2·E + δ when that is larger: with the grant's release jitter E, the sender's
+// boundaries may come up to π + E apart (walking onto its phase, engine/schedule.ts) and each frame
+// may leave up to E after its boundary, so two arrivals are at most π + 2E + δ apart. FiDe's
+// margin λ_min + δ covers 2E whenever the window is not tiny; the max keeps it true when it is.
 // And the rule for moving it when the grant changes: a larger TO applies at once (more lenient is
 // always safe), a smaller one only after a hold, because the sender and the network obey the new
 // grant only once every host has applied it, and a receiver that tightens first would suspect a
 // member that merely follows the old contract a little longer.
 import type { Grant } from '../alloc/types.js';
 
-/** FiDe's deterministic failure-detection timeout for `receiver` of `grant`; undefined if it is not one. */
+/** FiDe's deterministic failure-detection timeout for `receiver` of `grant` (covering the sender's
+ * release jitter E); undefined if it is not one. */
 export function failureTimeoutNs(grant: Grant, receiver: string): number | undefined {
   const r = grant.receivers.find((x) => x.host === receiver);
-  return r ? grant.minPeriodNs + r.lambdaMinNs + 2 * (r.lambdaMaxNs - r.lambdaMinNs) : undefined;
+  if (!r) return undefined;
+  const delta = r.lambdaMaxNs - r.lambdaMinNs;
+  const margin = Math.max(r.lambdaMinNs + delta, 2 * (grant.releaseJitterNs ?? 0));
+  return grant.minPeriodNs + delta + margin;
 }
 
 /** The TO a receiver uses now, and a smaller target waiting for its hold to pass. */

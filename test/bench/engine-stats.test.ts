@@ -160,20 +160,21 @@ describe('analysePacing with a release jitter E (the grid of boundaries)', () =>
     expect(a.missedPeriods).toBe(0);
   });
 
-  it("with the sender's phase, rebuilds the grid the engine kept: the first frame off the phase, then on it", () => {
+  it("with the sender's phase, rebuilds the grid the engine kept: walked onto the phase by E per frame", () => {
     const frames: [number, number][] = [
-      [0, 1_055_000], // first frame, 25 µs after a phase point (phase 30 µs): a new grid anchored at 1.13 ms
-      [1, 1_230_000],
-      [2, 1_330_000 + 4_000], // 4 µs late
-      [3, 1_430_000],
-      [4, 1_600_000], // 70 µs late: a new grid, anchored at the first phase point ≥ 1.58 ms (1.63 ms)
-      [5, 1_730_000],
+      [0, 1_055_000], // first frame, 25 µs past a phase point (phase 30 µs)
+      [1, 1_175_000], // boundaries walk E = 20 µs later than π each …
+      [2, 1_295_000 + 4_000], // (4 µs late)
+      [3, 1_415_000],
+      [4, 1_530_000], // … until on the phase
+      [5, 1_630_000 + 70_000], // 70 µs late: a new grid at its release
+      [6, 1_820_000], // walking again
     ];
     const phased = run(frames, 20_000, 30_000);
-    expect([...phased.errorsNs.subarray(0, phased.errors)]).toEqual([0, 4_000, 0, 70_000, 0]);
-    // Judged without the phase, the second frame would look 75 µs late (due 1.155 ms).
+    expect([...phased.errorsNs.subarray(0, phased.errors)]).toEqual([0, 4_000, 0, 0, 70_000, 0]);
+    // Judged without the phase, the second frame would look 20 µs late (due 1.155 ms).
     const plain = run(frames, 20_000);
-    expect(plain.errorsNs[0]).toBe(75_000);
+    expect(plain.errorsNs[0]).toBe(20_000);
   });
 
   it('a sender on the grid, late by at most E at every frame, is judged by its own lateness only', () => {

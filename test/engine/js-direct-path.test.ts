@@ -93,7 +93,7 @@ describe('js engine direct path', () => {
     ).toBe('hello');
     expect(tx.seq(SLOT)).toBe(seqBefore + 1);
     // Released with its boundary long past: the next boundary counts from this release.
-    expect(tx.nextBoundary(SLOT, spec(port).minPeriodNs, NO_PHASE)).toBe(
+    expect(tx.nextBoundary(SLOT, spec(port).minPeriodNs, NO_PHASE, 0)).toBe(
       dec.frame.sentNs + spec(port).minPeriodNs,
     );
     expect(stats[SLOT * STAT_WORDS + S_SENT]).toBe(2); // the probe and this one

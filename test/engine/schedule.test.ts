@@ -69,57 +69,69 @@ describe('the phase from the grant', () => {
     expect(onPhaseNs(Number.NEGATIVE_INFINITY, P, PH)).toBe(Number.NEGATIVE_INFINITY);
   });
 
-  it('a phase needs E > 0: with E = 0 every frame would start a new grid one phase point later', () => {
+  it('a phase needs E > 0 (E is also how far a boundary may move per period to reach it)', () => {
     expect(effectivePhaseNs(PH, E)).toBe(PH);
     expect(effectivePhaseNs(PH, 0)).toBe(NO_PHASE);
     expect(effectivePhaseNs(PH, undefined)).toBe(NO_PHASE);
     expect(effectivePhaseNs(undefined, E)).toBe(NO_PHASE);
   });
 
-  it('a first frame leaves at once, and the next boundary is on the phase grid', () => {
-    // Released 25 µs after a phase point (more than E): the anchor is the first phase point
-    // ≥ release − E = 1_035_000, i.e. 1_130_000, so the second frame waits until 1_230_000 — the
-    // price of the phase: up to 2π − E after a new grid's first frame instead of π.
-    expect(nextBoundaryNs(Number.NEGATIVE_INFINITY, 1_055_000, P, E, PH)).toBe(1_230_000);
-    // Released 15 µs after a phase point (within E): that point is its anchor.
-    expect(nextBoundaryNs(Number.NEGATIVE_INFINITY, 1_045_000, P, E, PH)).toBe(1_130_000);
-    // Exactly on a phase point.
-    expect(nextBoundaryNs(Number.NEGATIVE_INFINITY, 1_030_000, P, E, PH)).toBe(1_130_000);
+  it('walks an off-phase grid forward onto the phase by at most E per boundary', () => {
+    // First frame at 1_055_000 (25 µs past the phase point 1_030_000): anchor + π = 1_155_000 is
+    // 75 µs before the next phase point, so the boundaries come E = 20 µs late until it lands.
+    const walk: number[] = [];
+    let boundary = Number.NEGATIVE_INFINITY;
+    let r = 1_055_000;
+    for (let i = 0; i < 7; i++) {
+      boundary = nextBoundaryNs(boundary, r, P, E, PH);
+      walk.push(boundary);
+      r = boundary; // released on time
+    }
+    expect(walk).toEqual([1_175_000, 1_295_000, 1_415_000, 1_530_000, 1_630_000, 1_730_000, 1_830_000]);
+    // On the phase once within E of it: a single step of 15 µs.
+    expect(boundaryAfterNs(1_015_000, P, PH, E)).toBe(1_130_000);
+    expect(boundaryAfterNs(1_030_000, P, PH, E)).toBe(1_130_000);
+    // No phase: anchor + π.
+    expect(boundaryAfterNs(1_055_000, P, NO_PHASE, E)).toBe(1_155_000);
+    expect(boundaryAfterNs(Number.NEGATIVE_INFINITY, P, PH, E)).toBe(Number.NEGATIVE_INFINITY);
   });
 
-  it('a stall starts a new grid on the phase, a small delay keeps the grid', () => {
+  it('keeps the grid within E and starts a new one at the release after a stall, then walks back', () => {
     expect(nextBoundaryNs(1_030_000, 1_045_000, P, E, PH)).toBe(1_130_000); // 15 µs late: kept
-    expect(nextBoundaryNs(1_030_000, 1_051_000, P, E, PH)).toBe(1_230_000); // 21 µs late: anchor 1_130_000
-    expect(nextBoundaryNs(1_030_000, 1_540_000, P, E, PH)).toBe(1_630_000); // stall: anchor 1_530_000
+    expect(nextBoundaryNs(1_030_000, 1_051_000, P, E, PH)).toBe(1_171_000); // 21 µs late: new grid, +E
+    expect(nextBoundaryNs(1_030_000, 1_540_000, P, E, PH)).toBe(1_660_000); // stall: new grid, +E
+    expect(nextBoundaryNs(1_030_000, 1_525_000, P, E, PH)).toBe(1_630_000); // stall, 5 µs from phase
   });
 
-  it('a grant that moves the phase moves the next boundary forward onto the new grid, never back', () => {
-    // Anchor 1_030_000 on the old phase (30 µs); the new phase is 10 µs → 1_210_000, not 1_110_000.
-    expect(boundaryAfterNs(1_030_000, P, 10_000)).toBe(1_210_000);
-    // New phase 60 µs → 1_160_000.
-    expect(boundaryAfterNs(1_030_000, P, 60_000)).toBe(1_160_000);
-    // A longer period with the same phase: from anchor + the new π, onto its grid.
-    expect(boundaryAfterNs(1_030_000, 2 * P, PH)).toBe(1_230_000);
+  it('a grant that moves the phase is walked onto, never jumped back to', () => {
+    // Anchor 1_030_000 on the old phase (30 µs); the new phase is 60 µs: 1_130_000 → +E each time.
+    expect(boundaryAfterNs(1_030_000, P, 60_000, E)).toBe(1_150_000);
+    expect(boundaryAfterNs(1_150_000, P, 60_000, E)).toBe(1_260_000);
+    // A new phase of 10 µs: 80 µs ahead of anchor + π, so 4 steps of E.
+    expect(boundaryAfterNs(1_030_000, P, 10_000, E)).toBe(1_150_000);
   });
 
-  it('a periodic sender released within E of each boundary sends every frame on the phase grid', () => {
+  it('a periodic sender released within E of each boundary reaches its phase within ⌈π/E⌉ + 1 frames and stays', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: P - 1 }),
+        fc.integer({ min: 1_000, max: P / 2 }),
         fc.integer({ min: 0, max: 10 * P }),
-        fc.array(fc.integer({ min: 0, max: E }), { minLength: 2, maxLength: 40 }),
-        (phase, start, delays) => {
+        fc.array(fc.nat(), { minLength: 2, maxLength: 40 }),
+        (phase, e, start, noise) => {
           let boundary = Number.NEGATIVE_INFINITY;
           let r = start;
-          for (const [i, d] of delays.entries()) {
-            if (i > 0) r = boundary + d;
-            boundary = nextBoundaryNs(boundary, r, P, E, phase);
-            expect((((boundary - phase) % P) + P) % P).toBe(0);
-            // After the first frame (up to 2π − E: it lands anywhere between phase points), never
-            // more than a period plus E after the frame before it …
-            expect(boundary - r).toBeLessThanOrEqual(i === 0 ? 2 * P - E : P + E);
-            // … nor less than π − E.
-            expect(boundary - r).toBeGreaterThanOrEqual(P - E);
+          const settle = Math.ceil(P / e) + 1;
+          for (const [i, n] of noise.entries()) {
+            if (i > 0) r = boundary + (n % (e + 1));
+            const next = nextBoundaryNs(boundary, r, P, e, phase);
+            // Boundaries only ever move apart by π to π + E.
+            if (i > 0) {
+              expect(next - boundary).toBeGreaterThanOrEqual(P);
+              expect(next - boundary).toBeLessThanOrEqual(P + e);
+            }
+            boundary = next;
+            if (i >= settle) expect((((boundary - phase) % P) + P) % P).toBe(0);
           }
         },
       ),

@@ -1,6 +1,6 @@
 // TO from the grant (FiDe) and the rule that moves it when the grant changes.
 import { describe, expect, it } from 'vitest';
-import { failureTimeoutNs as fromClient } from '../../src/client/grant-diff.js';
+import { diffGrants, failureTimeoutNs as fromClient } from '../../src/client/grant-diff.js';
 import { failureTimeoutNs, retarget, settle } from '../../src/fd/timeout.js';
 import { fdGrant } from './fakes.js';
 
@@ -18,6 +18,14 @@ describe('failureTimeoutNs', () => {
     expect(failureTimeoutNs(g, 'h3')).toBe(1_080_000);
     expect(failureTimeoutNs(g, 'h9')).toBeUndefined();
     expect(fromClient).toBe(failureTimeoutNs);
+  });
+
+  it("covers the sender's release jitter: arrivals up to π + 2E + δ apart never time out", () => {
+    const g = fdGrant('L1', 'xfd.g.h1', 'h1', ['h2'], { periodNs: 1_000_000, minNs: 10_000, maxNs: 30_000 });
+    // λ_min + δ = 30 µs covers 2E = 20 µs: FiDe's formula as it is.
+    expect(failureTimeoutNs({ ...g, releaseJitterNs: 10_000 }, 'h2')).toBe(1_000_000 + 10_000 + 40_000);
+    // 2E = 100 µs does not fit in 30 µs: TO = π + 2E + δ.
+    expect(failureTimeoutNs({ ...g, releaseJitterNs: 50_000 }, 'h2')).toBe(1_000_000 + 100_000 + 20_000);
   });
 });
 
@@ -42,5 +50,17 @@ describe('TO schedule', () => {
     expect(retarget(b, 900, 600, HOLD)).toEqual({ effectiveNs: 900, targetNs: 900, applyAtNs: undefined });
     // No hold configured: at once.
     expect(retarget(a, 500, 100, 0).effectiveNs).toBe(500);
+  });
+});
+
+describe('diffGrants (the client lane events)', () => {
+  it('reports a new timeout when only the release jitter E moved, since E enters TO', () => {
+    const g = fdGrant('L1', 'xfd.g.h1', 'h1', ['h2'], { periodNs: 1_000_000, minNs: 10_000, maxNs: 30_000 });
+    const before = { ...g, releaseJitterNs: 10_000 };
+    const after = { ...g, releaseJitterNs: 50_000 };
+    expect(diffGrants(before, after).timeouts).toEqual([
+      expect.objectContaining({ receiver: 'h2', timeoutNs: 1_120_000 }),
+    ]);
+    expect(diffGrants(before, { ...before }).timeouts).toEqual([]);
   });
 });

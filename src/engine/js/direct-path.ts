@@ -61,7 +61,10 @@ export class DirectPath {
     if (this.pendingConnects > 0 || this.broken || this.spec.heartbeat) return false;
     if (!tx.tryLock(slot, HOLDER_MAIN)) return false;
     const now = monotonicNs();
-    if (tx.gen(slot) !== gen || tx.nextBoundary(slot, this.spec.minPeriodNs, this.phaseNs) > now) {
+    if (
+      tx.gen(slot) !== gen ||
+      tx.nextBoundary(slot, this.spec.minPeriodNs, this.phaseNs, this.spec.releaseJitterNs ?? 0) > now
+    ) {
       tx.unlock(slot);
       return false;
     }

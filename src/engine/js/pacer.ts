@@ -259,7 +259,7 @@ export class Pacer {
       if (!lane.pending && !heartbeat) continue;
       const slot = lane.slot;
       // Read unlocked as a hint (the main thread may move it forward); checked again under the lock.
-      let due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
+      let due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs, lane.spec.releaseJitterNs ?? 0);
       let now = monotonicNs();
       if (due > now) {
         if (due < next) next = due;
@@ -275,7 +275,7 @@ export class Pacer {
         tx.unlock(slot);
         continue;
       }
-      due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
+      due = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs, lane.spec.releaseJitterNs ?? 0);
       now = monotonicNs();
       if (due > now) {
         tx.unlock(slot);
@@ -312,7 +312,12 @@ export class Pacer {
       // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
       // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
       tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0, lane.phaseNs);
-      const following = tx.nextBoundary(slot, lane.spec.minPeriodNs, lane.phaseNs);
+      const following = tx.nextBoundary(
+        slot,
+        lane.spec.minPeriodNs,
+        lane.phaseNs,
+        lane.spec.releaseJitterNs ?? 0,
+      );
       // Published before the datagram leaves, in this order, so whoever sees the frame (a receiver
       // on this machine) or the sent count also sees the lane free for its next message.
       if (lane.pending) this.finishPending(lane);

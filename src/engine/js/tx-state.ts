@@ -76,10 +76,10 @@ export class TxState {
     this.words[slot * WORDS + W_SEQ] = seq | 0;
   }
 
-  /** When the lane's next frame may leave, with its π and phase in force (−∞: at once). `phaseNs`:
-   * effectivePhaseNs() of the lane's spec. */
-  nextBoundary(slot: number, periodNs: number, phaseNs: number): number {
-    return boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs);
+  /** When the lane's next frame may leave, with its π, phase and E in force (−∞: at once).
+   * `phaseNs`: effectivePhaseNs() of the lane's spec. */
+  nextBoundary(slot: number, periodNs: number, phaseNs: number, releaseJitterNs: number): number {
+    return boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs, releaseJitterNs);
   }
 
   /** A frame left at `releasedNs`: moves the slot's grid on (engine/schedule.ts). */
@@ -90,8 +90,8 @@ export class TxState {
     releaseJitterNs: number,
     phaseNs: number,
   ): void {
-    const boundary = boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs);
-    this.anchor[slot] = gridAnchorNs(boundary, releasedNs, releaseJitterNs, periodNs, phaseNs);
+    const boundary = boundaryAfterNs(this.anchor[slot]!, periodNs, phaseNs, releaseJitterNs);
+    this.anchor[slot] = gridAnchorNs(boundary, releasedNs, releaseJitterNs);
   }
 
   /** As if the lane had never released: its next frame may leave at once. */
