@@ -29,8 +29,9 @@ function cpu(name: string): (v: string) => number {
   };
 }
 
-function phaseValue(v: string): number | null {
-  return v === 'none' ? null : nonNegative('phase')(v);
+/** 'none' stays a string: commander turns a parser's null into ''. */
+export function phaseValue(v: string): number | 'none' {
+  return v === 'none' ? 'none' : nonNegative('phase')(v);
 }
 
 function nonNegative(name: string): (v: string) => number {
@@ -59,7 +60,7 @@ interface EngineCliOptions {
   pacingSeconds: number;
   feed: PacingFeed;
   releaseJitter: number;
-  phase: number | null;
+  phase: number | 'none';
   json?: boolean;
 }
 
@@ -163,7 +164,7 @@ export function registerEngineBench(bench: Command): void {
         pacingSeconds: o.pacingSeconds,
         pacingFeed: o.feed,
         releaseJitterUs: o.releaseJitter,
-        phaseUs: o.phase,
+        phaseUs: o.phase === 'none' ? null : o.phase,
         ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),
