@@ -137,7 +137,7 @@ export function engineTableMarkdown(t: EngineTableResult): string {
   lines.push(
     '',
     `${t.roundTrips} round trips each${t.truncated ? ' (cut short by --max-seconds)' : ''}, blocks taken in turn; ` +
-      `pacing: ${t.pacingPeriodUs} µs lane (release jitter ${t.releaseJitterUs} µs, phase ${t.phaseUs === null ? 'none' : `${t.phaseUs} µs`}) for ${t.pacingSeconds} s per engine, ` +
+      `pacing: ${t.pacingPeriodUs} µs lane (release jitter ${t.releaseJitterUs} µs, grant phase ${t.phaseUs === null ? 'none' : `${t.phaseUs} µs`}) for ${t.pacingSeconds} s per engine, ` +
       `${t.pacingFeed === 'refill' ? 'kept backlogged by the application' : "frames from the engine's heartbeat clock"}. ` +
       `${t.machine.cpus} CPUs, load average ${load}; ` +
       `native peers and the floor pinned to CPUs ${t.cores.a} (A) and ${t.cores.b} (B).`,

@@ -4,8 +4,9 @@
 // builds the testbed, drives the peers in alternating blocks and assembles the result. The
 // namespaces and peers are removed in `finally`, and by the testbed's exit hook on Ctrl-C / SIGTERM.
 import { availableParallelism, loadavg } from 'node:os';
+import { measureRealtimeOffsetNs } from '../engine/clock.js';
 import { loadNativeAddon } from '../engine/native/addon.js';
-import { effectivePhaseNs, NO_PHASE } from '../engine/schedule.js';
+import { effectivePhaseNs, monotonicPhaseNs, NO_PHASE } from '../engine/schedule.js';
 import { XlaneError } from '../errors.js';
 import { NetnsTestbed } from '../testbed/netns.js';
 import { compileFloor, FloorRunner } from './engine-floor.js';
@@ -30,8 +31,9 @@ export interface EngineBenchOptions {
   pacingPeriodUs?: number;
   /** E of the periodic lane's grant (engine/schedule.ts); default DEFAULT_RELEASE_JITTER_US. */
   releaseJitterUs?: number;
-  /** Phase of the periodic lane: its boundaries sit at monotonic instants ≡ this (mod π), in µs
-   * (whole ns); null: no phase. Default 0. Used only with E > 0 (engine/schedule.ts). */
+  /** Phase of the periodic lane's grant (Grant.phaseNs, on CLOCK_REALTIME), in µs (whole ns),
+   * turned into the engine's monotonic phase as an agent does; null: no phase. Default 0 (what the
+   * allocator gives a lane that shares its ports with none). Used only with E > 0. */
   phaseUs?: number | null;
   /** Default heartbeat: the engine's own clock emits the periodic lane's frames. */
   pacingFeed?: PacingFeed;
@@ -43,8 +45,10 @@ export interface PacingDetail {
   periodUs: number;
   /** E: frames at most this late keep the lane's grid; errors are measured against the grid. */
   releaseJitterUs: number;
-  /** The phase the sender used (µs, monotonic residue), null when none (no phase, or E = 0). */
+  /** The grant phase (µs, CLOCK_REALTIME) and the monotonic residue the sender used, both null
+   * when it used none (no phase, or E = 0). */
   phaseUs: number | null;
+  monotonicPhaseUs: number | null;
   /** The sending engine's own counters: frames released more than max(E, 10 µs) after they were
    * due, and the largest release delay (µs) — what an agent exports as metrics. */
   senderLateReleases: number;
@@ -207,7 +211,13 @@ export async function measureEngines(
   const log = o.log ?? (() => {});
   const periodNs = Math.round((o.pacingPeriodUs ?? 100) * 1000);
   const releaseJitterNs = Math.round((o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) * 1000);
-  const phaseNs = o.phaseUs === null ? undefined : Math.round((o.phaseUs ?? 0) * 1000);
+  const grantPhaseNs = o.phaseUs === null ? undefined : Math.round((o.phaseUs ?? 0) * 1000);
+  // As an agent converts a grant's phase: a monotonic phase of 0 would put every boundary on the
+  // kernel's tick (a multiple of 1 ms in CLOCK_MONOTONIC), the worst place for a timed wake-up.
+  const phaseNs =
+    grantPhaseNs === undefined
+      ? undefined
+      : monotonicPhaseNs(grantPhaseNs, periodNs, measureRealtimeOffsetNs());
   const usedPhaseNs = effectivePhaseNs(phaseNs, releaseJitterNs);
   const cores = { a: o.coreA ?? 0, b: o.coreB ?? Math.min(1, availableParallelism() - 1) };
   const loadAvgBefore = loadNow();
@@ -351,7 +361,8 @@ export async function measureEngines(
         pacing: {
           periodUs: periodNs / 1000,
           releaseJitterUs: releaseJitterNs / 1000,
-          phaseUs: usedPhaseNs === NO_PHASE ? null : usedPhaseNs / 1000,
+          phaseUs: usedPhaseNs === NO_PHASE ? null : grantPhaseNs! / 1000,
+          monotonicPhaseUs: usedPhaseNs === NO_PHASE ? null : usedPhaseNs / 1000,
           senderLateReleases: pace.lateReleases,
           senderMaxReleaseDelayUs: pace.maxReleaseDelayUs,
           feed: o.pacingFeed ?? 'heartbeat',

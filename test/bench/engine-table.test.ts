@@ -60,7 +60,7 @@ describe('engineTableMarkdown', () => {
   it('states the run: round trips, pacing, load and pinning', () => {
     expect(md).toContain('1000 round trips each');
     expect(md).toContain(
-      "100 µs lane (release jitter 20 µs, phase 0 µs) for 2 s per engine, frames from the engine's heartbeat clock",
+      "100 µs lane (release jitter 20 µs, grant phase 0 µs) for 2 s per engine, frames from the engine's heartbeat clock",
     );
     expect(md).toContain('load average 1.5 1 0.5');
     expect(md).toContain('CPUs 0 (A) and 1 (B)');

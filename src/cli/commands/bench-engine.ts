@@ -151,8 +151,8 @@ export function registerEngineBench(bench: Command): void {
     )
     .option(
       '--phase <us>',
-      'phase of the periodic lane, as the agent derives it from a grant: its boundaries sit at ' +
-        "monotonic instants ≡ this (mod the period); 'none': the grid starts at the first release",
+      "phase of the periodic lane's grant (CLOCK_REALTIME, µs), turned into the engine's phase as " +
+        "an agent does; 'none': no phase, the grid stays where the frames put it",
       phaseValue,
       0,
     )
