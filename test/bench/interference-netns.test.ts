@@ -10,13 +10,23 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultInterferenceOptions, runInterference } from '../../src/bench/interference.js';
 import type { InterferenceRecord } from '../../src/bench/interference-types.js';
+import { measureRealtimeOffsetNs } from '../../src/engine/clock.js';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { isRoot } from '../../src/testbed/netns.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const hasIperf3 = spawnSync('iperf3', ['--version']).status === 0;
 const native = loadNativeAddon().ok;
 const hasNft = spawnSync('nft', ['-v']).status === 0;
+
+/** A lane's send times from its samples file: n received times, then n latencies (f64, ns). */
+function sentTimes(file: string): number[] {
+  const buf = readFileSync(file);
+  const n = buf.length / 16;
+  const f = new Float64Array(buf.buffer, buf.byteOffset, 2 * n);
+  return Array.from({ length: n }, (_, i) => f[i]! - f[n + i]!);
+}
 
 const netnsList = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
 
@@ -70,6 +80,21 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
       }
     }
     expect(readdirSync(join(r.runDir, 'samples')).filter((f) => f.endsWith('.f64'))).toHaveLength(6);
+    // The phases from the grants, end to end: the two lanes share h2's port, so the controller put
+    // them half a period apart, and each sender's frames left on its own grant's phase (converted
+    // to the monotonic clock by the bench as an agent does; E = 20 µs in testbed-3.yaml).
+    const [g1, g2] = record.allocation.lanes;
+    const P = g1!.periodNs;
+    expect(g2!.periodNs).toBe(P);
+    expect((((g2!.phaseNs! - g1!.phaseNs!) % P) + P) % P).toBe(P / 2);
+    const offset = measureRealtimeOffsetNs();
+    for (const g of [g1!, g2!]) {
+      const phase = monotonicPhaseNs(g.phaseNs!, P, offset);
+      const sent = sentTimes(join(r.runDir, 'samples', `idle-${g.lane}.f64`));
+      const onPhase = sent.filter((t) => (((t - phase) % P) + P) % P <= 20_000).length;
+      // Most within E after a phase point (a lane off its phase would be there ~20 % of the time).
+      expect(onPhase / sent.length, `${g.lane}: ${onPhase} of ${sent.length} on phase`).toBeGreaterThan(0.6);
+    }
     expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
   }, 180_000);
