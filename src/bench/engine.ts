@@ -181,7 +181,7 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
   if (!(jitter >= 0 && jitter < period))
     errors.push('release jitter must be ≥ 0 and below the pacing period');
   const phase = o.phaseUs ?? null;
-  if (phase !== null && !(phase >= 0 && phase < period && Number.isInteger(Math.round(phase * 1000))))
+  if (phase !== null && !(phase >= 0 && phase < period))
     errors.push('phase must be ≥ 0 and below the pacing period');
   if (errors.length)
     throw new XlaneError('XL_ERR_VALIDATION', `bench engine: ${errors.join('; ')}`, {
@@ -212,8 +212,9 @@ export async function measureEngines(
   const periodNs = Math.round((o.pacingPeriodUs ?? 100) * 1000);
   const releaseJitterNs = Math.round((o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) * 1000);
   const grantPhaseNs = o.phaseUs === null ? undefined : Math.round((o.phaseUs ?? 0) * 1000);
-  // As an agent converts a grant's phase: a monotonic phase of 0 would put every boundary on the
-  // kernel's tick (a multiple of 1 ms in CLOCK_MONOTONIC), the worst place for a timed wake-up.
+  // As an agent converts a grant's phase. (Taken as a monotonic phase, 0 would tie the boundaries
+  // to the kernel's tick, which fires on multiples of its period in CLOCK_MONOTONIC; a grant's
+  // realtime phase has no such tie.)
   const phaseNs =
     grantPhaseNs === undefined
       ? undefined

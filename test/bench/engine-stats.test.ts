@@ -288,6 +288,8 @@ describe('validateEngineBenchOptions', () => {
 
   it('accepts sane options', () => {
     expect(() => validateEngineBenchOptions(ok)).not.toThrow();
+    expect(() => validateEngineBenchOptions({ ...ok, phaseUs: null })).not.toThrow();
+    expect(() => validateEngineBenchOptions({ ...ok, phaseUs: 99.999 })).not.toThrow();
   });
 
   it.each([
@@ -303,6 +305,9 @@ describe('validateEngineBenchOptions', () => {
     { coreA: 4096 },
     { fifoPriority: 0 },
     { fifoPriority: 100 },
+    { phaseUs: -1 },
+    { phaseUs: 100 },
+    { phaseUs: Number.NaN },
   ])('rejects %o with XL_ERR_VALIDATION', (bad) => {
     expect(() => validateEngineBenchOptions({ ...ok, ...bad } as never)).toThrow(
       expect.objectContaining({ code: 'XL_ERR_VALIDATION' }),
