@@ -106,9 +106,8 @@ export async function runEngineTable(
     pacingSeconds: o.pacingSeconds,
     pacingPeriodUs: o.pacingPeriodUs ?? 100,
     releaseJitterUs: o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US,
-    // As the engines use it: a phase needs E > 0 (engine/schedule.ts effectivePhaseNs).
-    phaseUs:
-      o.phaseUs === null || (o.releaseJitterUs ?? DEFAULT_RELEASE_JITTER_US) === 0 ? null : (o.phaseUs ?? 0),
+    // As the senders used it (every subject's pacing lane gets the same phase).
+    phaseUs: m.subjects[0]?.pacing.phaseUs ?? null,
     pacingFeed: o.pacingFeed ?? 'heartbeat',
     truncated: m.truncated,
     cores: m.cores,
