@@ -370,6 +370,11 @@ export class Agent implements LocalBackend {
     this.clientDrops.record(kind, key);
   }
 
+  /** This host's CLOCK_REALTIME − CLOCK_MONOTONIC as the agent converts grant phases with it. */
+  realtimeOffsetNs(): bigint {
+    return this.realtimeOffset.get();
+  }
+
   // ---- internals ----
 
   private specContext(expressPort: number): SpecContext {
@@ -378,7 +383,7 @@ export class Agent implements LocalBackend {
       peers: this.opts.peers,
       expressPort,
       ...(this.fd ? { heartbeats: this.fd.heartbeats } : {}),
-      realtimeOffsetNs: () => this.realtimeOffset.get(),
+      realtimeOffsetNs: () => this.realtimeOffsetNs(),
     };
   }
 

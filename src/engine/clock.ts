@@ -14,32 +14,66 @@ export function monotonicNs(): number {
   return t[0]! * 1e9 + t[1]!;
 }
 
+/** A measured CLOCK_REALTIME − CLOCK_MONOTONIC: the estimate and the half-width of the interval
+ * that is known to hold the true value (absent a clock step or slew during the measurement). */
+export interface RealtimeOffsetMeasurement {
+  offsetNs: bigint;
+  uncertaintyNs: bigint;
+}
+
 /**
- * CLOCK_REALTIME − CLOCK_MONOTONIC now, in ns: what turns a grant's phase (on the realtime clock,
- * which PTP or NTP keeps common to all hosts) into the monotonic residue the engines pace by. Node
- * reads the realtime clock only in whole ms (Date.now()), so this waits for the ms to tick over and
- * reads the monotonic clock right after: the estimate is low by the time between the tick and that
- * read, so the largest of a few samples is kept (µs-accurate on an idle CPU). Blocks for up to
- * `samples` ms: call it at start-up or rarely, never per packet.
+ * CLOCK_REALTIME − CLOCK_MONOTONIC now, bracketed: what turns a grant's phase (on the realtime
+ * clock, which PTP or NTP keeps common to all hosts) into the monotonic residue the engines pace
+ * by. Node reads the realtime clock only in whole ms (Date.now()), so this waits for the ms to
+ * tick over. The tick happened between the last Date.now() that returned the old ms and the first
+ * that returned the new one, so the monotonic reads around those two calls bound it: each sample
+ * is an interval that holds the true offset, however long the thread was preempted (a preempted
+ * sample is merely wide). Samples are intersected until the interval is `targetNs` wide or
+ * `maxSamples` were taken; a load that only ever widens samples costs accuracy, never a wrong
+ * interval. Blocks for up to `maxSamples` ms: call it at start-up or rarely, never per packet.
  */
-export function measureRealtimeOffsetNs(samples = 3): bigint {
-  let best: bigint | undefined;
-  for (let s = 0; s < samples; s++) {
+export function measureRealtimeOffset(maxSamples = 8, targetNs = 2_000n): RealtimeOffsetMeasurement {
+  let lo: bigint | undefined;
+  let hi: bigint | undefined;
+  let narrowest: { lo: bigint; hi: bigint } | undefined;
+  for (let s = 0; s < maxSamples; s++) {
+    // Read before the first Date.now(): the tick may come right after it.
+    let beforeOld = process.hrtime.bigint();
     const start = Date.now();
     // Bounded: a stopped or stepped realtime clock must not hang the caller.
-    const limit = process.hrtime.bigint() + 5_000_000n;
+    const limit = beforeOld + 5_000_000n;
     for (;;) {
+      const before = process.hrtime.bigint();
       const ms = Date.now();
-      const mono = process.hrtime.bigint();
+      const after = process.hrtime.bigint();
       if (ms !== start) {
-        const estimate = BigInt(ms) * 1_000_000n - mono;
-        if (best === undefined || estimate > best) best = estimate;
+        // Only a tick of exactly one ms tells where the ms began (a longer stall skipped ticks).
+        if (ms === start + 1) {
+          const tick = BigInt(ms) * 1_000_000n;
+          const sample = { lo: tick - after, hi: tick - beforeOld };
+          if (!narrowest || sample.hi - sample.lo < narrowest.hi - narrowest.lo) narrowest = sample;
+          lo = lo === undefined || sample.lo > lo ? sample.lo : lo;
+          hi = hi === undefined || sample.hi < hi ? sample.hi : hi;
+        }
         break;
       }
-      if (mono > limit) break;
+      beforeOld = before;
+      if (after > limit) break;
     }
+    if (lo !== undefined && hi !== undefined && lo <= hi && hi - lo <= targetNs) break;
   }
-  return best ?? BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  // Disjoint samples mean the clocks moved apart while measuring (slew or step): trust the
+  // narrowest one alone.
+  const interval = lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : narrowest;
+  if (!interval) {
+    return { offsetNs: BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint(), uncertaintyNs: 1_000_000n };
+  }
+  return { offsetNs: (interval.lo + interval.hi) / 2n, uncertaintyNs: (interval.hi - interval.lo + 1n) / 2n };
+}
+
+/** measureRealtimeOffset's estimate alone. */
+export function measureRealtimeOffsetNs(maxSamples?: number): bigint {
+  return measureRealtimeOffset(maxSamples).offsetNs;
 }
 
 /** A realtime offset for phases that stays put: measured on first use, re-measured at most every

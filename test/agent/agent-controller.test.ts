@@ -10,7 +10,6 @@ import { Agent } from '../../src/agent/agent.js';
 import type { LaneEvent } from '../../src/agent/local-api/backend.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
-import { measureRealtimeOffsetNs } from '../../src/engine/clock.js';
 import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
@@ -136,13 +135,14 @@ describe('agent ↔ controller', () => {
     expect(mod(gb.phaseNs! - ga.phaseNs!)).toBe(P / 2);
     const sa = h1.engine.senders.get(a.laneId)!;
     const sb = h3.engine.senders.get(b.id)!;
-    // Each agent converted with its own measurement of CLOCK_REALTIME − CLOCK_MONOTONIC; on one
-    // machine they agree to within a few µs (1 ms allowed for a loaded CI machine).
+    // Each engine holds its grant's realtime phase as a monotonic residue, converted exactly with
+    // its agent's measurement of CLOCK_REALTIME − CLOCK_MONOTONIC.
+    expect(sa.phaseNs).toBe(monotonicPhaseNs(ga.phaseNs!, P, h1.agent.realtimeOffsetNs()));
+    expect(sb.phaseNs).toBe(monotonicPhaseNs(gb.phaseNs!, P, h3.agent.realtimeOffsetNs()));
+    // The two agents measured the same clocks: their residues are still half a period apart, to
+    // within the measurements' error (sub-µs on an idle machine; 5 µs allowed for a loaded one).
     const skew = mod(sb.phaseNs! - sa.phaseNs! - (gb.phaseNs! - ga.phaseNs!));
-    expect(Math.min(skew, P - skew)).toBeLessThan(1_000);
-    // And each is the grant's realtime phase as a monotonic residue (this test's own measurement).
-    const off = mod(sa.phaseNs! - monotonicPhaseNs(ga.phaseNs!, P, measureRealtimeOffsetNs()));
-    expect(Math.min(off, P - off)).toBeLessThan(1_000);
+    expect(Math.min(skew, P - skew)).toBeLessThan(5_000);
     // The receiver has nothing to do with phases.
     expect(h2.engine.receivers.get(a.laneId)).not.toHaveProperty('phaseNs');
   });

@@ -88,12 +88,25 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
     expect(g2!.periodNs).toBe(P);
     expect((((g2!.phaseNs! - g1!.phaseNs!) % P) + P) % P).toBe(P / 2);
     const offset = measureRealtimeOffsetNs();
+    // A spinning sender leaves within ns of its boundary, and this test's measurement of the clock
+    // offset differs from the bench's by a few hundred ns: a frame on its phase point can show a
+    // residue just below 0. So "on phase" is from 5 µs before the point to E after it.
+    const E = 20_000;
+    const slack = 5_000;
     for (const g of [g1!, g2!]) {
       const phase = monotonicPhaseNs(g.phaseNs!, P, offset);
       const sent = sentTimes(join(r.runDir, 'samples', `idle-${g.lane}.f64`));
-      const onPhase = sent.filter((t) => (((t - phase) % P) + P) % P <= 20_000).length;
-      // Most within E after a phase point (a lane off its phase would be there ~20 % of the time).
-      expect(onPhase / sent.length, `${g.lane}: ${onPhase} of ${sent.length} on phase`).toBeGreaterThan(0.6);
+      const within = (from: number) =>
+        sent.filter((t) => (((t - phase - from + slack) % P) + P) % P <= E + slack).length / sent.length;
+      const onPhase = within(0);
+      const opposite = within(P / 2);
+      // Measured with phases: 99.5–99.8 %, also with two CPU hogs. Without them a lane's grid stays
+      // where its first frame put it, and this window held 33.5 % of L1's frames (9.3 % opposite):
+      // so the bar is half the frames, and twice the window half a period away, where the other
+      // lane's frames go.
+      const what = `${g.lane}: ${(onPhase * 100).toFixed(1)} % on phase, ${(opposite * 100).toFixed(1)} % opposite`;
+      expect(onPhase, what).toBeGreaterThan(0.5);
+      expect(onPhase, what).toBeGreaterThan(2 * opposite);
     }
     expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
