@@ -21,6 +21,16 @@ export interface RealtimeOffsetMeasurement {
   uncertaintyNs: bigint;
 }
 
+/** The two clocks the measurement reads; a test gives it a simulated machine. */
+export interface OffsetClocks {
+  /** CLOCK_REALTIME in whole ms (Date.now()). */
+  realtimeMs(): number;
+  /** CLOCK_MONOTONIC in ns. */
+  monotonicNs(): bigint;
+}
+
+const systemClocks: OffsetClocks = { realtimeMs: Date.now, monotonicNs: process.hrtime.bigint };
+
 /**
  * CLOCK_REALTIME − CLOCK_MONOTONIC now, bracketed: what turns a grant's phase (on the realtime
  * clock, which PTP or NTP keeps common to all hosts) into the monotonic residue the engines pace
@@ -30,25 +40,32 @@ export interface RealtimeOffsetMeasurement {
  * is an interval that holds the true offset, however long the thread was preempted (a preempted
  * sample is merely wide). Samples are intersected until the interval is `targetNs` wide or
  * `maxSamples` were taken; a load that only ever widens samples costs accuracy, never a wrong
- * interval. Blocks for up to `maxSamples` ms: call it at start-up or rarely, never per packet.
+ * interval. Blocks for about a ms per sample (5 ms at most): call it at start-up or rarely, never
+ * per packet.
  */
-export function measureRealtimeOffset(maxSamples = 8, targetNs = 2_000n): RealtimeOffsetMeasurement {
+export function measureRealtimeOffset(
+  maxSamples = 8,
+  targetNs = 2_000n,
+  clocks: OffsetClocks = systemClocks,
+): RealtimeOffsetMeasurement {
   let lo: bigint | undefined;
   let hi: bigint | undefined;
   let narrowest: { lo: bigint; hi: bigint } | undefined;
   for (let s = 0; s < maxSamples; s++) {
-    // Read before the first Date.now(): the tick may come right after it.
-    let beforeOld = process.hrtime.bigint();
-    const start = Date.now();
+    // Read before the first realtime read: the tick may come right after it.
+    let beforeOld = clocks.monotonicNs();
+    const start = clocks.realtimeMs();
     // Bounded: a stopped or stepped realtime clock must not hang the caller.
     const limit = beforeOld + 5_000_000n;
     for (;;) {
-      const before = process.hrtime.bigint();
-      const ms = Date.now();
-      const after = process.hrtime.bigint();
+      const before = clocks.monotonicNs();
+      const ms = clocks.realtimeMs();
+      const after = clocks.monotonicNs();
       if (ms !== start) {
-        // Only a tick of exactly one ms tells where the ms began (a longer stall skipped ticks).
-        if (ms === start + 1) {
+        // The instant the realtime clock read `ms` ms lies between the previous read (which
+        // returned less) and this one, however many ms a stall skipped; a clock stepped back
+        // brackets nothing.
+        if (ms > start) {
           const tick = BigInt(ms) * 1_000_000n;
           const sample = { lo: tick - after, hi: tick - beforeOld };
           if (!narrowest || sample.hi - sample.lo < narrowest.hi - narrowest.lo) narrowest = sample;
@@ -66,7 +83,10 @@ export function measureRealtimeOffset(maxSamples = 8, targetNs = 2_000n): Realti
   // narrowest one alone.
   const interval = lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : narrowest;
   if (!interval) {
-    return { offsetNs: BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint(), uncertaintyNs: 1_000_000n };
+    return {
+      offsetNs: BigInt(clocks.realtimeMs()) * 1_000_000n - clocks.monotonicNs(),
+      uncertaintyNs: 1_000_000n,
+    };
   }
   return { offsetNs: (interval.lo + interval.hi) / 2n, uncertaintyNs: (interval.hi - interval.lo + 1n) / 2n };
 }

@@ -1,6 +1,7 @@
 // The engine clock is CLOCK_MONOTONIC in whole ns: the same clock as process.hrtime.bigint() (and
 // the native engine's clock_gettime), so timestamps from the two engines and from other processes
 // of the machine compare directly.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   measureRealtimeOffset,
@@ -46,6 +47,96 @@ describe('the realtime offset (grant phases)', () => {
     const viaDate = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
     expect(a.offsetNs - viaDate).toBeGreaterThanOrEqual(-1_000_000n);
     expect(a.offsetNs - viaDate).toBeLessThanOrEqual(2_000_000n);
+  });
+
+  // A simulated machine: one monotonic time that every clock read advances by its cost, with the
+  // thread preempted (time jumps) before chosen reads, or right as it reads a new ms for the first
+  // `tickStalls` times; CLOCK_REALTIME is that time + the offset.
+  function machine(
+    offsetNs: bigint,
+    readCostNs: bigint,
+    stalls: Map<number, bigint>,
+    o: { stopRealtime?: boolean; tickStalls?: number } = {},
+  ) {
+    let t = 7_000_000_123n;
+    let reads = 0;
+    let tickStalls = o.tickStalls ?? 0;
+    const step = () => {
+      t += (stalls.get(reads) ?? 0n) + readCostNs;
+      reads++;
+    };
+    const ms = () => Number((t + offsetNs) / 1_000_000n);
+    const frozen = ms();
+    let lastMs = frozen;
+    return {
+      realtimeMs: () => {
+        step();
+        if (o.stopRealtime) return frozen;
+        const now = ms();
+        if (now !== lastMs && tickStalls > 0) {
+          tickStalls--;
+          t += 300_000n; // preempted between crossing the ms and returning it
+        }
+        lastMs = now;
+        return now;
+      },
+      monotonicNs: () => {
+        step();
+        return t;
+      },
+      reads: () => reads,
+    };
+  }
+  const OFFSET = 1_795_714_089_878_588_777n;
+  const holds = (m: { offsetNs: bigint; uncertaintyNs: bigint }, truth: bigint) =>
+    m.offsetNs - m.uncertaintyNs <= truth && truth <= m.offsetNs + m.uncertaintyNs;
+
+  it('on an undisturbed machine: within a few clock reads of the truth, after one sample', () => {
+    const clocks = machine(OFFSET, 40n, new Map());
+    const m = measureRealtimeOffset(8, 2_000n, clocks);
+    expect(holds(m, OFFSET)).toBe(true);
+    expect(m.uncertaintyNs).toBeLessThanOrEqual(120n);
+    expect(clocks.reads()).toBeLessThan((3 * 1_000_000) / 40); // one ms of polling, not eight
+  });
+
+  it('whatever the preemptions, the interval holds the true offset (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 2n ** 62n }),
+        fc.bigInt({ min: 20n, max: 2_000n }),
+        // Stalls anywhere, and often among the first reads of the first sample.
+        fc.array(
+          fc.tuple(
+            fc.oneof(fc.nat({ max: 6 }), fc.nat({ max: 400_000 })),
+            fc.bigInt({ min: 1n, max: 3_000_000n }),
+          ),
+          { maxLength: 40 },
+        ),
+        fc.nat({ max: 8 }),
+        (offset, cost, stalls, tickStalls) => {
+          const m = measureRealtimeOffset(8, 2_000n, machine(offset, cost, new Map(stalls), { tickStalls }));
+          expect(holds(m, offset), `${m.offsetNs} ± ${m.uncertaintyNs} vs ${offset}`).toBe(true);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a sample preempted at the tick is only wide: the next ones narrow the interval again', () => {
+    const once = measureRealtimeOffset(1, 2_000n, machine(OFFSET, 50n, new Map(), { tickStalls: 1 }));
+    expect(holds(once, OFFSET)).toBe(true);
+    expect(once.uncertaintyNs).toBeGreaterThan(100_000n);
+    const m = measureRealtimeOffset(8, 2_000n, machine(OFFSET, 50n, new Map(), { tickStalls: 3 }));
+    expect(holds(m, OFFSET)).toBe(true);
+    expect(m.uncertaintyNs).toBeLessThanOrEqual(150n);
+  });
+
+  it('a stopped realtime clock ends the measurement (bounded) with a wide answer', () => {
+    const clocks = machine(OFFSET, 1_000n, new Map(), { stopRealtime: true });
+    const m = measureRealtimeOffset(3, 2_000n, clocks);
+    expect(m.uncertaintyNs).toBe(1_000_000n);
+    // Three samples of at most 5 ms each, at 1 µs per read pair and a half.
+    expect(clocks.reads()).toBeLessThan(3 * 5_000 * 3 + 10);
   });
 
   it('keeps its value through measurement noise, moves on a clock step, re-measures at most every maxAge', () => {
