@@ -97,29 +97,34 @@ export function measureRealtimeOffsetNs(maxSamples?: number): bigint {
 }
 
 /** A realtime offset for phases that stays put: measured on first use, re-measured at most every
- * `maxAgeMs`, and moved only when the clock was stepped (a change beyond `stepNs`), so measurement
- * noise never changes a lane's phase — which would re-configure its sender. */
+ * `maxAgeMs`, and moved only when the fresh measurement's interval excludes the held one (beyond
+ * `slackNs`: the clock was stepped) or is less than half as wide (a better value after a measurement
+ * a load had widened). Noise alone never changes a lane's phase — which would re-configure its
+ * sender — and a step of any size beyond the measurements' error is followed within `maxAgeMs`. */
 export class RealtimeOffset {
-  private value: bigint | undefined;
+  private held: RealtimeOffsetMeasurement | undefined;
   private measuredAt = 0;
 
   constructor(
-    private readonly measure: () => bigint = measureRealtimeOffsetNs,
+    private readonly measure: () => RealtimeOffsetMeasurement = () => measureRealtimeOffset(),
     private readonly maxAgeMs = 60_000,
-    private readonly stepNs = 100_000n,
+    private readonly slackNs = 1_000n,
     private readonly now: () => number = Date.now,
   ) {}
 
   get(): bigint {
-    if (this.value === undefined) {
-      this.value = this.measure();
+    if (this.held === undefined) {
+      this.held = this.measure();
       this.measuredAt = this.now();
     } else if (this.now() - this.measuredAt >= this.maxAgeMs) {
       const fresh = this.measure();
       this.measuredAt = this.now();
-      const moved = fresh > this.value ? fresh - this.value : this.value - fresh;
-      if (moved > this.stepNs) this.value = fresh;
+      const held = this.held;
+      const moved =
+        fresh.offsetNs > held.offsetNs ? fresh.offsetNs - held.offsetNs : held.offsetNs - fresh.offsetNs;
+      const stepped = moved > fresh.uncertaintyNs + held.uncertaintyNs + this.slackNs;
+      if (stepped || 2n * fresh.uncertaintyNs < held.uncertaintyNs) this.held = fresh;
     }
-    return this.value;
+    return this.held.offsetNs;
   }
 }

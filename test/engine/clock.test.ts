@@ -139,14 +139,22 @@ describe('the realtime offset (grant phases)', () => {
     expect(clocks.reads()).toBeLessThan(3 * 5_000 * 3 + 10);
   });
 
-  it('keeps its value through measurement noise, moves on a clock step, re-measures at most every maxAge', () => {
-    const samples = [1_000n, 1_050n, 90_000n, 500_000n];
+  it('keeps its value through measurement noise, moves on a clock step or to a much narrower measurement, re-measures at most every maxAge', () => {
+    const m = (offsetNs: bigint, uncertaintyNs: bigint) => ({ offsetNs, uncertaintyNs });
+    const samples = [
+      m(1_000n, 300n),
+      m(1_500n, 250n), // within the two errors + 1 µs of slack: noise
+      m(4_000n, 300n), // 3 µs off, 1.6 µs allowed: a step
+      m(4_200n, 200n), // noise again
+      m(4_100n, 90n), // less than half as wide: a better value
+      m(-50_000n, 1_000_000n), // a load-widened measurement is consistent with anything: kept
+    ];
     let measured = 0;
     let now = 0;
     const offset = new RealtimeOffset(
       () => samples[measured++]!,
       60_000,
-      100_000n,
+      1_000n,
       () => now,
     );
     expect(measured).toBe(0); // measured on first use only
@@ -154,12 +162,15 @@ describe('the realtime offset (grant phases)', () => {
     now = 59_999;
     expect(offset.get()).toBe(1_000n);
     expect(measured).toBe(1);
-    now = 60_000;
-    expect(offset.get()).toBe(1_000n); // 50 ns of noise: kept
-    now = 120_000;
-    expect(offset.get()).toBe(1_000n); // 89 µs: still under the 100 µs step
-    now = 180_000;
-    expect(offset.get()).toBe(500_000n); // a step: taken
-    expect(measured).toBe(4);
+    const next = () => {
+      now += 60_000;
+      return offset.get();
+    };
+    expect(next()).toBe(1_000n);
+    expect(next()).toBe(4_000n);
+    expect(next()).toBe(4_000n);
+    expect(next()).toBe(4_100n);
+    expect(next()).toBe(4_100n);
+    expect(measured).toBe(6);
   });
 });
