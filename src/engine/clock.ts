@@ -98,8 +98,8 @@ export function measureRealtimeOffsetNs(maxSamples?: number): bigint {
 
 /** A realtime offset for phases that stays put: measured on first use, re-measured at most every
  * `maxAgeMs`, and moved only when the fresh measurement's interval excludes the held one (beyond
- * `slackNs`: the clock was stepped) or is less than half as wide (a better value after a measurement
- * a load had widened). Noise alone never changes a lane's phase — which would re-configure its
+ * `slackNs`: the clock was stepped) or, when the held one is wider than `slackNs`, less than half as
+ * wide (a better value after a measurement a load had widened). Noise alone never changes a lane's phase — which would re-configure its
  * sender — and a step of any size beyond the measurements' error is followed within `maxAgeMs`. */
 export class RealtimeOffset {
   private held: RealtimeOffsetMeasurement | undefined;
@@ -123,7 +123,9 @@ export class RealtimeOffset {
       const moved =
         fresh.offsetNs > held.offsetNs ? fresh.offsetNs - held.offsetNs : held.offsetNs - fresh.offsetNs;
       const stepped = moved > fresh.uncertaintyNs + held.uncertaintyNs + this.slackNs;
-      if (stepped || 2n * fresh.uncertaintyNs < held.uncertaintyNs) this.held = fresh;
+      // Refined only from a held value wider than the slack: sub-µs gains are not worth a re-configuration.
+      const better = held.uncertaintyNs > this.slackNs && 2n * fresh.uncertaintyNs < held.uncertaintyNs;
+      if (stepped || better) this.held = fresh;
     }
     return this.held.offsetNs;
   }

@@ -142,11 +142,11 @@ describe('the realtime offset (grant phases)', () => {
   it('keeps its value through measurement noise, moves on a clock step or to a much narrower measurement, re-measures at most every maxAge', () => {
     const m = (offsetNs: bigint, uncertaintyNs: bigint) => ({ offsetNs, uncertaintyNs });
     const samples = [
-      m(1_000n, 300n),
-      m(1_500n, 250n), // within the two errors + 1 µs of slack: noise
-      m(4_000n, 300n), // 3 µs off, 1.6 µs allowed: a step
-      m(4_200n, 200n), // noise again
-      m(4_100n, 90n), // less than half as wide: a better value
+      m(1_000n, 5_000n), // widened by load
+      m(1_500n, 4_000n), // noise, and not much narrower
+      m(3_000n, 1_000n), // less than half as wide: a better value
+      m(9_000n, 300n), // 6 µs off, 2.3 µs allowed: a step
+      m(9_200n, 150n), // noise; narrower, but the held one is already within the slack
       m(-50_000n, 1_000_000n), // a load-widened measurement is consistent with anything: kept
     ];
     let measured = 0;
@@ -167,10 +167,10 @@ describe('the realtime offset (grant phases)', () => {
       return offset.get();
     };
     expect(next()).toBe(1_000n);
-    expect(next()).toBe(4_000n);
-    expect(next()).toBe(4_000n);
-    expect(next()).toBe(4_100n);
-    expect(next()).toBe(4_100n);
+    expect(next()).toBe(3_000n);
+    expect(next()).toBe(9_000n);
+    expect(next()).toBe(9_000n);
+    expect(next()).toBe(9_000n);
     expect(measured).toBe(6);
   });
 });
