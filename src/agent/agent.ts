@@ -156,6 +156,7 @@ export class Agent implements LocalBackend {
       grantApplyErrors: () => this.applyFailures,
       lanesNotConfigured: () => this.notConfigured.size,
       clientDrops: this.clientDrops,
+      realtimeOffset: this.realtimeOffset,
     });
     if (this.fd) registerFdMetrics(this.metrics, this.fd);
     this.watch = new WatchClient(

@@ -104,6 +104,7 @@ export function measureRealtimeOffsetNs(maxSamples?: number): bigint {
 export class RealtimeOffset {
   private held: RealtimeOffsetMeasurement | undefined;
   private measuredAt = 0;
+  private moves = 0;
 
   constructor(
     private readonly measure: () => RealtimeOffsetMeasurement = () => measureRealtimeOffset(),
@@ -125,8 +126,21 @@ export class RealtimeOffset {
       const stepped = moved > fresh.uncertaintyNs + held.uncertaintyNs + this.slackNs;
       // Refined only from a held value wider than the slack: sub-µs gains are not worth a re-configuration.
       const better = held.uncertaintyNs > this.slackNs && 2n * fresh.uncertaintyNs < held.uncertaintyNs;
-      if (stepped || better) this.held = fresh;
+      if (stepped || better) {
+        this.held = fresh;
+        this.moves++;
+      }
     }
     return this.held.offsetNs;
+  }
+
+  /** The measurement in use (undefined until first needed), without measuring. */
+  current(): RealtimeOffsetMeasurement | undefined {
+    return this.held;
+  }
+
+  /** How often the value moved after the first measurement (clock steps, refinements). */
+  changes(): number {
+    return this.moves;
   }
 }

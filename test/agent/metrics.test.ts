@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../src/agent/metrics/agent-metrics.js';
 import { LatencyRecorder, latencyBucketsUs } from '../../src/agent/metrics/latency-recorder.js';
 import { startMetricsServer } from '../../src/agent/metrics/server.js';
+import { RealtimeOffset } from '../../src/engine/clock.js';
 import { FakeEngine, laneCounters } from './fake-engine.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -34,6 +35,34 @@ describe('latency buckets', () => {
 });
 
 describe('/metrics', () => {
+  it('shows the realtime offset measurement grant phases are converted with: NaN until needed, then its error, and how often it moved', async () => {
+    let measured = { offsetNs: 5_000n, uncertaintyNs: 400n };
+    let now = 0;
+    const offset = new RealtimeOffset(
+      () => measured,
+      60_000,
+      1_000n,
+      () => now,
+    );
+    const registry = createAgentMetrics({
+      engine: new FakeEngine(),
+      latency: new LatencyRecorder(),
+      status: () => ({ epoch: 1, version: 1, connected: true, lanes: 0 }),
+      qosErrors: () => 0,
+      realtimeOffset: offset,
+    });
+    const scrape = async () => registry.metrics();
+    expect(await scrape()).toMatch(/^xlane_agent_realtime_offset_uncertainty_seconds nan$/im);
+    expect(await scrape()).toContain('xlane_agent_realtime_offset_changes_total 0');
+    offset.get();
+    expect(await scrape()).toContain('xlane_agent_realtime_offset_uncertainty_seconds 4e-7');
+    measured = { offsetNs: 25_000n, uncertaintyNs: 300n }; // a 20 µs clock step
+    now = 60_000;
+    expect(offset.get()).toBe(25_000n);
+    expect(await scrape()).toContain('xlane_agent_realtime_offset_uncertainty_seconds 3e-7');
+    expect(await scrape()).toContain('xlane_agent_realtime_offset_changes_total 1');
+  });
+
   it('serves engine counters, drops, histogram and status; 404 elsewhere', async () => {
     const engine = new FakeEngine();
     const latency = new LatencyRecorder();

@@ -2,6 +2,7 @@
 // counters are read from engine.counters() when /metrics is scraped, and the latency histogram
 // from the recorder the delivery path fills.
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { RealtimeOffset } from '../../engine/clock.js';
 import {
   DROP_REASONS,
   type Engine,
@@ -34,6 +35,8 @@ export interface AgentMetricsSources {
   lanesNotConfigured?(): number;
   /** Deliveries and failure-detector events the local API dropped for clients that did not read. */
   clientDrops?: ClientDrops;
+  /** The CLOCK_REALTIME − CLOCK_MONOTONIC measurement grant phases are converted with. */
+  realtimeOffset?: Pick<RealtimeOffset, 'current' | 'changes'>;
 }
 
 const LANE_COUNTERS = [
@@ -178,6 +181,24 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
     registers: [registry],
     collect() {
       this.set(src.lanesNotConfigured?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'xlane_agent_realtime_offset_uncertainty_seconds',
+    help: "Half-width of the interval known to hold CLOCK_REALTIME - CLOCK_MONOTONIC, which turns grant phases into the engine's clock (NaN until a lane with a phase needed it)",
+    registers: [registry],
+    collect() {
+      const m = src.realtimeOffset?.current();
+      this.set(m === undefined ? Number.NaN : Number(m.uncertaintyNs) / 1e9);
+    },
+  });
+  new Counter({
+    name: 'xlane_agent_realtime_offset_changes_total',
+    help: 'Times that measurement moved (a realtime clock step, or a much narrower measurement): each re-phases the senders',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.realtimeOffset?.changes() ?? 0);
     },
   });
   new Gauge({
