@@ -77,6 +77,10 @@ export interface AgentOptions {
   fd?: AgentFdOptions;
   /** Measure this host's send / receive bounds at start and send them to the controller (docs/operations.md). */
   hostBounds?: HostBoundsCalibration;
+  /** CLOCK_REALTIME − CLOCK_MONOTONIC for grant phases (default: measured, engine/clock.ts). */
+  realtimeOffset?: RealtimeOffset;
+  /** How often the agent re-checks that offset for a clock step (default 60 s). */
+  clockCheckMs?: number;
 }
 
 export type AgentFdOptions = Omit<
@@ -116,7 +120,8 @@ export class Agent implements LocalBackend {
   /** Grant versions not acknowledged because they could not be applied in full. */
   private applyFailures = 0;
   /** Turns grants' realtime phases into the engine's monotonic ones (measured on first use). */
-  private readonly realtimeOffset = new RealtimeOffset();
+  private readonly realtimeOffset: RealtimeOffset;
+  private readonly clockTimer: NodeJS.Timeout;
   private readonly clientDrops: ClientDrops;
   private closed = false;
   private resolveReady!: () => void;
@@ -132,6 +137,11 @@ export class Agent implements LocalBackend {
   ) {
     this.host = opts.host;
     this.log = opts.log ?? silentLog;
+    this.realtimeOffset = opts.realtimeOffset ?? new RealtimeOffset();
+    // Grants alone would re-read the offset only when they change: a clock step in a quiet fabric
+    // must still re-phase the senders.
+    this.clockTimer = setInterval(() => this.checkClock(), opts.clockCheckMs ?? 60_000);
+    this.clockTimer.unref();
     this.fd = opts.fd
       ? new FdGroupService({
           ...opts.fd,
@@ -263,6 +273,7 @@ export class Agent implements LocalBackend {
     this.closed = true;
     this.fd?.close();
     clearInterval(this.qosTimer);
+    clearInterval(this.clockTimer);
     await this.watch.close();
     if (this.qos) {
       for (const part of [this.qos, this.marker]) {
@@ -386,6 +397,23 @@ export class Agent implements LocalBackend {
       ...(this.fd ? { heartbeats: this.fd.heartbeats } : {}),
       realtimeOffsetNs: () => this.realtimeOffsetNs(),
     };
+  }
+
+  /** Re-measures the realtime offset once a lane with a phase has needed it; when it moved (a clock
+   * step), the senders get their phases converted anew. */
+  private checkClock(): void {
+    if (this.closed || this.realtimeOffset.current() === undefined) return;
+    const moves = this.realtimeOffset.changes();
+    const offsetNs = this.realtimeOffset.get();
+    if (this.realtimeOffset.changes() === moves) return;
+    this.log.info(
+      {
+        offsetNs: offsetNs.toString(),
+        uncertaintyNs: this.realtimeOffset.current()!.uncertaintyNs.toString(),
+      },
+      'the realtime clock moved: re-phasing the senders',
+    );
+    this.resyncEngine();
   }
 
   /** The failure detector changed a heartbeat setting between grant updates (a held TO). */

@@ -6,10 +6,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
+import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import type { LaneEvent } from '../../src/agent/local-api/backend.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
+import { RealtimeOffset } from '../../src/engine/clock.js';
 import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
@@ -26,7 +27,7 @@ async function controllerOn(dbPath: string, listen = '127.0.0.1:0'): Promise<Run
   return c;
 }
 
-async function agentFor(host: string, url: string, token?: string) {
+async function agentFor(host: string, url: string, token?: string, extra: Partial<AgentOptions> = {}) {
   const engine = new FakeEngine();
   const agent = await Agent.start({
     host,
@@ -35,6 +36,7 @@ async function agentFor(host: string, url: string, token?: string) {
     peers: PEERS,
     backoff: { initialMs: 20, maxMs: 200 },
     bookWaitMs: 5_000,
+    ...extra,
   });
   cleanups.push(() => agent.close());
   await agent.ready;
@@ -145,6 +147,36 @@ describe('agent ↔ controller', () => {
     expect(Math.min(skew, P - skew)).toBeLessThan(5_000);
     // The receiver has nothing to do with phases.
     expect(h2.engine.receivers.get(a.laneId)).not.toHaveProperty('phaseNs');
+  });
+
+  it('re-phases its senders when the realtime clock steps, in a quiet fabric, and only then', async () => {
+    const c = await controllerOn(':memory:');
+    // A clock this test steps: the offset each re-measurement finds.
+    let offsetNs = 1_795_714_089_878_588_777n;
+    let measured = 0;
+    const realtimeOffset = new RealtimeOffset(
+      () => {
+        measured++;
+        return { offsetNs, uncertaintyNs: 300n };
+      },
+      0, // every check re-measures
+    );
+    const h1 = await agentFor('h1', c.url, undefined, { realtimeOffset, clockCheckMs: 20 });
+    await agentFor('h2', c.url);
+    const a = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    const P = 100_000;
+    await until(() => h1.engine.senders.get(a.laneId)?.phaseNs !== undefined);
+    const phase = () => h1.engine.senders.get(a.laneId)!.phaseNs;
+    expect(phase()).toBe(monotonicPhaseNs(a.grant.phaseNs!, P, offsetNs));
+    // Re-measured again and again, the same offset: the sender is left alone.
+    const before = h1.engine.calls.filter((x) => x === `setSender ${a.laneId}`).length;
+    const m0 = measured;
+    await until(() => measured >= m0 + 3);
+    expect(h1.engine.calls.filter((x) => x === `setSender ${a.laneId}`).length).toBe(before);
+    // A 30 µs step, no grant change: the sender gets the phase converted with the new offset.
+    offsetNs += 30_000n;
+    await until(() => phase() === monotonicPhaseNs(a.grant.phaseNs!, P, offsetNs));
+    expect(realtimeOffset.changes()).toBe(1);
   });
 
   it('keeps lanes running while the controller is gone, and resyncs when it returns on the same file', async () => {
