@@ -137,7 +137,10 @@ export class Agent implements LocalBackend {
   ) {
     this.host = opts.host;
     this.log = opts.log ?? silentLog;
-    this.realtimeOffset = opts.realtimeOffset ?? new RealtimeOffset();
+    const engine = opts.engine;
+    this.realtimeOffset =
+      opts.realtimeOffset ??
+      new RealtimeOffset(engine.measureRealtimeOffset ? () => engine.measureRealtimeOffset!() : undefined);
     // Grants alone would re-read the offset only when they change: a clock step in a quiet fabric
     // must still re-phase the senders.
     this.clockTimer = setInterval(() => this.checkClock(), opts.clockCheckMs ?? 60_000);

@@ -2,6 +2,7 @@
 // native C engine of a later issue) implement this one interface and pass one conformance suite.
 // The control plane (agent, client) only ever talks to an Engine through these calls.
 import type { LanePolicy } from '../alloc/types.js';
+import type { RealtimeOffsetMeasurement } from './clock.js';
 
 export interface PeerAddress {
   host: string;
@@ -179,6 +180,9 @@ export interface Engine {
   onLiveness(handler: LivenessHandler): void;
   counters(): EngineCounters;
   close(): Promise<void>;
+  /** CLOCK_REALTIME − CLOCK_MONOTONIC, read at once in ns when the implementation can (native);
+   * without it the agent measures through Date.now(), which waits for the next ms tick. */
+  measureRealtimeOffset?(): RealtimeOffsetMeasurement;
 }
 
 /** Controller lane ids are "L<n>"; n is the lane's id on the wire. */

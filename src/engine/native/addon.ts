@@ -103,6 +103,9 @@ export type EngineHandle = { readonly [handleBrand]: true };
  * errno name (EADDRINUSE, ...) and whose `syscall` names the step. */
 export interface NativeAddon {
   layout: SharedLayout;
+  /** CLOCK_REALTIME − CLOCK_MONOTONIC read in ns, bracketed: [offset, uncertainty ns]. Absent from
+   * addons built before it existed. */
+  realtimeOffset?(): [bigint, number];
   create(): [EngineHandle, ArrayBuffer];
   openReceiver(h: EngineHandle, address: string, port: number): void;
   openSender(address: string, port: number, dscp: number, priority: number): number;

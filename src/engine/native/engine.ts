@@ -4,6 +4,7 @@
 // batch of deliveries from the shared delivery ring to the application. The engine enforces
 // σ_max and π_min again on its side, so no producer can break other lanes' bounds.
 import { XlaneError } from '../../errors.js';
+import { measureRealtimeOffset, type RealtimeOffsetMeasurement } from '../clock.js';
 import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
 import { effectivePhaseNs } from '../schedule.js';
@@ -407,6 +408,13 @@ export class NativeEngine implements Engine {
   onLiveness(handler: LivenessHandler): void {
     this.pendingLiveness = handler;
     this.drain?.onLiveness(handler);
+  }
+
+  /** Read in C at once (an addon built before realtimeOffset existed: measured in JS). */
+  measureRealtimeOffset(): RealtimeOffsetMeasurement {
+    if (typeof this.addon.realtimeOffset !== 'function') return measureRealtimeOffset();
+    const [offsetNs, uncertaintyNs] = this.addon.realtimeOffset();
+    return { offsetNs, uncertaintyNs: BigInt(uncertaintyNs) };
   }
 
   counters(): EngineCounters {
