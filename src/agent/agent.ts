@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
-import { RealtimeOffset } from '../engine/clock.js';
+import { RealtimeOffset, type RealtimeOffsetMeasurement } from '../engine/clock.js';
+import { measureRealtimeOffsetOffThread } from '../engine/clock-off-thread.js';
 import { JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
@@ -77,8 +78,10 @@ export interface AgentOptions {
   fd?: AgentFdOptions;
   /** Measure this host's send / receive bounds at start and send them to the controller (docs/operations.md). */
   hostBounds?: HostBoundsCalibration;
-  /** CLOCK_REALTIME − CLOCK_MONOTONIC for grant phases (default: measured, engine/clock.ts). */
-  realtimeOffset?: RealtimeOffset;
+  /** Measures CLOCK_REALTIME − CLOCK_MONOTONIC for grant phases. Default: the engine's own reading
+   * (native: in C, at once), else engine/clock.ts in JS — on a worker for the periodic checks, since
+   * it waits for Date.now()'s next ms. */
+  measureRealtimeOffset?: () => RealtimeOffsetMeasurement;
   /** How often the agent re-checks that offset for a clock step (default 60 s). */
   clockCheckMs?: number;
 }
@@ -121,7 +124,9 @@ export class Agent implements LocalBackend {
   private applyFailures = 0;
   /** Turns grants' realtime phases into the engine's monotonic ones (measured on first use). */
   private readonly realtimeOffset: RealtimeOffset;
+  private readonly checkMeasure: () => Promise<RealtimeOffsetMeasurement>;
   private readonly clockTimer: NodeJS.Timeout;
+  private checkingClock = false;
   private readonly clientDrops: ClientDrops;
   private closed = false;
   private resolveReady!: () => void;
@@ -138,12 +143,16 @@ export class Agent implements LocalBackend {
     this.host = opts.host;
     this.log = opts.log ?? silentLog;
     const engine = opts.engine;
-    this.realtimeOffset =
-      opts.realtimeOffset ??
-      new RealtimeOffset(engine.measureRealtimeOffset ? () => engine.measureRealtimeOffset!() : undefined);
+    const measure =
+      opts.measureRealtimeOffset ??
+      (engine.measureRealtimeOffset ? () => engine.measureRealtimeOffset!() : undefined);
+    // Measured on first need (blocking for up to a ms in JS, at lane set-up); after that only by the
+    // clock check below, so a grant change never waits for a measurement.
+    this.realtimeOffset = new RealtimeOffset(measure, Number.POSITIVE_INFINITY);
+    this.checkMeasure = measure ? async () => measure() : measureRealtimeOffsetOffThread;
     // Grants alone would re-read the offset only when they change: a clock step in a quiet fabric
     // must still re-phase the senders.
-    this.clockTimer = setInterval(() => this.checkClock(), opts.clockCheckMs ?? 60_000);
+    this.clockTimer = setInterval(() => void this.checkClock(), opts.clockCheckMs ?? 60_000);
     this.clockTimer.unref();
     this.fd = opts.fd
       ? new FdGroupService({
@@ -404,19 +413,22 @@ export class Agent implements LocalBackend {
 
   /** Re-measures the realtime offset once a lane with a phase has needed it; when it moved (a clock
    * step), the senders get their phases converted anew. */
-  private checkClock(): void {
-    if (this.closed || this.realtimeOffset.current() === undefined) return;
-    const moves = this.realtimeOffset.changes();
-    const offsetNs = this.realtimeOffset.get();
-    if (this.realtimeOffset.changes() === moves) return;
-    this.log.info(
-      {
-        offsetNs: offsetNs.toString(),
-        uncertaintyNs: this.realtimeOffset.current()!.uncertaintyNs.toString(),
-      },
-      'the realtime clock moved: re-phasing the senders',
-    );
-    this.resyncEngine();
+  private async checkClock(): Promise<void> {
+    if (this.closed || this.checkingClock || this.realtimeOffset.current() === undefined) return;
+    this.checkingClock = true;
+    try {
+      const fresh = await this.checkMeasure();
+      if (this.closed || !this.realtimeOffset.offer(fresh)) return;
+      this.log.info(
+        { offsetNs: fresh.offsetNs.toString(), uncertaintyNs: fresh.uncertaintyNs.toString() },
+        'the realtime clock moved: re-phasing the senders',
+      );
+      this.resyncEngine();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not measure the realtime clock offset');
+    } finally {
+      this.checkingClock = false;
+    }
   }
 
   /** The failure detector changed a heartbeat setting between grant updates (a held TO). */

@@ -96,11 +96,12 @@ export function measureRealtimeOffsetNs(maxSamples?: number): bigint {
   return measureRealtimeOffset(maxSamples).offsetNs;
 }
 
-/** A realtime offset for phases that stays put: measured on first use, re-measured at most every
- * `maxAgeMs`, and moved only when the fresh measurement's interval excludes the held one (beyond
- * `slackNs`: the clock was stepped) or, when the held one is wider than `slackNs`, less than half as
- * wide (a better value after a measurement a load had widened). Noise alone never changes a lane's phase — which would re-configure its
- * sender — and a step of any size beyond the measurements' error is followed within `maxAgeMs`. */
+/** A realtime offset for phases that stays put: measured on first use, re-measured by get() at most
+ * every `maxAgeMs` (or fed a measurement taken elsewhere through offer()), and moved only when the
+ * fresh measurement's interval excludes the held one (beyond `slackNs`: the clock was stepped) or,
+ * when the held one is wider than `slackNs`, is less than half as wide (a better value after a
+ * measurement a load had widened). Noise alone never changes a lane's phase — which would
+ * re-configure its sender — and a step beyond the measurements' error is followed. */
 export class RealtimeOffset {
   private held: RealtimeOffsetMeasurement | undefined;
   private measuredAt = 0;
@@ -114,24 +115,27 @@ export class RealtimeOffset {
   ) {}
 
   get(): bigint {
-    if (this.held === undefined) {
-      this.held = this.measure();
-      this.measuredAt = this.now();
-    } else if (this.now() - this.measuredAt >= this.maxAgeMs) {
-      const fresh = this.measure();
-      this.measuredAt = this.now();
-      const held = this.held;
-      const moved =
-        fresh.offsetNs > held.offsetNs ? fresh.offsetNs - held.offsetNs : held.offsetNs - fresh.offsetNs;
-      const stepped = moved > fresh.uncertaintyNs + held.uncertaintyNs + this.slackNs;
-      // Refined only from a held value wider than the slack: sub-µs gains are not worth a re-configuration.
-      const better = held.uncertaintyNs > this.slackNs && 2n * fresh.uncertaintyNs < held.uncertaintyNs;
-      if (stepped || better) {
-        this.held = fresh;
-        this.moves++;
-      }
+    if (this.held === undefined || this.now() - this.measuredAt >= this.maxAgeMs) this.offer(this.measure());
+    return this.held!.offsetNs;
+  }
+
+  /** A fresh measurement; true when the value moved (the first one does not count as a move). */
+  offer(fresh: RealtimeOffsetMeasurement): boolean {
+    this.measuredAt = this.now();
+    const held = this.held;
+    if (held === undefined) {
+      this.held = fresh;
+      return false;
     }
-    return this.held.offsetNs;
+    const moved =
+      fresh.offsetNs > held.offsetNs ? fresh.offsetNs - held.offsetNs : held.offsetNs - fresh.offsetNs;
+    const stepped = moved > fresh.uncertaintyNs + held.uncertaintyNs + this.slackNs;
+    // Refined only from a held value wider than the slack: sub-µs gains are not worth a re-configuration.
+    const better = held.uncertaintyNs > this.slackNs && 2n * fresh.uncertaintyNs < held.uncertaintyNs;
+    if (!stepped && !better) return false;
+    this.held = fresh;
+    this.moves++;
+    return true;
   }
 
   /** The measurement in use (undefined until first needed), without measuring. */

@@ -10,7 +10,6 @@ import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import type { LaneEvent } from '../../src/agent/local-api/backend.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
-import { RealtimeOffset } from '../../src/engine/clock.js';
 import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
@@ -151,17 +150,14 @@ describe('agent ↔ controller', () => {
 
   it('re-phases its senders when the realtime clock steps, in a quiet fabric, and only then', async () => {
     const c = await controllerOn(':memory:');
-    // A clock this test steps: the offset each re-measurement finds.
+    // A clock this test steps: the offset each measurement finds.
     let offsetNs = 1_795_714_089_878_588_777n;
     let measured = 0;
-    const realtimeOffset = new RealtimeOffset(
-      () => {
-        measured++;
-        return { offsetNs, uncertaintyNs: 300n };
-      },
-      0, // every check re-measures
-    );
-    const h1 = await agentFor('h1', c.url, undefined, { realtimeOffset, clockCheckMs: 20 });
+    const measureRealtimeOffset = () => {
+      measured++;
+      return { offsetNs, uncertaintyNs: 300n };
+    };
+    const h1 = await agentFor('h1', c.url, undefined, { measureRealtimeOffset, clockCheckMs: 20 });
     await agentFor('h2', c.url);
     const a = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
     const P = 100_000;
@@ -176,7 +172,7 @@ describe('agent ↔ controller', () => {
     // A 30 µs step, no grant change: the sender gets the phase converted with the new offset.
     offsetNs += 30_000n;
     await until(() => phase() === monotonicPhaseNs(a.grant.phaseNs!, P, offsetNs));
-    expect(realtimeOffset.changes()).toBe(1);
+    expect(await h1.agent.metrics.metrics()).toContain('xlane_agent_realtime_offset_changes_total 1');
   });
 
   it('keeps lanes running while the controller is gone, and resyncs when it returns on the same file', async () => {

@@ -9,6 +9,7 @@ import {
   monotonicNs,
   RealtimeOffset,
 } from '../../src/engine/clock.js';
+import { measureRealtimeOffsetOffThread } from '../../src/engine/clock-off-thread.js';
 
 describe('monotonicNs', () => {
   it('reads CLOCK_MONOTONIC in integer ns, bracketed by hrtime.bigint()', () => {
@@ -137,6 +138,26 @@ describe('the realtime offset (grant phases)', () => {
     expect(m.uncertaintyNs).toBe(1_000_000n);
     // Three samples of at most 5 ms each, at 1 µs per read pair and a half.
     expect(clocks.reads()).toBeLessThan(3 * 5_000 * 3 + 10);
+  });
+
+  it('measures on a worker too, without blocking this thread, to the same value', async () => {
+    const here = measureRealtimeOffset();
+    const there = await measureRealtimeOffsetOffThread();
+    expect(typeof there.offsetNs).toBe('bigint');
+    const diff =
+      here.offsetNs > there.offsetNs ? here.offsetNs - there.offsetNs : there.offsetNs - here.offsetNs;
+    expect(diff).toBeLessThanOrEqual(here.uncertaintyNs + there.uncertaintyNs + 1_000n);
+  });
+
+  it('takes measurements offered from elsewhere by the same rule: true only when the value moved', () => {
+    const m = (offsetNs: bigint, uncertaintyNs: bigint) => ({ offsetNs, uncertaintyNs });
+    const offset = new RealtimeOffset(() => m(0n, 1n), Number.POSITIVE_INFINITY);
+    expect(offset.offer(m(10_000n, 200n))).toBe(false); // the first: no move
+    expect(offset.get()).toBe(10_000n); // never re-measured by get() with an infinite age
+    expect(offset.offer(m(10_900n, 200n))).toBe(false); // within 0.2 + 0.2 + 1 µs: noise
+    expect(offset.offer(m(12_000n, 200n))).toBe(true); // 2 µs: a step
+    expect(offset.get()).toBe(12_000n);
+    expect(offset.changes()).toBe(1);
   });
 
   it('keeps its value through measurement noise, moves on a clock step or to a much narrower measurement, re-measures at most every maxAge', () => {
