@@ -14,7 +14,8 @@ export interface EngineTuning {
   /** Native only: busy-poll (default) or blocking receive. ('poll' needs the application's own
    * thread as the poller: it is for embedded engines, not for the agent.) */
   receive?: 'busy-poll' | 'blocking';
-  /** Native only: sleep until this long before a boundary or deadline, then spin (µs). */
+  /** The engine thread (native) or pacing worker (js) sleeps until this long before a boundary or
+   * deadline, then spins (µs). */
   spinUs?: number;
 }
 
@@ -55,7 +56,10 @@ export function createEngine(kind: EngineKind, log: AgentLog, tuning: EngineTuni
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
       ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
     },
-    js: tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {},
+    js: {
+      ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
+      ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
+    },
     warn: (message) => log.warn({ engine: 'js' }, message),
   });
 }

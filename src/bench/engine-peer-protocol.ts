@@ -33,6 +33,8 @@ export interface PeerConfig {
   receive?: NativeReceiveMode;
   /** SCHED_FIFO priority of the engine's thread (native) or pacing worker (js); unset: SCHED_OTHER. */
   fifoPriority?: number;
+  /** Spin margin of the engine's thread (native) or pacing worker (js) before a boundary, µs. */
+  spinUs?: number;
   /** CPU the engine's thread is pinned to (the orchestrator pins the whole peer process there too). */
   core?: number;
 }

@@ -30,12 +30,16 @@ const ANY_LATENCY_NS = 10e9;
 
 function createBenchEngine(cfg: PeerConfig): Engine {
   if (cfg.engine === 'js')
-    return createJsEngine(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {});
+    return createJsEngine({
+      ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
+      ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
+    });
   // The orchestrator checked that the addon loads (and fell back loudly if not): failing here is
   // a fault, not a reason to measure another engine under this one's name.
   const native = createNativeEngine({
     receive: cfg.receive ?? 'busy-poll',
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
+    ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
   });
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);

@@ -23,6 +23,8 @@ export interface EngineBenchOptions {
   coreB?: number;
   /** Run the native engine threads / the js pacing worker SCHED_FIFO at this priority (1..99). */
   fifoPriority?: number;
+  /** Spin margin of the engine thread / js pacing worker before a boundary (µs; engine default 30). */
+  spinUs?: number;
   roundTrips: number;
   /** Bound on the round-trip phase (all kinds); it stops early rather than run forever. */
   maxSeconds: number;
@@ -104,6 +106,8 @@ export interface EngineBenchResult {
   cores?: { a: number; b: number };
   /** SCHED_FIFO priority of the native engine threads / js pacing worker, when asked for. */
   fifoPriority?: number;
+  /** The spin margin asked for (µs); absent: the engine's default. */
+  spinUs?: number;
   pacing: PacingDetail;
   machine: MachineInfo;
 }
@@ -171,6 +175,8 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
     !(Number.isInteger(o.fifoPriority) && o.fifoPriority >= 1 && o.fifoPriority <= 99)
   )
     errors.push(`fifo priority must be 1..99 (got ${o.fifoPriority})`);
+  if (o.spinUs !== undefined && !(Number.isFinite(o.spinUs) && o.spinUs >= 0 && o.spinUs <= 10_000))
+    errors.push(`spin must be 0..10000 µs (got ${o.spinUs})`);
   if (!Number.isInteger(o.roundTrips) || o.roundTrips < 1)
     errors.push('round trips must be a whole number ≥ 1');
   if (!(o.maxSeconds > 0)) errors.push('max seconds must be > 0');
@@ -238,6 +244,7 @@ export async function measureEngines(
         engine: s.engine,
         ...(s.receive ? { receive: s.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
         enginePort: ENGINE_PORT + PORT_STRIDE * i,
         dgramPort: DGRAM_PORT + PORT_STRIDE * i,
         pingPeriodNs: PING_PERIOD_NS,
@@ -443,6 +450,7 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
     truncated: m.truncated,
     ...(native ? { cores: m.cores } : {}),
     ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+    ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
     pacing: s.pacing,
     machine: m.machine,
   };

@@ -33,12 +33,12 @@ import { type Suspicion, SuspicionTrace } from './fd-trace.js';
 import { runPeer, servePeer } from './peer-serve.js';
 
 function createEngine(cfg: FdPeerConfig): Engine {
-  if (cfg.engine === 'js') return createJsEngine();
-  const native = createNativeEngine({
-    receive: cfg.receive ?? 'blocking',
+  const tuning = {
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
     ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
-  });
+  };
+  if (cfg.engine === 'js') return createJsEngine(tuning);
+  const native = createNativeEngine({ receive: cfg.receive ?? 'blocking', ...tuning });
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
   return native.engine;

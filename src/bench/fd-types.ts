@@ -16,8 +16,9 @@ export interface FdBenchOptions {
   /** Set when 'native' was asked for but the addon is not built (the run uses js). */
   engineFallback?: string;
   receive: NativeReceiveMode;
-  /** Native engine thread at SCHED_FIFO with this priority (unset: SCHED_OTHER). */
+  /** Engine thread (native) or pacing worker (js) at SCHED_FIFO with this priority (unset: SCHED_OTHER). */
   fifoPriority?: number;
+  /** Spin margin before a boundary or deadline (µs; unset: the engine's default, 30). */
   spinUs?: number;
   /** 'ring': one bulk TCP flow from every member to the next, so every egress port is saturated. */
   bulk: 'ring' | 'none';
@@ -76,6 +77,7 @@ export interface FdBenchOutput {
   engine: string;
   receive?: NativeReceiveMode;
   fifoPriority?: number;
+  spinUs?: number;
   engineFallback?: string;
   hostBounds: 'declared' | 'measure';
   baselines: boolean;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, parseEngineTuning } from '../../src/agent/engine-factory.js';
 import { silentLog } from '../../src/agent/log.js';
-import { JsEngine } from '../../src/engine/js/engine.js';
+import { createJsEngine, JsEngine } from '../../src/engine/js/engine.js';
 import { NativeEngine } from '../../src/engine/native/engine.js';
 import { createEngineOfKind } from '../../src/engine/native/select.js';
 import type { Engine } from '../../src/engine/types.js';
@@ -86,4 +86,11 @@ describe('createEngine with the tuning', () => {
       expect((engine as JsEngine).workerPolicy()).toMatchObject({ fifoPriority: 6 });
     },
   );
+
+  it("js: --spin-us reaches the pacing worker's margin too (default 30 µs); bad values are refused", () => {
+    expect((createEngine('js', silentLog, { spinUs: 80 }) as JsEngine).spinUs).toBe(80);
+    expect((createEngine('js', silentLog) as JsEngine).spinUs).toBe(30);
+    for (const spinUs of [-1, Number.NaN, 20_000])
+      expect(codeOf(() => createJsEngine({ spinUs }))).toBe('XL_ERR_VALIDATION');
+  });
 });

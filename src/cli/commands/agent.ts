@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .option('--receive <mode>', 'native engine receive: busy-poll (default) or blocking')
     .option(
       '--spin-us <us>',
-      'native engine: sleep until this long before a send boundary or liveness deadline, then spin (default 30; raise it to the wake-up latency of a busy or virtual machine)',
+      'engine thread (native) or pacing worker (js): sleep until this long before a send boundary or liveness deadline, then spin (default 30; raise it to the wake-up latency of a busy or virtual machine)',
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
     .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')

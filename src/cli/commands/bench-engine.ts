@@ -54,6 +54,7 @@ interface EngineCliOptions {
   coreA?: number;
   coreB?: number;
   fifo?: number;
+  spinUs?: number;
   all?: boolean;
   roundTrips?: number;
   maxSeconds: number;
@@ -119,6 +120,12 @@ export function registerEngineBench(bench: Command): void {
       positive('fifo', true),
     )
     .option(
+      '--spin-us <us>',
+      'engine threads (native) or pacing worker (js): sleep until this long before a boundary, then ' +
+        'spin (engine default 30)',
+      nonNegative('spin-us'),
+    )
+    .option(
       '--all',
       `floor, native busy-poll, native blocking, js and dgram in one run; prints the markdown table ` +
         `(default ${ALL_DEFAULT_ROUND_TRIPS} round trips each)`,
@@ -168,6 +175,7 @@ export function registerEngineBench(bench: Command): void {
         ...(o.coreA !== undefined ? { coreA: o.coreA } : {}),
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),
+        ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
         log,
       };
       if (o.all) {

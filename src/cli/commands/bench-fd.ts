@@ -56,7 +56,7 @@ export function registerFdBench(bench: Command): void {
       '--fifo <prio>',
       'native engine thread at SCHED_FIFO priority (1..98; 99 is the crash injector’s)',
     )
-    .option('--spin-us <n>', 'native engine: spin this long before a boundary or deadline (default 30)')
+    .option('--spin-us <n>', 'engine: spin this long before a boundary or deadline (default 30)')
     .option('--bulk <mode>', 'ring (a bulk TCP flow from every member to the next) or none', d.bulk)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
     .option(

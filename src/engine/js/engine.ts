@@ -35,6 +35,7 @@ import {
   C_TID,
   type ControlMessage,
   createSharedState,
+  DEFAULT_SPIN_NS,
   MAX_LANES,
   MAX_WATCHED,
   S_COALESCED,
@@ -66,6 +67,9 @@ export interface JsEngineOptions {
    * sleeps FIFO_BREAK at least every FIFO_SLICE (pacer.ts). Unset: SCHED_OTHER. A failure does not
    * stop the engine: workerPolicy() says why. */
   fifoPriority?: number;
+  /** The pacing worker sleeps until this long before a boundary or deadline, then spins (µs,
+   * 0..10,000; default 30). Wider: fewer late frames when wake-ups are late, more CPU spent. */
+  spinUs?: number;
 }
 
 export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
@@ -74,11 +78,22 @@ export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
     !(Number.isInteger(opts.fifoPriority) && opts.fifoPriority >= 1 && opts.fifoPriority <= 99)
   )
     throw new XlaneError('XL_ERR_VALIDATION', `fifoPriority must be 1..99 (got ${opts.fifoPriority})`);
-  return new JsEngine(opts.directSend ?? true, opts.fifoPriority ?? 0);
+  if (
+    opts.spinUs !== undefined &&
+    !(Number.isFinite(opts.spinUs) && opts.spinUs >= 0 && opts.spinUs <= 10_000)
+  )
+    throw new XlaneError('XL_ERR_VALIDATION', `spinUs must be 0..10000 (got ${opts.spinUs})`);
+  return new JsEngine(
+    opts.directSend ?? true,
+    opts.fifoPriority ?? 0,
+    opts.spinUs === undefined ? DEFAULT_SPIN_NS : Math.round(opts.spinUs * 1000),
+  );
 }
 
 export class JsEngine implements Engine {
   readonly kind = 'js' as const;
+  /** The pacing worker's spin margin before a boundary or deadline (JsEngineOptions.spinUs). */
+  readonly spinUs: number;
   private control = new Int32Array(new SharedArrayBuffer(4));
   private released = new Int32Array(new SharedArrayBuffer(4));
   private stats = new Float64Array(new SharedArrayBuffer(8));
@@ -106,7 +121,9 @@ export class JsEngine implements Engine {
   constructor(
     private readonly directSend: boolean,
     private readonly fifoPriority: number,
+    private readonly spinNs = DEFAULT_SPIN_NS,
   ) {
+    this.spinUs = spinNs / 1000;
     this.front = new SendFront<SenderLane>(
       () => this.sendRing,
       () => this.senders.values(),
@@ -183,7 +200,7 @@ export class JsEngine implements Engine {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const worker = spawnPacerWorker({
-      workerData: { shared, bindAddress: opts.bindAddress, control: port2 },
+      workerData: { shared, bindAddress: opts.bindAddress, control: port2, spinNs: this.spinNs },
       transferList: [port2],
     });
     this.worker = worker;

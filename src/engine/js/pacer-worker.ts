@@ -5,7 +5,7 @@ import { Pacer } from './pacer.js';
 import { C_TID, type PacerWorkerData, type WorkerNotice } from './shared.js';
 
 // Linux lets a sleep end up to the thread's timer slack (50 µs by default) late, which is more
-// than the 30 µs spin window before each boundary. Only /proc/<tid>/ exposes timerslack_ns, and
+// than the default 30 µs spin window before each boundary. Only /proc/<tid>/ exposes timerslack_ns, and
 // /proc/thread-self names this (the pacing) thread's tid. Best effort: without it pacing is coarser.
 const data = workerData as PacerWorkerData;
 try {
@@ -15,8 +15,12 @@ try {
   writeFileSync(`/proc/${tid}/timerslack_ns`, '1');
 } catch {}
 
-const pacer = new Pacer(data.shared, data.bindAddress, data.control, (n: WorkerNotice) =>
-  parentPort?.postMessage(n),
+const pacer = new Pacer(
+  data.shared,
+  data.bindAddress,
+  data.control,
+  (n: WorkerNotice) => parentPort?.postMessage(n),
+  data.spinNs,
 );
 pacer.run();
 // Sockets close asynchronously; the thread exits once their handles are gone.

@@ -23,6 +23,7 @@ import {
   C_STOP,
   C_WAKE,
   type ControlMessage,
+  DEFAULT_SPIN_NS,
   S_COALESCED,
   S_LATE_RELEASES,
   S_MAX_RELEASE_DELAY,
@@ -35,8 +36,6 @@ import {
 import { HOLDER_WORKER, TxState } from './tx-state.js';
 import { Watchdog } from './watchdog.js';
 
-/** Sleep until this long before a boundary, then spin. */
-export const SPIN_NS = 30_000;
 /** An idle worker still wakes this often, so a lost notify can never stall it for long. */
 const IDLE_WAIT_MS = 200;
 /** Under SCHED_FIFO the loop takes a break of up to FIFO_BREAK_NS after this long awake: a
@@ -91,6 +90,7 @@ export class Pacer {
     private readonly bindAddress: string,
     private readonly port: MessagePort,
     private readonly notify: (n: WorkerNotice) => void,
+    private readonly spinNs = DEFAULT_SPIN_NS,
   ) {
     this.control = new Int32Array(shared.control);
     this.released = new Int32Array(shared.released);
@@ -124,12 +124,12 @@ export class Pacer {
       const waitNs = nextDue - now;
       // A SCHED_FIFO break never crosses a boundary: it ends where the spin toward it starts (as in
       // the native engine); with no room before the boundary it waits for the next gap.
-      const breakNs = Math.min(FIFO_BREAK_NS, waitNs - SPIN_NS);
+      const breakNs = Math.min(FIFO_BREAK_NS, waitNs - this.spinNs);
       if (now - awakeSince > FIFO_SLICE_NS && breakNs > 0 && Atomics.load(c, C_FIFO) === 1) {
         Atomics.wait(c, C_WAKE, wakeSeen, breakNs / 1e6);
         awakeSince = monotonicNs();
-      } else if (waitNs > SPIN_NS) {
-        Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - SPIN_NS) / 1e6);
+      } else if (waitNs > this.spinNs) {
+        Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - this.spinNs) / 1e6);
         awakeSince = monotonicNs();
       } else {
         while (monotonicNs() < nextDue) {

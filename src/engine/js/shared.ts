@@ -76,8 +76,13 @@ export type WorkerNotice =
   | { op: 'laneError'; laneId: string; gen: number; message: string }
   | { op: 'deadline'; slot: number; gen: number; atNs: number };
 
+/** The pacing worker sleeps until this long before a boundary, then spins (JsEngineOptions.spinUs). */
+export const DEFAULT_SPIN_NS = 30_000;
+
 export interface PacerWorkerData {
   shared: SharedState;
   bindAddress: string;
   control: MessagePort;
+  /** Sleep until this long before a boundary or deadline, then spin (pacer.ts). */
+  spinNs: number;
 }
