@@ -88,6 +88,10 @@ export interface FdBenchOutput {
   /** Of the machine's CPU time during the observation: the share busy, and the share the hypervisor
    * stole (/proc/stat). */
   cpuShare: { busy: number; steal: number };
+  /** Of the heartbeats the members owed each other while up (one per period and pair), the share
+   * that arrived: through the lane engine, and over plain dgram (fd-heartbeats.ts). null without
+   * the baselines, which are what counts them. */
+  heartbeatShare: { engine: number | null; dgram: number | null };
   targets: {
     p99WithinTimeoutPlus50us: boolean;
     p99Under1ms: boolean;

@@ -21,6 +21,7 @@ import type { TopologySpec } from '../topology/spec.js';
 import { onExitSignal } from '../util/exit-signals.js';
 import { type BulkRun, bulkLoop, coverageOf, meanMbps, ringFlows } from './fd-bulk.js';
 import { crash } from './fd-crash.js';
+import { heartbeatShare } from './fd-heartbeats.js';
 import { DETECTOR_KINDS, type DetectorKind, type FdCollectReply } from './fd-peer-protocol.js';
 import { readRows } from './fd-rows.js';
 import {
@@ -377,6 +378,13 @@ function report(
   const toOf = (observer: string, member: string) => alloc.timeouts.get(observer)!.get(member)!;
   const timeoutNs = Math.max(...[...alloc.timeouts.values()].flatMap((m) => [...m.values()]));
   const observedNs = obs.window.endNs - obs.window.startNs;
+  // Heartbeats are counted where the baselines tap them; without them there is nothing to divide.
+  const shareOf = (received: Record<string, Record<string, number>>) => {
+    const share = o.baselines
+      ? heartbeatShare(received, o.members, obs.injections, obs.window, o.periodNs)
+      : null;
+    return share === null ? null : round3(share);
+  };
   const x = summary(xfd, true);
   const bulkRows = run.bulk.map((b) => ({
     from: b.from,
@@ -418,6 +426,10 @@ function report(
     bulkCoverage: round3(coverage),
     loadAvg1: { before: round2(load.before), after: round2(load.after) },
     cpuShare: run.cpu,
+    heartbeatShare: {
+      engine: shareOf(obs.heartbeats.engine),
+      dgram: shareOf(obs.heartbeats.dgram),
+    },
     targets: {
       p99WithinTimeoutPlus50us: x.detectionUs.p99 <= timeoutNs / 1000 + 50,
       p99Under1ms: x.detectionUs.p99 <= 1000,

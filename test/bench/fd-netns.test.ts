@@ -68,6 +68,11 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench fd on the namespace testbed (roo
     for (const i of record.injections) expect(i.reviveNs).toBeGreaterThan(i.crashNs);
     expect(out.bulkMbps).toBeGreaterThan(100);
     expect(out.observedMinutes).toBeGreaterThanOrEqual(0.1);
+    // Heartbeats arrived, and never more than the members owed each other (the share errs low).
+    for (const share of [out.heartbeatShare.engine, out.heartbeatShare.dgram]) {
+      expect(share).toBeGreaterThan(0);
+      expect(share).toBeLessThanOrEqual(1.01);
+    }
     expect(existsSync(join(runsDir, `xfd-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(
       `xtb-xfd-${process.pid}-`,

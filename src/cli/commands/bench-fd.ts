@@ -36,6 +36,7 @@ interface FdCli {
 
 /** `--short`: a quick check of the whole pipeline (tests, smoke runs), not a measurement. */
 const SHORT = { minutes: 0.25, injections: 3 };
+const pct = (x: number | null) => (x === null ? '–' : `${Math.round(x * 1000) / 10} %`);
 
 export function registerFdBench(bench: Command): void {
   const d = defaultFdBenchOptions();
@@ -144,6 +145,9 @@ export function fdTable(out: FdBenchOutput): string {
     `${out.injections} crashes over ${out.observedMinutes} min, heartbeat ${out.heartbeatUs} µs, ` +
       `bulk ${out.bulkMbps} Mbit/s per flow (coverage ${out.bulkCoverage}); X-FD slack after TO p50 ` +
       `${out.slackUs.p50} / p99 ${out.slackUs.p99} / max ${out.slackUs.max} µs; load ${out.loadAvg1.before} → ${out.loadAvg1.after}, ` +
-      `CPU busy ${Math.round(out.cpuShare.busy * 100)} %, stolen ${Math.round(out.cpuShare.steal * 1000) / 10} %`,
+      `CPU busy ${Math.round(out.cpuShare.busy * 100)} %, stolen ${Math.round(out.cpuShare.steal * 1000) / 10} %` +
+      (out.heartbeatShare.engine === null
+        ? ''
+        : `; heartbeats arrived: ${pct(out.heartbeatShare.engine)} on the lanes, ${pct(out.heartbeatShare.dgram)} over dgram`),
   ].join('\n');
 }
