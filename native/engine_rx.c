@@ -154,6 +154,14 @@ static inline int64_t silence_deadline(const xl_rx_lane_t *l) {
   return base + l->timeout_ns;
 }
 
+// The events frame_liveness would push for this frame: 2 for a frame past the deadline the
+// watchdog has not reported yet (suspect, then alive), 1 for a lane not alive or a new incarnation.
+static int liveness_events(const xl_rx_lane_t *l, int64_t received_ns, int64_t previous_incarnation) {
+  if (l->timeout_ns <= 0) return 0;
+  if (l->live != XL_LIVE_SUSPECT && received_ns >= silence_deadline(l)) return 2;
+  return l->live != XL_LIVE_ALIVE || l->incarnation != previous_incarnation ? 1 : 0;
+}
+
 // A valid frame on a lane (receive/liveness.ts: LivenessMonitor.frame); returns the events pushed.
 static int frame_liveness(xl_engine_t *e, int slot, int64_t received_ns, uint64_t sent_ns,
                           int64_t previous_incarnation, uint32_t pos) {
@@ -219,9 +227,14 @@ int xl_receive_batch(xl_engine_t *e) {
 
   uint32_t head;
   // A full delivery ring leaves datagrams in the socket buffer: back-pressure to the kernel rather
-  // than an unbounded queue here. Each datagram reserves the most slots it can need.
-  uint32_t room = rx_space(e, &head) / XL_RX_SLOTS_PER_DATAGRAM;
+  // than an unbounded queue here. Each datagram reserves the most slots it can need. Except when
+  // liveness is watched: it is judged on what this thread reads, so a lagging JS thread must not
+  // stop the reading (X-FD would suspect live members); datagrams without room are then still
+  // checked, counted and fed to the watchdog, and only their deliveries dropped (below).
+  uint32_t space = rx_space(e, &head);
+  uint32_t room = space / XL_RX_SLOTS_PER_DATAGRAM;
   unsigned want = room < BATCH ? room : BATCH;
+  if (e->n_watch > 0) want = BATCH;
   if (want == 0) return 0;
   for (unsigned i = 0; i < want; i++) {
     iov[i].iov_base = bufs[i];
@@ -272,10 +285,21 @@ int xl_receive_batch(xl_engine_t *e) {
       es[reason]++;
       continue;
     }
+    uint32_t free = space - (uint32_t)pushed;
+    if ((uint32_t)liveness_events(&e->rx[slot], received_ns, previous_incarnation) > free) {
+      // No room to report what this frame changes: leave the lane's liveness as it was (a silence
+      // it ended is then reported late, once JS has drained, never hidden).
+      es[XL_ES_RING_FULL_DROPS]++;
+      continue;
+    }
     pushed += frame_liveness(e, slot, received_ns, f.sent_ns, previous_incarnation, head + (uint32_t)pushed);
     // A frame with control sub-messages only moves the window; the app sees it only if the lane
     // asked for heartbeats.
     if (f.data_offset < 0 && !(f.heartbeat >= 0 && e->rx[slot].deliver_heartbeats)) continue;
+    if (space - (uint32_t)pushed == 0) {
+      es[XL_ES_RING_FULL_DROPS]++;
+      continue;
+    }
     uint8_t *s = rx_slot(e, head + (uint32_t)pushed);
     uint32_t *h = (uint32_t *)s;
     double *t = (double *)(s + 16);

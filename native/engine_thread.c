@@ -274,8 +274,9 @@ static void *engine_main(void *arg) {
       continue;
     }
     int64_t until = wake_for_timer;
-    // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet.
-    int full = rx_ring_full(e);
+    // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet —
+    // unless liveness is watched, which is judged on what this thread reads (engine_rx.c).
+    int full = e->n_watch == 0 && rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
     block_until(e, until, !inline_poll && !full);
   }

@@ -72,6 +72,7 @@
 #define XL_ES_HOST_DELAY_MAX 20
 #define XL_ES_FIFO_BREAKS 21    // forced breaks taken under SCHED_FIFO
 #define XL_ES_LOOPS 22          // engine loop iterations (liveness, diagnostics)
+#define XL_ES_RING_FULL_DROPS 23 // datagrams read with no delivery room (JS lagging, liveness watched)
 
 // Send ring: JS produces, the engine consumes. Slot: laneSlot, gen, ticket, length (int32), payload.
 #define XL_TX_RING_OFFSET (XL_ENGINE_STATS_OFFSET + XL_ENGINE_STAT_WORDS * 8)

@@ -50,6 +50,7 @@ export interface SharedLayout {
   ES_HOST_DELAY_MAX: number;
   ES_FIFO_BREAKS: number;
   ES_LOOPS: number;
+  ES_RING_FULL_DROPS: number;
   TX_RING_OFFSET: number;
   TX_SLOTS: number;
   TX_SLOT_HEADER: number;

@@ -95,6 +95,9 @@ export interface NativeEngineStats {
   hostDelay: { count: number; sumNs: number; maxNs: number };
   fifoBreaks: number;
   loops: number;
+  /** Datagrams read while the delivery ring was full (JS lagging) on an engine that watches
+   * liveness: checked, counted and fed to the watchdog, their deliveries dropped. */
+  ringFullDrops: number;
 }
 
 interface SenderLane extends FrontLane {
@@ -255,6 +258,7 @@ export class NativeEngine implements Engine {
       },
       fifoBreaks: b.engineStat(L.ES_FIFO_BREAKS),
       loops: b.engineStat(L.ES_LOOPS),
+      ringFullDrops: b.engineStat(L.ES_RING_FULL_DROPS),
     };
   }
 
