@@ -154,12 +154,13 @@ static inline int64_t silence_deadline(const xl_rx_lane_t *l) {
   return base + l->timeout_ns;
 }
 
-// The events frame_liveness would push for this frame: 2 for a frame past the deadline the
-// watchdog has not reported yet (suspect, then alive), 1 for a lane not alive or a new incarnation.
-static int liveness_events(const xl_rx_lane_t *l, int64_t received_ns, int64_t previous_incarnation) {
+// The events frame_liveness would push for a frame of incarnation `heartbeat` (−1: none), judged
+// before admit() changes the lane: 2 for a frame past the deadline the watchdog has not reported yet
+// (suspect, then alive), 1 for a lane not alive or a new incarnation.
+static int liveness_events(const xl_rx_lane_t *l, int64_t received_ns, int64_t heartbeat) {
   if (l->timeout_ns <= 0) return 0;
   if (l->live != XL_LIVE_SUSPECT && received_ns >= silence_deadline(l)) return 2;
-  return l->live != XL_LIVE_ALIVE || l->incarnation != previous_incarnation ? 1 : 0;
+  return l->live != XL_LIVE_ALIVE || heartbeat > l->incarnation ? 1 : 0;
 }
 
 // A valid frame on a lane (receive/liveness.ts: LivenessMonitor.frame); returns the events pushed.
@@ -280,16 +281,18 @@ int xl_receive_batch(xl_engine_t *e) {
     int slot = -1;
     int64_t previous_incarnation = -1;
     int reason = xl_decode(b, len, &f);
-    if (reason < 0) reason = admit(e, &f, from[i].sin_addr.s_addr, received_ns, &slot, &previous_incarnation);
+    if (reason < 0) {
+      // No room to report what this frame would change: leave the lane as it is (a silence it
+      // ended is reported late, once JS has drained, never hidden). Only with the ring full.
+      int at = find_rx(e, f.wire_id);
+      if (at >= 0 && (uint32_t)liveness_events(&e->rx[at], received_ns, f.heartbeat) > space - (uint32_t)pushed) {
+        es[XL_ES_RING_FULL_DROPS]++;
+        continue;
+      }
+      reason = admit(e, &f, from[i].sin_addr.s_addr, received_ns, &slot, &previous_incarnation);
+    }
     if (reason >= 0) {
       es[reason]++;
-      continue;
-    }
-    uint32_t free = space - (uint32_t)pushed;
-    if ((uint32_t)liveness_events(&e->rx[slot], received_ns, previous_incarnation) > free) {
-      // No room to report what this frame changes: leave the lane's liveness as it was (a silence
-      // it ended is then reported late, once JS has drained, never hidden).
-      es[XL_ES_RING_FULL_DROPS]++;
       continue;
     }
     pushed += frame_liveness(e, slot, received_ns, f.sent_ns, previous_incarnation, head + (uint32_t)pushed);
