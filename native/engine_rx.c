@@ -285,10 +285,10 @@ int xl_receive_batch(xl_engine_t *e) {
       // No room to report what this frame would change: leave the lane as it is (a silence it
       // ended is reported late, once JS has drained, never hidden). Looked at only when the ring
       // is short of what a datagram can need, so the usual path pays nothing for it.
-      uint32_t free = space - (uint32_t)pushed;
-      if (free < XL_RX_SLOTS_PER_DATAGRAM) {
+      uint32_t room_left = space - (uint32_t)pushed;
+      if (room_left < XL_RX_SLOTS_PER_DATAGRAM) {
         int at = find_rx(e, f.wire_id);
-        if (at >= 0 && (uint32_t)liveness_events(&e->rx[at], received_ns, f.heartbeat) > free) {
+        if (at >= 0 && (uint32_t)liveness_events(&e->rx[at], received_ns, f.heartbeat) > room_left) {
           es[XL_ES_RING_FULL_DROPS]++;
           continue;
         }

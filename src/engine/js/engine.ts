@@ -92,8 +92,6 @@ export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
 
 export class JsEngine implements Engine {
   readonly kind = 'js' as const;
-  /** The pacing worker's spin margin before a boundary or deadline (JsEngineOptions.spinUs). */
-  readonly spinUs: number;
   private control = new Int32Array(new SharedArrayBuffer(4));
   private released = new Int32Array(new SharedArrayBuffer(4));
   private stats = new Float64Array(new SharedArrayBuffer(8));
@@ -123,7 +121,6 @@ export class JsEngine implements Engine {
     private readonly fifoPriority: number,
     private readonly spinNs = DEFAULT_SPIN_NS,
   ) {
-    this.spinUs = spinNs / 1000;
     this.front = new SendFront<SenderLane>(
       () => this.sendRing,
       () => this.senders.values(),
@@ -138,6 +135,11 @@ export class JsEngine implements Engine {
     taken: (position) => this.ring!.taken(position),
     push: (slot, gen, ticket, payload) => this.ring!.push(slot, gen, ticket, payload),
   };
+
+  /** The pacing worker's spin margin before a boundary or deadline (JsEngineOptions.spinUs). */
+  get spinUs(): number {
+    return this.spinNs / 1000;
+  }
 
   async start(opts: EngineOptions): Promise<void> {
     if (this.state !== 'new') throw new XlaneError('XL_ERR_INTERNAL', `engine already ${this.state}`);
