@@ -12,6 +12,9 @@
 
 #define BATCH XL_RX_BATCH
 #define RX_BUF XL_RX_BUF
+// Most batches the watchdog reads before it judges: enough for any stall short of a flood, and
+// bounded so the loop gets back to its send boundaries.
+#define DRAIN_BATCHES 64
 
 static inline uint32_t hash_wire(uint32_t id) { return (id * 2654435761u) & (XL_RX_INDEX_SIZE - 1); }
 
@@ -164,17 +167,19 @@ static int liveness_events(const xl_rx_lane_t *l, int64_t received_ns, int64_t h
 }
 
 // A valid frame on a lane (receive/liveness.ts: LivenessMonitor.frame); returns the events pushed.
-static int frame_liveness(xl_engine_t *e, int slot, int64_t received_ns, uint64_t sent_ns,
+// `arrival_ns`: when the frame reached this host (arrival_of); `received_ns`: when it was read.
+static int frame_liveness(xl_engine_t *e, int slot, int64_t arrival_ns, int64_t received_ns, uint64_t sent_ns,
                           int64_t previous_incarnation, uint32_t pos) {
   xl_rx_lane_t *l = &e->rx[slot];
   int pushed = 0;
-  if (l->timeout_ns > 0 && l->live != XL_LIVE_SUSPECT && received_ns >= silence_deadline(l)) {
+  if (l->timeout_ns > 0 && l->live != XL_LIVE_SUSPECT && arrival_ns >= silence_deadline(l)) {
     // Silent past the deadline and the watchdog had not run yet: the frame came too late. The
     // silence belongs to the previous life when this frame starts a new one.
     l->live = XL_LIVE_SUSPECT;
     put_event(e, pos + (uint32_t)pushed++, slot, XL_LIVE_SUSPECT, previous_incarnation, received_ns);
   }
-  l->last_arrival_ns = received_ns;
+  // Kernel stamps of frames read in one batch may disagree with their order by a few ns.
+  if (arrival_ns > l->last_arrival_ns) l->last_arrival_ns = arrival_ns;
   l->last_sent_ns = (int64_t)sent_ns;
   if (l->timeout_ns > 0 && (l->live != XL_LIVE_ALIVE || l->incarnation != previous_incarnation)) {
     l->live = XL_LIVE_ALIVE;
@@ -183,9 +188,32 @@ static int frame_liveness(xl_engine_t *e, int slot, int64_t received_ns, uint64_
   return pushed;
 }
 
+// When a frame reached this host: its kernel receive stamp, or the time it was read without one.
+// Liveness is judged on it, so a heartbeat that arrived in time is not blamed on its sender when
+// this thread (or the JS thread that reads in inline poll) got to it late. A stamp after the read
+// (a realtime step between the two clocks) is not trusted.
+static inline int64_t arrival_of(double kernel_ns, int64_t received_ns) {
+  int64_t k = (int64_t)kernel_ns;
+  return k > 0 && k <= received_ns ? k : received_ns;
+}
+
+static int any_overdue(const xl_engine_t *e, int64_t now) {
+  for (int i = 0; i < e->n_watch; i++) {
+    const xl_rx_lane_t *l = &e->rx[e->rx_watch[i]];
+    if (l->live != XL_LIVE_SUSPECT && now >= silence_deadline(l)) return 1;
+  }
+  return 0;
+}
+
 // Suspects every watched lane silent past its deadline; returns the earliest deadline ahead.
 int64_t xl_watchdog(xl_engine_t *e) {
   if (e->n_watch == 0) return INT64_MAX;
+  // Before a suspicion, whatever the socket holds is read: after a stall of this thread, heartbeats
+  // that arrived in time wait there, and their kernel stamps clear the sender (arrival_of).
+  // Bounded, so a flood cannot hold the loop; a datagram read here is handled as anywhere else.
+  if (any_overdue(e, xl_mono_ns()))
+    for (int k = 0; k < DRAIN_BATCHES && xl_receive_batch(e) == BATCH; k++) {
+    }
   int64_t next = INT64_MAX;
   int64_t now = xl_mono_ns();
   uint32_t head;
@@ -288,7 +316,8 @@ int xl_receive_batch(xl_engine_t *e) {
       uint32_t room_left = space - (uint32_t)pushed;
       if (room_left < XL_RX_SLOTS_PER_DATAGRAM) {
         int at = find_rx(e, f.wire_id);
-        if (at >= 0 && (uint32_t)liveness_events(&e->rx[at], received_ns, f.heartbeat) > room_left) {
+        if (at >= 0 && (uint32_t)liveness_events(&e->rx[at], arrival_of(kernel_ns, received_ns), f.heartbeat) >
+                           room_left) {
           es[XL_ES_RING_FULL_DROPS]++;
           continue;
         }
@@ -299,7 +328,8 @@ int xl_receive_batch(xl_engine_t *e) {
       es[reason]++;
       continue;
     }
-    pushed += frame_liveness(e, slot, received_ns, f.sent_ns, previous_incarnation, head + (uint32_t)pushed);
+    pushed += frame_liveness(e, slot, arrival_of(kernel_ns, received_ns), received_ns, f.sent_ns,
+                             previous_incarnation, head + (uint32_t)pushed);
     // A frame with control sub-messages only moves the window; the app sees it only if the lane
     // asked for heartbeats.
     if (f.data_offset < 0 && !(f.heartbeat >= 0 && e->rx[slot].deliver_heartbeats)) continue;

@@ -72,7 +72,10 @@ export interface LivenessEvent {
   /** Incarnation of the last heartbeat seen from the sender (-1: none yet). A larger one than
    * before means the sender restarted; frames of an older incarnation are dropped as 'old'. */
   incarnation: number;
-  /** Receive time and sender timestamp of the last valid frame (0: none yet), shared clock ns. */
+  /** When the last valid frame reached this host, and its sender timestamp (0: none yet), shared
+   * clock ns. The arrival is the kernel's receive stamp where the engine has one (the native
+   * engine: SO_TIMESTAMPNS), so a heartbeat that came in time is not blamed on its sender when the
+   * engine read it late; otherwise (the js engine) the time the frame was read. */
   lastArrivalNs: number;
   lastSentNs: number;
   /** When the engine decided (suspect: its watchdog fired; alive: the frame that revived it). */
