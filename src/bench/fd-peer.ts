@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { runCalibration } from '../agent/host-bounds/calibrate.js';
 import { describe, hostLatencyRequest } from '../agent/host-bounds/measure.js';
 import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
+import { arrivalNs } from '../engine/arrival.js';
 import { monotonicNs } from '../engine/clock.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
@@ -129,7 +130,8 @@ async function main(): Promise<void> {
     const w = byLane.get(d.laneId);
     if (!w) return;
     w.engineHeartbeats++;
-    w.phi.arrival(d.receivedNs, d.heartbeat);
+    // The arrival X-FD's watchdog judges by, so φ gets the same heartbeats at the same times.
+    w.phi.arrival(arrivalNs(d), d.heartbeat);
   };
   engine.onDelivery(onDelivery);
   engine.onLiveness((e: LivenessEvent) => {

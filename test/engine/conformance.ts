@@ -4,6 +4,7 @@
 //   runEngineConformance('js', createJsEngine)
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_PAYLOAD_BYTES } from '../../src/alloc/wire.js';
+import { arrivalNs } from '../../src/engine/arrival.js';
 import { monotonicNs } from '../../src/engine/clock.js';
 import { nextBoundaryNs } from '../../src/engine/schedule.js';
 import {
@@ -140,13 +141,12 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       const got: Got[] = [];
       engine.onDelivery((d: DeliveryView) => {
         // The view and payload are reused by the engine: copy what the test keeps.
-        const kernelNs = 'kernelReceivedNs' in d ? Number(d.kernelReceivedNs) : 0;
         got.push({
           laneId: d.laneId,
           seq: d.seq,
           sentNs: d.sentNs,
           receivedNs: d.receivedNs,
-          arrivalNs: kernelNs > 0 && kernelNs <= d.receivedNs ? kernelNs : d.receivedNs,
+          arrivalNs: arrivalNs(d),
           payload: Buffer.from(d.payload),
           heartbeat: d.heartbeat,
         });
