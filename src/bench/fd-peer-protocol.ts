@@ -68,7 +68,12 @@ export const SUSPICION_ROW = {
   startNs: 2,
   endNs: 3,
   lastArrivalNs: 4,
-  width: 5,
+  /** X-FD only (NaN for the others): the send stamps of the heartbeat the silence followed and of
+   * the frame that ended it, and that frame's arrival (fd-causes.ts). */
+  lastSentNs: 5,
+  endSentNs: 6,
+  endArrivalNs: 7,
+  width: 8,
 } as const;
 
 export interface FdPeerCounters {

@@ -60,6 +60,7 @@ class Watched {
   /** An X-FD suspicion running: its start and the arrival it followed (NaN: none). */
   suspectSinceNs = Number.NaN;
   suspectAfterNs = 0;
+  suspectAfterSentNs = 0;
 
   constructor(
     readonly index: number,
@@ -87,9 +88,20 @@ class Watched {
       if (e.lastArrivalNs > 0 && Number.isNaN(this.suspectSinceNs)) {
         this.suspectSinceNs = e.atNs;
         this.suspectAfterNs = e.lastArrivalNs;
+        this.suspectAfterSentNs = e.lastSentNs;
       }
     } else if (!Number.isNaN(this.suspectSinceNs)) {
-      this.rows.push(XFD, this.index, this.suspectSinceNs, e.atNs, this.suspectAfterNs);
+      // `alive` carries the frame that ended the silence: its send stamp and arrival.
+      this.rows.push(
+        XFD,
+        this.index,
+        this.suspectSinceNs,
+        e.atNs,
+        this.suspectAfterNs,
+        this.suspectAfterSentNs,
+        e.lastSentNs,
+        e.lastArrivalNs,
+      );
       this.suspectSinceNs = Number.NaN;
     }
   }
@@ -99,7 +111,7 @@ class Watched {
     this.phi.finish(nowNs);
     this.dgram?.finish(nowNs);
     if (!Number.isNaN(this.suspectSinceNs)) {
-      this.rows.push(XFD, this.index, this.suspectSinceNs, -1, this.suspectAfterNs);
+      this.rows.push(XFD, this.index, this.suspectSinceNs, -1, this.suspectAfterNs, this.suspectAfterSentNs);
       this.suspectSinceNs = Number.NaN;
     }
   }

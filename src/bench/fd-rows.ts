@@ -9,7 +9,16 @@ export class SuspicionRows {
   private data = new Float64Array(1024 * W);
   rows = 0;
 
-  push(kind: number, member: number, startNs: number, endNs: number, lastArrivalNs: number): void {
+  push(
+    kind: number,
+    member: number,
+    startNs: number,
+    endNs: number,
+    lastArrivalNs: number,
+    lastSentNs = Number.NaN,
+    endSentNs = Number.NaN,
+    endArrivalNs = Number.NaN,
+  ): void {
     if ((this.rows + 1) * W > this.data.length) {
       const grown = new Float64Array(this.data.length * 2);
       grown.set(this.data);
@@ -21,6 +30,9 @@ export class SuspicionRows {
     this.data[o + SUSPICION_ROW.startNs] = startNs;
     this.data[o + SUSPICION_ROW.endNs] = endNs;
     this.data[o + SUSPICION_ROW.lastArrivalNs] = lastArrivalNs;
+    this.data[o + SUSPICION_ROW.lastSentNs] = lastSentNs;
+    this.data[o + SUSPICION_ROW.endSentNs] = endSentNs;
+    this.data[o + SUSPICION_ROW.endArrivalNs] = endArrivalNs;
     this.rows++;
   }
 
@@ -41,6 +53,10 @@ export interface SuspicionRow {
   /** −1: still running at a final collect. */
   endNs: number;
   lastArrivalNs: number;
+  /** NaN where unknown (see SUSPICION_ROW). */
+  lastSentNs: number;
+  endSentNs: number;
+  endArrivalNs: number;
 }
 
 /** Rows of a collect file. */
@@ -56,6 +72,9 @@ export function readRows(bytes: Uint8Array): SuspicionRow[] {
       startNs: f[o + SUSPICION_ROW.startNs]!,
       endNs: f[o + SUSPICION_ROW.endNs]!,
       lastArrivalNs: f[o + SUSPICION_ROW.lastArrivalNs]!,
+      lastSentNs: f[o + SUSPICION_ROW.lastSentNs]!,
+      endSentNs: f[o + SUSPICION_ROW.endSentNs]!,
+      endArrivalNs: f[o + SUSPICION_ROW.endArrivalNs]!,
     });
   }
   return out;

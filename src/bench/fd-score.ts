@@ -29,6 +29,11 @@ export interface ObservedSuspicion {
   /** Infinity: still running when the observation ended. */
   endNs: number;
   lastArrivalNs: number;
+  /** X-FD only: the send stamps of the heartbeat the silence followed and of the frame that ended
+   * it, and that frame's arrival (fd-causes.ts); NaN or absent where unknown. */
+  lastSentNs?: number;
+  endSentNs?: number;
+  endArrivalNs?: number;
 }
 
 export interface Detection {
@@ -76,6 +81,8 @@ export class DetectorTally {
   constructor(
     private readonly window: ScoreWindow,
     private readonly sampleCap = 1000,
+    /** Sees every false positive, not only the sample (fd-causes.ts). */
+    private readonly onFalsePositive?: (s: ObservedSuspicion) => void,
   ) {}
 
   add(batch: readonly ObservedSuspicion[], injections: readonly Injection[]): void {
@@ -105,6 +112,7 @@ export class DetectorTally {
       }
       this.falsePositives++;
       if (this.falsePositiveSample.length < this.sampleCap) this.falsePositiveSample.push(s);
+      this.onFalsePositive?.(s);
       for (const i of injections) {
         if (i.victim === s.member && s.startNs < i.crashNs && s.endNs > i.crashNs)
           this.already.add(pairKey(i.index, s.observer));

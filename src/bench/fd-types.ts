@@ -1,5 +1,6 @@
 // What `xlane bench fd` takes, prints (`--json`) and writes to its run folder (RUN_DIR/fd.json).
 import type { NativeReceiveMode } from './engine-peer-protocol.js';
+import type { FalsePositiveCauses } from './fd-causes.js';
 import type { Detection, Injection, ObservedSuspicion, PercentilesUs } from './fd-score.js';
 
 export interface FdBenchOptions {
@@ -92,6 +93,8 @@ export interface FdBenchOutput {
    * that arrived: through the lane engine, and over plain dgram (fd-heartbeats.ts). null without
    * the baselines, which are what counts them. */
   heartbeatShare: { engine: number | null; dgram: number | null };
+  /** Which premise of TO each X-FD false positive broke (fd-causes.ts). */
+  falsePositiveCauses: FalsePositiveCauses;
   targets: {
     p99WithinTimeoutPlus50us: boolean;
     p99Under1ms: boolean;

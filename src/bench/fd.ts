@@ -20,6 +20,7 @@ import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { onExitSignal } from '../util/exit-signals.js';
 import { type BulkRun, bulkLoop, coverageOf, meanMbps, ringFlows } from './fd-bulk.js';
+import { CauseTally, type PairContract } from './fd-causes.js';
 import { crash } from './fd-crash.js';
 import { heartbeatShare } from './fd-heartbeats.js';
 import { DETECTOR_KINDS, type DetectorKind, type FdCollectReply } from './fd-peer-protocol.js';
@@ -101,6 +102,20 @@ export function validateFdBench(o: FdBenchOptions, spec: TopologySpec): void {
   if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
 }
 
+/** What the member's grant promised `observer` (undefined: no such lane). */
+function contractOf(alloc: Allocation, observer: string, member: string): PairContract | undefined {
+  const g = alloc.grants.get(observer)?.find((x) => x.sender === member);
+  const w = g?.receivers.find((r) => r.host === observer);
+  const timeoutNs = alloc.timeouts.get(observer)?.get(member);
+  if (!g || !w || timeoutNs === undefined) return undefined;
+  return {
+    periodNs: g.minPeriodNs,
+    releaseJitterNs: g.releaseJitterNs ?? 0,
+    lambdaMaxNs: w.lambdaMaxNs,
+    timeoutNs,
+  };
+}
+
 export interface FdBenchResult {
   output: FdBenchOutput;
   record: FdBenchRecord;
@@ -113,10 +128,12 @@ class Observation {
   readonly injections: Injection[] = [];
   readonly tallies: Record<DetectorKind, DetectorTally>;
   readonly heartbeats: FdBenchRecord['heartbeats'] = { engine: {}, dgram: {}, dgramSent: 0, dgramMissed: 0 };
+  readonly causes: CauseTally;
 
-  constructor() {
+  constructor(contractOf: (observer: string, member: string) => PairContract | undefined) {
+    this.causes = new CauseTally(contractOf);
     this.tallies = {
-      xfd: new DetectorTally(this.window, RECORD_SAMPLE_CAP),
+      xfd: new DetectorTally(this.window, RECORD_SAMPLE_CAP, (s) => this.causes.add(s)),
       phi: new DetectorTally(this.window, RECORD_SAMPLE_CAP),
       dgram: new DetectorTally(this.window, RECORD_SAMPLE_CAP),
     };
@@ -139,6 +156,9 @@ class Observation {
         startNs: row.startNs,
         endNs: row.endNs < 0 ? openEndNs : row.endNs,
         lastArrivalNs: row.lastArrivalNs,
+        ...(kind === 'xfd'
+          ? { lastSentNs: row.lastSentNs, endSentNs: row.endSentNs, endArrivalNs: row.endArrivalNs }
+          : {}),
       });
     }
     for (const k of DETECTOR_KINDS) this.tallies[k].add(batches[k], this.injections);
@@ -266,7 +286,7 @@ async function observe(
       : [];
   try {
     await sleep(o.warmupSeconds * 1000);
-    const obs = new Observation();
+    const obs = new Observation((observer, member) => contractOf(alloc, observer, member));
     const watchedBy = (host: string) => o.members.filter((m) => m !== host);
     const collect = async (m: Member, final: boolean, openEndNs = Number.POSITIVE_INFINITY) =>
       obs.absorb(
@@ -430,6 +450,7 @@ function report(
       engine: shareOf(obs.heartbeats.engine),
       dgram: shareOf(obs.heartbeats.dgram),
     },
+    falsePositiveCauses: obs.causes.summary(),
     targets: {
       p99WithinTimeoutPlus50us: x.detectionUs.p99 <= timeoutNs / 1000 + 50,
       p99Under1ms: x.detectionUs.p99 <= 1000,

@@ -73,6 +73,11 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench fd on the namespace testbed (roo
       expect(share).toBeGreaterThan(0);
       expect(share).toBeLessThanOrEqual(1.01);
     }
+    // Every X-FD false positive the engine ended with a frame is judged, and each judged one broke
+    // at least one premise or is counted as unexplained.
+    const c = out.falsePositiveCauses;
+    expect(c.judged).toBeLessThanOrEqual(out.falsePositives);
+    expect(c.senderLate + c.inFlightLate + c.arrivedInTime + c.unexplained).toBeGreaterThanOrEqual(c.judged);
     expect(existsSync(join(runsDir, `xfd-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(
       `xtb-xfd-${process.pid}-`,

@@ -6,8 +6,10 @@ import { readRows, SuspicionRows } from '../../src/bench/fd-rows.js';
 describe('SuspicionRows', () => {
   it('round-trips rows through bytes, grows past its first chunk, and empties on take()', () => {
     const rows = new SuspicionRows();
-    for (let i = 0; i < 3000; i++)
-      rows.push(i % 3, i % 2, 1e15 + i, i === 2999 ? -1 : 1e15 + i + 5, 1e15 + i - 400);
+    for (let i = 0; i < 3000; i++) {
+      if (i === 0) rows.push(0, 0, 1e15, 1e15 + 5, 1e15 - 400, 1e15 - 410, 1e15 - 10, 1e15 + 3);
+      else rows.push(i % 3, i % 2, 1e15 + i, i === 2999 ? -1 : 1e15 + i + 5, 1e15 + i - 400);
+    }
     const bytes = rows.take();
     expect(rows.rows).toBe(0);
     const back = readRows(bytes);
@@ -18,6 +20,9 @@ describe('SuspicionRows', () => {
       startNs: 1e15,
       endNs: 1e15 + 5,
       lastArrivalNs: 1e15 - 400,
+      lastSentNs: 1e15 - 410,
+      endSentNs: 1e15 - 10,
+      endArrivalNs: 1e15 + 3,
     });
     expect(back[2999]).toEqual({
       kind: 2,
@@ -25,6 +30,9 @@ describe('SuspicionRows', () => {
       startNs: 1e15 + 2999,
       endNs: -1,
       lastArrivalNs: 1e15 + 2599,
+      lastSentNs: Number.NaN,
+      endSentNs: Number.NaN,
+      endArrivalNs: Number.NaN,
     });
     expect(readRows(rows.take())).toEqual([]);
   });

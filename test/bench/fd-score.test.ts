@@ -117,7 +117,8 @@ describe('DetectorTally', () => {
       sus('h1', 'h3', 35_000, 35_010),
     ];
     const w = { startNs: 0, endNs: Number.POSITIVE_INFINITY };
-    const t = new DetectorTally(w, 2);
+    const seen: string[] = [];
+    const t = new DetectorTally(w, 2, (s) => seen.push(`${s.observer}>${s.member}@${s.startNs}`));
     t.add(first, injections.slice(0, 1));
     t.add(second, injections);
     const fed = t.score(injections, observersOf);
@@ -126,6 +127,8 @@ describe('DetectorTally', () => {
     expect(fed.falsePositives).toBe(once.falsePositives);
     expect(fed.falsePositives).toBe(3);
     expect(fed.falsePositiveSample).toHaveLength(2); // the cap
+    // The hook sees every false positive, past the cap.
+    expect(seen).toEqual(['h3>h2@1000', 'h1>h2@29000', 'h1>h3@35000']);
     expect(fed.alreadySuspected).toEqual(once.alreadySuspected);
     expect(fed.alreadySuspected).toEqual([{ injection: 1, observer: 'h1' }]);
     expect(fed.missed).toEqual(once.missed);
