@@ -25,7 +25,8 @@ export interface PairContract {
 }
 
 export interface FalsePositiveCauses {
-  /** False positives whose ending frame is known (a silence still running at the end is not). */
+  /** False positives whose ending frame is known: not a silence still running at the end, nor one
+   * its member's crash ended (the frame then came from its next life; the bench leaves them out). */
   judged: number;
   senderLate: number;
   inFlightLate: number;

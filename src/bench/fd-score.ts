@@ -81,8 +81,9 @@ export class DetectorTally {
   constructor(
     private readonly window: ScoreWindow,
     private readonly sampleCap = 1000,
-    /** Sees every false positive, not only the sample (fd-causes.ts). */
-    private readonly onFalsePositive?: (s: ObservedSuspicion) => void,
+    /** Sees every false positive, not only the sample (fd-causes.ts); `spansCrash`: it was still
+     * running when its member crashed, so what ended it came from the member's next life. */
+    private readonly onFalsePositive?: (s: ObservedSuspicion, spansCrash: boolean) => void,
   ) {}
 
   add(batch: readonly ObservedSuspicion[], injections: readonly Injection[]): void {
@@ -112,11 +113,14 @@ export class DetectorTally {
       }
       this.falsePositives++;
       if (this.falsePositiveSample.length < this.sampleCap) this.falsePositiveSample.push(s);
-      this.onFalsePositive?.(s);
+      let spansCrash = false;
       for (const i of injections) {
-        if (i.victim === s.member && s.startNs < i.crashNs && s.endNs > i.crashNs)
+        if (i.victim === s.member && s.startNs < i.crashNs && s.endNs > i.crashNs) {
           this.already.add(pairKey(i.index, s.observer));
+          spansCrash = true;
+        }
       }
+      this.onFalsePositive?.(s, spansCrash);
     }
   }
 

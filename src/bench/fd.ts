@@ -133,7 +133,9 @@ class Observation {
   constructor(contractOf: (observer: string, member: string) => PairContract | undefined) {
     this.causes = new CauseTally(contractOf);
     this.tallies = {
-      xfd: new DetectorTally(this.window, RECORD_SAMPLE_CAP, (s) => this.causes.add(s)),
+      xfd: new DetectorTally(this.window, RECORD_SAMPLE_CAP, (s, spansCrash) => {
+        if (!spansCrash) this.causes.add(s);
+      }),
       phi: new DetectorTally(this.window, RECORD_SAMPLE_CAP),
       dgram: new DetectorTally(this.window, RECORD_SAMPLE_CAP),
     };

@@ -118,7 +118,9 @@ describe('DetectorTally', () => {
     ];
     const w = { startNs: 0, endNs: Number.POSITIVE_INFINITY };
     const seen: string[] = [];
-    const t = new DetectorTally(w, 2, (s) => seen.push(`${s.observer}>${s.member}@${s.startNs}`));
+    const t = new DetectorTally(w, 2, (s, spansCrash) =>
+      seen.push(`${s.observer}>${s.member}@${s.startNs}${spansCrash ? ' through a crash' : ''}`),
+    );
     t.add(first, injections.slice(0, 1));
     t.add(second, injections);
     const fed = t.score(injections, observersOf);
@@ -128,7 +130,7 @@ describe('DetectorTally', () => {
     expect(fed.falsePositives).toBe(3);
     expect(fed.falsePositiveSample).toHaveLength(2); // the cap
     // The hook sees every false positive, past the cap.
-    expect(seen).toEqual(['h3>h2@1000', 'h1>h2@29000', 'h1>h3@35000']);
+    expect(seen).toEqual(['h3>h2@1000', 'h1>h2@29000 through a crash', 'h1>h3@35000']);
     expect(fed.alreadySuspected).toEqual(once.alreadySuspected);
     expect(fed.alreadySuspected).toEqual([{ injection: 1, observer: 'h1' }]);
     expect(fed.missed).toEqual(once.missed);
