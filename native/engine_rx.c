@@ -211,11 +211,13 @@ int64_t xl_watchdog(xl_engine_t *e) {
   // Before a suspicion, whatever the socket holds is read: after a stall of this thread, heartbeats
   // that arrived in time wait there, and their kernel stamps clear the sender (arrival_of).
   // Bounded, so a flood cannot hold the loop; a datagram read here is handled as anywhere else.
-  if (any_overdue(e, xl_mono_ns()))
+  int64_t now = xl_mono_ns();
+  if (any_overdue(e, now)) {
     for (int k = 0; k < DRAIN_BATCHES && xl_receive_batch(e) == BATCH; k++) {
     }
+    now = xl_mono_ns();
+  }
   int64_t next = INT64_MAX;
-  int64_t now = xl_mono_ns();
   uint32_t head;
   uint32_t space = rx_space(e, &head);
   int pushed = 0;
