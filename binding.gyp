@@ -4,6 +4,7 @@
       "target_name": "xlane_engine",
       "sources": [
         "native/addon.c",
+        "native/engine_backup.c",
         "native/engine_rx.c",
         "native/engine_thread.c",
         "native/engine_tx.c",

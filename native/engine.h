@@ -87,6 +87,11 @@ typedef struct {
   // (engine_thread.c).
   int64_t fifo_slice_ns;
   int64_t fifo_break_ns;
+  // The backup clock (engine_backup.c): a second thread on backup_core (-1: none) releases a
+  // heartbeat lane's frame when its boundary passed backup_delay_ns ago and the engine thread has
+  // not released it (that thread's CPU stalled).
+  int backup_core;
+  int64_t backup_delay_ns;
 } xl_options_t;
 
 typedef struct {
@@ -131,6 +136,15 @@ typedef struct xl_engine {
   struct xl_rx_scratch *rx_scratch; // recvmmsg buffers
   void *stack;           // the engine thread's own stack, so it can be locked
   int own_stack;         // the thread runs on `stack` (else on a default one: pthread_attr_setstack failed)
+  // With a backup clock, the sender lanes (tx, tx_active, their frames and sockets) are shared by
+  // two threads: every change and every release holds tx_lock. Fixed at start, so both threads see
+  // the same answer to "lock?".
+  int tx_locking;
+  pthread_mutex_t tx_lock;
+  pthread_t backup_thread;
+  int backup_started;
+  _Atomic int backup_tid; // 0 until the backup thread runs
+  int backup_pinned;
 } xl_engine_t;
 
 #define XL_RX_BATCH 32
@@ -155,6 +169,15 @@ void xl_engine_post(xl_engine_t *e, xl_ctrl_t *m);
 void xl_apply_control(xl_engine_t *e);
 int xl_drain_tx_ring(xl_engine_t *e);
 int64_t xl_release_due(xl_engine_t *e);
+int64_t xl_backup_release(xl_engine_t *e);
+int xl_backup_start(xl_engine_t *e);
+void xl_backup_stop(xl_engine_t *e);
+static inline void xl_tx_lock(xl_engine_t *e) {
+  if (e->tx_locking) pthread_mutex_lock(&e->tx_lock);
+}
+static inline void xl_tx_unlock(xl_engine_t *e) {
+  if (e->tx_locking) pthread_mutex_unlock(&e->tx_lock);
+}
 int xl_receive_batch(xl_engine_t *e);
 int64_t xl_watchdog(xl_engine_t *e);
 int xl_rx_ring_has_room(xl_engine_t *e);

@@ -305,11 +305,15 @@ int xl_engine_start_thread(xl_engine_t *e) {
   if (e->report.failed) {
     pthread_join(e->thread, NULL);
     e->thread_started = 0;
+    return 0;
   }
-  return 0;
+  err = xl_backup_start(e);
+  if (err) xl_engine_stop_thread(e);
+  return err;
 }
 
 void xl_engine_stop_thread(xl_engine_t *e) {
+  xl_backup_stop(e);
   if (!e->thread_started) return;
   atomic_store(&e->stop, 1);
   xl_engine_wake(e);

@@ -119,9 +119,15 @@ void xl_apply_control(xl_engine_t *e) {
     xl_ctrl_t *next = m->next;
     atomic_fetch_add_explicit(&e->ctrl_seen, 1, memory_order_relaxed);
     switch (m->op) {
-    case XL_CTRL_SET_TX: set_tx(e, m); break;
+    case XL_CTRL_SET_TX:
+      xl_tx_lock(e);
+      set_tx(e, m);
+      xl_tx_unlock(e);
+      break;
     case XL_CTRL_REMOVE_TX:
+      xl_tx_lock(e);
       if (e->tx[m->slot].active && e->tx[m->slot].gen == m->gen) drop_tx(e, m->slot);
+      xl_tx_unlock(e);
       break;
     case XL_CTRL_SET_RX: set_rx(e, m); rx_changed = 1; break;
     case XL_CTRL_REMOVE_RX:
@@ -147,6 +153,7 @@ int xl_drain_tx_ring(xl_engine_t *e) {
   // requests are visible, so a fresh lane's first message is never taken for a stale one.
   xl_apply_control(e);
   int n = 0;
+  xl_tx_lock(e);
   for (; tail != head; tail++, n++) {
     const uint8_t *s = e->mem + XL_TX_RING_OFFSET + (size_t)(tail & (XL_TX_SLOTS - 1)) * XL_TX_SLOT_BYTES;
     const int32_t *h = (const int32_t *)s;
@@ -177,6 +184,7 @@ int xl_drain_tx_ring(xl_engine_t *e) {
     l->pending = 1;
     l->pending_ticket = ticket;
   }
+  xl_tx_unlock(e);
   atomic_store_explicit(tailw, (int32_t)tail, memory_order_release);
   return n;
 }
@@ -223,8 +231,42 @@ static int64_t boundary_after(const xl_tx_lane_t *l) {
   return t + (ahead <= l->release_jitter_ns ? ahead : l->release_jitter_ns);
 }
 
+// Releases the lane's frame now (its socket is open): stamps it, moves the grid, sends it.
+static void release_lane(xl_engine_t *e, uint32_t slot, xl_tx_lane_t *l, int64_t now) {
+  double *st = xl_tx_stats(e, slot);
+  if (l->heartbeat) {
+    // The frame buffer is free when nothing is pending; with a pending message the heartbeat
+    // rides behind its DATA in the same frame.
+    if (!l->pending) l->frame_len = (uint32_t)xl_start_frame(l->frame, l->wire_id);
+    l->frame_len = (uint32_t)xl_append_heartbeat(l->frame, l->frame_len, l->incarnation);
+  }
+  xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
+  l->seq++;
+  // How late the frame leaves: after its boundary, or after its message left the ring if that
+  // came later (a lane idle past its boundary is not late). Counted before the grid moves on.
+  {
+    int64_t due = l->has_released ? boundary_after(l) : INT64_MIN;
+    if (l->pending && !l->heartbeat && l->pending_since_ns > due) due = l->pending_since_ns;
+    if (due == INT64_MIN) due = now; // a heartbeat lane's first frame
+    int64_t delay = now - due;
+    int64_t tolerance =
+        l->release_jitter_ns > XL_LATE_RELEASE_FLOOR_NS ? l->release_jitter_ns : XL_LATE_RELEASE_FLOOR_NS;
+    if (delay > tolerance) st[XL_TS_LATE_RELEASES]++;
+    if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
+  }
+  // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid, a later one starts
+  // a new grid at its own release, so the lane's burst stays within what the controller counted.
+  int64_t boundary = boundary_after(l);
+  l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
+  l->has_released = 1;
+  if (l->pending) finish_pending(e, slot, l);
+  st[XL_TS_SENT]++;
+  send_frame(e, slot, l);
+}
+
 int64_t xl_release_due(xl_engine_t *e) {
   int64_t next = INT64_MAX;
+  xl_tx_lock(e);
   for (int i = 0; i < e->n_tx_active; i++) {
     uint32_t slot = e->tx_active[i];
     xl_tx_lane_t *l = &e->tx[slot];
@@ -251,37 +293,38 @@ int64_t xl_release_due(xl_engine_t *e) {
       }
       continue;
     }
-    if (l->heartbeat) {
-      // The frame buffer is free when nothing is pending; with a pending message the heartbeat
-      // rides behind its DATA in the same frame.
-      if (!l->pending) l->frame_len = (uint32_t)xl_start_frame(l->frame, l->wire_id);
-      l->frame_len = (uint32_t)xl_append_heartbeat(l->frame, l->frame_len, l->incarnation);
-    }
-    xl_stamp(l->frame, l->epoch, l->seq, (uint64_t)now);
-    l->seq++;
-    // How late the frame leaves: after its boundary, or after its message left the ring if that
-    // came later (a lane idle past its boundary is not late). Counted before the grid moves on.
-    {
-      int64_t due = l->has_released ? boundary_after(l) : INT64_MIN;
-      if (l->pending && !l->heartbeat && l->pending_since_ns > due) due = l->pending_since_ns;
-      if (due == INT64_MIN) due = now; // a heartbeat lane's first frame
-      int64_t delay = now - due;
-      int64_t tolerance =
-          l->release_jitter_ns > XL_LATE_RELEASE_FLOOR_NS ? l->release_jitter_ns : XL_LATE_RELEASE_FLOOR_NS;
-      if (delay > tolerance) st[XL_TS_LATE_RELEASES]++;
-      if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
-    }
-    // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid, a later one starts
-    // a new grid at its own release, so the lane's burst stays within what the controller counted.
-    int64_t boundary = boundary_after(l);
-    l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
-    l->has_released = 1;
-    if (l->pending) finish_pending(e, slot, l);
-    st[XL_TS_SENT]++;
-    send_frame(e, slot, l);
+    release_lane(e, slot, l, now);
     // A heartbeat lane always has its next frame due.
     if (l->heartbeat && boundary_after(l) < next) next = boundary_after(l);
   }
+  xl_tx_unlock(e);
+  return next;
+}
+
+// The backup clock's pass (engine_backup.c): a heartbeat lane whose boundary passed more than
+// backup_delay_ns ago without a release gets its frame now, from the backup thread. The release
+// is the engine thread's own (release_lane): the frame is late, so it starts a new grid, and the
+// lane's frames stay at least π − E apart whichever thread sends them. Returns the next instant to
+// look (INT64_MAX: no heartbeat lane).
+int64_t xl_backup_release(xl_engine_t *e) {
+  int64_t next = INT64_MAX;
+  int64_t delay = e->opt.backup_delay_ns;
+  xl_tx_lock(e);
+  int64_t now = xl_mono_ns();
+  for (int i = 0; i < e->n_tx_active; i++) {
+    uint32_t slot = e->tx_active[i];
+    xl_tx_lane_t *l = &e->tx[slot];
+    // Before its first frame a lane has no boundary to be late for.
+    if (!l->heartbeat || l->fd < 0 || !l->has_released) continue;
+    int64_t due = boundary_after(l) + delay;
+    if (now >= due) {
+      release_lane(e, slot, l, now);
+      xl_engine_stats(e)[XL_ES_BACKUP_RELEASES]++;
+      due = boundary_after(l) + delay;
+    }
+    if (due < next) next = due;
+  }
+  xl_tx_unlock(e);
   return next;
 }
 

@@ -73,6 +73,7 @@
 #define XL_ES_FIFO_BREAKS 21    // forced breaks taken under SCHED_FIFO
 #define XL_ES_LOOPS 22          // engine loop iterations (liveness, diagnostics)
 #define XL_ES_RING_FULL_DROPS 23 // datagrams read with no delivery room (JS lagging, liveness watched)
+#define XL_ES_BACKUP_RELEASES 24 // heartbeat frames the backup clock released (engine thread late)
 
 // Send ring: JS produces, the engine consumes. Slot: laneSlot, gen, ticket, length (int32), payload.
 #define XL_TX_RING_OFFSET (XL_ENGINE_STATS_OFFSET + XL_ENGINE_STAT_WORDS * 8)

@@ -7,7 +7,7 @@ import type { AgentLog } from './log.js';
 
 export type { EngineKind };
 
-/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us). */
+/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us, --backup-core). */
 export interface EngineTuning {
   /** SCHED_FIFO priority of the native engine thread, or of the js engine's pacing worker. */
   fifoPriority?: number;
@@ -17,6 +17,9 @@ export interface EngineTuning {
   /** The engine thread (native) or pacing worker (js) sleeps until this long before a boundary or
    * deadline, then spins (µs). */
   spinUs?: number;
+  /** Native only: the backup clock's CPU, which sends the heartbeats the engine thread misses while
+   * its own CPU is stalled (NativeEngineOptions.backupCore). */
+  backupCore?: number;
 }
 
 export function parseEngineKind(s: string): EngineKind {
@@ -24,7 +27,12 @@ export function parseEngineKind(s: string): EngineKind {
   throw new XlaneError('XL_ERR_VALIDATION', `--engine must be js or native, not "${s}"`);
 }
 
-export function parseEngineTuning(o: { fifo?: string; receive?: string; spinUs?: string }): EngineTuning {
+export function parseEngineTuning(o: {
+  fifo?: string;
+  receive?: string;
+  spinUs?: string;
+  backupCore?: string;
+}): EngineTuning {
   const t: EngineTuning = {};
   if (o.fifo !== undefined) {
     const p = Number(o.fifo);
@@ -46,6 +54,12 @@ export function parseEngineTuning(o: { fifo?: string; receive?: string; spinUs?:
       throw new XlaneError('XL_ERR_VALIDATION', `--spin-us must be 0..10000 µs, not "${o.spinUs}"`);
     t.spinUs = us;
   }
+  if (o.backupCore !== undefined) {
+    const c = Number(o.backupCore);
+    if (!/^\d+$/.test(o.backupCore) || c > 1023)
+      throw new XlaneError('XL_ERR_VALIDATION', `--backup-core must be a CPU number, not "${o.backupCore}"`);
+    t.backupCore = c;
+  }
   return t;
 }
 
@@ -55,6 +69,7 @@ export function createEngine(kind: EngineKind, log: AgentLog, tuning: EngineTuni
       ...(tuning.receive ? { receive: tuning.receive } : {}),
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
       ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
+      ...(tuning.backupCore !== undefined ? { backupCore: tuning.backupCore } : {}),
     },
     js: {
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),

@@ -16,6 +16,9 @@ export interface FdPeerConfig {
   fifoPriority?: number;
   /** Native engine: sleep until this long before a send boundary or a watch deadline, then spin. */
   spinUs?: number;
+  /** Native engine: its thread pinned to `core`, and a backup clock on `backupCore` (--backup). */
+  core?: number;
+  backupCore?: number;
   address: string;
   /** UDP port of the lane engine, and of the plain dgram heartbeats (the fixed-timeout baseline). */
   enginePort: number;
@@ -83,6 +86,8 @@ export interface FdPeerCounters {
   /** Plain-dgram heartbeat rounds this peer sent, and boundaries its Node loop missed entirely. */
   dgramSent: number;
   dgramMissed: number;
+  /** Heartbeat frames this member's backup clock released since the last collect (--backup). */
+  backupReleases: number;
 }
 
 export interface FdCollectReply {

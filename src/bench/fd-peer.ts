@@ -15,6 +15,7 @@ import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
 import { arrivalNs } from '../engine/arrival.js';
 import { monotonicNs } from '../engine/clock.js';
 import { createJsEngine } from '../engine/js/engine.js';
+import type { NativeEngine } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine, LivenessEvent } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
@@ -39,7 +40,11 @@ function createEngine(cfg: FdPeerConfig): Engine {
     ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
   };
   if (cfg.engine === 'js') return createJsEngine(tuning);
-  const native = createNativeEngine({ receive: cfg.receive ?? 'blocking', ...tuning });
+  const native = createNativeEngine({
+    receive: cfg.receive ?? 'blocking',
+    ...tuning,
+    ...(cfg.backupCore !== undefined ? { backupCore: cfg.backupCore } : {}),
+  });
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
   return native.engine;
@@ -129,7 +134,15 @@ async function main(): Promise<void> {
     writeFileSync('/proc/self/timerslack_ns', '1');
   } catch {}
   const engine = createEngine(cfg);
-  await engine.start({ bindAddress: cfg.address, port: cfg.enginePort });
+  await engine.start({
+    bindAddress: cfg.address,
+    port: cfg.enginePort,
+    ...(cfg.core !== undefined ? { core: cfg.core } : {}),
+  });
+  // The backup clock's releases, reported per collect (native engines only).
+  const backupReleases = () =>
+    'engineStats' in engine ? (engine as NativeEngine).engineStats().backupReleases : 0;
+  let backupCounted = 0;
 
   const rows = new SuspicionRows();
   const watched = cfg.members.map((m, i) => new Watched(i, m.host, cfg, rows));
@@ -178,7 +191,9 @@ async function main(): Promise<void> {
       dgramHeartbeats: {},
       dgramSent: taken.sent,
       dgramMissed: taken.missed,
+      backupReleases: backupReleases() - backupCounted,
     };
+    backupCounted += counters.backupReleases;
     for (const w of watched) {
       counters.engineHeartbeats[w.member] = w.engineHeartbeats;
       counters.dgramHeartbeats[w.member] = w.dgramHeartbeats;

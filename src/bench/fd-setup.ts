@@ -2,6 +2,7 @@
 // X-FD service asks), the host calibration, and the member processes (fd-peer.ts) — started in
 // their namespaces, configured from the grants, waited for until every other member hears them.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { desiredLaneSpecs } from '../agent/lane-specs.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
@@ -41,6 +42,12 @@ export interface Allocation {
   hostBounds: FdBenchRecord['hostBounds'];
 }
 
+/** --backup: member i's engine thread on CPU i mod n, its backup clock on the next CPU, so the
+ * engines and their backups spread over the machine and no backup shares its engine's CPU. */
+export function backupCores(member: number, cpuCount: number): { core: number; backupCore: number } {
+  return { core: member % cpuCount, backupCore: (member + 1) % cpuCount };
+}
+
 export function peerConfig(
   o: FdBenchOptions,
   state: TestbedState,
@@ -57,6 +64,7 @@ export function peerConfig(
     receive: o.receive,
     ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
     ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+    ...(o.backup ? backupCores(o.members.indexOf(host), cpus().length) : {}),
     address: addressOf(host),
     enginePort,
     dgramPort: DGRAM_PORT,

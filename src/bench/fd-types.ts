@@ -21,6 +21,9 @@ export interface FdBenchOptions {
   fifoPriority?: number;
   /** Spin margin before a boundary or deadline (µs; unset: the engine's default, 30). */
   spinUs?: number;
+  /** Native engine: each member's engine thread pinned, with a backup clock on another CPU
+   * (fd-setup.ts backupCores; NativeEngineOptions.backupCore). */
+  backup?: boolean;
   /** 'ring': one bulk TCP flow from every member to the next, so every egress port is saturated. */
   bulk: 'ring' | 'none';
   bulkStreams: number;
@@ -79,6 +82,8 @@ export interface FdBenchOutput {
   receive?: NativeReceiveMode;
   fifoPriority?: number;
   spinUs?: number;
+  /** --backup: frames the members' backup clocks released, over the observation. */
+  backupReleases?: number;
   engineFallback?: string;
   hostBounds: 'declared' | 'measure';
   baselines: boolean;
@@ -134,6 +139,7 @@ export interface FdBenchRecord {
     dgram: Record<string, Record<string, number>>;
     dgramSent: number;
     dgramMissed: number;
+    backupReleases: number;
   };
   bulk: { from: string; to: string; segments: number; mbps: number; errors: string[] }[];
   notes: string[];

@@ -98,6 +98,8 @@ export function validateFdBench(o: FdBenchOptions, spec: TopologySpec): void {
   )
     bad.push('the FIFO priority must be 1..98 (99 is the crash injector’s)');
   if (!(o.warmupSeconds >= 0 && o.warmupSeconds <= 60)) bad.push('warm-up must be 0..60 s');
+  if (o.backup && o.engine !== 'native') bad.push('a backup clock needs the native engine');
+  if (o.backup && cpus().length < 2) bad.push('a backup clock needs a second CPU');
   if (!(o.calibrateSeconds >= 1 && o.calibrateSeconds <= 30)) bad.push('calibration must take 1..30 s');
   if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
 }
@@ -127,7 +129,13 @@ class Observation {
   readonly window: ScoreWindow = { startNs: Number.POSITIVE_INFINITY, endNs: Number.POSITIVE_INFINITY };
   readonly injections: Injection[] = [];
   readonly tallies: Record<DetectorKind, DetectorTally>;
-  readonly heartbeats: FdBenchRecord['heartbeats'] = { engine: {}, dgram: {}, dgramSent: 0, dgramMissed: 0 };
+  readonly heartbeats: FdBenchRecord['heartbeats'] = {
+    engine: {},
+    dgram: {},
+    dgramSent: 0,
+    dgramMissed: 0,
+    backupReleases: 0,
+  };
   readonly causes: CauseTally;
 
   constructor(contractOf: (observer: string, member: string) => PairContract | undefined) {
@@ -173,6 +181,7 @@ class Observation {
     add(this.heartbeats.dgram, r.counters.dgramHeartbeats);
     this.heartbeats.dgramSent += r.counters.dgramSent;
     this.heartbeats.dgramMissed += r.counters.dgramMissed;
+    this.heartbeats.backupReleases += r.counters.backupReleases;
   }
 }
 
@@ -441,6 +450,7 @@ function report(
     ...(o.engine === 'native' ? { receive: o.receive } : {}),
     ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
     ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+    ...(o.backup ? { backupReleases: obs.heartbeats.backupReleases } : {}),
     ...(o.engineFallback ? { engineFallback: o.engineFallback } : {}),
     hostBounds: o.hostBounds,
     baselines: o.baselines,

@@ -1,4 +1,4 @@
-// The agent's --fifo / --receive / --spin-us: parsed with stable codes, and applied to the engine
+// The agent's --fifo / --receive / --spin-us / --backup-core: parsed with stable codes, and applied to the engine
 // it creates (native, and the js engine it falls back to).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { createEngineOfKind } from '../../src/engine/native/select.js';
 import type { Engine } from '../../src/engine/types.js';
 import { isXlaneError } from '../../src/errors.js';
 import { freeUdpPort } from '../engine/helpers.js';
-import { skipReason } from '../engine/native-helpers.js';
+import { allowedCpus, skipReason } from '../engine/native-helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -27,10 +27,11 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('parseEngineTuning', () => {
   it('reads the three options and leaves out what was not given', () => {
     expect(parseEngineTuning({})).toEqual({});
-    expect(parseEngineTuning({ fifo: '10', receive: 'blocking', spinUs: '80' })).toEqual({
+    expect(parseEngineTuning({ fifo: '10', receive: 'blocking', spinUs: '80', backupCore: '1' })).toEqual({
       fifoPriority: 10,
       receive: 'blocking',
       spinUs: 80,
+      backupCore: 1,
     });
   });
 
@@ -41,6 +42,8 @@ describe('parseEngineTuning', () => {
       expect(codeOf(() => parseEngineTuning({ receive }))).toBe('XL_ERR_VALIDATION');
     for (const spinUs of ['-1', 'lots', '20000'])
       expect(codeOf(() => parseEngineTuning({ spinUs }))).toBe('XL_ERR_VALIDATION');
+    for (const backupCore of ['-1', 'one', '1.5', '5000'])
+      expect(codeOf(() => parseEngineTuning({ backupCore }))).toBe('XL_ERR_VALIDATION');
   });
 });
 
@@ -54,7 +57,13 @@ describe('createEngine with the tuning', () => {
   it.skipIf(skipReason !== '' || !root)(
     'native: the engine thread runs SCHED_FIFO at the asked priority',
     async () => {
-      engine = createEngine('native', silentLog, { fifoPriority: 7, receive: 'blocking', spinUs: 80 });
+      const backupCore = allowedCpus().at(-1)!;
+      engine = createEngine('native', silentLog, {
+        fifoPriority: 7,
+        receive: 'blocking',
+        spinUs: 80,
+        backupCore,
+      });
       expect(engine).toBeInstanceOf(NativeEngine);
       await engine.start({ bindAddress: '127.0.0.1', port: await freeUdpPort() });
       const t = (engine as NativeEngine).thread()!;
@@ -66,6 +75,9 @@ describe('createEngine with the tuning', () => {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       expect(Number(fields[39 - 2])).toBe(7);
       expect(Number(fields[40 - 2])).toBe(1);
+      // --backup-core: the backup clock runs, pinned where asked.
+      expect(t.backupPinned).toBe(1);
+      expect(t.backupTid).toBeGreaterThan(0);
     },
   );
 

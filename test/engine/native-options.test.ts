@@ -43,6 +43,9 @@ describe.skipIf(skipReason !== '')(`native engine options and refused lane chang
       { fifoPriority: 100 },
       { receive: 'sometimes' as NativeEngineOptions['receive'] },
       { lockMemory: 'yes' as unknown as boolean },
+      { backupCore: -1 },
+      { backupCore: 0.5 },
+      { backupDelayUs: -1 },
     ];
     for (const o of bad)
       expect(
@@ -54,6 +57,7 @@ describe.skipIf(skipReason !== '')(`native engine options and refused lane chang
       { fifoPriority: 10, fifoSliceUs: 1900, fifoBreakUs: 100 },
       { spinUs: 0, idleSpinUs: 0 },
       { spinUs: 150, receive: 'poll', lockMemory: false },
+      { backupCore: 1, backupDelayUs: 0 },
     ];
     for (const o of good)
       expect(

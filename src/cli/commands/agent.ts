@@ -19,6 +19,7 @@ interface AgentCliOptions {
   fifo?: string;
   receive?: string;
   spinUs?: string;
+  backupCore?: string;
   core?: string;
   socket?: string;
   iface?: string;
@@ -53,6 +54,10 @@ export function register(program: Command): void {
     .option(
       '--spin-us <us>',
       'engine thread (native) or pacing worker (js): sleep until this long before a send boundary or liveness deadline, then spin (default 30; raise it to the wake-up latency of a busy or virtual machine)',
+    )
+    .option(
+      '--backup-core <n>',
+      "native engine: a backup clock on this CPU sends the heartbeats the engine thread misses while its CPU is stalled (a VM's vCPU preemption; another CPU than --core's)",
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
     .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')
@@ -94,6 +99,11 @@ export function register(program: Command): void {
       });
       const core = placement.core;
       log.info({ core, reason: placement.reason }, 'lane core');
+      if (engineTuning.backupCore === core)
+        log.warn(
+          { core },
+          'the backup clock shares the engine thread’s CPU: it cannot cover that CPU’s stalls',
+        );
       const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
       const daemon = await startDaemon({
         host: o.host,

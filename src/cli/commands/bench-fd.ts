@@ -19,6 +19,7 @@ interface FdCli {
   receive: string;
   fifo?: string;
   spinUs?: string;
+  backup?: boolean;
   bulk: string;
   streams: string;
   hostBounds: string;
@@ -58,6 +59,10 @@ export function registerFdBench(bench: Command): void {
       'native engine thread at SCHED_FIFO priority (1..98; 99 is the crash injector’s)',
     )
     .option('--spin-us <n>', 'engine: spin this long before a boundary or deadline (default 30)')
+    .option(
+      '--backup',
+      'native engine: each member pinned to a CPU, with a backup clock on the next one that sends the heartbeats its engine thread misses',
+    )
     .option('--bulk <mode>', 'ring (a bulk TCP flow from every member to the next) or none', d.bulk)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
     .option(
@@ -104,6 +109,7 @@ export function registerFdBench(bench: Command): void {
         receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
         ...(o.fifo !== undefined ? { fifoPriority: num('fifo', o.fifo) } : {}),
         ...(o.spinUs !== undefined ? { spinUs: num('spin-us', o.spinUs) } : {}),
+        ...(o.backup ? { backup: true } : {}),
         bulk: oneOf('bulk', o.bulk, ['ring', 'none'] as const),
         bulkStreams: num('streams', o.streams),
         hostBounds: oneOf('host-bounds', o.hostBounds, ['declared', 'measure'] as const),

@@ -51,6 +51,8 @@ export interface SharedLayout {
   ES_FIFO_BREAKS: number;
   ES_LOOPS: number;
   ES_RING_FULL_DROPS: number;
+  /** Absent in addons built before the backup clock. */
+  ES_BACKUP_RELEASES?: number;
   TX_RING_OFFSET: number;
   TX_SLOTS: number;
   TX_SLOT_HEADER: number;
@@ -75,6 +77,9 @@ export interface NativeThreadReport {
   mlocked: number;
   mlockError: string | null;
   timerSlackNs: number;
+  /** The backup clock's thread (0: none; undefined: an addon built before it existed). */
+  backupTid?: number;
+  backupPinned?: number;
 }
 
 export interface NativeStartOptions {
@@ -88,6 +93,9 @@ export interface NativeStartOptions {
   spinNs: number;
   fifoSliceNs: number;
   fifoBreakNs: number;
+  /** The backup clock's CPU (-1: none) and how long after a boundary it steps in. */
+  backupCore?: number;
+  backupDelayNs?: number;
 }
 
 export interface SocketOptions {

@@ -49,6 +49,12 @@ export interface NativeEngineOptions {
    * least fifoSliceUs / 19, so the thread stays under the kernel's 95 % RT budget. */
   fifoSliceUs?: number;
   fifoBreakUs?: number;
+  /** The backup clock: a second thread pinned to this CPU releases a heartbeat lane's frame when
+   * the engine thread has not done so `backupDelayUs` (default 50) after its boundary — the engine
+   * thread's CPU stalled (a hypervisor that stops one vCPU at a time). Unset: no backup. One
+   * wake-up a period per engine; it should be another CPU than the engine thread's. */
+  backupCore?: number;
+  backupDelayUs?: number;
 }
 
 const RECEIVE_MODES: readonly string[] = ['busy-poll', 'blocking', 'poll'];
@@ -76,6 +82,8 @@ export function validateNativeEngineOptions(o: NativeEngineOptions): void {
   range('spinUs', o.spinUs, 0, 10_000);
   range('fifoSliceUs', o.fifoSliceUs, 1, 1_000_000);
   range('fifoBreakUs', o.fifoBreakUs, 1, 100_000);
+  range('backupCore', o.backupCore, 0, 1023, true);
+  range('backupDelayUs', o.backupDelayUs, 0, 1_000_000);
   const slice = o.fifoSliceUs ?? 900;
   const brk = o.fifoBreakUs ?? 100;
   if (errors.length === 0 && brk * 19 < slice)
@@ -98,6 +106,8 @@ export interface NativeEngineStats {
   /** Datagrams read while the delivery ring was full (JS lagging) on an engine that watches
    * liveness: checked, counted and fed to the watchdog, their deliveries dropped. */
   ringFullDrops: number;
+  /** Heartbeat frames the backup clock released because the engine thread had not (backupCore). */
+  backupReleases: number;
 }
 
 interface SenderLane extends FrontLane {
@@ -219,6 +229,8 @@ export class NativeEngine implements Engine {
           spinNs: (o.spinUs ?? 30) * 1000,
           fifoSliceNs: (o.fifoSliceUs ?? 900) * 1000,
           fifoBreakNs: (o.fifoBreakUs ?? 100) * 1000,
+          backupCore: o.backupCore ?? -1,
+          backupDelayNs: (o.backupDelayUs ?? 50) * 1000,
         },
         () => drain.drain(),
       );
@@ -228,6 +240,22 @@ export class NativeEngine implements Engine {
       if (code === 'EINVAL' && core >= 0)
         throw new XlaneError('XL_ERR_VALIDATION', `core ${core} is not available to this process`, { core });
       throw new XlaneError('XL_ERR_KERNEL', `cannot start the engine thread: ${errText(e)}`);
+    }
+    if (o.backupCore !== undefined && !this.report.backupPinned) {
+      const old = this.report.backupTid === undefined;
+      await this.close();
+      throw old
+        ? new XlaneError(
+            'XL_ERR_INTERNAL',
+            'the native addon predates the backup clock: rebuild it (npm install)',
+          )
+        : new XlaneError(
+            'XL_ERR_VALIDATION',
+            `backup core ${o.backupCore} is not available to this process`,
+            {
+              core: o.backupCore,
+            },
+          );
     }
     this.state = 'running';
   }
@@ -259,6 +287,7 @@ export class NativeEngine implements Engine {
       fifoBreaks: b.engineStat(L.ES_FIFO_BREAKS),
       loops: b.engineStat(L.ES_LOOPS),
       ringFullDrops: b.engineStat(L.ES_RING_FULL_DROPS),
+      backupReleases: L.ES_BACKUP_RELEASES === undefined ? 0 : b.engineStat(L.ES_BACKUP_RELEASES),
     };
   }
 

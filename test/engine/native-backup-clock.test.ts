@@ -1,0 +1,129 @@
+// The backup clock keeps a host's heartbeats going while its engine thread's CPU is stalled. A
+// SCHED_FIFO 99 busy loop pinned to the engine thread's CPU for 120 ms stands in for a hypervisor
+// that stops that vCPU (docs/fd.md): without a backup the lane goes silent and its receiver suspects
+// the sender; with the backup on the other CPU the frames keep coming and nobody is suspected.
+import { spawn, spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { arrivalNs } from '../../src/engine/arrival.js';
+import type { NativeEngine } from '../../src/engine/native/engine.js';
+import type { LivenessEvent, SenderSpec } from '../../src/engine/types.js';
+import { freeUdpPort, waitFor } from './helpers.js';
+import { allowedCpus, nativeEngine, skipReason, taskField } from './native-helpers.js';
+
+const LO = '127.0.0.1';
+const PERIOD_NS = 5_000_000;
+const TIMEOUT_NS = 40_000_000;
+const HOG_MS = 120;
+const cpus = allowedCpus();
+const hasTools = ['taskset', 'chrt'].every((t) => spawnSync('which', [t]).status === 0);
+const why =
+  skipReason ||
+  (process.getuid?.() !== 0 ? '(needs root for SCHED_FIFO)' : '') ||
+  (cpus.length < 2 ? '(needs two CPUs)' : '') ||
+  (hasTools ? '' : '(needs taskset and chrt)');
+
+/** Runs a SCHED_FIFO 99 busy loop on `cpu` for `ms` (it ends by itself); resolves when it exited. */
+function hog(cpu: number, ms: number): Promise<void> {
+  const loop = `const end = Date.now() + ${ms}; while (Date.now() < end) {}`;
+  const child = spawn('taskset', ['-c', String(cpu), 'chrt', '-f', '99', process.execPath, '-e', loop], {
+    stdio: 'ignore',
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
+}
+
+function heartbeat(port: number): SenderSpec {
+  return {
+    laneId: 'HB',
+    wireId: 3,
+    epoch: 1,
+    maxPayloadBytes: 0,
+    minPeriodNs: PERIOD_NS,
+    policy: 'coalesce',
+    dscp: 46,
+    priority: 0,
+    srcPort: 0,
+    destinations: [{ host: 'rx', address: LO, port }],
+    heartbeat: { incarnation: 1 },
+  };
+}
+
+describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
+  const open: NativeEngine[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((e) => e.close()));
+  });
+
+  async function stalledSender(backup: boolean) {
+    const [engineCpu, otherCpu] = [cpus[0]!, cpus[1]!];
+    const rx = nativeEngine({ receive: 'blocking' });
+    const tx = nativeEngine({ receive: 'blocking', ...(backup ? { backupCore: otherCpu } : {}) });
+    open.push(rx, tx);
+    const rxPort = await freeUdpPort();
+    await rx.start({ bindAddress: LO, port: rxPort, core: otherCpu });
+    await tx.start({ bindAddress: LO, port: await freeUdpPort(), core: engineCpu });
+    const events: LivenessEvent[] = [];
+    const arrivals: number[] = [];
+    rx.onLiveness((e) => events.push({ ...e }));
+    rx.onDelivery((d) => {
+      arrivals.push(arrivalNs(d));
+    });
+    rx.setReceiver({
+      laneId: 'HB',
+      wireId: 3,
+      epoch: 1,
+      senderAddress: LO,
+      maxPayloadBytes: 0,
+      lambdaMinNs: 0,
+      lambdaMaxNs: 60e9,
+      heartbeat: { deliver: true, timeoutNs: TIMEOUT_NS },
+    });
+    tx.setSender(heartbeat(rxPort));
+    await waitFor(() => arrivals.length >= 10, 'heartbeats');
+    const from = arrivals.length;
+    await hog(engineCpu, HOG_MS);
+    await new Promise((r) => setTimeout(r, 100));
+    let maxGapNs = 0;
+    for (let i = from; i < arrivals.length; i++)
+      maxGapNs = Math.max(maxGapNs, arrivals[i]! - arrivals[i - 1]!);
+    return { tx, events, maxGapNs };
+  }
+
+  it('runs pinned to its own CPU, at the engine thread’s priority', async () => {
+    const [a, b] = [cpus[0]!, cpus[1]!];
+    const e = nativeEngine({ receive: 'blocking', backupCore: b, fifoPriority: 10 });
+    open.push(e);
+    await e.start({ bindAddress: LO, port: await freeUdpPort(), core: a });
+    const r = e.thread()!;
+    expect(r.backupTid).toBeGreaterThan(0);
+    expect(r.backupTid).not.toBe(r.tid);
+    expect(taskField(r.backupTid!, 'Cpus_allowed_list')).toBe(String(b));
+    expect(r.backupPinned).toBe(1);
+    await e.close();
+  });
+
+  it('refuses a backup CPU this process may not use', async () => {
+    const e = nativeEngine({ backupCore: Math.max(...cpus) + 1 });
+    open.push(e);
+    await expect(e.start({ bindAddress: LO, port: await freeUdpPort() })).rejects.toMatchObject({
+      code: 'XL_ERR_VALIDATION',
+    });
+  });
+
+  it('without it, a stalled engine CPU silences the lane and the sender is suspected', async () => {
+    const { events, maxGapNs } = await stalledSender(false);
+    expect(maxGapNs).toBeGreaterThan(TIMEOUT_NS);
+    expect(events.some((e) => e.state === 'suspect')).toBe(true);
+  }, 20_000);
+
+  it('with it, the heartbeats go on from the other CPU and nobody is suspected', async () => {
+    const { tx, events, maxGapNs } = await stalledSender(true);
+    expect(events.filter((e) => e.state === 'suspect')).toEqual([]);
+    // A frame at least every period + the backup's delay, give or take the machine's wake-ups.
+    expect(maxGapNs).toBeLessThan(TIMEOUT_NS / 2);
+    // ~HOG_MS / period of them came from the backup.
+    expect(tx.engineStats().backupReleases).toBeGreaterThanOrEqual(10);
+  }, 20_000);
+});
