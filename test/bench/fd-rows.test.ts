@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { coverageOf, meanMbps, ringFlows } from '../../src/bench/fd-bulk.js';
 import { readRows, SuspicionRows } from '../../src/bench/fd-rows.js';
+import { backupCores } from '../../src/bench/fd-setup.js';
 
 describe('SuspicionRows', () => {
   it('round-trips rows through bytes, grows past its first chunk, and empties on take()', () => {
@@ -75,5 +76,16 @@ describe('cross traffic of bench fd', () => {
     });
     expect(meanMbps([r(900e6, 20), r(600e6, 10)])).toBeCloseTo(800, 9);
     expect(meanMbps([])).toBe(0);
+  });
+});
+
+describe('bench fd --backup', () => {
+  it('spreads the engine threads over the CPUs, each backup clock on another CPU than its engine', () => {
+    expect([0, 1, 2].map((m) => backupCores(m, 2))).toEqual([
+      { core: 0, backupCore: 1 },
+      { core: 1, backupCore: 0 },
+      { core: 0, backupCore: 1 },
+    ]);
+    for (let m = 0; m < 5; m++) expect(backupCores(m, 4).backupCore).not.toBe(backupCores(m, 4).core);
   });
 });
