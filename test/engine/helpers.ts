@@ -1,7 +1,7 @@
 // Shared test plumbing for engine tests: free loopback ports, polling for a condition, raw sockets
 // that craft frames with the real encoder.
 import dgram from 'node:dgram';
-import type { ReceiverSpec } from '../../src/engine/types.js';
+import type { ReceiverSpec, SenderSpec } from '../../src/engine/types.js';
 import { FrameEncoder, type FrameHeader } from '../../src/engine/wire/encode.js';
 import { ClockKind, MAX_DATAGRAM_BYTES, SubType } from '../../src/engine/wire/format.js';
 
@@ -11,6 +11,26 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   const { port } = s.address();
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** A heartbeat lane (incarnation 1, no payload) to one loopback port. */
+export function heartbeatSender(
+  port: number,
+  o: { laneId?: string; wireId?: number; periodNs?: number; dscp?: number } = {},
+): SenderSpec {
+  return {
+    laneId: o.laneId ?? 'HB',
+    wireId: o.wireId ?? 7,
+    epoch: 1,
+    maxPayloadBytes: 0,
+    minPeriodNs: o.periodNs ?? 100_000,
+    policy: 'coalesce',
+    dscp: o.dscp ?? 0,
+    priority: 0,
+    srcPort: 0,
+    destinations: [{ host: 'peer', address: '127.0.0.1', port }],
+    heartbeat: { incarnation: 1 },
+  };
 }
 
 /** Polls until `cond` holds; fails with `what` after `ms` (a liveness bound, not a speed claim). */

@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { arrivalNs } from '../../src/engine/arrival.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
-import type { LivenessEvent, SenderSpec } from '../../src/engine/types.js';
-import { freeUdpPort, waitFor } from './helpers.js';
+import type { LivenessEvent } from '../../src/engine/types.js';
+import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
 import { allowedCpus, nativeEngine, skipReason, taskField } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -32,22 +32,6 @@ function hog(cpu: number, ms: number): Promise<void> {
     child.on('error', reject);
     child.on('exit', () => resolve());
   });
-}
-
-function heartbeat(port: number): SenderSpec {
-  return {
-    laneId: 'HB',
-    wireId: 3,
-    epoch: 1,
-    maxPayloadBytes: 0,
-    minPeriodNs: PERIOD_NS,
-    policy: 'coalesce',
-    dscp: 46,
-    priority: 0,
-    srcPort: 0,
-    destinations: [{ host: 'rx', address: LO, port }],
-    heartbeat: { incarnation: 1 },
-  };
 }
 
 describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
@@ -80,7 +64,7 @@ describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
       lambdaMaxNs: 60e9,
       heartbeat: { deliver: true, timeoutNs: TIMEOUT_NS },
     });
-    tx.setSender(heartbeat(rxPort));
+    tx.setSender(heartbeatSender(rxPort, { wireId: 3, periodNs: PERIOD_NS, dscp: 46 }));
     await waitFor(() => arrivals.length >= 10, 'heartbeats');
     const from = arrivals.length;
     await hog(engineCpu, HOG_MS);

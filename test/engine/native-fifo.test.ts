@@ -6,8 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
-import type { SenderSpec } from '../../src/engine/types.js';
-import { freeUdpPort } from './helpers.js';
+import { freeUdpPort, heartbeatSender } from './helpers.js';
 import { nativeEngine, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -30,23 +29,6 @@ function cpuNs(tid: number): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A 100 µs heartbeat lane from the engine to itself. */
-function heartbeatLane(port: number): SenderSpec {
-  return {
-    laneId: 'HB',
-    wireId: 7,
-    epoch: 1,
-    maxPayloadBytes: 0,
-    minPeriodNs: 100_000,
-    policy: 'coalesce',
-    dscp: 0,
-    priority: 0,
-    srcPort: 0,
-    destinations: [{ host: 'self', address: LO, port }],
-    heartbeat: { incarnation: 1 },
-  };
-}
-
 describe.skipIf(skipReason !== '' || !isRoot)(
   `native engine under SCHED_FIFO ${skipReason}${rootSkip}`,
   () => {
@@ -63,7 +45,7 @@ describe.skipIf(skipReason !== '' || !isRoot)(
       const t = e.thread()!;
       expect(t.fifoError).toBeNull();
       expect(t.fifo).toBe(1);
-      e.setSender(heartbeatLane(port));
+      e.setSender(heartbeatSender(port));
       await sleep(100);
       const cpu0 = cpuNs(t.tid);
       const wall0 = process.hrtime.bigint();
@@ -92,7 +74,7 @@ describe.skipIf(skipReason !== '' || !isRoot)(
       const port = await freeUdpPort();
       await e.start({ bindAddress: LO, port, core });
       expect(e.thread()!.fifo).toBe(1);
-      e.setSender(heartbeatLane(port));
+      e.setSender(heartbeatSender(port));
       await sleep(100);
       const breaks0 = e.engineStats().fifoBreaks;
       const hog = spawn('chrt', ['-f', '50', 'taskset', '-c', String(core), 'python3', '-c', HOG], {

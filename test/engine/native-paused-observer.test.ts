@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { monotonicNs } from '../../src/engine/clock.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
-import type { LivenessEvent, SenderSpec } from '../../src/engine/types.js';
-import { freeUdpPort, waitFor } from './helpers.js';
+import type { LivenessEvent } from '../../src/engine/types.js';
+import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
 import { nativeEngine, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -54,22 +54,6 @@ function observe(port: number, receive: string): Promise<Observer> {
   });
 }
 
-function heartbeatSender(port: number): SenderSpec {
-  return {
-    laneId: 'L1',
-    wireId: 1,
-    epoch: 1,
-    maxPayloadBytes: 64,
-    minPeriodNs: 5_000_000,
-    policy: 'reject',
-    dscp: 46,
-    priority: 0,
-    srcPort: 0,
-    destinations: [{ host: 'observer', address: LO, port }],
-    heartbeat: { incarnation: 1 },
-  };
-}
-
 describe.skipIf(skipReason !== '')(`a native observer paused by SIGSTOP ${skipReason}`, () => {
   const children: ChildProcessWithoutNullStreams[] = [];
   const engines: NativeEngine[] = [];
@@ -100,7 +84,7 @@ describe.skipIf(skipReason !== '')(`a native observer paused by SIGSTOP ${skipRe
       const sender = nativeEngine({ receive: 'blocking' });
       engines.push(sender);
       await sender.start({ bindAddress: LO, port: await freeUdpPort() });
-      sender.setSender(heartbeatSender(port));
+      sender.setSender(heartbeatSender(port, { laneId: 'L1', wireId: 1, periodNs: 5_000_000, dscp: 46 }));
       await waitFor(() => o.events.some((e) => e.state === 'alive'), 'the sender alive');
 
       // The sender goes on through the pause: ~200 heartbeats wait in the paused observer's socket.
