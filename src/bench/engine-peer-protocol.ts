@@ -37,6 +37,8 @@ export interface PeerConfig {
   spinUs?: number;
   /** CPU the engine's thread is pinned to (the orchestrator pins the whole peer process there too). */
   core?: number;
+  /** Native engine: its backup clock's CPU (--backup: the other peer's). */
+  backupCore?: number;
 }
 
 export type NativeReceiveMode = 'busy-poll' | 'blocking' | 'poll';
@@ -102,6 +104,8 @@ export interface PaceReply {
    * after they were due, and its largest release delay. */
   lateReleases: number;
   maxReleaseDelayUs: number;
+  /** Frames of the periodic lane the sender's backup clock released (0 without one). */
+  backupReleases?: number;
 }
 
 export interface PacingReportReply {

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createJsEngine, JsEngine } from '../engine/js/engine.js';
-import { NativeEngine } from '../engine/native/engine.js';
+import { backupReleasesOf, NativeEngine } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import { effectivePhaseNs } from '../engine/schedule.js';
 import { type Engine, laneWireId } from '../engine/types.js';
@@ -40,6 +40,7 @@ function createBenchEngine(cfg: PeerConfig): Engine {
     receive: cfg.receive ?? 'busy-poll',
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
     ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
+    ...(cfg.backupCore !== undefined ? { backupCore: cfg.backupCore } : {}),
   });
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
@@ -182,9 +183,14 @@ async function main(): Promise<void> {
           engineLost: enginePing.lost,
           dgramLost: dgramPing.lost,
         };
-      case 'pace':
-        if (cfg.pacingFeed === 'heartbeat') return paceHeartbeat(engine, paceSender(), req.seconds);
-        return paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
+      case 'pace': {
+        const before = backupReleasesOf(engine);
+        const r =
+          cfg.pacingFeed === 'heartbeat'
+            ? await paceHeartbeat(engine, paceSender(), req.seconds)
+            : await paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
+        return { ...r, backupReleases: backupReleasesOf(engine) - before };
+      }
       case 'pacingArm':
         recorder.arm(req.seconds);
         return { op: 'pacingArm' };

@@ -25,6 +25,9 @@ export interface EngineBenchOptions {
   fifoPriority?: number;
   /** Spin margin of the engine thread / js pacing worker before a boundary (µs; engine default 30). */
   spinUs?: number;
+  /** Native: the periodic sender's engine gets a backup clock on peer B's CPU (NativeEngineOptions
+   * .backupCore), which releases the frames its engine thread is more than 50 µs late for. */
+  backup?: boolean;
   roundTrips: number;
   /** Bound on the round-trip phase (all kinds); it stops early rather than run forever. */
   maxSeconds: number;
@@ -55,6 +58,8 @@ export interface PacingDetail {
    * due, and the largest release delay (µs) — what an agent exports as metrics. */
   senderLateReleases: number;
   senderMaxReleaseDelayUs: number;
+  /** --backup: frames of the periodic lane the sender's backup clock released. */
+  backupReleases?: number;
   /** heartbeat: the engine's clock emits every frame; refill: the application keeps a coalescing
    * lane backlogged (refill* and appLateFrames describe it). */
   feed: PacingFeed;
@@ -260,6 +265,7 @@ export async function measureEngines(
         address: a.address,
         peerAddress: b.address,
         ...(pinned ? { core: cores.a } : {}),
+        ...(pinned && o.backup ? { backupCore: cores.b } : {}),
       };
       const cfgB: PeerConfig = {
         ...base,
@@ -373,6 +379,7 @@ export async function measureEngines(
           monotonicPhaseUs: usedPhaseNs === NO_PHASE ? null : usedPhaseNs / 1000,
           senderLateReleases: pace.lateReleases,
           senderMaxReleaseDelayUs: pace.maxReleaseDelayUs,
+          ...(s.engine === 'native' && o.backup ? { backupReleases: pace.backupReleases ?? 0 } : {}),
           feed: o.pacingFeed ?? 'heartbeat',
           seconds: o.pacingSeconds,
           sent: pace.sent,

@@ -15,7 +15,7 @@ import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
 import { arrivalNs } from '../engine/arrival.js';
 import { monotonicNs } from '../engine/clock.js';
 import { createJsEngine } from '../engine/js/engine.js';
-import type { NativeEngine } from '../engine/native/engine.js';
+import { backupReleasesOf } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine, LivenessEvent } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
@@ -139,9 +139,7 @@ async function main(): Promise<void> {
     port: cfg.enginePort,
     ...(cfg.core !== undefined ? { core: cfg.core } : {}),
   });
-  // The backup clock's releases, reported per collect (native engines only).
-  const backupReleases = () =>
-    'engineStats' in engine ? (engine as NativeEngine).engineStats().backupReleases : 0;
+  // The backup clock's releases, reported per collect.
   let backupCounted = 0;
 
   const rows = new SuspicionRows();
@@ -191,7 +189,7 @@ async function main(): Promise<void> {
       dgramHeartbeats: {},
       dgramSent: taken.sent,
       dgramMissed: taken.missed,
-      backupReleases: backupReleases() - backupCounted,
+      backupReleases: backupReleasesOf(engine) - backupCounted,
     };
     backupCounted += counters.backupReleases;
     for (const w of watched) {

@@ -55,6 +55,7 @@ interface EngineCliOptions {
   coreB?: number;
   fifo?: number;
   spinUs?: number;
+  backup?: boolean;
   all?: boolean;
   roundTrips?: number;
   maxSeconds: number;
@@ -126,6 +127,10 @@ export function registerEngineBench(bench: Command): void {
       nonNegative('spin-us'),
     )
     .option(
+      '--backup',
+      "native: a backup clock on peer B's CPU releases the periodic frames the sender's engine thread is more than 50 µs late for",
+    )
+    .option(
       '--all',
       `floor, native busy-poll, native blocking, js and dgram in one run; prints the markdown table ` +
         `(default ${ALL_DEFAULT_ROUND_TRIPS} round trips each)`,
@@ -176,6 +181,7 @@ export function registerEngineBench(bench: Command): void {
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),
         ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+        ...(o.backup ? { backup: true } : {}),
         log,
       };
       if (o.all) {

@@ -59,6 +59,11 @@ export interface NativeEngineOptions {
 
 const RECEIVE_MODES: readonly string[] = ['busy-poll', 'blocking', 'poll'];
 
+/** Heartbeat frames an engine's backup clock has released (0 for an engine without one). */
+export function backupReleasesOf(e: Engine): number {
+  return e instanceof NativeEngine ? e.engineStats().backupReleases : 0;
+}
+
 /** Options are checked before they reach C, where a NaN or a 0 break would silently change what
  * the engine thread does. */
 export function validateNativeEngineOptions(o: NativeEngineOptions): void {
