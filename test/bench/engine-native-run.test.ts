@@ -15,7 +15,7 @@ function floorDirs(pid: number): string[] {
 }
 
 describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () => {
-  it('adds the C floor measured in the same run, the ratios and the receive mode', {
+  it('adds the C floor measured in the same run, the ratios, the receive mode and the backup clock’s count', {
     timeout: 120_000,
   }, async () => {
     const { child, done } = runCli([
@@ -27,6 +27,7 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
       '400',
       '--pacing-seconds',
       '1',
+      '--backup',
       '--json',
     ]);
     const { code, out, err } = await done;
@@ -59,6 +60,9 @@ describe.skipIf(!canRun)('xlane bench engine --engine native (root, addon)', () 
     expect(p.feed).toBe('heartbeat');
     expect(p.refillCalls).toBe(0);
     expect(p.appLateFrames).toBe(0);
+    // --backup: the sender ran a backup clock, which counts what it released (part of what was sent).
+    expect(p.backupReleases).toBeGreaterThanOrEqual(0);
+    expect(p.backupReleases).toBeLessThanOrEqual(p.sent);
 
     expect(leftovers(child.pid!)).toEqual({ namespaces: [], peers: 0, floor: 0 });
     expect(floorDirs(child.pid!)).toEqual([]);
