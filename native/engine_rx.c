@@ -197,30 +197,14 @@ static inline int64_t arrival_of(double kernel_ns, int64_t received_ns) {
   return k > 0 && k <= received_ns ? k : received_ns;
 }
 
-static int any_overdue(const xl_engine_t *e, int64_t now) {
-  for (int i = 0; i < e->n_watch; i++) {
-    const xl_rx_lane_t *l = &e->rx[e->rx_watch[i]];
-    if (l->live != XL_LIVE_SUSPECT && now >= silence_deadline(l)) return 1;
-  }
-  return 0;
-}
-
 // Suspects every watched lane silent past its deadline; returns the earliest deadline ahead.
 int64_t xl_watchdog(xl_engine_t *e) {
   if (e->n_watch == 0) return INT64_MAX;
-  // Before a suspicion, whatever the socket holds is read: after a stall of this thread, heartbeats
-  // that arrived in time wait there, and their kernel stamps clear the sender (arrival_of).
-  // Bounded, so a flood cannot hold the loop; a datagram read here is handled as anywhere else.
   int64_t now = xl_mono_ns();
-  if (any_overdue(e, now)) {
-    for (int k = 0; k < DRAIN_BATCHES && xl_receive_batch(e) == BATCH; k++) {
-    }
-    now = xl_mono_ns();
-  }
   int64_t next = INT64_MAX;
   uint32_t head;
   uint32_t space = rx_space(e, &head);
-  int pushed = 0;
+  int pushed = 0, drained = 0;
   for (int i = 0; i < e->n_watch; i++) {
     int slot = e->rx_watch[i];
     xl_rx_lane_t *l = &e->rx[slot];
@@ -228,6 +212,20 @@ int64_t xl_watchdog(xl_engine_t *e) {
     int64_t deadline = silence_deadline(l);
     if (now < deadline) {
       if (deadline < next) next = deadline;
+      continue;
+    }
+    if (!drained) {
+      // Before the first suspicion, whatever the socket holds is read: after a stall of this
+      // thread, heartbeats that arrived in time wait there, and their kernel stamps clear the
+      // sender (arrival_of). Bounded, so a flood cannot hold the loop. Nothing was pushed yet
+      // (this is the first lane past its deadline): judge every lane again from the start.
+      for (int k = 0; k < DRAIN_BATCHES && xl_receive_batch(e) == BATCH; k++) {
+      }
+      drained = 1;
+      now = xl_mono_ns();
+      space = rx_space(e, &head);
+      next = INT64_MAX;
+      i = -1;
       continue;
     }
     if ((uint32_t)pushed >= space) {
