@@ -28,7 +28,7 @@ export interface DaemonOptions {
   engineTuning?: EngineTuning;
   core?: number;
   socket: string;
-  /** Egress interface for kernel QoS; none → no QoS. */
+  /** Egress interface for kernel QoS; 'none' → no QoS, knowingly; absent → no QoS and a warning. */
   iface?: string;
   /** `h1=10.0.0.1,…` */
   peers?: string;
@@ -52,6 +52,9 @@ export interface DaemonOptions {
   fdConfirmNs?: number;
 }
 
+/** `--iface none`: run without kernel QoS on purpose (no interface is named "none"). */
+export const NO_QOS_IFACE = 'none';
+
 export interface Daemon {
   agent: Agent;
   localApi: LocalApi;
@@ -70,7 +73,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.token ? { token: o.token } : {}),
   });
   let qos: AgentQosOptions | undefined;
-  if (o.iface) {
+  if (o.iface === undefined)
+    // Said once at start: an operator who forgot --iface would otherwise believe the express class
+    // is in place while the host's egress queue treats every packet alike.
+    o.log.warn(
+      {},
+      'no --iface: running without kernel QoS (express traffic is not prioritised on this host); pass --iface DEV (the egress toward the peers, `ip route get PEER` names it), or --iface none to say so',
+    );
+  else if (o.iface !== NO_QOS_IFACE) {
     if (o.netAdmin ?? processHasNetAdmin())
       qos = { iface: o.iface, runner: execTcRunner(), nft: execNftRunner() };
     else

@@ -36,6 +36,8 @@ export function parseEngineTuning(o: {
   const t: EngineTuning = {};
   if (o.fifo !== undefined) {
     const p = Number(o.fifo);
+    // 99 is the kernel's own (migration and watchdog threads): a deployed agent stays below it,
+    // while the engine API and the benches accept it for experiments.
     if (!/^\d+$/.test(o.fifo) || p < 1 || p > 98)
       throw new XlaneError('XL_ERR_VALIDATION', `--fifo must be a priority 1..98, not "${o.fifo}"`);
     t.fifoPriority = p;

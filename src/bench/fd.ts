@@ -19,6 +19,7 @@ import type { TestbedState } from '../testbed/state.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { onExitSignal } from '../util/exit-signals.js';
+import { cpuShares, readCpuTimes } from './cpu-share.js';
 import { type BulkRun, bulkLoop, coverageOf, meanMbps, ringFlows } from './fd-bulk.js';
 import { CauseTally, type PairContract } from './fd-causes.js';
 import { crash } from './fd-crash.js';
@@ -254,27 +255,6 @@ interface ObservedRun {
   notes: string[];
   boostedCrashes: number;
   cpu: { busy: number; steal: number };
-}
-
-/** The machine's CPU time counters (/proc/stat, all CPUs, in ticks); undefined off Linux. */
-function readCpuTimes(): number[] | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    return line.trim().split(/\s+/).slice(1).map(Number);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Shares of the machine's CPU time between two readings: busy (not idle/iowait) and stolen by
- * the hypervisor (steal). NaN when unknown. */
-function cpuShares(a: number[] | undefined, b: number[] | undefined): { busy: number; steal: number } {
-  if (!a || !b || a.length < 8 || b.length < 8) return { busy: Number.NaN, steal: Number.NaN };
-  const d = b.map((v, i) => v - (a[i] ?? 0));
-  // user nice system idle iowait irq softirq steal (guest time is already inside user)
-  const total = d.slice(0, 8).reduce((x, y) => x + y, 0);
-  if (!(total > 0)) return { busy: Number.NaN, steal: Number.NaN };
-  return { busy: round3((total - d[3]! - d[4]!) / total), steal: round3(d[7]! / total) };
 }
 
 /** Warm-up, then the observation with its crash injections, under cross traffic. */

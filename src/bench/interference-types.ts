@@ -1,5 +1,7 @@
 // What `xlane bench interference` measures and writes to its run folder (RUN_DIR/interference.json),
 // and what `xlane report RUN_DIR` draws. One contract between the bench and the report.
+import type { CpuShare } from './cpu-share.js';
+import type { InterferenceTargets } from './interference-targets.js';
 
 export type InterferenceMode = 'idle' | 'express' | 'fifo';
 
@@ -50,6 +52,10 @@ export interface InterferenceRunSummary {
   mode: InterferenceMode;
   /** Goodput of the bulk cross traffic at its receiver (0 when idle). */
   bulkMbps: number;
+  /** Rate of the bottleneck: the switch port facing the lanes' receiver (absent in older records). */
+  linkMbps?: number;
+  /** The machine's CPU during the recording: busy and stolen shares (absent in older records). */
+  cpuShare?: CpuShare;
   lanes: LaneLatencySummary[];
 }
 
@@ -114,6 +120,8 @@ export interface InterferenceRecord {
    * the topology, or measured by the calibration (its largest observed one-way latency and samples). */
   hostBounds?: HostBoundsRow[];
   runs: InterferenceRunDetail[];
+  /** Issue 5's targets judged on these runs (absent in older records). */
+  targets?: InterferenceTargets;
   /** What the CPU sharing costs, which engine modes were used, misses and their causes. */
   notes: string[];
 }
@@ -122,4 +130,5 @@ export interface InterferenceRecord {
 export interface InterferenceOutput {
   runDir: string;
   runs: InterferenceRunSummary[];
+  targets: InterferenceTargets;
 }

@@ -26,6 +26,7 @@ import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js'
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { onExitSignal } from '../util/exit-signals.js';
+import { cpuShares, readCpuTimes } from './cpu-share.js';
 import { PeerProcess, peerCommand } from './engine-peer-process.js';
 import type { NativeReceiveMode } from './engine-peer-protocol.js';
 import type {
@@ -36,6 +37,7 @@ import type {
   ProgressLane,
 } from './interference-peer-protocol.js';
 import { analyseLane, FIRST_OUTLIERS, type LaneWindow } from './interference-stats.js';
+import { judgeTargets } from './interference-targets.js';
 import type {
   AllocationLane,
   AllocationPort,
@@ -177,6 +179,7 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
       allocation: alloc.table,
       hostBounds: alloc.hostBounds,
       runs,
+      targets: judgeTargets(runs, runs[0]?.linkMbps),
       notes: notesFor(o, runs),
     };
     writeFileSync(join(runDir, 'interference.json'), `${JSON.stringify(record, null, 1)}\n`);
@@ -185,8 +188,11 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
       runs: runs.map((r) => ({
         mode: r.mode,
         bulkMbps: r.bulkMbps,
+        ...(r.linkMbps !== undefined ? { linkMbps: r.linkMbps } : {}),
+        ...(r.cpuShare ? { cpuShare: r.cpuShare } : {}),
         lanes: r.lanes.map(({ cdf: _c, series: _s, firstOutliers: _f, ...summary }) => summary),
       })),
+      targets: record.targets!,
     };
     return { output, record, runDir };
   } finally {
@@ -416,6 +422,7 @@ async function runMode(
     progress('warmup', 0);
     await sleep(WARMUP_SEC * 1000);
     await receiver.request({ op: 'record' }, 10_000);
+    const cpuAtStart = readCpuTimes();
     const startedAt = new Date().toISOString();
     const t0 = Date.now();
     while (Date.now() - t0 < o.seconds * 1000) {
@@ -423,6 +430,7 @@ async function runMode(
       const p = await receiver.request({ op: 'progress' }, 10_000);
       progress('recording', (Date.now() - t0) / 1000, p.lanes);
     }
+    const cpu = cpuShares(cpuAtStart, readCpuTimes());
     const collected = await receiver.request({ op: 'collect', tag: mode }, 30_000);
     progress('analysing', o.seconds);
     const bulkResults = await Promise.all(bulk);
@@ -439,10 +447,13 @@ async function runMode(
     });
     for (const p of peers) await p.request({ op: 'stop' }, 10_000).catch(() => undefined);
     const expressPackets = bottleneckExpressPackets(state.plan, o.receiver);
+    const bottleneck = bottleneckPort(state.plan, o.receiver);
     progress('done', o.seconds);
     return {
       mode,
       bulkMbps: Math.round(bulkResults.reduce((a, r) => a + r.receivedBps, 0) / 1e4) / 100,
+      ...(bottleneck ? { linkMbps: bottleneck.rateBps / 1e6 } : {}),
+      ...(Number.isFinite(cpu.busy) ? { cpuShare: cpu } : {}),
       lanes,
       seconds: o.seconds,
       startedAt,
@@ -460,9 +471,14 @@ async function runMode(
   }
 }
 
+/** The switch port facing `receiver`: the bulk flows and the lanes all leave through it. */
+function bottleneckPort(plan: TestbedPlan, receiver: string) {
+  return plan.ports.find((p) => p.peer === receiver && p.node !== receiver);
+}
+
 /** What the express class of the switch port facing `receiver` has sent (tc -s), if it has one. */
 function bottleneckExpressPackets(plan: TestbedPlan, receiver: string): number | undefined {
-  const port = plan.ports.find((p) => p.peer === receiver && p.node !== receiver);
+  const port = bottleneckPort(plan, receiver);
   const classid = port?.expressFilter?.flowid;
   if (!port || !classid) return undefined;
   const text = execFileSync('tc', ['-n', port.ns, '-s', 'class', 'show', 'dev', port.ifname], {
@@ -501,6 +517,8 @@ function bulkSeries(results: CrossTrafficResult[]): BulkSample[] {
     .map(([tSec, bps]) => ({ tSec, mbps: Math.round(bps / 1e4) / 100 }));
 }
 
+const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
+
 function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string[] {
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
@@ -508,6 +526,10 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
     `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}.`,
   ];
+  const cpu = runs
+    .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))
+    .map((r) => `${r.mode} ${pct(r.cpuShare!.busy)} busy (${pct(r.cpuShare!.steal)} stolen)`);
+  if (cpu.length > 0) notes.push(`CPU time of the machine while recording: ${cpu.join(', ')}.`);
   if (o.hostBounds === 'measure')
     notes.push(
       `host bounds measured on each host's engine before the runs (${o.calibrateSeconds} s loopback lane at the lanes' period, ` +

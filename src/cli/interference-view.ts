@@ -4,9 +4,11 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import type { InterferenceProgress } from '../bench/interference.js';
-import type { InterferenceOutput } from '../bench/interference-types.js';
+import type { InterferenceTargets } from '../bench/interference-targets.js';
 
-const fmt = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
+/** A lane without messages has NaN figures in memory, null once read back from JSON: both print –. */
+const fmt = (v: number | null) =>
+  v !== null && Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–';
 
 function lanesText(p: InterferenceProgress): string {
   return p.lanes
@@ -20,6 +22,9 @@ function lanesText(p: InterferenceProgress): string {
 export class InterferenceView {
   private bar: cliProgress.SingleBar | undefined;
   private lastPhase = '';
+  /** Set by stop(): a progress call that comes late (a run that failed and is still winding down)
+   * must not start a new bar or print under what the command prints next. */
+  private stopped = false;
   private readonly tty: boolean;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
@@ -27,6 +32,7 @@ export class InterferenceView {
   }
 
   update = (p: InterferenceProgress): void => {
+    if (this.stopped) return;
     const key = `${p.mode}/${p.phase}`;
     if (key !== this.lastPhase) {
       this.lastPhase = key;
@@ -55,12 +61,42 @@ export class InterferenceView {
     }
   };
 
+  /** Idempotent: commands call it on success and again in `finally`. */
   stop(): void {
+    this.stopped = true;
     this.bar?.stop();
+    this.bar = undefined;
   }
 }
 
-export function interferenceTable(out: InterferenceOutput): string {
+/** What the table reads of a lane: InterferenceOutput's summaries, or the same read back from JSON. */
+interface TableLane {
+  lane: string;
+  name: string;
+  boundUs: number;
+  p50Us: number | null;
+  p99Us: number | null;
+  p999Us: number | null;
+  maxUs: number | null;
+  withinBound: number | null;
+  messages: number;
+  lost: number;
+}
+
+export interface TableInput {
+  runs: { mode: string; bulkMbps: number; lanes: TableLane[] }[];
+  /** The bench's verdicts (interference-targets.ts); null: not judged. */
+  targets?: { readonly [K in keyof InterferenceTargets]?: boolean | null };
+}
+
+function withinText(l: TableLane): string {
+  if (!(l.messages > 0)) return 'no messages';
+  return l.withinBound !== null && Number.isFinite(l.withinBound)
+    ? `${(l.withinBound * 100).toFixed(3)}%`
+    : '–';
+}
+
+export function interferenceTable(out: TableInput): string {
   const t = new Table({
     head: [
       'mode',
@@ -87,11 +123,14 @@ export function interferenceTable(out: InterferenceOutput): string {
         fmt(l.p99Us),
         fmt(l.p999Us),
         fmt(l.maxUs),
-        `${(l.withinBound * 100).toFixed(3)}%`,
+        withinText(l),
         l.messages,
         l.lost,
       ]);
     }
   }
-  return t.toString();
+  if (!out.targets) return t.toString();
+  const verdict = (v: boolean | null) => (v === null ? 'not judged' : v ? 'met' : 'MISSED');
+  const lines = Object.entries(out.targets).map(([k, v]) => `  ${k}: ${verdict(v ?? null)}`);
+  return `${t.toString()}\ntargets:\n${lines.join('\n')}`;
 }

@@ -1,9 +1,9 @@
 // connect(): the library's entry point. `{ socket }` reaches the host's agent over its Unix socket;
 // `{ embedded }` runs an engine in this process (lowest latency, no agent needed on the host);
 // `{ backend }` plugs any LocalBackend in (the agent uses it in-process; tests use a fake).
-import { Agent, type AgentFdOptions } from '../agent/agent.js';
+import { Agent, type AgentFdOptions, type AgentOptions } from '../agent/agent.js';
 import type { LocalBackend } from '../agent/local-api/backend.js';
-import { createJsEngine } from '../engine/js/engine.js';
+import { createEngineOfKind, type EngineKind } from '../engine/native/select.js';
 import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { nextIncarnation } from '../fd/incarnation.js';
@@ -21,8 +21,13 @@ export interface EmbeddedOptions {
   token?: string;
   /** This host's name in the topology. */
   host: string;
-  /** An Engine instance, or 'js' (default) for the TypeScript engine. */
-  engine?: Engine | 'js';
+  /** An Engine instance, or a kind: 'js' (default), the TypeScript engine; 'native', the C engine
+   * on its own busy-polling thread (docs/native-engine.md). 'native' falls back to the js engine
+   * when the addon is not built or does not load, exactly as the agent's `--engine native` does,
+   * with one process warning (code XL_NATIVE_FALLBACK) that says why. To refuse the fallback, pass
+   * an instance: `createNativeEngine()` returns the reason instead of an engine. For the native
+   * engine's 'poll' mode (the application's thread polls) pass an instance too: it needs poll(). */
+  engine?: Engine | EngineKind;
   /** Address this process receives express frames on (default: this host's entry in `peers`).
    * The UDP port is the topology's expressPort, the same on every host, as with the agent. */
   bindAddress?: string;
@@ -58,12 +63,11 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
       : o.controller;
   // The agent waits for an absent controller; an application asking to connect wants to know now.
   await controller.health();
-  const engine = o.engine === undefined || o.engine === 'js' ? createJsEngine() : o.engine;
+  const engine = typeof o.engine === 'object' ? o.engine : engineOfKind(o.engine ?? 'js');
   const peers = o.peers instanceof Map ? o.peers : new Map(Object.entries(o.peers));
-  const agent = await Agent.start({
+  const agent = await startAgent(engine, o.engine !== engine, {
     host: o.host,
     controller,
-    engine,
     peers,
     ...(o.bindAddress !== undefined ? { bindAddress: o.bindAddress } : {}),
     ...(o.core !== undefined ? { core: o.core } : {}),
@@ -88,4 +92,31 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
     );
   }
   return new Client(new BackendTransport(agent, () => agent.close()));
+}
+
+/** What the agent's `--engine` does (agent/engine-factory.ts is createEngineOfKind plus its log):
+ * the same fallback. The embedded agent logs nowhere, so the warning takes the library's default
+ * road, process.emitWarning. */
+function engineOfKind(kind: unknown): Engine {
+  if (kind !== 'js' && kind !== 'native')
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `embedded.engine must be 'js', 'native' or an Engine, not ${String(kind)}`,
+    );
+  return createEngineOfKind(kind);
+}
+
+/** An engine connect() made is its to close when the agent does not start (an unknown host, a port
+ * taken): a native engine's thread and sockets would outlive the failed call. */
+async function startAgent(
+  engine: Engine,
+  owned: boolean,
+  opts: Omit<AgentOptions, 'engine'>,
+): Promise<Agent> {
+  try {
+    return await Agent.start({ ...opts, engine });
+  } catch (err) {
+    if (owned) await engine.close().catch(() => {});
+    throw err;
+  }
 }

@@ -16,6 +16,11 @@ export class IteratorFanout<T> {
 
   constructor(private readonly highWaterMark: number) {}
 
+  /** Whether any iterator is open: a source can skip building what publish() would take. */
+  get active(): boolean {
+    return this.queues.size > 0;
+  }
+
   iterator(): AsyncIterator<T> {
     const q: Queue<T> = { items: [], waiters: [] };
     if (!this.ended) this.queues.add(q);

@@ -14,12 +14,18 @@ import type { ClientLaneCounters, ClientTransport } from './transport.js';
 
 export type LaneState = 'pending' | 'live' | 'closed';
 
-/** A message owned by the application (copied out of the reused delivery view). */
+/** A delivered message. From an async iterator it is the application's own copy; an onMessage
+ * callback gets one object per lane, reused (payload included) after the callback returns. */
 export interface LaneMessage {
   laneId: string;
   seq: number;
+  /** The sender's send timestamp and when the engine had the message, ns on the shared clock. */
   sentNs: number;
   receivedNs: number;
+  /** When this host's kernel received the datagram, same clock; 0 when unknown (the js engine, or
+   * an agent too old to send it). With it, `receivedNs − kernelReceivedNs`
+   * is the receiving host's delay and `kernelReceivedNs − sentNs` the network's (docs/client.md). */
+  kernelReceivedNs: number;
   payload: Uint8Array;
 }
 
@@ -46,7 +52,17 @@ export class Lane extends EventEmitter<LaneEvents> {
   readonly role: 'sender' | 'receiver';
   private current: Grant;
   private laneState: LaneState;
-  private readonly handlers = new Set<(m: DeliveryView) => void>();
+  private readonly handlers = new Set<(m: LaneMessage) => void>();
+  /** What onMessage callbacks get, refilled per delivery: no allocation per message, and the
+   * engine's own view (and its optional fields) never reaches the application. */
+  private readonly message: LaneMessage = {
+    laneId: '',
+    seq: 0,
+    sentNs: 0,
+    receivedNs: 0,
+    kernelReceivedNs: 0,
+    payload: new Uint8Array(0),
+  };
   private readonly iterators: IteratorFanout<LaneMessage>;
 
   /** @internal created by Client */
@@ -159,13 +175,24 @@ export class Lane extends EventEmitter<LaneEvents> {
 
   /** @internal */
   deliver(d: DeliveryView): void {
-    for (const h of this.handlers) h(d);
-    // The view is reused by the engine: each iterator gets its own copy.
+    const m = this.message;
+    m.laneId = this.id;
+    m.seq = d.seq;
+    m.sentNs = d.sentNs;
+    m.receivedNs = d.receivedNs;
+    // An engine without kernel stamps may leave the field out: unknown is 0 for the application.
+    m.kernelReceivedNs = d.kernelReceivedNs ?? 0;
+    m.payload = d.payload;
+    for (const h of this.handlers) h(m);
+    // The view is reused by the engine: each iterator gets its own copy. Without an iterator,
+    // nothing is built (not even the closure): callback-only receivers allocate nothing here.
+    if (!this.iterators.active) return;
     this.iterators.publish(() => ({
       laneId: this.id,
       seq: d.seq,
       sentNs: d.sentNs,
       receivedNs: d.receivedNs,
+      kernelReceivedNs: d.kernelReceivedNs ?? 0,
       payload: Uint8Array.prototype.slice.call(d.payload),
     }));
   }

@@ -7,6 +7,7 @@ import { Deframer } from '../agent/local-api/deframer.js';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DELIVERY_HEADER_BYTES,
+  DELIVERY_STAMPED_HEADER_BYTES,
   encodeJsonFrame,
   encodeSendFrame,
   FrameType,
@@ -52,6 +53,8 @@ export class SocketTransport implements ClientTransport {
     seq: 0,
     sentNs: 0,
     receivedNs: 0,
+    // Set from DeliveryStamped frames; 0 (unknown) from an agent that sends plain Delivery ones.
+    kernelReceivedNs: 0,
     payload: new Uint8Array(),
     heartbeat: -1,
   };
@@ -93,7 +96,7 @@ export class SocketTransport implements ClientTransport {
     sock.setNoDelay?.(true);
     const t = new SocketTransport(sock, opts);
     try {
-      await t.request('hello', { version: LOCAL_API_VERSION });
+      await t.request('hello', { version: LOCAL_API_VERSION, features: ['kernelStamp'] });
     } catch (err) {
       sock.destroy();
       throw err;
@@ -220,8 +223,10 @@ export class SocketTransport implements ClientTransport {
 
   private frame(body: Uint8Array): void {
     const type = body[0];
-    if (type === FrameType.Delivery) {
-      if (body.length < DELIVERY_HEADER_BYTES) return;
+    if (type === FrameType.Delivery || type === FrameType.DeliveryStamped) {
+      const stamped = type === FrameType.DeliveryStamped;
+      const header = stamped ? DELIVERY_STAMPED_HEADER_BYTES : DELIVERY_HEADER_BYTES;
+      if (body.length < header) return;
       const dv = new DataView(body.buffer, body.byteOffset, body.length);
       const key = dv.getUint32(1);
       const v = this.view;
@@ -229,7 +234,8 @@ export class SocketTransport implements ClientTransport {
       v.seq = dv.getFloat64(5);
       v.sentNs = dv.getFloat64(13);
       v.receivedNs = dv.getFloat64(21);
-      v.payload = body.subarray(DELIVERY_HEADER_BYTES);
+      v.kernelReceivedNs = stamped ? dv.getFloat64(29) : 0;
+      v.payload = body.subarray(header);
       this.sink?.delivery(key, v);
       return;
     }

@@ -113,6 +113,12 @@ export interface DeliveryView {
   /** Sender's send timestamp and our receive timestamp, ns on the shared clock (see clock). */
   sentNs: number;
   receivedNs: number;
+  /** When the kernel received the datagram (SO_TIMESTAMPNS mapped onto the shared clock), so
+   * `receivedNs − kernelReceivedNs` is this host's receive delay and `kernelReceivedNs − sentNs`
+   * the network's part. 0 means unknown: the js engine (it reads through Node's dgram, which has no
+   * kernel stamps), a datagram the kernel did not stamp. Optional only so engines written before
+   * the field still type-check; absent means unknown too, and the client reports it as 0. */
+  kernelReceivedNs?: number;
   payload: Uint8Array;
   /** Incarnation of a piggybacked HEARTBEAT sub-message, -1 when the frame has none. */
   heartbeat: number;

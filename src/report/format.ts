@@ -16,9 +16,14 @@ export function esc(text: string | number | boolean): string {
 
 const DASH = '—';
 
-/** A latency in µs, with precision that suits its size: 3.42, 41.7, 224, 1873. */
-export function fmtUs(us: number): string {
-  if (!Number.isFinite(us)) return DASH;
+/** A lane's figure is there to show: a file has null where the bench had NaN (no messages). */
+export function isFigure(v: number | null): v is number {
+  return v !== null && Number.isFinite(v);
+}
+
+/** A latency in µs, with precision that suits its size: 3.42, 41.7, 224, 1873; — for no data. */
+export function fmtUs(us: number | null): string {
+  if (!isFigure(us)) return DASH;
   const a = Math.abs(us);
   if (a >= 100) return us.toFixed(0);
   if (a >= 10) return us.toFixed(1);
@@ -56,8 +61,8 @@ export function fmtMbps(mbps: number): string {
  * A share as a percentage. Rounds down so that 99.996% never reads as "100%": only an exact 1 does,
  * because "within bound 100%" is a claim that no message missed.
  */
-export function fmtPercent(fraction: number): string {
-  if (!Number.isFinite(fraction)) return DASH;
+export function fmtPercent(fraction: number | null): string {
+  if (!isFigure(fraction)) return DASH;
   if (fraction === 1) return '100%';
   // The epsilon keeps binary fractions (0.29 × 10000 = 2899.9999…) from losing a hundredth.
   return `${(Math.floor(fraction * 10000 + 1e-6) / 100).toFixed(2)}%`;
@@ -70,6 +75,6 @@ export function fmtCount(n: number): string {
     .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-export function fmtRatio(r: number): string {
-  return Number.isFinite(r) ? `${r.toFixed(2)}×` : DASH;
+export function fmtRatio(r: number | null): string {
+  return isFigure(r) ? `${r.toFixed(2)}×` : DASH;
 }

@@ -2,8 +2,8 @@
 // JSON is XL_ERR_BAD_JSON, JSON that is not a record is XL_ERR_VALIDATION naming the field.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InterferenceRecord } from '../bench/interference-types.js';
 import { XlaneError } from '../errors.js';
+import type { SavedRecord } from './schema.js';
 import { validateRecord } from './validate.js';
 
 export const RECORD_FILE = 'interference.json';
@@ -13,7 +13,7 @@ export function recordPath(runDir: string): string {
 }
 
 /** Parse and validate the text of an interference record; `source` names it in errors. */
-export function parseRecord(text: string, source: string): InterferenceRecord {
+export function parseRecord(text: string, source: string): SavedRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -25,7 +25,7 @@ export function parseRecord(text: string, source: string): InterferenceRecord {
   return validateRecord(value, source);
 }
 
-export function loadRecord(runDir: string): InterferenceRecord {
+export function loadRecord(runDir: string): SavedRecord {
   const file = recordPath(runDir);
   let text: string;
   try {

@@ -1,18 +1,14 @@
 // What the figures group by: runs get unique labels (a mode can run twice), and each lane receiver
 // is followed across runs, because its promised window [λ_min, λ_max] is per receiver.
-import type {
-  InterferenceRecord,
-  InterferenceRunDetail,
-  LaneLatencyDetail,
-} from '../bench/interference-types.js';
+import type { SavedLaneDetail, SavedRecord, SavedRunDetail } from './schema.js';
 
 export interface LabelledRun {
   label: string;
-  run: InterferenceRunDetail;
+  run: SavedRunDetail;
 }
 
 /** "express", or "express #2" when a mode ran more than once. */
-export function labelRuns(record: InterferenceRecord): LabelledRun[] {
+export function labelRuns(record: SavedRecord): LabelledRun[] {
   const total = new Map<string, number>();
   for (const r of record.runs) total.set(r.mode, (total.get(r.mode) ?? 0) + 1);
   const seen = new Map<string, number>();
@@ -30,7 +26,7 @@ export interface LaneAcrossRuns {
   to: string;
   lambdaMinUs: number;
   boundUs: number;
-  runs: { label: string; mode: string; detail: LaneLatencyDetail }[];
+  runs: { label: string; mode: string; detail: SavedLaneDetail }[];
 }
 
 export function lanesAcrossRuns(runs: LabelledRun[]): LaneAcrossRuns[] {

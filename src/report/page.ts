@@ -1,15 +1,16 @@
 // The HTML page around figures and tables: one file, inline CSS, inline SVG, no script, no external
 // URL, so it opens the same from a run folder, an e-mail attachment or a CI artifact.
-import type { InterferenceRecord } from '../bench/interference-types.js';
 import { esc } from './format.js';
 import type { LabelledRun } from './model.js';
 import type { ReportFigure } from './render.js';
+import type { SavedRecord } from './schema.js';
 import {
   allocationLanesTable,
   allocationPortsTable,
   hostBoundsTable,
   runsTable,
   summaryTable,
+  targetsTable,
 } from './tables.js';
 
 const CSS = `
@@ -48,7 +49,7 @@ ${f.svg}
 </figure>`;
 }
 
-function meta(record: InterferenceRecord): string {
+function meta(record: SavedRecord): string {
   const m = record.machine;
   const rows: [string, string][] = [
     ['created', esc(record.createdAt)],
@@ -60,7 +61,7 @@ function meta(record: InterferenceRecord): string {
 <pre>${esc(record.command)}</pre>`;
 }
 
-export function pageHtml(record: InterferenceRecord, runs: LabelledRun[], figures: ReportFigure[]): string {
+export function pageHtml(record: SavedRecord, runs: LabelledRun[], figures: ReportFigure[]): string {
   const ccdf = figures.filter((f) => f.kind === 'ccdf').map(figureHtml);
   const series = figures.filter((f) => f.kind === 'series').map(figureHtml);
   const notes = record.notes.length
@@ -84,7 +85,9 @@ ${meta(record)}
 <h2>Summary</h2>
 ${summaryTable(runs)}
 <p class="dim">within bound: share of delivered messages with λ_min ≤ latency ≤ λ_max (rounded down; 100% only
-when none missed). tightness: λ_max ÷ p99.9 (below 1× the promise was broken at p99.9).</p>
+when none missed). tightness: λ_max ÷ p99.9 (below 1× the promise was broken at p99.9). no messages: the
+lane received nothing in that run, so it has no latency figures (—) and no curve.</p>
+${targetsTable(record)}
 <h2>Latency distributions</h2>
 ${ccdf.join('\n') || '<p class="dim">no lanes measured</p>'}
 <h2>Latency and bulk traffic over time</h2>

@@ -11,6 +11,9 @@
 // 1 − F(x) is 0 at the largest sample, which a log axis cannot show; it is clamped at 1/n (n =
 // messages of that run), which is exactly P(latency ≥ max). The y axis therefore ends at 1/n: the
 // smallest tail probability the run can resolve.
+//
+// A run in which the lane received nothing has no curve (its figures are null in the file): the
+// legend says "no messages" for it, and a lane without messages in any run gets empty axes.
 import type * as PlotTypes from '@observablehq/plot';
 import * as Plot from '@observablehq/plot';
 import { fmtUs } from './format.js';
@@ -37,7 +40,7 @@ function tailLabel(d: number): string {
   return d >= 0.001 ? String(d) : `1e${Math.round(Math.log10(d))}`;
 }
 
-/** The points of one lane: one step curve per run that delivered anything. */
+/** The points of one lane: one step curve per run that delivered anything (the others are skipped). */
 export function ccdfPoints(lane: LaneAcrossRuns): { points: Point[]; maxima: Point[]; floor: number } {
   const points: Point[] = [];
   const maxima: Point[] = [];
@@ -49,7 +52,7 @@ export function ccdfPoints(lane: LaneAcrossRuns): { points: Point[]; maxima: Poi
     for (const p of detail.cdf) {
       if (p.latencyUs > 0) points.push({ x: p.latencyUs, y: Math.max(1 - p.fraction, least), label });
     }
-    if (detail.maxUs > 0) maxima.push({ x: detail.maxUs, y: least, label });
+    if (detail.maxUs !== null && detail.maxUs > 0) maxima.push({ x: detail.maxUs, y: least, label });
   }
   return { points, maxima, floor };
 }
@@ -58,11 +61,15 @@ export function ccdfSvg(doc: PlotDocument, lane: LaneAcrossRuns, title: string, 
   const { points, maxima, floor } = ccdfPoints(lane);
   const labels = lane.runs.map((r) => r.label);
   const colors = lane.runs.map((r) => modeColor(r.mode));
-  const yMin = decadeBelow(floor);
+  // At least one decade: with no curve (or one message) the floor is 1, and a log axis [1, 1] is void.
+  const yMin = Math.min(decadeBelow(floor), 0.1);
   const decades: number[] = [];
   for (let d = 1; d >= yMin * 0.999; d /= 10) decades.push(d);
   const tails = REFERENCE_TAILS.filter((t) => t.y >= yMin);
   const lambdaMin = lane.lambdaMinUs > 0 ? [lane.lambdaMinUs] : [];
+  // With no curve the x domain would end on the λ rules and cut the λ_max label off: pad it.
+  const lo = Math.min(lane.lambdaMinUs > 0 ? lane.lambdaMinUs : lane.boundUs, lane.boundUs);
+  const xDomain = points.length === 0 && lo > 0 ? { domain: [lo / 2, lane.boundUs * 4] } : {};
 
   const marks: PlotTypes.Markish[] = [
     Plot.ruleY(tails, { y: 'y', stroke: '#d1d5db', strokeDasharray: '2,3' }),
@@ -104,7 +111,7 @@ export function ccdfSvg(doc: PlotDocument, lane: LaneAcrossRuns, title: string, 
     // The legend sits bottom-left: a CCDF falls from top-left to bottom-right, so that corner is empty.
     ...lane.runs.map((r, i) =>
       Plot.text([r.label], {
-        text: (d: string) => `━ ${d}`,
+        text: (d: string) => (r.detail.messages > 0 ? `━ ${d}` : `${d}: no messages`),
         frameAnchor: 'bottom-left',
         textAnchor: 'start',
         dx: 8,
@@ -125,7 +132,7 @@ export function ccdfSvg(doc: PlotDocument, lane: LaneAcrossRuns, title: string, 
       marginTop: 24,
       marginBottom: 40,
       style: { background: 'white' },
-      x: { type: 'log', label: 'one-way latency (µs) →', grid: true },
+      x: { type: 'log', label: 'one-way latency (µs) →', grid: true, ...xDomain },
       y: {
         type: 'log',
         domain: [yMin, 1],

@@ -5,7 +5,6 @@
 // two Plot charts with the same x domain and margins, nested in one outer <svg>.
 import type * as PlotTypes from '@observablehq/plot';
 import * as Plot from '@observablehq/plot';
-import type { InterferenceRunDetail } from '../bench/interference-types.js';
 import { fmtUs } from './format.js';
 import { laneTitle } from './model.js';
 import {
@@ -16,6 +15,7 @@ import {
   type PlotDocument,
   plotElement,
 } from './plot-dom.js';
+import type { SavedRunDetail } from './schema.js';
 import { svgToXml } from './svg-xml.js';
 
 const WIDTH = 720;
@@ -42,7 +42,7 @@ function positiveOrNaN(v: number, messages: number): number {
   return messages > 0 && v > 0 ? v : Number.NaN;
 }
 
-export function seriesPoints(run: InterferenceRunDetail): WindowPoint[] {
+export function seriesPoints(run: SavedRunDetail): WindowPoint[] {
   const out: WindowPoint[] = [];
   for (const d of run.lanes) {
     const lane = laneTitle(d);
@@ -54,7 +54,7 @@ export function seriesPoints(run: InterferenceRunDetail): WindowPoint[] {
 }
 
 /** The shared time axis: from the earliest sample (the bulk flow may start before t = 0) to the end. */
-function timeExtent(run: InterferenceRunDetail): [number, number] {
+function timeExtent(run: SavedRunDetail): [number, number] {
   let lo = 0;
   let hi = run.seconds;
   const times = [...run.lanes.flatMap((d) => d.series.map((w) => w.tSec)), ...run.bulk.map((b) => b.tSec)];
@@ -82,8 +82,10 @@ export function latencyDomain(points: WindowPoint[], extra: number[]): [number, 
   return [lo / 10 ** pad, hi * 10 ** pad];
 }
 
-function latencyPanel(doc: PlotDocument, run: InterferenceRunDetail, time: [number, number]): DomElement {
+function latencyPanel(doc: PlotDocument, run: SavedRunDetail, time: [number, number]): DomElement {
   const lanes = run.lanes.map((d) => laneTitle(d));
+  // A lane that received nothing keeps its band (and λ_max rule) with no lines, and says why.
+  const silent = new Set(run.lanes.filter((d) => !(d.messages > 0)).map((d) => laneTitle(d)));
   const bounds = run.lanes.map((d) => ({ lane: laneTitle(d), y: d.boundUs }));
   const outliers = run.lanes.flatMap((d) =>
     d.firstOutliers
@@ -127,7 +129,7 @@ function latencyPanel(doc: PlotDocument, run: InterferenceRunDetail, time: [numb
     // Lane titles sit in the gap above each band, the legend in the top margin: neither hides data.
     Plot.text(lanes, {
       fy: (d: string) => d,
-      text: (d: string) => `${d} — latency per window (µs)`,
+      text: (d: string) => `${d} — ${silent.has(d) ? 'no messages' : 'latency per window (µs)'}`,
       frameAnchor: 'top-left',
       textAnchor: 'start',
       lineAnchor: 'bottom',
@@ -163,7 +165,7 @@ function latencyPanel(doc: PlotDocument, run: InterferenceRunDetail, time: [numb
   });
 }
 
-function bulkPanel(doc: PlotDocument, run: InterferenceRunDetail, time: [number, number]): DomElement {
+function bulkPanel(doc: PlotDocument, run: SavedRunDetail, time: [number, number]): DomElement {
   const color = modeColor(run.mode);
   const empty = run.bulk.length === 0;
   // iperf3 reports each interval at its end and intervals run back to back from the start, so the
@@ -234,12 +236,7 @@ function stack(doc: PlotDocument, panels: DomElement[]): DomElement {
   return outer;
 }
 
-export function seriesSvg(
-  doc: PlotDocument,
-  run: InterferenceRunDetail,
-  title: string,
-  idPrefix: string,
-): string {
+export function seriesSvg(doc: PlotDocument, run: SavedRunDetail, title: string, idPrefix: string): string {
   const time = timeExtent(run);
   const outer = stack(doc, [latencyPanel(doc, run, time), bulkPanel(doc, run, time)]);
   addTitle(doc, outer, title);

@@ -1,10 +1,10 @@
 // record → one self-contained HTML page plus one SVG per figure. Pure: no files, no clock.
-import type { InterferenceRecord } from '../bench/interference-types.js';
 import { labelRuns, lanesAcrossRuns, laneTitle, uniqueSlug } from './model.js';
 import { pageHtml } from './page.js';
 import { ccdfSvg } from './plot-ccdf.js';
 import { createPlotDocument } from './plot-dom.js';
 import { seriesSvg } from './plot-series.js';
+import type { SavedRecord } from './schema.js';
 
 export interface ReportFigure {
   kind: 'ccdf' | 'series';
@@ -21,7 +21,7 @@ export interface RenderedReport {
   figures: ReportFigure[];
 }
 
-export function renderReport(record: InterferenceRecord): RenderedReport {
+export function renderReport(record: SavedRecord): RenderedReport {
   const doc = createPlotDocument();
   const runs = labelRuns(record);
   const used = new Set<string>();

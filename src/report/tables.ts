@@ -1,9 +1,19 @@
 // The report's tables as HTML. Every value from the record is escaped here (esc) or formatted to a
 // number first; nothing from the file reaches the page raw.
-import type { InterferenceRecord } from '../bench/interference-types.js';
-import { esc, fmtCount, fmtDurationNs, fmtMbps, fmtPercent, fmtRate, fmtRatio, fmtUs } from './format.js';
+import {
+  esc,
+  fmtCount,
+  fmtDurationNs,
+  fmtMbps,
+  fmtPercent,
+  fmtRate,
+  fmtRatio,
+  fmtUs,
+  isFigure,
+} from './format.js';
 import type { LabelledRun } from './model.js';
 import { modeColor } from './plot-dom.js';
+import type { SavedRecord } from './schema.js';
 
 type Cell = string | { html: string; cls?: string; rowspan?: number };
 
@@ -41,6 +51,12 @@ export function modeBadge(mode: string, label: string): string {
 function laneId(l: { lane: string; name: string }): string {
   const id = l.name === l.lane ? esc(l.name) : `${esc(l.name)} <span class="dim">(${esc(l.lane)})</span>`;
   return `<span class="nowrap">${id}</span>`;
+}
+
+/** Green or red by `kept`; a missing figure (no messages) is neither, since nothing was measured. */
+function judged(v: number | null, kept: (v: number) => boolean): string {
+  if (!isFigure(v)) return '';
+  return kept(v) ? 'ok' : 'miss';
 }
 
 /** Per run and lane receiver: percentiles against the promise, with misses marked. */
@@ -83,10 +99,13 @@ export function summaryTable(runs: LabelledRun[]): string {
         fmtUs(l.p50Us),
         fmtUs(l.p99Us),
         fmtUs(l.p999Us),
-        { html: fmtUs(l.maxUs), cls: l.maxUs <= l.boundUs ? 'ok' : 'miss' },
+        { html: fmtUs(l.maxUs), cls: judged(l.maxUs, (v) => v <= l.boundUs) },
         fmtUs(l.boundUs),
-        { html: fmtPercent(l.withinBound), cls: l.withinBound < 1 ? 'miss' : 'ok' },
-        { html: fmtRatio(l.tightness), cls: l.tightness < 1 ? 'miss' : '' },
+        // A lane that delivered nothing kept no promise: said in words, in red, not as a bare dash.
+        l.messages > 0
+          ? { html: fmtPercent(l.withinBound), cls: judged(l.withinBound, (v) => v >= 1) }
+          : { html: 'no messages', cls: 'miss' },
+        { html: fmtRatio(l.tightness), cls: judged(l.tightness, (v) => v >= 1) === 'miss' ? 'miss' : '' },
         fmtCount(l.messages),
         { html: fmtCount(l.lost), cls: l.lost > 0 ? 'miss' : '' },
         { html: fmtCount(l.outliers), cls: l.outliers > 0 ? 'miss' : '' },
@@ -98,7 +117,7 @@ export function summaryTable(runs: LabelledRun[]): string {
   );
 }
 
-export function allocationLanesTable(record: InterferenceRecord): string {
+export function allocationLanesTable(record: SavedRecord): string {
   const columns: Column[] = [
     { head: 'lane' },
     { head: 'from → to' },
@@ -122,7 +141,7 @@ export function allocationLanesTable(record: InterferenceRecord): string {
   return table('Lanes granted by the controller', columns, rows);
 }
 
-export function allocationPortsTable(record: InterferenceRecord): string {
+export function allocationPortsTable(record: SavedRecord): string {
   const columns: Column[] = [
     { head: 'port' },
     { head: 'rate', numeric: true },
@@ -146,7 +165,7 @@ export function allocationPortsTable(record: InterferenceRecord): string {
 }
 
 /** The host terms of every bound: declared in the topology or measured by the calibration. */
-export function hostBoundsTable(record: InterferenceRecord): string {
+export function hostBoundsTable(record: SavedRecord): string {
   const rows = record.hostBounds ?? [];
   if (rows.length === 0) return '';
   const columns: Column[] = [
@@ -178,6 +197,8 @@ export function runsTable(runs: LabelledRun[]): string {
     { head: 'started' },
     { head: 'seconds', numeric: true },
     { head: 'bulk Mbit/s', numeric: true },
+    { head: 'link Mbit/s', numeric: true },
+    { head: 'CPU busy / stolen', numeric: true },
     { head: 'engine' },
   ];
   const rows: Cell[][] = runs.map(({ label, run }) => [
@@ -185,9 +206,40 @@ export function runsTable(runs: LabelledRun[]): string {
     esc(run.startedAt),
     esc(String(run.seconds)),
     fmtMbps(run.bulkMbps),
+    run.linkMbps !== undefined ? fmtMbps(run.linkMbps) : '—',
+    run.cpuShare ? `${fmtPercent(run.cpuShare.busy)} / ${fmtPercent(run.cpuShare.steal)}` : '—',
     Object.entries(run.engine)
       .map(([k, v]) => `<code>${esc(k)}=${esc(String(v))}</code>`)
       .join(' '),
   ]);
   return table('Runs and how the engines ran', columns, rows);
+}
+
+const TARGET_LABELS: [keyof NonNullable<SavedRecord['targets']>, string][] = [
+  ['expressP99AtMost1_5xIdle', 'express p99 ≤ 1.5 × idle p99, every lane'],
+  ['fifoP99AtLeast10xExpress', 'fifo p99 ≥ 10 × express p99, every lane'],
+  ['withinBoundAtLeast99_99', 'within bound ≥ 99.99 %, every lane, idle and express'],
+  ['tightnessAtMost5', 'tightness (λ_max ÷ p99.9) ≤ 5, every lane, idle and express'],
+  ['bulkWithin10PctOfLink', 'bulk within 10 % of the link rate, express and fifo'],
+  ['atLeast100kMessagesPerLane', '≥ 100,000 messages per lane and mode'],
+];
+
+/** The bench's own verdict on each target (records from before it had one: nothing). */
+export function targetsTable(record: SavedRecord): string {
+  const t = record.targets;
+  if (!t) return '';
+  const rows: Cell[][] = TARGET_LABELS.map(([key, label]) => {
+    const v = t[key];
+    return [
+      esc(label),
+      v === null
+        ? { html: 'not judged', cls: 'dim' }
+        : { html: v ? 'met' : 'missed', cls: v ? 'ok' : 'miss' },
+    ];
+  });
+  return table(
+    'Targets (not judged: a mode the target compares did not run)',
+    [{ head: 'target' }, { head: 'verdict' }],
+    rows,
+  );
 }

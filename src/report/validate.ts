@@ -3,10 +3,9 @@
 import type { TSchema } from '@sinclair/typebox';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
-import type { InterferenceRecord } from '../bench/interference-types.js';
 import { XlaneError } from '../errors.js';
 import { formatPath, type PathSegment } from '../topology/issues.js';
-import { InterferenceRecordSchema } from './schema.js';
+import { InterferenceRecordSchema, type SavedRecord } from './schema.js';
 
 export interface RecordIssue {
   /** Dotted path of the offending value, e.g. `runs[1].lanes[0].p99Us`; '' for the whole file. */
@@ -106,10 +105,10 @@ function checkKind(value: unknown, source: string): void {
 }
 
 /** The record, or XL_ERR_VALIDATION listing the first few wrong fields (`source` names the file). */
-export function validateRecord(value: unknown, source: string): InterferenceRecord {
+export function validateRecord(value: unknown, source: string): SavedRecord {
   checkKind(value, source);
   const issues = recordIssues(value);
-  if (issues.length === 0) return value as InterferenceRecord;
+  if (issues.length === 0) return value as SavedRecord;
   const lines = issues.slice(0, SHOWN_ISSUES).map((i) => `  ${i.path || '(whole file)'}: ${i.message}`);
   if (issues.length > SHOWN_ISSUES) lines.push(`  … and ${issues.length - SHOWN_ISSUES} more`);
   throw new XlaneError('XL_ERR_VALIDATION', `${source} is not an interference record:\n${lines.join('\n')}`, {

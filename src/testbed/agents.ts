@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EngineKind } from '../agent/engine-factory.js';
 import { XlaneError } from '../errors.js';
+import { type AgentOptions, agentArgv } from './agent-options.js';
 import { peersString, type TestbedPlan } from './plan.js';
 
 export interface TestbedProcess {
@@ -19,6 +21,8 @@ export interface TestbedProcess {
 export interface AgentsInfo {
   controllerUrl: string;
   token: string;
+  /** The agents' lane engine (absent in state files written before it was recorded). */
+  engine?: EngineKind;
   processes: TestbedProcess[];
 }
 
@@ -56,6 +60,7 @@ export async function startAgents(
   plan: TestbedPlan,
   runDir: string,
   topologyFile: string,
+  opts: AgentOptions,
   /** Called after each process starts, so a caller can record it before the next can fail. */
   onStarted?: (sofar: AgentsInfo) => void,
 ): Promise<AgentsInfo> {
@@ -68,7 +73,7 @@ export async function startAgents(
   const processes: TestbedProcess[] = [];
   const record = (p: TestbedProcess) => {
     processes.push(p);
-    onStarted?.({ controllerUrl: url, token, processes: [...processes] });
+    onStarted?.({ controllerUrl: url, token, engine: opts.engine, processes: [...processes] });
   };
   try {
     const ctlLog = join(dir, 'controller.log');
@@ -92,33 +97,21 @@ export async function startAgents(
       ),
     });
     await waitForLine(ctlLog, 'controller listening', processes[0]!.pid);
-    const peers = peersString(plan);
+    const ctx = {
+      ...opts,
+      controllerUrl: url,
+      token,
+      runDir: dir,
+      peers: peersString(plan),
+      hostQos: plan.agents.hostQos,
+    };
     for (const a of plan.addresses) {
       const log = join(dir, `agent-${a.host}.log`);
-      const pid = start(
-        a.ns,
-        [
-          'agent',
-          '--controller',
-          url,
-          '--token',
-          token,
-          '--host',
-          a.host,
-          '--socket',
-          join(dir, `${a.host}.sock`),
-          '--peers',
-          peers,
-          // In fifo mode the testbed is "the world without X-Lane": no kernel QoS on the hosts.
-          '--iface',
-          plan.agents.hostQos ? a.ifname : 'none',
-        ],
-        log,
-      );
+      const pid = start(a.ns, agentArgv(a, ctx), log);
       record({ role: 'agent', host: a.host, pid, log });
     }
     for (const p of processes.slice(1)) await waitForLine(p.log, 'in sync with the controller', p.pid);
-    return { controllerUrl: url, token, processes };
+    return { controllerUrl: url, token, engine: opts.engine, processes };
   } catch (err) {
     stopProcesses(processes);
     throw err;

@@ -1,9 +1,16 @@
 // `up` and `down` as library calls (the CLI only parses and prints): plan → apply → state file, and
 // state file (plus whatever namespaces of that name exist) → nothing left.
 import type { TopologySpec } from '../topology/spec.js';
-import { onExitSignal } from '../util/exit-signals.js';
+import { exitStatusFor, onStopSignals } from '../util/exit-signals.js';
+import type { AgentOptions } from './agent-options.js';
 import { startAgents, stopProcesses } from './agents.js';
-import { applyPlan, deleteNamespaces, requireRoot, testbedNamespaces } from './apply.js';
+import {
+  applyPlan,
+  applyPlanInterruptible,
+  deleteNamespaces,
+  requireRoot,
+  testbedNamespaces,
+} from './apply.js';
 import { type PlanOptions, planTestbed, type TestbedPlan } from './plan.js';
 import { makeState, readState, removeState, runDirOf, type TestbedState, writeState } from './state.js';
 
@@ -19,11 +26,27 @@ export interface UpResult {
   stateFile: string;
 }
 
+/** Plans and builds the testbed and records it (synchronous: see applyPlan). */
 export function testbedUp(spec: TopologySpec, opts: UpOptions): UpResult {
+  const plan = preparePlan(spec, opts);
+  return record(plan, applyPlan(plan), opts);
+}
+
+/** testbedUp for `xlane testbed up`: SIGINT, SIGTERM or SIGHUP while building removes what was
+ * built and exits (see applyPlanInterruptible). */
+export async function testbedUpInterruptible(spec: TopologySpec, opts: UpOptions): Promise<UpResult> {
+  const plan = preparePlan(spec, opts);
+  return record(plan, await applyPlanInterruptible(plan), opts);
+}
+
+function preparePlan(spec: TopologySpec, opts: UpOptions): TestbedPlan {
   requireRoot();
   const plan = planTestbed(spec, opts);
   opts.mutatePlan?.(plan);
-  const namespaces = applyPlan(plan);
+  return plan;
+}
+
+function record(plan: TestbedPlan, namespaces: string[], opts: UpOptions): UpResult {
   const state = makeState(plan, namespaces, opts.topologyFile);
   try {
     return { state, stateFile: writeState(opts.runsDir, state) };
@@ -62,11 +85,16 @@ export async function testbedStartAgents(
   runsDir: string,
   state: TestbedState,
   topologyFile: string,
+  opts: AgentOptions,
 ): Promise<TestbedState> {
-  // The agents run detached (no terminal signals reach them): Ctrl-C here must remove them too.
-  const offSignals = onExitSignal(() => testbedDown(runsDir, state.name));
+  // The agents run detached (no terminal signals reach them): Ctrl-C, SIGTERM or a closed terminal
+  // here must remove them too.
+  const offSignals = onStopSignals((sig) => {
+    testbedDown(runsDir, state.name);
+    process.exit(exitStatusFor(sig));
+  });
   try {
-    const agents = await startAgents(state.plan, runDirOf(runsDir, state.name), topologyFile, (sofar) =>
+    const agents = await startAgents(state.plan, runDirOf(runsDir, state.name), topologyFile, opts, (sofar) =>
       writeState(runsDir, { ...state, agents: sofar }),
     );
     const next = { ...state, agents };

@@ -39,9 +39,11 @@ export interface TestbedStatus {
   /** Every planned namespace exists. */
   up: boolean;
   ports: PortStatus[];
-  /** `--with-agents`: controller URL and whether each recorded process still runs. */
+  /** `--with-agents`: controller URL, the agents' engine (when recorded) and whether each recorded
+   * process still runs. */
   agents?: {
     controllerUrl: string;
+    engine?: string;
     processes: { role: string; host?: string; pid: number; alive: boolean; log: string }[];
   };
 }
@@ -124,6 +126,7 @@ export function testbedStatus(state: TestbedState): TestbedStatus {
       ? {
           agents: {
             controllerUrl: state.agents.controllerUrl,
+            ...(state.agents.engine ? { engine: state.agents.engine } : {}),
             processes: state.agents.processes.map((p) => ({ ...p, alive: pidAlive(p.pid) })),
           },
         }

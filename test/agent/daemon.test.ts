@@ -60,6 +60,34 @@ describe('startDaemon', () => {
     expect(engine.closed).toBe(true);
   });
 
+  it.each([
+    [undefined, 1],
+    ['none', 0],
+  ])('--iface %s: no QoS, and a warning only when the interface was not given', async (iface, warnings) => {
+    const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    cleanups.push(() => c.close());
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { lines, log } = recordingLog();
+    const daemon = await startDaemon({
+      controller: c.url,
+      host: 'h2',
+      engine: 'js',
+      engineInstance: new FakeEngine(),
+      socket: join(dir, 'agent.sock'),
+      ...(iface !== undefined ? { iface } : {}),
+      peers: 'h1=10.0.0.1,h2=10.0.0.2',
+      log,
+      // Even with the capability, no interface means no tc call.
+      netAdmin: true,
+    });
+    cleanups.push(() => daemon.close());
+    await daemon.agent.ready;
+    expect(lines.filter((l) => l.level === 'warn' && /--iface/.test(l.msg))).toHaveLength(warnings);
+    expect(lines.some((l) => /CAP_NET_ADMIN/.test(l.msg))).toBe(false);
+    expect(daemon.agent.status()).toMatchObject({ qos: false });
+  });
+
   it('refuses a bad --peers before starting anything', async () => {
     const { log } = recordingLog();
     await expect(

@@ -86,11 +86,24 @@ describe.skipIf(!isRoot() || !hasIperf3)('xlane bench interference --json (root,
       expect(code, stderr).toBe(0);
 
       const out = JSON.parse(stdout) as {
-        runs: { mode: string; bulkMbps: number; lanes: Record<string, unknown>[] }[];
+        runs: {
+          mode: string;
+          bulkMbps: number;
+          linkMbps: number;
+          cpuShare: { busy: number; steal: number };
+          lanes: Record<string, unknown>[];
+        }[];
+        targets: Record<string, unknown>;
       };
       expect(out.runs.map((r) => r.mode)).toEqual(['idle', 'express', 'fifo']);
+      // Every target is judged (true or false) when all three modes ran.
+      expect(Object.keys(out.targets).length).toBe(6);
+      for (const v of Object.values(out.targets)) expect(typeof v).toBe('boolean');
       for (const r of out.runs) {
         expect(typeof r.bulkMbps).toBe('number');
+        expect(r.linkMbps).toBeGreaterThan(0);
+        expect(r.cpuShare.busy).toBeGreaterThan(0);
+        expect(r.cpuShare.busy).toBeLessThanOrEqual(1);
         expect(r.lanes.map((l) => l.lane)).toEqual(['L1', 'L2']);
         for (const l of r.lanes) {
           for (const f of LANE_FIELDS) expect(typeof l[f], `${r.mode} ${l.lane} ${f}`).toBe('number');

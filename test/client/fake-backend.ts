@@ -127,8 +127,18 @@ export class FakeBackend implements LocalBackend {
     payload: new Uint8Array(),
     heartbeat: -1,
   };
-  deliver(laneId: string, seq: number, sentNs: number, receivedNs: number, payload: Uint8Array): void {
+  /** `kernelReceivedNs` undefined: a view without the field, as an engine without kernel stamps. */
+  deliver(
+    laneId: string,
+    seq: number,
+    sentNs: number,
+    receivedNs: number,
+    payload: Uint8Array,
+    kernelReceivedNs?: number,
+  ): void {
     Object.assign(this.view, { laneId, seq, sentNs, receivedNs, payload });
+    if (kernelReceivedNs === undefined) delete this.view.kernelReceivedNs;
+    else this.view.kernelReceivedNs = kernelReceivedNs;
     for (const s of this.subs.get(laneId) ?? []) s.onDelivery(this.view);
     this.view.payload.fill(0); // a reused buffer: readers must have copied
   }

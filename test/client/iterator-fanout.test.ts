@@ -23,6 +23,15 @@ describe('IteratorFanout', () => {
     expect(made).toBe(5); // one value per iterator that took it, none for the dropped ones
   });
 
+  it('is active only while an iterator is open', async () => {
+    const f = new IteratorFanout<number>(2);
+    expect(f.active).toBe(false);
+    const a = f.iterator();
+    expect(f.active).toBe(true);
+    await a.return!();
+    expect(f.active).toBe(false);
+  });
+
   it('finishes readers at the end: queued values first, then done; or the error; or nothing with discard', async () => {
     const f = new IteratorFanout<string>(10);
     const a = f.iterator();

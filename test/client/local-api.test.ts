@@ -92,6 +92,37 @@ describe('local API socket', () => {
     await c.end();
   });
 
+  it('sends the kernel receive stamp only to a client whose hello asked for it', async () => {
+    const remote = h.backend.addRemote('hb');
+    const asked = await RawClient.open(h.socketPath);
+    // Unknown features are ignored, not refused: a newer client may ask for more than this agent has.
+    const hello = await asked.request('hello', {
+      version: LOCAL_API_VERSION,
+      features: ['kernelStamp', 'later'],
+    });
+    expect(hello).toMatchObject({ ok: true, result: { features: ['kernelStamp'] } });
+    const plain = await greeted();
+    const handles = [];
+    for (const c of [asked, plain])
+      handles.push(
+        ((await c.request('listen', { lane: 'hb' })) as { result: { handle: number } }).result.handle,
+      );
+    h.backend.deliver(remote.laneId, 7, 1_000, 1_500, Buffer.from('ping'), 1_200);
+    const d = await asked.waitFor((f) => f.type === FrameType.DeliveryStamped);
+    const dv = new DataView(d.body.buffer, d.body.byteOffset, d.body.length);
+    expect(dv.getUint32(1)).toBe(handles[0]);
+    expect([dv.getFloat64(5), dv.getFloat64(13), dv.getFloat64(21), dv.getFloat64(29)]).toEqual([
+      7, 1_000, 1_500, 1_200,
+    ]);
+    expect(Buffer.from(d.body.subarray(37)).toString()).toBe('ping');
+    // A client that did not ask (an older library) keeps getting the v1 frame it can read.
+    const p = await plain.waitFor((f) => f.type === FrameType.Delivery);
+    expect(p.body.length).toBe(29 + 4);
+    expect(plain.frames.some((f) => f.type === FrameType.DeliveryStamped)).toBe(false);
+    await asked.end();
+    await plain.end();
+  });
+
   it('forbids lanes the connection did not open or listen on', async () => {
     const a = await greeted();
     const b = await greeted();

@@ -19,7 +19,9 @@ export class RawClient {
         const body = Uint8Array.prototype.slice.call(r.body);
         const type = body[0]!;
         this.frames.push(
-          type === FrameType.Delivery ? { type, body } : { type, body, json: parseJsonBody(body) },
+          type === FrameType.Delivery || type === FrameType.DeliveryStamped
+            ? { type, body }
+            : { type, body, json: parseJsonBody(body) },
         );
         this.wake();
       }),

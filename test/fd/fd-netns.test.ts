@@ -37,6 +37,7 @@ import type { Client } from '../../src/client/client.js';
 import { connect } from '../../src/client/connect.js';
 import type { FailureDetector } from '../../src/client/failure-detector.js';
 import { monotonicNs } from '../../src/engine/clock.js';
+import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import type { FdEvent } from '../../src/fd/types.js';
 import {
   isRoot,
@@ -70,6 +71,9 @@ const METRICS = '127.0.0.1:9464';
 const SLACK_MARGIN_NS = 1e6;
 
 const hasIperf3 = spawnSync('iperf3', ['--version']).status === 0;
+/** Both engines, the native one (blocking receive: no spinning thread per agent on a small CI
+ * machine) when its addon built. */
+const ENGINES = loadNativeAddon().ok ? (['js', 'native'] as const) : (['js'] as const);
 
 if (!isRoot()) console.warn('[fd-netns] skipped: network namespaces need root');
 else if (!hasIperf3) console.warn('[fd-netns] skipped: iperf3 is not installed');
@@ -79,365 +83,375 @@ type Member = (typeof MEMBERS)[number];
 type Injected = (observer: Member, e: FdEvent) => boolean;
 
 describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real agents)', () => {
-  let tb: NetnsTestbed;
-  let dir: string;
-  let ctlHost: NsHost;
-  let url: string;
-  const hosts = {} as Record<Member, NsHost>;
-  const agents = {} as Record<Member, Proc>;
-  /** One per host namespace: each agent serves /metrics on its own loopback, which neither the
-   * bulk nor a cut cable gets in the way of. */
-  const scrapers = {} as Record<Member, NsHttp>;
-  const clients = new Map<Member, Client>();
-  const detectors = new Map<Member, FailureDetector>();
-  /** Every change each host's detector reported, in order. */
-  const events = new Map<Member, FdEvent[]>();
-  let ring: BulkFlow[] = [];
-  /** Where each test's window starts (beforeEach), in events and in time. */
-  let from = new Map<Member, number>();
-  let testStartNs = 0;
-  /** What each test measured, printed in afterAll (the bulk rates once the last report is in). */
-  const runs: { name: string; startNs: number; endNs: number; lines: string[] }[] = [];
-  const note = (line: string) => runs.at(-1)?.lines.push(line);
+  for (const engine of ENGINES)
+    describe(`${engine} engine`, () => {
+      let tb: NetnsTestbed;
+      let dir: string;
+      let ctlHost: NsHost;
+      let url: string;
+      const hosts = {} as Record<Member, NsHost>;
+      const agents = {} as Record<Member, Proc>;
+      /** One per host namespace: each agent serves /metrics on its own loopback, which neither the
+       * bulk nor a cut cable gets in the way of. */
+      const scrapers = {} as Record<Member, NsHttp>;
+      const clients = new Map<Member, Client>();
+      const detectors = new Map<Member, FailureDetector>();
+      /** Every change each host's detector reported, in order. */
+      const events = new Map<Member, FdEvent[]>();
+      let ring: BulkFlow[] = [];
+      /** Where each test's window starts (beforeEach), in events and in time. */
+      let from = new Map<Member, number>();
+      let testStartNs = 0;
+      /** What each test measured, printed in afterAll (the bulk rates once the last report is in). */
+      const runs: { name: string; startNs: number; endNs: number; lines: string[] }[] = [];
+      const note = (line: string) => runs.at(-1)?.lines.push(line);
 
-  const agentArgs = (h: NsHost) => [
-    CLI,
-    'agent',
-    '--controller',
-    url,
-    '--token',
-    TOKEN,
-    '--host',
-    h.name,
-    '--engine',
-    'js',
-    '--socket',
-    join(dir, `${h.name}.sock`),
-    '--peers',
-    MEMBERS.map((m) => `${m}=${hosts[m].address}`).join(','),
-    '--iface',
-    h.ifname,
-    '--fd',
-    `${GROUP}=${MEMBERS.join(',')}`,
-    '--fd-period',
-    `${PERIOD_MS}ms`,
-    '--fd-confirm',
-    `${CONFIRM_NS / 1e6}ms`,
-    '--metrics',
-    METRICS,
-    '--log-level',
-    'info',
-  ];
+      const agentArgs = (h: NsHost) => [
+        CLI,
+        'agent',
+        '--controller',
+        url,
+        '--token',
+        TOKEN,
+        '--host',
+        h.name,
+        '--engine',
+        engine,
+        ...(engine === 'native' ? ['--receive', 'blocking'] : []),
+        '--socket',
+        join(dir, `${h.name}.sock`),
+        '--peers',
+        MEMBERS.map((m) => `${m}=${hosts[m].address}`).join(','),
+        '--iface',
+        h.ifname,
+        '--fd',
+        `${GROUP}=${MEMBERS.join(',')}`,
+        '--fd-period',
+        `${PERIOD_MS}ms`,
+        '--fd-confirm',
+        `${CONFIRM_NS / 1e6}ms`,
+        '--metrics',
+        METRICS,
+        '--log-level',
+        'info',
+      ];
 
-  const startAgent = (m: Member) => {
-    agents[m] = Proc.start(tb, hosts[m].ns, `agent ${m}`, agentArgs(hosts[m]));
-    return agents[m];
-  };
+      const startAgent = (m: Member) => {
+        agents[m] = Proc.start(tb, hosts[m].ns, `agent ${m}`, agentArgs(hosts[m]));
+        return agents[m];
+      };
 
-  /** Subscribes to `m`'s agent; its member changes are appended to events[m]. */
-  const follow = async (m: Member) => {
-    const client = await until(
-      () => connect({ socket: join(dir, `${m}.sock`) }).catch(() => undefined),
-      `${m}'s local API`,
-      30_000,
-    ).catch((err) => {
-      throw agents[m].alive ? err : agents[m].failure('exited before its local API answered');
-    });
-    const fd = await client.failureDetector(GROUP);
-    const list = events.get(m) ?? [];
-    events.set(m, list);
-    fd.on('change', (e) => list.push(e));
-    clients.set(m, client);
-    detectors.set(m, fd);
-  };
+      /** Subscribes to `m`'s agent; its member changes are appended to events[m]. */
+      const follow = async (m: Member) => {
+        const client = await until(
+          () => connect({ socket: join(dir, `${m}.sock`) }).catch(() => undefined),
+          `${m}'s local API`,
+          30_000,
+        ).catch((err) => {
+          throw agents[m].alive ? err : agents[m].failure('exited before its local API answered');
+        });
+        const fd = await client.failureDetector(GROUP);
+        const list = events.get(m) ?? [];
+        events.set(m, list);
+        fd.on('change', (e) => list.push(e));
+        clients.set(m, client);
+        detectors.set(m, fd);
+      };
 
-  const others = (m: Member) => MEMBERS.filter((x) => x !== m);
-  const stateOf = (observer: Member, member: Member) => detectors.get(observer)?.member(member);
-  const allUp = (observers: readonly Member[]) =>
-    observers.every((o) => others(o).every((m) => stateOf(o, m)?.state === 'up'));
+      const others = (m: Member) => MEMBERS.filter((x) => x !== m);
+      const stateOf = (observer: Member, member: Member) => detectors.get(observer)?.member(member);
+      const allUp = (observers: readonly Member[]) =>
+        observers.every((o) => others(o).every((m) => stateOf(o, m)?.state === 'up'));
 
-  /** The first event at `observer` about `member` after index `from` that matches. */
-  const waitEvent = (
-    observer: Member,
-    from: number,
-    pred: (e: FdEvent) => boolean,
-    what: string,
-    timeoutMs = 15_000,
-  ) => until(async () => events.get(observer)!.slice(from).find(pred), `${observer}: ${what}`, timeoutMs);
+      /** The first event at `observer` about `member` after index `from` that matches. */
+      const waitEvent = (
+        observer: Member,
+        from: number,
+        pred: (e: FdEvent) => boolean,
+        what: string,
+        timeoutMs = 15_000,
+      ) => until(async () => events.get(observer)!.slice(from).find(pred), `${observer}: ${what}`, timeoutMs);
 
-  const marks = () => new Map(MEMBERS.map((m) => [m, events.get(m)?.length ?? 0]));
+      const marks = () => new Map(MEMBERS.map((m) => [m, events.get(m)?.length ?? 0]));
 
-  /** Every suspect or down since the test started must be one the test injected. */
-  const expectNoFalseSuspicion = (injected: Injected) => {
-    // An agent that died on its own is suspected by the others: say why it died instead.
-    for (const m of MEMBERS) if (!agents[m].alive) throw agents[m].failure('exited during the test');
-    const unexpected = MEMBERS.flatMap((o) =>
-      (events.get(o) ?? [])
-        .slice(from.get(o)!)
-        .filter((e) => e.state !== 'up' && !injected(o, e))
-        .map((e) => ({ observer: o, member: e.member, state: e.state, cause: e.cause })),
-    );
-    expect(unexpected).toEqual([]);
-  };
+      /** Every suspect or down since the test started must be one the test injected. */
+      const expectNoFalseSuspicion = (injected: Injected) => {
+        // An agent that died on its own is suspected by the others: say why it died instead.
+        for (const m of MEMBERS) if (!agents[m].alive) throw agents[m].failure('exited during the test');
+        const unexpected = MEMBERS.flatMap((o) =>
+          (events.get(o) ?? [])
+            .slice(from.get(o)!)
+            .filter((e) => e.state !== 'up' && !injected(o, e))
+            .map((e) => ({ observer: o, member: e.member, state: e.state, cause: e.cause })),
+        );
+        expect(unexpected).toEqual([]);
+      };
 
-  /** The largest release delay of `observer`'s own FD heartbeat lane since its agent started. */
-  const maxReleaseDelayNs = async (observer: Member) => {
-    const lane = others(observer)
-      .map((x) => stateOf(x, observer)?.laneId)
-      .find((l) => l !== undefined);
-    expect(lane, `${observer}'s own FD lane id`).toBeDefined();
-    const r = await scrapers[observer].request(`http://${METRICS}/metrics`);
-    const s = metric(r.body, 'xlane_lane_max_release_delay_seconds', { lane: lane! });
-    expect(s, `${observer}: max release delay of ${lane} (${r.error ?? r.status})`).toBeDefined();
-    return s! * 1e9;
-  };
+      /** The largest release delay of `observer`'s own FD heartbeat lane since its agent started. */
+      const maxReleaseDelayNs = async (observer: Member) => {
+        const lane = others(observer)
+          .map((x) => stateOf(x, observer)?.laneId)
+          .find((l) => l !== undefined);
+        expect(lane, `${observer}'s own FD lane id`).toBeDefined();
+        const r = await scrapers[observer].request(`http://${METRICS}/metrics`);
+        const s = metric(r.body, 'xlane_lane_max_release_delay_seconds', { lane: lane! });
+        expect(s, `${observer}: max release delay of ${lane} (${r.error ?? r.status})`).toBeDefined();
+        return s! * 1e9;
+      };
 
-  /** The suspicion that followed an injection done between `startNs` and `endNs`: never early,
-   * caused by the injected silence, and late by no more than the detecting engine's own measured
-   * slack allows. */
-  /** `observer`'s suspicion of `member` since this test's marks, checked to be on time. */
-  const suspectedOnTime = async (
-    observer: Member,
-    member: Member,
-    injection: { startNs: number; endNs: number },
-  ): Promise<FdEvent> => {
-    const e = await waitEvent(
-      observer,
-      from.get(observer)!,
-      (x) => x.member === member && x.state === 'suspect',
-      `suspect ${member}`,
-    );
-    await checkDetection(observer, e, injection);
-    return e;
-  };
+      /** The suspicion that followed an injection done between `startNs` and `endNs`: never early,
+       * caused by the injected silence, and late by no more than the detecting engine's own measured
+       * slack allows. */
+      /** `observer`'s suspicion of `member` since this test's marks, checked to be on time. */
+      const suspectedOnTime = async (
+        observer: Member,
+        member: Member,
+        injection: { startNs: number; endNs: number },
+      ): Promise<FdEvent> => {
+        const e = await waitEvent(
+          observer,
+          from.get(observer)!,
+          (x) => x.member === member && x.state === 'suspect',
+          `suspect ${member}`,
+        );
+        await checkDetection(observer, e, injection);
+        return e;
+      };
 
-  const checkDetection = async (
-    observer: Member,
-    e: FdEvent,
-    injection: { startNs: number; endNs: number },
-  ) => {
-    expect(e.cause).toBe('timeout');
-    expect(e.timeoutNs).toBeGreaterThan(0);
-    const slackNs = e.detectedNs - e.lastHeartbeatNs - e.timeoutNs;
-    // Exact: the engine never suspects before TO has passed since the last heartbeat.
-    expect(slackNs).toBeGreaterThanOrEqual(0);
-    // Exact (one CLOCK_MONOTONIC for every namespace): the silence is the injected one.
-    expect(e.lastHeartbeatSentNs).toBeLessThanOrEqual(injection.endNs);
-    // The last heartbeat itself arrived within TO (λ_max < TO, the premise of no false suspicion),
-    // so detection − injection ≤ 2·TO + the slack below.
-    expect(e.lastHeartbeatNs - e.lastHeartbeatSentNs).toBeLessThan(e.timeoutNs);
-    const releaseNs = await maxReleaseDelayNs(observer);
-    const allowedNs = releaseNs + PERIOD_MS * 1e6 + SLACK_MARGIN_NS;
-    note(
-      `${observer}→${e.member}: TO ${us(e.timeoutNs)} µs, slack ${us(slackNs)} µs ≤ ${us(allowedNs)} µs ` +
-        `(max release delay ${us(releaseNs)} µs), last heartbeat took ${us(e.lastHeartbeatNs - e.lastHeartbeatSentNs)} µs, ` +
-        `detected ${us(e.detectedNs - injection.startNs)} µs after the injection began`,
-    );
-    expect(slackNs).toBeLessThanOrEqual(allowedNs);
-  };
+      const checkDetection = async (
+        observer: Member,
+        e: FdEvent,
+        injection: { startNs: number; endNs: number },
+      ) => {
+        expect(e.cause).toBe('timeout');
+        expect(e.timeoutNs).toBeGreaterThan(0);
+        const slackNs = e.detectedNs - e.lastHeartbeatNs - e.timeoutNs;
+        // Exact: the engine never suspects before TO has passed since the last heartbeat.
+        expect(slackNs).toBeGreaterThanOrEqual(0);
+        // Exact (one CLOCK_MONOTONIC for every namespace): the silence is the injected one.
+        expect(e.lastHeartbeatSentNs).toBeLessThanOrEqual(injection.endNs);
+        // The last heartbeat itself arrived within TO (λ_max < TO, the premise of no false suspicion),
+        // so detection − injection ≤ 2·TO + the slack below.
+        expect(e.lastHeartbeatNs - e.lastHeartbeatSentNs).toBeLessThan(e.timeoutNs);
+        const releaseNs = await maxReleaseDelayNs(observer);
+        const allowedNs = releaseNs + PERIOD_MS * 1e6 + SLACK_MARGIN_NS;
+        note(
+          `${observer}→${e.member}: TO ${us(e.timeoutNs)} µs, slack ${us(slackNs)} µs ≤ ${us(allowedNs)} µs ` +
+            `(max release delay ${us(releaseNs)} µs), last heartbeat took ${us(e.lastHeartbeatNs - e.lastHeartbeatSentNs)} µs, ` +
+            `detected ${us(e.detectedNs - injection.startNs)} µs after the injection began`,
+        );
+        expect(slackNs).toBeLessThanOrEqual(allowedNs);
+      };
 
-  beforeAll(async () => {
-    sweepStaleNamespaces();
-    tb = NetnsTestbed.create({ hosts: [...MEMBERS, 'ctl'] });
-    dir = mkdtempSync(join(tmpdir(), 'xlane-fd-netns-'));
-    for (const m of MEMBERS) hosts[m] = tb.host(m);
-    ctlHost = tb.host('ctl');
-    url = `http://${ctlHost.address}:7300`;
-    const ctl = Proc.start(tb, ctlHost.ns, 'controller', [
-      CLI,
-      'controller',
-      '--topology',
-      TOPOLOGY,
-      '--db',
-      join(dir, 'xlane.db'),
-      '--listen',
-      `${ctlHost.address}:7300`,
-      '--token',
-      TOKEN,
-    ]);
-    await ctl.waitFor((m) => String(m.msg ?? '').includes('controller listening'), 'controller up', 30_000);
-    for (const m of MEMBERS) startAgent(m);
-    for (const m of MEMBERS) scrapers[m] = await NsHttp.start(tb, hosts[m].ns, `metrics ${m}`);
-    for (const m of MEMBERS) await follow(m);
-    await until(async () => allUp(MEMBERS), 'every member up at every member', 45_000);
-    // A ring: every host's egress port carries one bulk flow besides the heartbeats.
-    ring = await Promise.all(
-      MEMBERS.map((m, i) => BulkFlow.start(tb, hosts[m], hosts[MEMBERS[(i + 1) % 3]!], 5301 + i)),
-    );
-  }, 120_000);
+      beforeAll(async () => {
+        sweepStaleNamespaces();
+        tb = NetnsTestbed.create({ hosts: [...MEMBERS, 'ctl'] });
+        dir = mkdtempSync(join(tmpdir(), 'xlane-fd-netns-'));
+        for (const m of MEMBERS) hosts[m] = tb.host(m);
+        ctlHost = tb.host('ctl');
+        url = `http://${ctlHost.address}:7300`;
+        const ctl = Proc.start(tb, ctlHost.ns, 'controller', [
+          CLI,
+          'controller',
+          '--topology',
+          TOPOLOGY,
+          '--db',
+          join(dir, 'xlane.db'),
+          '--listen',
+          `${ctlHost.address}:7300`,
+          '--token',
+          TOKEN,
+        ]);
+        await ctl.waitFor(
+          (m) => String(m.msg ?? '').includes('controller listening'),
+          'controller up',
+          30_000,
+        );
+        for (const m of MEMBERS) startAgent(m);
+        for (const m of MEMBERS) scrapers[m] = await NsHttp.start(tb, hosts[m].ns, `metrics ${m}`);
+        for (const m of MEMBERS) await follow(m);
+        await until(async () => allUp(MEMBERS), 'every member up at every member', 45_000);
+        // A ring: every host's egress port carries one bulk flow besides the heartbeats.
+        ring = await Promise.all(
+          MEMBERS.map((m, i) => BulkFlow.start(tb, hosts[m], hosts[MEMBERS[(i + 1) % 3]!], 5301 + i)),
+        );
+      }, 120_000);
 
-  beforeEach((ctx) => {
-    from = marks();
-    testStartNs = monotonicNs();
-    runs.push({ name: ctx.task.name, startNs: testStartNs, endNs: 0, lines: [] });
-  });
+      beforeEach((ctx) => {
+        from = marks();
+        testStartNs = monotonicNs();
+        runs.push({ name: ctx.task.name, startNs: testStartNs, endNs: 0, lines: [] });
+      });
 
-  afterEach(() => {
-    runs.at(-1)!.endNs = monotonicNs();
-  });
+      afterEach(() => {
+        runs.at(-1)!.endNs = monotonicNs();
+      });
 
-  afterAll(async () => {
-    // A test shorter than iperf3's 1 s report is covered by the report read after it.
-    if (ring.length > 0) await new Promise((r) => setTimeout(r, 1_200));
-    for (const f of ring) f.stop();
-    const report = runs.flatMap((t) => [
-      `${t.name}: ${Math.round((t.endNs - t.startNs) / 1e6)} ms; bulk Mbit/s ${ring
-        .map((f) => `${f.label} ${f.meanMbps(t.startNs, t.endNs + 1e9).toFixed(1)}`)
-        .join(', ')}`,
-      ...t.lines.map((l) => `  ${l}`),
-    ]);
-    for (const c of clients.values()) c.destroy();
-    // A paused agent must not outlive the test: SIGKILL (by PID, in destroy) works on it too.
-    const prefix = tb?.prefix;
-    tb?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (prefix) expect(listNamespaces().filter((n) => n.startsWith(`${prefix}-`))).toEqual([]);
-    for (const f of ring) if (f.failure) report.push(`bulk ${f.label} ended early: ${f.failure}`);
-    if (report.length > 0) console.info(`[fd-netns]\n  ${report.join('\n  ')}`);
-  });
+      afterAll(async () => {
+        // A test shorter than iperf3's 1 s report is covered by the report read after it.
+        if (ring.length > 0) await new Promise((r) => setTimeout(r, 1_200));
+        for (const f of ring) f.stop();
+        const report = runs.flatMap((t) => [
+          `${t.name}: ${Math.round((t.endNs - t.startNs) / 1e6)} ms; bulk Mbit/s ${ring
+            .map((f) => `${f.label} ${f.meanMbps(t.startNs, t.endNs + 1e9).toFixed(1)}`)
+            .join(', ')}`,
+          ...t.lines.map((l) => `  ${l}`),
+        ]);
+        for (const c of clients.values()) c.destroy();
+        // A paused agent must not outlive the test: SIGKILL (by PID, in destroy) works on it too.
+        const prefix = tb?.prefix;
+        tb?.destroy();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+        if (prefix) expect(listNamespaces().filter((n) => n.startsWith(`${prefix}-`))).toEqual([]);
+        for (const f of ring) if (f.failure) report.push(`bulk ${f.label} ended early: ${f.failure}`);
+        if (report.length > 0) console.info(`[fd-netns]\n  ${report.join('\n  ')}`);
+      });
 
-  it(
-    'suspects no member while bulk TCP saturates every host egress',
-    async () => {
-      await new Promise((r) => setTimeout(r, SATURATION_WINDOW_S * 1000));
-      const endNs = monotonicNs();
-      for (const f of ring) {
-        // iperf3 reports once a second; the window's first and last second may be cut.
-        expect(f.samples(testStartNs, endNs).length).toBeGreaterThanOrEqual(SATURATION_WINDOW_S - 2);
-        expect(f.meanMbps(testStartNs, endNs), f.label).toBeGreaterThan(LINK_MBPS / 2);
-      }
-      // The heartbeats left through each agent's express class, the bulk through best effort.
-      for (const m of MEMBERS) {
-        const tc = await tb.exec(hosts[m].ns, ['tc', '-s', 'class', 'show', 'dev', 'eth0']);
-        const express = classSentPackets(tc.stdout, 'e1:10');
-        const bestEffort = classSentPackets(tc.stdout, 'e1:20');
-        expect(express, `${m}: express class`).toBeDefined();
-        // Counters since the agent started: at least one destination's heartbeats of the window.
-        expect(express!).toBeGreaterThanOrEqual((SATURATION_WINDOW_S * 1000) / PERIOD_MS);
-        expect(bestEffort!).toBeGreaterThan(express!);
-      }
-      expectNoFalseSuspicion(() => false);
-      expect(allUp(MEMBERS)).toBe(true);
-    },
-    TEST_TIMEOUT_MS.saturation,
-  );
-
-  it(
-    'suspects both sides of a cut cable on time; up again on the same incarnations',
-    async () => {
-      const victim: Member = 'h1';
-      const incarnations = new Map(MEMBERS.map((m) => [m, stateOf(others(m)[0]!, m)!.incarnation]));
-      const port = `p${MEMBERS.indexOf(victim)}`;
-      const startNs = monotonicNs();
-      execFileSync('ip', ['-n', tb.switchNs, 'link', 'set', port, 'down']);
-      try {
-        const injection = { startNs, endNs: monotonicNs() };
-        for (const o of MEMBERS) {
-          for (const m of others(o)) {
-            if (o !== victim && m !== victim) continue;
-            await suspectedOnTime(o, m, injection);
+      it(
+        'suspects no member while bulk TCP saturates every host egress',
+        async () => {
+          await new Promise((r) => setTimeout(r, SATURATION_WINDOW_S * 1000));
+          const endNs = monotonicNs();
+          for (const f of ring) {
+            // iperf3 reports once a second; the window's first and last second may be cut.
+            expect(f.samples(testStartNs, endNs).length).toBeGreaterThanOrEqual(SATURATION_WINDOW_S - 2);
+            expect(f.meanMbps(testStartNs, endNs), f.label).toBeGreaterThan(LINK_MBPS / 2);
           }
-        }
-      } finally {
-        execFileSync('ip', ['-n', tb.switchNs, 'link', 'set', port, 'up']);
-      }
-      await until(async () => allUp(MEMBERS), 'every member up again', 30_000);
-      for (const o of MEMBERS)
-        for (const m of others(o)) expect(stateOf(o, m)!.incarnation).toBe(incarnations.get(m));
-      // The bulk flows through h1 stall meanwhile (TCP retransmits and carries on); not judged.
-      expectNoFalseSuspicion((o, e) => e.state === 'suspect' && (o === victim) !== (e.member === victim));
-    },
-    TEST_TIMEOUT_MS.cut,
-  );
-
-  it(
-    'suspects a paused agent (SIGSTOP) on time, and trusts it again after SIGCONT',
-    async () => {
-      const victim: Member = 'h3';
-      const incarnation = stateOf('h1', victim)!.incarnation;
-      const pid = agents[victim].child.pid!;
-      const startNs = monotonicNs();
-      process.kill(pid, 'SIGSTOP');
-      let continuedNs = Number.POSITIVE_INFINITY;
-      try {
-        // kill() returns once the signal is queued; the agent's threads stop a moment later. A
-        // tight wait, because the injection ends when they have.
-        const giveUp = Date.now() + 5_000;
-        while (!stopped(pid)) if (Date.now() > giveUp) throw new Error(`${victim} did not stop`);
-        const injection = { startNs, endNs: monotonicNs() };
-        for (const o of others(victim)) {
-          await suspectedOnTime(o, victim, injection);
-        }
-      } finally {
-        continuedNs = monotonicNs();
-        process.kill(pid, 'SIGCONT');
-      }
-      for (const o of others(victim)) {
-        const up = await waitEvent(
-          o,
-          from.get(o)!,
-          (x) => x.member === victim && x.state === 'up',
-          'up again',
-        );
-        expect(up.cause).toBe('heartbeat');
-        expect(up.incarnation).toBe(incarnation);
-      }
-      await until(async () => allUp(MEMBERS), 'every member up again');
-      const own = events
-        .get(victim)!
-        .slice(from.get(victim)!)
-        .filter((e) => e.state === 'suspect');
-      note(`${victim} itself, once resumed, suspected ${own.map((e) => e.member).join(', ') || 'nobody'}`);
-      // The paused agent's own watchdog stood still with it: once resumed, the heartbeats queued
-      // in its socket arrive past their deadline, and it suspects their senders for an instant.
-      expectNoFalseSuspicion(
-        (o, e) =>
-          e.state === 'suspect' &&
-          (e.member === victim ? o !== victim : o === victim && e.detectedNs >= continuedNs),
+          // The heartbeats left through each agent's express class, the bulk through best effort.
+          for (const m of MEMBERS) {
+            const tc = await tb.exec(hosts[m].ns, ['tc', '-s', 'class', 'show', 'dev', 'eth0']);
+            const express = classSentPackets(tc.stdout, 'e1:10');
+            const bestEffort = classSentPackets(tc.stdout, 'e1:20');
+            expect(express, `${m}: express class`).toBeDefined();
+            // Counters since the agent started: at least one destination's heartbeats of the window.
+            expect(express!).toBeGreaterThanOrEqual((SATURATION_WINDOW_S * 1000) / PERIOD_MS);
+            expect(bestEffort!).toBeGreaterThan(express!);
+          }
+          expectNoFalseSuspicion(() => false);
+          expect(allUp(MEMBERS)).toBe(true);
+        },
+        TEST_TIMEOUT_MS.saturation,
       );
-    },
-    TEST_TIMEOUT_MS.pause,
-  );
 
-  it(
-    'suspects a killed agent on time, confirms it down, and takes its restart as a new incarnation',
-    async () => {
-      const victim: Member = 'h3';
-      const incarnation = stateOf('h1', victim)!.incarnation;
-      clients.get(victim)!.destroy();
-      clients.delete(victim);
-      detectors.delete(victim);
-      const startNs = monotonicNs();
-      await agents[victim].kill();
-      const injection = { startNs, endNs: monotonicNs() };
-      for (const o of others(victim)) {
-        const e = await suspectedOnTime(o, victim, injection);
-        const down = await waitEvent(
-          o,
-          from.get(o)!,
-          (x) => x.member === victim && x.state === 'down',
-          'down',
-        );
-        expect(down.cause).toBe('confirmed');
-        expect(down.detectedNs - e.detectedNs).toBeGreaterThanOrEqual(CONFIRM_NS);
-      }
-      startAgent(victim);
-      for (const o of others(victim)) {
-        const up = await waitEvent(
-          o,
-          from.get(o)!,
-          (x) => x.member === victim && x.state === 'up',
-          'up on a new incarnation',
-          45_000,
-        );
-        expect(up.incarnation).toBeGreaterThan(incarnation);
-      }
-      await follow(victim);
-      await until(async () => allUp(MEMBERS), 'every member up again', 30_000);
-      expectNoFalseSuspicion((o, e) => e.member === victim && o !== victim);
-    },
-    TEST_TIMEOUT_MS.kill,
-  );
+      it(
+        'suspects both sides of a cut cable on time; up again on the same incarnations',
+        async () => {
+          const victim: Member = 'h1';
+          const incarnations = new Map(MEMBERS.map((m) => [m, stateOf(others(m)[0]!, m)!.incarnation]));
+          const port = `p${MEMBERS.indexOf(victim)}`;
+          const startNs = monotonicNs();
+          execFileSync('ip', ['-n', tb.switchNs, 'link', 'set', port, 'down']);
+          try {
+            const injection = { startNs, endNs: monotonicNs() };
+            for (const o of MEMBERS) {
+              for (const m of others(o)) {
+                if (o !== victim && m !== victim) continue;
+                await suspectedOnTime(o, m, injection);
+              }
+            }
+          } finally {
+            execFileSync('ip', ['-n', tb.switchNs, 'link', 'set', port, 'up']);
+          }
+          await until(async () => allUp(MEMBERS), 'every member up again', 30_000);
+          for (const o of MEMBERS)
+            for (const m of others(o)) expect(stateOf(o, m)!.incarnation).toBe(incarnations.get(m));
+          // The bulk flows through h1 stall meanwhile (TCP retransmits and carries on); not judged.
+          expectNoFalseSuspicion((o, e) => e.state === 'suspect' && (o === victim) !== (e.member === victim));
+        },
+        TEST_TIMEOUT_MS.cut,
+      );
+
+      it(
+        'suspects a paused agent (SIGSTOP) on time, and trusts it again after SIGCONT',
+        async () => {
+          const victim: Member = 'h3';
+          const incarnation = stateOf('h1', victim)!.incarnation;
+          const pid = agents[victim].child.pid!;
+          const startNs = monotonicNs();
+          process.kill(pid, 'SIGSTOP');
+          let continuedNs = Number.POSITIVE_INFINITY;
+          try {
+            // kill() returns once the signal is queued; the agent's threads stop a moment later. A
+            // tight wait, because the injection ends when they have.
+            const giveUp = Date.now() + 5_000;
+            while (!stopped(pid)) if (Date.now() > giveUp) throw new Error(`${victim} did not stop`);
+            const injection = { startNs, endNs: monotonicNs() };
+            for (const o of others(victim)) {
+              await suspectedOnTime(o, victim, injection);
+            }
+          } finally {
+            continuedNs = monotonicNs();
+            process.kill(pid, 'SIGCONT');
+          }
+          for (const o of others(victim)) {
+            const up = await waitEvent(
+              o,
+              from.get(o)!,
+              (x) => x.member === victim && x.state === 'up',
+              'up again',
+            );
+            expect(up.cause).toBe('heartbeat');
+            expect(up.incarnation).toBe(incarnation);
+          }
+          await until(async () => allUp(MEMBERS), 'every member up again');
+          const own = events
+            .get(victim)!
+            .slice(from.get(victim)!)
+            .filter((e) => e.state === 'suspect');
+          note(
+            `${victim} itself, once resumed, suspected ${own.map((e) => e.member).join(', ') || 'nobody'}`,
+          );
+          // The paused agent's own watchdog stood still with it: once resumed, the heartbeats queued
+          // in its socket arrive past their deadline, and it suspects their senders for an instant.
+          expectNoFalseSuspicion(
+            (o, e) =>
+              e.state === 'suspect' &&
+              (e.member === victim ? o !== victim : o === victim && e.detectedNs >= continuedNs),
+          );
+        },
+        TEST_TIMEOUT_MS.pause,
+      );
+
+      it(
+        'suspects a killed agent on time, confirms it down, and takes its restart as a new incarnation',
+        async () => {
+          const victim: Member = 'h3';
+          const incarnation = stateOf('h1', victim)!.incarnation;
+          clients.get(victim)!.destroy();
+          clients.delete(victim);
+          detectors.delete(victim);
+          const startNs = monotonicNs();
+          await agents[victim].kill();
+          const injection = { startNs, endNs: monotonicNs() };
+          for (const o of others(victim)) {
+            const e = await suspectedOnTime(o, victim, injection);
+            const down = await waitEvent(
+              o,
+              from.get(o)!,
+              (x) => x.member === victim && x.state === 'down',
+              'down',
+            );
+            expect(down.cause).toBe('confirmed');
+            expect(down.detectedNs - e.detectedNs).toBeGreaterThanOrEqual(CONFIRM_NS);
+          }
+          startAgent(victim);
+          for (const o of others(victim)) {
+            const up = await waitEvent(
+              o,
+              from.get(o)!,
+              (x) => x.member === victim && x.state === 'up',
+              'up on a new incarnation',
+              45_000,
+            );
+            expect(up.incarnation).toBeGreaterThan(incarnation);
+          }
+          await follow(victim);
+          await until(async () => allUp(MEMBERS), 'every member up again', 30_000);
+          expectNoFalseSuspicion((o, e) => e.member === victim && o !== victim);
+        },
+        TEST_TIMEOUT_MS.kill,
+      );
+    });
 });
 
 const us = (ns: number) => (ns / 1000).toFixed(0);

@@ -99,7 +99,7 @@ describe.skipIf(!chromium)('report in headless Chromium', () => {
 
   it('renders every figure with a size, its panels and its curves', () => {
     expect(page.value.figures).toBe(5);
-    expect(page.value.tables).toBe(5);
+    expect(page.value.tables).toBe(6); // summary, targets, allocation lanes and ports, host bounds, runs
     expect(page.value.svgs).toHaveLength(5);
     for (const svg of page.value.svgs) {
       expect(svg.w).toBeGreaterThan(300);

@@ -151,6 +151,8 @@ export function makeRecord(opts: FixtureOptions = {}): InterferenceRecord {
           : Array.from({ length: SECONDS }, (_, s) => ({ tSec: s + 1, mbps: m.bulkMbps + 8 * Math.sin(s) })),
       engine: { engine: 'native', receive: 'blocking', fifoPriority: mode === 'fifo' },
       lanes: shapes.map((s) => laneDetail(rng, mode, s)),
+      // The idle run stands for a record from before these fields (they are optional).
+      ...(mode === 'idle' ? {} : { linkMbps: 1000, cpuShare: { busy: 0.9551, steal: 0.012 } }),
     };
   });
   Object.assign(runs[1]!.lanes[0]!, PINNED);
@@ -213,6 +215,14 @@ export function makeRecord(opts: FixtureOptions = {}): InterferenceRecord {
       },
     ],
     runs,
+    targets: {
+      expressP99AtMost1_5xIdle: true,
+      fifoP99AtLeast10xExpress: true,
+      withinBoundAtLeast99_99: false,
+      tightnessAtMost5: true,
+      bulkWithin10PctOfLink: true,
+      atLeast100kMessagesPerLane: null,
+    },
     notes: opts.notes ?? [
       'fixture data, not a measurement',
       'the two hosts share 2 vCPUs with the bulk flow',

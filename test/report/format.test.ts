@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { esc, fmtCount, fmtDurationNs, fmtPercent, fmtRate, fmtUs } from '../../src/report/format.js';
+import {
+  esc,
+  fmtCount,
+  fmtDurationNs,
+  fmtPercent,
+  fmtRate,
+  fmtRatio,
+  fmtUs,
+} from '../../src/report/format.js';
 
 describe('report number formats', () => {
   it('never rounds a miss up to 100%', () => {
@@ -12,6 +20,12 @@ describe('report number formats', () => {
   it('gives latencies a precision that suits their size', () => {
     expect([3.456, 41.74, 224.4, 1873.2].map(fmtUs)).toEqual(['3.46', '41.7', '224', '1873']);
     expect(fmtUs(Number.NaN)).toBe('—');
+  });
+
+  it('shows a missing figure (null in the file, NaN in the bench) as a dash, never as 0 or "null"', () => {
+    for (const none of [null, Number.NaN]) {
+      expect([fmtUs(none), fmtPercent(none), fmtRatio(none)]).toEqual(['—', '—', '—']);
+    }
   });
 
   it('writes durations, rates and counts in their units', () => {

@@ -69,12 +69,12 @@ describe('loading RUN_DIR/interference.json', () => {
 
   it('names a wrongly typed field by its path', () => {
     const e = parseEdited((r) => {
-      loose(r.runs[1]!.lanes[0]!).p99Us = 'fast';
+      loose(r.runs[1]!.lanes[0]!).boundUs = 'fast';
     });
     expect(e.code).toBe('XL_ERR_VALIDATION');
-    expect(e.message).toContain('runs[1].lanes[0].p99Us: expected a number, got "fast"');
+    expect(e.message).toContain('runs[1].lanes[0].boundUs: expected a number, got "fast"');
     expect(e.details?.issues).toEqual([
-      { path: 'runs[1].lanes[0].p99Us', message: 'expected a number, got "fast"' },
+      { path: 'runs[1].lanes[0].boundUs', message: 'expected a number, got "fast"' },
     ]);
   });
 
@@ -114,10 +114,25 @@ describe('loading RUN_DIR/interference.json', () => {
     expect(e.details?.issues).toHaveLength(7);
   });
 
-  it('rejects null where a latency must be (NaN and Infinity become null in JSON)', () => {
+  it('accepts null for the figures of a lane without messages (the bench wrote NaN there)', () => {
+    const r = JSON.parse(JSON.stringify(makeRecord())) as InterferenceRecord;
+    const lane = loose(r.runs[0]!.lanes[0]!);
+    for (const k of ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'withinBound', 'tightness']) lane[k] = null;
+    Object.assign(lane, { messages: 0, outliers: 0, cdf: [], series: [], firstOutliers: [] });
+    const back = parseRecord(JSON.stringify(r), 'x.json').runs[0]!.lanes[0]!;
+    expect([back.p50Us, back.withinBound, back.tightness]).toEqual([null, null, null]);
+  });
+
+  it('rejects null anywhere else a number must be (NaN and Infinity become null in JSON)', () => {
     const e = parseEdited((r) => {
-      loose(r.runs[0]!.lanes[0]!).tightness = null;
+      loose(r.runs[0]!.lanes[0]!).boundUs = null;
+      loose(r.runs[0]!.lanes[1]!.series[0]!).p99Us = null;
+      loose(r.runs[1]!.lanes[0]!).p99Us = 'fast';
     });
-    expect(e.message).toContain('runs[0].lanes[0].tightness: expected a number, got null');
+    expect(e.message).toContain('runs[0].lanes[0].boundUs: expected a number, got null');
+    expect(e.message).toContain('runs[0].lanes[1].series[0].p99Us: expected a number, got null');
+    expect(e.message).toContain(
+      'runs[1].lanes[0].p99Us: expected a latency in µs (≥ 0), or null for a lane without messages, got "fast"',
+    );
   });
 });

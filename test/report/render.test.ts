@@ -162,8 +162,12 @@ describe('report rendering', () => {
       '2025-01-01T10:02:00.000Z',
       '10',
       '936.8',
+      '1000.0',
+      '95.51% / 1.20%',
       'engine=native receive=blocking fifoPriority=true',
     ]);
+    // A run recorded before link rate and CPU share were: dashes.
+    expect(cellTexts(all(runs, 'tbody tr')[0]!).slice(4, 6)).toEqual(['—', '—']);
     expect(all(doc, 'pre')[0]!.textContent).toBe(
       'xlane bench interference --topology examples/testbed-3.yaml --seconds 10',
     );
@@ -174,6 +178,17 @@ describe('report rendering', () => {
       'fixture data, not a measurement',
       'the two hosts share 2 vCPUs with the bulk flow',
     ]);
+  });
+
+  it('shows the bench’s verdict on each target: met, missed, not judged', () => {
+    const t = tableByCaption(doc, 'Targets');
+    const rows = all(t, 'tbody tr').map(cellTexts);
+    expect(rows.map((r) => r[1])).toEqual(['met', 'met', 'missed', 'met', 'met', 'not judged']);
+    expect(rows[2]![0]).toContain('99.99 %');
+    expect(all(t, 'td.miss')).toHaveLength(1);
+    // A record without verdicts (older bench) has no such table.
+    const { targets: _t, ...old } = makeRecord();
+    expect(renderReport(old).html).not.toContain('<caption>Targets');
   });
 
   it('is self-contained: no script, no external reference', () => {

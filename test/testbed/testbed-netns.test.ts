@@ -97,6 +97,22 @@ describe('testbed without root or state', () => {
     expect(existsSync(join(runsDir, 'never'))).toBe(false);
   });
 
+  it('up refuses a bad --engine or --fd, or either without --with-agents, before building anything', () => {
+    const upWith = (...extra: string[]) =>
+      cli(['up', '--topology', TESTBED3, '--name', 'never', '--with-agents', ...extra]);
+    for (const r of [
+      upWith('--engine', 'fast'),
+      upWith('--fd', 'g1=h1,h9'),
+      cli(['up', '--topology', TESTBED3, '--name', 'never', '--engine', 'js']),
+    ]) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /XL_ERR_VALIDATION: (--engine must be js or native|--fd g1: h9|--engine: only)/,
+      );
+    }
+    expect(existsSync(join(runsDir, 'never'))).toBe(false);
+  });
+
   it('status of a testbed that is not there: XL_ERR_NOT_FOUND and exit 1', () => {
     const r = cli(['status', '--name', 'absent']);
     expect(r.code).toBe(1);
@@ -189,7 +205,8 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
   });
 
   it('--with-agents: controller and an agent per host run in the namespaces, in sync; down stops them all', async () => {
-    const state = up('a', ['--with-agents']);
+    // js: three busy-polling native engines would take both shared vCPUs for the whole test.
+    const state = up('a', ['--with-agents', '--engine', 'js', '--fd', 'g1=h1,h2']);
     const dir = join(runsDir, state.name);
     try {
       const procs = state.agents!.processes;
@@ -201,8 +218,14 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
       ]);
       for (const p of procs.filter((x) => x.role === 'agent')) {
         expect(readFileSync(p.log, 'utf8')).toContain('in sync with the controller');
+        // The recorded PID is `ip netns exec`, which became the agent: its own argv.
+        const argv = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+        expect(argv[argv.indexOf('--engine') + 1]).toBe('js');
+        expect(argv.filter((_, i) => argv[i - 1] === '--fd')).toEqual(p.host === 'h3' ? [] : ['g1=h1,h2']);
       }
+      expect(state.agents!.engine).toBe('js');
       const st = status(state.name);
+      expect(st.agents!.engine).toBe('js');
       expect(st.agents!.processes.every((p) => p.alive)).toBe(true);
       // The agents own the host egress qdisc (their e1: HTB); the testbed shapes the switch ports.
       const h1 = st.ports.find((p) => p.node === 'h1')!;

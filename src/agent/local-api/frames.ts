@@ -20,10 +20,19 @@ export const FrameType = {
   Send: 0x10,
   /** agent → client, binary: u32 handle, f64 seq, f64 sentNs, f64 receivedNs, payload. */
   Delivery: 0x11,
+  /** agent → client, binary: Delivery plus f64 kernelReceivedNs (0: unknown) before the payload;
+   * sent instead of Delivery to a client whose hello asked for the 'kernelStamp' feature. */
+  DeliveryStamped: 0x12,
 } as const;
+
+/** Optional parts of the protocol a client asks for in its hello; the agent answers with those it
+ * grants. A v1 agent that predates a feature ignores the ask, so both sides stay compatible. */
+export const LOCAL_API_FEATURES = ['kernelStamp'] as const;
+export type LocalApiFeature = (typeof LOCAL_API_FEATURES)[number];
 
 export const SEND_HEADER_BYTES = 1 + 4 + 4;
 export const DELIVERY_HEADER_BYTES = 1 + 4 + 8 + 8 + 8;
+export const DELIVERY_STAMPED_HEADER_BYTES = DELIVERY_HEADER_BYTES + 8;
 export const LENGTH_BYTES = 4;
 
 export interface WireError {
@@ -56,22 +65,27 @@ export function encodeSendFrame(id: number, handle: number, payload: Uint8Array)
   return out;
 }
 
+/** A Delivery frame, or with `kernelReceivedNs` given a DeliveryStamped one. */
 export function encodeDeliveryFrame(
   handle: number,
   seq: number,
   sentNs: number,
   receivedNs: number,
   payload: Uint8Array,
+  kernelReceivedNs?: number,
 ): Buffer {
-  const out = Buffer.allocUnsafe(LENGTH_BYTES + DELIVERY_HEADER_BYTES + payload.length);
-  out.writeUInt32BE(DELIVERY_HEADER_BYTES + payload.length, 0);
-  out[4] = FrameType.Delivery;
+  const stamped = kernelReceivedNs !== undefined;
+  const header = stamped ? DELIVERY_STAMPED_HEADER_BYTES : DELIVERY_HEADER_BYTES;
+  const out = Buffer.allocUnsafe(LENGTH_BYTES + header + payload.length);
+  out.writeUInt32BE(header + payload.length, 0);
+  out[4] = stamped ? FrameType.DeliveryStamped : FrameType.Delivery;
   out.writeUInt32BE(handle, 5);
   // f64 holds every value a DeliveryView's numbers can hold, bit for bit.
   out.writeDoubleBE(seq, 9);
   out.writeDoubleBE(sentNs, 17);
   out.writeDoubleBE(receivedNs, 25);
-  out.set(payload, 33);
+  if (stamped) out.writeDoubleBE(kernelReceivedNs, 33);
+  out.set(payload, LENGTH_BYTES + header);
   return out;
 }
 

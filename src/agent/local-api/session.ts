@@ -16,6 +16,7 @@ import {
   encodeDeliveryFrame,
   encodeJsonFrame,
   FrameType,
+  LOCAL_API_FEATURES,
   LOCAL_API_VERSION,
   parseJsonBody,
   type ReplyBody,
@@ -64,6 +65,8 @@ export class LocalSession {
   private readonly groupSubs = new Map<number, GroupSub>();
   private nextSub = 1;
   private greeted = false;
+  /** The client asked for DeliveryStamped frames (kernel receive stamps) in its hello. */
+  private kernelStamp = false;
   private ended = false;
   /** Deliveries dropped because the client did not keep up. */
   droppedDeliveries = 0;
@@ -158,7 +161,11 @@ export class LocalSession {
         );
       }
       this.greeted = true;
-      return { version: LOCAL_API_VERSION, maxFrameBytes: this.opts.maxFrameBytes };
+      // Unknown features are not an error: a newer client asks, this agent grants what it knows.
+      const asked = Array.isArray(msg.features) ? msg.features : [];
+      const features = LOCAL_API_FEATURES.filter((f) => asked.includes(f));
+      this.kernelStamp = features.includes('kernelStamp');
+      return { version: LOCAL_API_VERSION, maxFrameBytes: this.opts.maxFrameBytes, features };
     }
     if (!this.greeted) throw new XlaneError('XL_ERR_VALIDATION', `send {op:'hello', version} before '${op}'`);
     switch (op) {
@@ -340,7 +347,11 @@ export class LocalSession {
       this.backend.clientDropped?.('delivery', lane.laneId);
       return;
     }
-    this.io.write(encodeDeliveryFrame(lane.handle, d.seq, d.sentNs, d.receivedNs, d.payload));
+    this.io.write(
+      this.kernelStamp
+        ? encodeDeliveryFrame(lane.handle, d.seq, d.sentNs, d.receivedNs, d.payload, d.kernelReceivedNs ?? 0)
+        : encodeDeliveryFrame(lane.handle, d.seq, d.sentNs, d.receivedNs, d.payload),
+    );
   }
 
   private reply(r: ReplyBody): void {

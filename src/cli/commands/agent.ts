@@ -2,7 +2,7 @@
 // closes the engine).
 import type { Command } from 'commander';
 import pino from 'pino';
-import { startDaemon } from '../../agent/daemon.js';
+import { NO_QOS_IFACE, startDaemon } from '../../agent/daemon.js';
 import { parseEngineKind, parseEngineTuning } from '../../agent/engine-factory.js';
 import { parseCalibrateSeconds, parseHostBoundsMode } from '../../agent/host-bounds/options.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
@@ -60,7 +60,10 @@ export function register(program: Command): void {
       "native engine: a backup clock on this CPU sends the heartbeats the engine thread misses while its CPU is stalled (a VM's vCPU preemption; another CPU than --core's)",
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
-    .option('--iface <dev>', 'egress interface for kernel QoS (tc HTB); none: no QoS')
+    .option(
+      '--iface <dev>',
+      'egress interface for kernel QoS (tc HTB); none: knowingly without (absent: without, with a warning)',
+    )
     .option('--peers <list>', 'host addresses: h1=10.0.0.1,h2=10.0.0.2 (beats --peers-file)')
     .option('--peers-file <file>', 'host addresses, one "name address" per line')
     .option('--metrics <addr>', 'serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464')
@@ -95,7 +98,7 @@ export function register(program: Command): void {
       // Same placement rule as `xlane tune core`: isolated CPUs on the NIC's NUMA node first.
       const placement = resolveCore(createHostFs('/'), {
         ...(asked !== undefined ? { core: asked } : {}),
-        ...(o.iface ? { nic: o.iface } : {}),
+        ...(o.iface && o.iface !== NO_QOS_IFACE ? { nic: o.iface } : {}),
       });
       const core = placement.core;
       log.info({ core, reason: placement.reason }, 'lane core');

@@ -4,6 +4,7 @@
 // controller (allocation) and one lane on loopback. `--controller` serves the controller demo.
 import type { Command } from 'commander';
 import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
+import { closeOnExitSignal } from '../../demo/close-on-signal.js';
 import { type DemoStep, runControllerDemo } from '../../demo/controller-demo.js';
 import { runLoopbackLane } from '../../demo/loopback-demo.js';
 import { probeTestbed, type TestbedProbe } from '../../demo/testbed-probe.js';
@@ -30,6 +31,16 @@ export interface DemoDeps {
   probe?: () => TestbedProbe;
 }
 
+/** TEST-ONLY hook, not an operator option: a test that runs `xlane demo` as a child process (to send
+ * it a real SIGINT) cannot pass `DemoDeps.probe`, so XLANE_TEST_DEMO_FALLBACK=1 stands in for it and
+ * forces the fallback. The missing piece it names says it was the hook. */
+export const TEST_FALLBACK_ENV = 'XLANE_TEST_DEMO_FALLBACK';
+
+function testFallbackProbe(): TestbedProbe | undefined {
+  if (process.env[TEST_FALLBACK_ENV] !== '1') return undefined;
+  return { ok: false, missing: [`nothing (the test hook ${TEST_FALLBACK_ENV}=1 forced the fallback)`] };
+}
+
 export function register(program: Command, deps: DemoDeps = {}): void {
   program
     .command('demo')
@@ -50,7 +61,7 @@ export function register(program: Command, deps: DemoDeps = {}): void {
       const seconds = Number(o.seconds);
       if (!(seconds >= 1 && seconds <= 600))
         throw new XlaneError('XL_ERR_VALIDATION', `--seconds must be in [1, 600] (got "${o.seconds}")`);
-      const probe = (deps.probe ?? probeTestbed)();
+      const probe = deps.probe?.() ?? testFallbackProbe() ?? probeTestbed();
       if (probe.ok) return provingGround(o, seconds);
       console.log(
         `The proving ground needs ${probe.missing.join('; ')}.\n` +
@@ -106,10 +117,24 @@ async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> 
 }
 
 async function loopbackDemo(o: DemoCliOptions): Promise<void> {
-  const demo = await runControllerDemo({
+  const starting = runControllerDemo({
     ...(o.topology ? { topology: o.topology } : {}),
     ...(o.db ? { dbPath: o.db } : {}),
     ...(o.listen ? { listen: o.listen } : {}),
+  });
+  // Once: a signal may arrive while the normal path is already closing. A demo that failed to start
+  // has removed its folder itself.
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    const d = await starting.catch(() => undefined);
+    closing ??= d?.controller.close();
+    await closing;
+  };
+  // Without this, Ctrl-C during the loopback run kills the process and leaves xlane-demo-* behind.
+  const offSignal = closeOnExitSignal(close);
+  const demo = await starting.catch((err: unknown) => {
+    offSignal();
+    throw err;
   });
   try {
     printSteps(demo.steps);
@@ -120,16 +145,23 @@ async function loopbackDemo(o: DemoCliOptions): Promise<void> {
       `Running ${hb.name ?? hb.id} (${hb.grant.maxPayloadBytes} B every ${hb.grant.minPeriodNs / 1000} µs) on 127.0.0.1 for 3 s…`,
     );
     const { lane: l } = await runLoopbackLane(hb, 3);
+    // No frame: the figures are NaN, which must not be printed as numbers.
     console.log(
-      `${l.messages} frames, one-way p50 ${l.p50Us} µs, p99 ${l.p99Us} µs, p99.9 ${l.p999Us} µs, max ${l.maxUs} µs; ` +
-        `promised window ${l.lambdaMinUs}..${l.boundUs} µs, ${(l.withinBound * 100).toFixed(2)}% inside.`,
+      l.messages > 0
+        ? `${l.messages} frames, one-way p50 ${l.p50Us} µs, p99 ${l.p99Us} µs, p99.9 ${l.p999Us} µs, max ${l.maxUs} µs; ` +
+            `promised window ${l.lambdaMinUs}..${l.boundUs} µs, ${(l.withinBound * 100).toFixed(2)}% inside.`
+        : `No frame arrived in 3 s (promised window ${l.lambdaMinUs}..${l.boundUs} µs): no latency to show.`,
     );
     console.log(
       'On loopback a frame crosses one host stack and no link: below λ_min is expected, and no cross ' +
         'traffic competes. Run as root for the real comparison.',
     );
   } finally {
-    await demo.controller.close();
+    try {
+      await close();
+    } finally {
+      offSignal();
+    }
   }
 }
 

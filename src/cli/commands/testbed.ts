@@ -3,8 +3,10 @@
 import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
+import { loadNativeAddon } from '../../engine/native/addon.js';
 import { XlaneError } from '../../errors.js';
-import { testbedDown, testbedStartAgents, testbedUp } from '../../testbed/lifecycle.js';
+import { agentOptionsFromCli } from '../../testbed/agent-options.js';
+import { testbedDown, testbedStartAgents, testbedUpInterruptible } from '../../testbed/lifecycle.js';
 import { defaultTestbedName, validateTestbedName } from '../../testbed/plan.js';
 import { DEFAULT_RUNS_DIR, readState, resolveName } from '../../testbed/state.js';
 import { type TestbedStatus, testbedStatus } from '../../testbed/status.js';
@@ -19,6 +21,8 @@ interface UpOpts {
   runsDir: string;
   json?: boolean;
   withAgents?: boolean;
+  engine?: string;
+  fd?: string[];
 }
 
 interface NamedOpts {
@@ -40,11 +44,26 @@ export function register(program: Command): void {
     .option('--name <name>', 'testbed name (default: the topology name)')
     .option('--runs-dir <dir>', 'folder of run folders', DEFAULT_RUNS_DIR)
     .option('--with-agents', 'also run the controller and an agent per host (logs in the run folder)')
+    .option(
+      '--engine <kind>',
+      "with --with-agents: the agents' lane engine, native or js (default: native when the addon loads, else js)",
+    )
+    .option(
+      '--fd <group[=members]>',
+      'with --with-agents: the agents run the X-FD failure detector for this group (all hosts, or the members listed); repeatable',
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
+    )
     .option('--json', 'print the state as JSON')
     .action(async (o: UpOpts) => {
       const spec = loadTopologyFile(o.topology);
       const name = validateTestbedName(o.name ?? defaultTestbedName(spec));
-      const up = testbedUp(spec, {
+      // Checked before anything is built.
+      const agents = agentOptionsFromCli(
+        o,
+        spec.hosts.map((h) => h.name),
+        () => loadNativeAddon(),
+      );
+      const up = await testbedUpInterruptible(spec, {
         name,
         fifo: o.fifo ?? false,
         agents: o.withAgents ?? false,
@@ -52,7 +71,9 @@ export function register(program: Command): void {
         topologyFile: o.topology,
       });
       const { stateFile } = up;
-      const state = o.withAgents ? await testbedStartAgents(o.runsDir, up.state, o.topology) : up.state;
+      const state = agents
+        ? await testbedStartAgents(o.runsDir, up.state, o.topology, agents.options)
+        : up.state;
       if (o.json) return console.log(JSON.stringify(state));
       const table = new Table({ head: ['host', 'namespace', 'address'] });
       for (const a of state.plan.addresses) table.push([a.host, a.ns, a.address]);
@@ -65,6 +86,7 @@ export function register(program: Command): void {
         console.log(
           `controller ${state.agents.controllerUrl} (token in ${stateFile}); logs in ${dirname(stateFile)}`,
         );
+        if (agents) console.log(agents.engineNote);
         for (const p of state.agents.processes) console.log(`  ${p.role} ${p.host ?? ''} pid ${p.pid}`);
       } else console.log(`agents: --peers ${state.peers}`);
       console.log(`remove it with: xlane testbed down --name ${name}`);
@@ -184,7 +206,10 @@ function printStatus(s: TestbedStatus): void {
   );
   console.log(`agents: --peers ${s.peers}`);
   if (s.agents) {
-    console.log(`controller ${s.agents.controllerUrl}`);
+    console.log(
+      `controller ${s.agents.controllerUrl}` +
+        (s.agents.engine ? `; agents run the ${s.agents.engine} engine` : ''),
+    );
     for (const p of s.agents.processes) {
       console.log(
         `  ${p.role} ${p.host ?? ''} pid ${p.pid}: ${p.alive ? 'running' : 'EXITED'} (log ${p.log})`,

@@ -19,6 +19,8 @@ export class FrameReceiver {
     seq: 0,
     sentNs: 0,
     receivedNs: 0,
+    // Node's dgram gives no kernel receive stamp: always unknown.
+    kernelReceivedNs: 0,
     payload: EMPTY,
     heartbeat: -1,
   };
