@@ -40,7 +40,8 @@ export interface RecordedLane {
   lane: string;
   count: number;
   lost: number;
-  /** count receivedNs values, then count latencyNs values (Float64, little endian). */
+  /** count receivedNs values, then count latencyNs values, then count kernel latencies (sender's
+   * stamp → the receiving kernel's, 0: unknown) (Float64, little endian). */
   file: string;
 }
 

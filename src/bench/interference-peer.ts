@@ -26,6 +26,8 @@ import { runPeer, servePeer } from './peer-serve.js';
 class LaneRecording {
   readonly receivedNs: Float64Array;
   readonly latencyNs: Float64Array;
+  /** Sender's stamp → this host's kernel receive stamp; 0 when the engine has none (js). */
+  readonly kernelLatencyNs: Float64Array;
   count = 0;
   /** Index where the last progress window started. */
   mark = 0;
@@ -37,6 +39,7 @@ class LaneRecording {
   ) {
     this.receivedNs = new Float64Array(capacity);
     this.latencyNs = new Float64Array(capacity);
+    this.kernelLatencyNs = new Float64Array(capacity);
   }
 
   add(d: DeliveryView): void {
@@ -44,6 +47,8 @@ class LaneRecording {
     if (i >= this.latencyNs.length) return;
     this.receivedNs[i] = d.receivedNs;
     this.latencyNs[i] = d.receivedNs - d.sentNs;
+    const k = d.kernelReceivedNs ?? 0;
+    this.kernelLatencyNs[i] = k > 0 ? k - d.sentNs : 0;
     this.count = i + 1;
   }
 }
@@ -130,9 +135,10 @@ async function main(): Promise<void> {
         for (const l of lanes.values()) {
           const file = join(cfg.sampleDir, `${req.tag}-${l.lane}.f64`);
           const n = l.count;
-          const buf = Buffer.alloc(n * 16);
+          const buf = Buffer.alloc(n * 24);
           Buffer.from(l.receivedNs.buffer, 0, n * 8).copy(buf, 0);
           Buffer.from(l.latencyNs.buffer, 0, n * 8).copy(buf, n * 8);
+          Buffer.from(l.kernelLatencyNs.buffer, 0, n * 8).copy(buf, n * 16);
           writeFileSync(file, buf);
           out.push({ lane: l.lane, count: n, lost: lostOf(l.lane) - l.lostAtStart, file });
         }

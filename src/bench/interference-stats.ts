@@ -2,7 +2,7 @@
 // one-way latency, ns) judged against its promised window [λ_min, λ_max], reduced to what the
 // bench prints and the report draws. No I/O, so it is unit-tested directly.
 import { nearestRank } from './engine-stats.js';
-import type { LaneLatencyDetail } from './interference-types.js';
+import type { LaneLatencyDetail, OutlierCauses } from './interference-types.js';
 
 export interface LaneWindow {
   lane: string;
@@ -19,6 +19,8 @@ export interface LaneSamples {
   /** Arrival times (ns, shared clock) and latencies (ns), in arrival order; `count` are valid. */
   receivedNs: Float64Array;
   latencyNs: Float64Array;
+  /** Sender's stamp → the receiving kernel's stamp (ns); 0 where unknown. Absent: all unknown. */
+  kernelLatencyNs?: Float64Array;
   count: number;
   lost: number;
   /** Arrival time the run's clock starts at (tSec = 0). */
@@ -37,11 +39,26 @@ export function analyseLane(w: LaneWindow, s: LaneSamples): LaneLatencyDetail {
   const n = s.count;
   const sorted = s.latencyNs.slice(0, n).sort();
   let within = 0;
+  const causes: OutlierCauses = { early: 0, late: 0, lateInReceiver: 0, lateOnArrival: 0, lateUnknown: 0 };
   const firstOutliers: LaneLatencyDetail['firstOutliers'] = [];
   for (let i = 0; i < n; i++) {
     const l = s.latencyNs[i]!;
-    if (l >= w.lambdaMinNs && l <= w.lambdaMaxNs) within++;
-    else if (firstOutliers.length < FIRST_OUTLIERS)
+    if (l >= w.lambdaMinNs && l <= w.lambdaMaxNs) {
+      within++;
+      continue;
+    }
+    if (l < w.lambdaMinNs) causes.early++;
+    else {
+      // Where the time went: a frame the receiving kernel had within λ_max was late only in the
+      // receiving host (softirq → engine → application); one it had later was already late on
+      // arrival (the sender's host or the network).
+      causes.late++;
+      const k = s.kernelLatencyNs?.[i] ?? 0;
+      if (!(k > 0)) causes.lateUnknown++;
+      else if (k <= w.lambdaMaxNs) causes.lateInReceiver++;
+      else causes.lateOnArrival++;
+    }
+    if (firstOutliers.length < FIRST_OUTLIERS)
       firstOutliers.push({ tSec: r3((s.receivedNs[i]! - s.startNs) / 1e9), latencyUs: us(l) });
   }
   const p999 = nearestRank(sorted, 99.9);
@@ -63,6 +80,7 @@ export function analyseLane(w: LaneWindow, s: LaneSamples): LaneLatencyDetail {
     messages: n,
     lost: s.lost,
     outliers: n - within,
+    outlierCauses: causes,
     tightness: n > 0 && p999 > 0 ? Math.round((w.lambdaMaxNs / p999) * 100) / 100 : Number.NaN,
     cdf: logCdf(sorted),
     series: windows(s),

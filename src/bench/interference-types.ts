@@ -29,8 +29,24 @@ export interface LaneLatencySummary {
   lost: number;
   /** Messages outside [λ_min, λ_max]. */
   outliers: number;
+  /** Where the outliers' time went (absent in older records). */
+  outlierCauses?: OutlierCauses;
   /** λ_max ÷ measured p99.9: how much slack the promise has (1 = exact, ≥ 1 is kept). */
   tightness: number;
+}
+
+/** The outliers of a lane split by where they lost their time, from the receiving kernel's stamp. */
+export interface OutlierCauses {
+  /** Below λ_min. */
+  early: number;
+  /** Above λ_max: the sum of the three below. */
+  late: number;
+  /** The receiving kernel had it within λ_max: late in the receiving host only. */
+  lateInReceiver: number;
+  /** The receiving kernel had it after λ_max: late in the sender's host or the network. */
+  lateOnArrival: number;
+  /** No kernel stamp (the js engine). */
+  lateUnknown: number;
 }
 
 /** Everything a run folder keeps of one lane: the summary plus the curves the report draws. */

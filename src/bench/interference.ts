@@ -46,6 +46,7 @@ import type {
   InterferenceOutput,
   InterferenceRecord,
   InterferenceRunDetail,
+  LaneLatencySummary,
 } from './interference-types.js';
 
 type Peer = PeerProcess<InterferencePeerRequest, InterferencePeerReply>;
@@ -440,10 +441,18 @@ async function runMode(
       if (!w) throw new XlaneError('XL_ERR_INTERNAL', `recorded an unknown lane ${rec.lane}`);
       const buf = readFileSync(rec.file);
       const n = rec.count;
-      const copy = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * 16));
+      const copy = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * 24));
       const receivedNs = copy.subarray(0, n);
       const latencyNs = copy.subarray(n, 2 * n);
-      return analyseLane(w, { receivedNs, latencyNs, count: n, lost: rec.lost, startNs: receivedNs[0] ?? 0 });
+      const kernelLatencyNs = copy.subarray(2 * n, 3 * n);
+      return analyseLane(w, {
+        receivedNs,
+        latencyNs,
+        kernelLatencyNs,
+        count: n,
+        lost: rec.lost,
+        startNs: receivedNs[0] ?? 0,
+      });
     });
     for (const p of peers) await p.request({ op: 'stop' }, 10_000).catch(() => undefined);
     const expressPackets = bottleneckExpressPackets(state.plan, o.receiver);
@@ -555,9 +564,32 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
     const lost = r.lanes.reduce((a, l) => a + l.lost, 0);
     if (lost > 0) notes.push(`${r.mode}: ${lost} frames lost.`);
   }
+  for (const r of runs) {
+    if (r.mode === 'fifo') continue; // no promise to keep there: the world without X-Lane
+    for (const l of r.lanes) {
+      const note = lateNote(r.mode, l);
+      if (note) notes.push(note);
+    }
+  }
   const cut = outliersNote(runs);
   if (cut) notes.push(cut);
   return notes;
+}
+
+/** Where a guarded lane's late messages lost their time (the receiving kernel's stamp tells). */
+export function lateNote(mode: InterferenceMode, l: LaneLatencySummary): string | undefined {
+  const c = l.outlierCauses;
+  if (!c || c.late === 0) return undefined;
+  const parts = [
+    c.lateInReceiver > 0
+      ? `${c.lateInReceiver} reached ${l.to}'s kernel within λ_max and were late in its host (softirq → engine → application)`
+      : '',
+    c.lateOnArrival > 0
+      ? `${c.lateOnArrival} were already late on arrival (${l.from}'s host or the network)`
+      : '',
+    c.lateUnknown > 0 ? `${c.lateUnknown} without a kernel stamp (js engine)` : '',
+  ].filter(Boolean);
+  return `${mode} ${l.name}: ${c.late} messages over λ_max (${l.boundUs} µs): ${parts.join('; ')}.`;
 }
 
 /** The report draws `firstOutliers` as dots: without this, a fifo run's thousands of outliers would

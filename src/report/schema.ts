@@ -44,6 +44,15 @@ const laneSummaryFields = {
   messages: Count,
   lost: Count,
   outliers: Count,
+  outlierCauses: Type.Optional(
+    Type.Object({
+      early: Count,
+      late: Count,
+      lateInReceiver: Count,
+      lateOnArrival: Count,
+      lateUnknown: Count,
+    }),
+  ),
   tightness: orNoData(Type.Number({ minimum: 0 }), 'a ratio (≥ 0)'),
 };
 

@@ -21,11 +21,17 @@ const native = loadNativeAddon().ok;
 const hasNft = spawnSync('nft', ['-v']).status === 0;
 
 /** A lane's send times from its samples file: n received times, then n latencies (f64, ns). */
-function sentTimes(file: string): number[] {
+/** A sample file: n arrivals, n latencies, n kernel latencies (interference-peer-protocol.ts). */
+function samplesOf(file: string) {
   const buf = readFileSync(file);
-  const n = buf.length / 16;
-  const f = new Float64Array(buf.buffer, buf.byteOffset, 2 * n);
-  return Array.from({ length: n }, (_, i) => f[i]! - f[n + i]!);
+  const n = buf.length / 24;
+  const f = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  return { n, received: f.subarray(0, n), latency: f.subarray(n, 2 * n), kernel: f.subarray(2 * n, 3 * n) };
+}
+
+function sentTimes(file: string): number[] {
+  const s = samplesOf(file);
+  return Array.from({ length: s.n }, (_, i) => s.received[i]! - s.latency[i]!);
 }
 
 const netnsList = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
@@ -80,6 +86,24 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
       }
     }
     expect(readdirSync(join(r.runDir, 'samples')).filter((f) => f.endsWith('.f64'))).toHaveLength(6);
+    // The native engine's kernel stamps: every frame reached the receiving kernel after it was sent
+    // and before the engine had it; each late message is put down to one side or the other.
+    for (const run of record.runs)
+      for (const l of run.lanes) {
+        const s = samplesOf(join(r.runDir, 'samples', `${run.mode}-${l.lane}.f64`));
+        expect(s.n).toBe(l.messages);
+        const c = l.outlierCauses!;
+        expect(c.late + c.early).toBe(l.outliers);
+        expect(c.lateInReceiver + c.lateOnArrival + c.lateUnknown).toBe(c.late);
+        if (!native) continue;
+        const unstamped = s.kernel.filter((k) => !(k > 0)).length;
+        const afterDelivery = s.kernel.filter((k, i) => k > s.latency[i]!).length;
+        expect({ unstamped, afterDelivery }, `${run.mode} ${l.lane}`).toEqual({
+          unstamped: 0,
+          afterDelivery: 0,
+        });
+        expect(c.lateUnknown).toBe(0);
+      }
     // The phases from the grants, end to end: the two lanes share h2's port, so the controller put
     // them half a period apart, and each sender's frames left on its own grant's phase (converted
     // to the monotonic clock by the bench as an agent does; E = 20 µs in testbed-3.yaml).

@@ -1,7 +1,7 @@
 // Outlier times are kept only for the first FIRST_OUTLIERS of a lane; the record must say so when
 // that cut anything, or the report's dots would pass for all of them.
 import { describe, expect, it } from 'vitest';
-import { outliersNote } from '../../src/bench/interference.js';
+import { lateNote, outliersNote } from '../../src/bench/interference.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
 import { W } from './lane-window.js';
@@ -31,5 +31,27 @@ describe('outliersNote', () => {
 
   it('says nothing when every outlier was kept', () => {
     expect(outliersNote([run('idle', 0), run('express', FIRST_OUTLIERS)])).toBeUndefined();
+  });
+});
+
+describe('lateNote', () => {
+  it('says where the late messages lost their time, and nothing when none was late', () => {
+    const n = 100;
+    const samples = {
+      receivedNs: new Float64Array(n),
+      latencyNs: new Float64Array(n).fill(20_000),
+      kernelLatencyNs: new Float64Array(n).fill(15_000),
+      count: n,
+      lost: 0,
+      startNs: 0,
+    };
+    expect(lateNote('express', analyseLane(W, samples))).toBeUndefined();
+    samples.latencyNs[3] = 300_000; // kernel had it at 15 µs: the receiving host
+    samples.latencyNs[4] = 400_000;
+    samples.kernelLatencyNs[4] = 390_000; // already late on arrival
+    expect(lateNote('express', analyseLane(W, samples))).toBe(
+      "express h1-h2: 2 messages over λ_max (100 µs): 1 reached h2's kernel within λ_max and were late in its host " +
+        "(softirq → engine → application); 1 were already late on arrival (h1's host or the network).",
+    );
   });
 });

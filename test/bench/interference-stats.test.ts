@@ -39,6 +39,32 @@ describe('analyseLane', () => {
     expect(r.tightness).toBe(0.67);
   });
 
+  it('splits the late outliers by when the receiving kernel had them', () => {
+    // Kernel latency (sender's stamp → kernel stamp) per message, µs; 0: no stamp.
+    const lat = [20, 5, 150, 400, 120, 130, 20];
+    const kernel = [15, 4, 30, 380, 100, 0, 16];
+    const s = samples(lat);
+    const r = analyseLane(W, { ...s, kernelLatencyNs: Float64Array.from(kernel, (k) => k * 1000) });
+    expect(r.outliers).toBe(5);
+    // 150 (kernel 30) and 120 (kernel 100 = λ_max, still in time): late in the receiver; 400
+    // (kernel 380): late on arrival; 130 without a stamp: unknown; 5: early.
+    expect(r.outlierCauses).toEqual({
+      early: 1,
+      late: 4,
+      lateInReceiver: 2,
+      lateOnArrival: 1,
+      lateUnknown: 1,
+    });
+    // Without kernel stamps (the js engine) every late one is unknown.
+    expect(analyseLane(W, s).outlierCauses).toEqual({
+      early: 1,
+      late: 4,
+      lateInReceiver: 0,
+      lateOnArrival: 0,
+      lateUnknown: 4,
+    });
+  });
+
   it('cuts the run into 100 ms windows with their own percentiles', () => {
     // 3000 messages 100 µs apart = 0.3 s: three windows; the second one is slower.
     const lat = Array.from({ length: 3000 }, (_, i) => (i >= 1000 && i < 2000 ? 50 : 20));
