@@ -313,7 +313,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   ENGINE();
   if (e->thread_started || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
   const int64_t SEC = 1000000000LL;
-  int64_t core, prio, lock, busy, inl, idle, spin, slice, brk, backup_core, backup_delay;
+  int64_t core, prio, lock, busy, inl, idle, spin, slice, brk, backup_core, backup_delay, backup_read;
   // A break of 0 would switch the FIFO breaks off; an hour-long one would stall close().
   if (!opt_i64(env, argv[1], "core", -1, -1, INT32_MAX, &core) ||
       !opt_i64(env, argv[1], "fifoPriority", 0, 0, 99, &prio) ||
@@ -324,7 +324,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
       !opt_i64(env, argv[1], "fifoSliceNs", 900000, 1, 10 * SEC, &slice) ||
       !opt_i64(env, argv[1], "fifoBreakNs", 100000, 1, SEC, &brk) ||
       !opt_i64(env, argv[1], "backupCore", -1, -1, INT32_MAX, &backup_core) ||
-      !opt_i64(env, argv[1], "backupDelayNs", 50000, 0, SEC, &backup_delay))
+      !opt_i64(env, argv[1], "backupDelayNs", 50000, 0, SEC, &backup_delay) ||
+      !opt_i64(env, argv[1], "backupReadNs", 0, 0, SEC, &backup_read))
     return throw_range(env, "native engine: a start option is not a finite number in its range");
   if (core >= CPU_SETSIZE || backup_core >= CPU_SETSIZE) return throw_errno(env, "sched_setaffinity", EINVAL);
   xl_options_t *o = &e->opt;
@@ -340,6 +341,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   o->backup_core = (int)backup_core;
   o->backup_delay_ns = backup_delay;
   e->tx_locking = backup_core >= 0;
+  // Reading is the application's in inline poll mode, and needs the backup thread.
+  o->backup_read_ns = backup_core >= 0 && !inl ? backup_read : 0;
+  e->rx_locking = o->backup_read_ns > 0;
   napi_value name;
   CHECK(napi_create_string_utf8(env, "xlane-native-engine", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &e->tsfn));
@@ -555,7 +559,7 @@ static napi_value js_layout(napi_env env) {
   L(RS_DROP_WRONG_SENDER); L(RS_DROP_STALE_EPOCH); L(RS_DROP_OVERSIZE); L(RS_DROP_OLD);
   L(RS_DROP_DUPLICATE); L(ENGINE_STATS_OFFSET);
   L(ES_RX_BATCHES); L(ES_JS_WAKEUPS); L(ES_HOST_DELAY_COUNT); L(ES_HOST_DELAY_SUM);
-  L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(ES_RING_FULL_DROPS); L(ES_BACKUP_RELEASES); L(TX_RING_OFFSET); L(TX_SLOTS);
+  L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(ES_RING_FULL_DROPS); L(ES_BACKUP_RELEASES); L(ES_BACKUP_READS); L(ES_RING_FULL_WAITS); L(TX_RING_OFFSET); L(TX_SLOTS);
   L(TX_SLOT_HEADER); L(TX_SLOT_BYTES); L(RX_RING_OFFSET); L(RX_SLOTS); L(RX_SLOT_HEADER);
   L(RX_SLOT_BYTES); L(RX_EVENT); L(LIVE_ALIVE); L(LIVE_SUSPECT); L(SHARED_BYTES);
 #undef L

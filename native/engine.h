@@ -92,6 +92,9 @@ typedef struct {
   // not released it (that thread's CPU stalled).
   int backup_core;
   int64_t backup_delay_ns;
+  // > 0: the backup thread also reads the socket when data waited in it at two of its checks this
+  // far apart and the engine thread made no pass in between (that thread's CPU stalled); 0: never.
+  int64_t backup_read_ns;
 } xl_options_t;
 
 typedef struct {
@@ -141,6 +144,9 @@ typedef struct xl_engine {
   // the same answer to "lock?".
   int tx_locking;
   pthread_mutex_t tx_lock;
+  // With a backup reader (opt.backup_read_ns) the engine thread runs each pass under loop_lock, as
+  // in inline poll mode: the backup thread may then take one pass's receive half. Fixed at start.
+  int rx_locking;
   pthread_t backup_thread;
   int backup_started;
   _Atomic int backup_tid; // 0 until the backup thread runs

@@ -278,7 +278,11 @@ int xl_receive_batch(xl_engine_t *e) {
   uint32_t room = space / XL_RX_SLOTS_PER_DATAGRAM;
   unsigned want = room < BATCH ? room : BATCH;
   if (e->n_watch > 0) want = BATCH;
-  if (want == 0) return 0;
+  if (want == 0) {
+    // Counted, so a receiver's late frames can be put down to its application when it is that.
+    xl_engine_stats(e)[XL_ES_RING_FULL_WAITS]++;
+    return 0;
+  }
   for (unsigned i = 0; i < want; i++) {
     iov[i].iov_base = bufs[i];
     iov[i].iov_len = RX_BUF;

@@ -204,16 +204,18 @@ static void *engine_main(void *arg) {
   int64_t defer_until = INT64_MIN; // a due break waits for this boundary to pass (INT64_MIN: none)
 
   const int inline_poll = o->inline_poll;
+  // Inline poll (the JS thread) or a backup reader (engine_backup.c) may run a pass too.
+  const int lock_pass = inline_poll || e->rx_locking;
   while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
     es[XL_ES_LOOPS]++;
-    if (inline_poll) pthread_mutex_lock(&e->loop_lock);
+    if (lock_pass) pthread_mutex_lock(&e->loop_lock);
     // Inline poll: the JS thread reads the socket (js_poll); this thread never competes for it.
     int got = inline_poll ? 0 : xl_receive_batch(e);
     xl_apply_control(e);
     int took = xl_drain_tx_ring(e);
     int64_t next_due = xl_release_due(e);
     int64_t next_watch = xl_watchdog(e);
-    if (inline_poll) pthread_mutex_unlock(&e->loop_lock);
+    if (lock_pass) pthread_mutex_unlock(&e->loop_lock);
     int64_t now = xl_mono_ns();
     if (got || took) last_activity = now;
 
@@ -224,9 +226,9 @@ static void *engine_main(void *arg) {
       // liveness deadline is checked at the top of the loop, after one more look at the socket.
       while (xl_mono_ns() < next_timer) {
       }
-      if (inline_poll) pthread_mutex_lock(&e->loop_lock);
+      if (lock_pass) pthread_mutex_lock(&e->loop_lock);
       xl_release_due(e);
-      if (inline_poll) pthread_mutex_unlock(&e->loop_lock);
+      if (lock_pass) pthread_mutex_unlock(&e->loop_lock);
       continue;
     }
     int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - o->spin_ns;

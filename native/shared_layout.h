@@ -74,6 +74,8 @@
 #define XL_ES_LOOPS 22          // engine loop iterations (liveness, diagnostics)
 #define XL_ES_RING_FULL_DROPS 23 // datagrams read with no delivery room (JS lagging, liveness watched)
 #define XL_ES_BACKUP_RELEASES 24 // heartbeat frames the backup clock released (engine thread late)
+#define XL_ES_BACKUP_READS 25   // socket reads the backup thread did (engine thread made no pass)
+#define XL_ES_RING_FULL_WAITS 26 // receive passes that left the socket unread: no delivery room (JS lagging)
 
 // Send ring: JS produces, the engine consumes. Slot: laneSlot, gen, ticket, length (int32), payload.
 #define XL_TX_RING_OFFSET (XL_ENGINE_STATS_OFFSET + XL_ENGINE_STAT_WORDS * 8)

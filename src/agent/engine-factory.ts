@@ -7,7 +7,7 @@ import type { AgentLog } from './log.js';
 
 export type { EngineKind };
 
-/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us, --backup-core). */
+/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us, --backup-core, --backup-read-us). */
 export interface EngineTuning {
   /** SCHED_FIFO priority of the native engine thread, or of the js engine's pacing worker. */
   fifoPriority?: number;
@@ -20,6 +20,9 @@ export interface EngineTuning {
   /** Native only: the backup clock's CPU, which sends the heartbeats the engine thread misses while
    * its own CPU is stalled (NativeEngineOptions.backupCore). */
   backupCore?: number;
+  /** Native only, with backupCore: the backup thread also reads a socket the engine thread left
+   * unread this long (µs) while its CPU is stalled (NativeEngineOptions.backupReadUs). */
+  backupReadUs?: number;
 }
 
 export function parseEngineKind(s: string): EngineKind {
@@ -32,6 +35,7 @@ export function parseEngineTuning(o: {
   receive?: string;
   spinUs?: string;
   backupCore?: string;
+  backupReadUs?: string;
 }): EngineTuning {
   const t: EngineTuning = {};
   if (o.fifo !== undefined) {
@@ -62,6 +66,20 @@ export function parseEngineTuning(o: {
       throw new XlaneError('XL_ERR_VALIDATION', `--backup-core must be a CPU number, not "${o.backupCore}"`);
     t.backupCore = c;
   }
+  if (o.backupReadUs !== undefined) {
+    const us = Number(o.backupReadUs);
+    if (!/^\d+$/.test(o.backupReadUs) || us < 10 || us > 1_000_000)
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `--backup-read-us must be 10..1000000 µs, not "${o.backupReadUs}"`,
+      );
+    if (t.backupCore === undefined)
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        '--backup-read-us needs --backup-core: the backup thread reads',
+      );
+    t.backupReadUs = us;
+  }
   return t;
 }
 
@@ -72,6 +90,7 @@ export function createEngine(kind: EngineKind, log: AgentLog, tuning: EngineTuni
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
       ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
       ...(tuning.backupCore !== undefined ? { backupCore: tuning.backupCore } : {}),
+      ...(tuning.backupReadUs !== undefined ? { backupReadUs: tuning.backupReadUs } : {}),
     },
     js: {
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),

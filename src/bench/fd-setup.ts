@@ -13,6 +13,7 @@ import { FD_PAYLOAD_BYTES } from '../fd/group-service.js';
 import { failureTimeoutNs } from '../fd/timeout.js';
 import type { TestbedState } from '../testbed/state.js';
 import type { TopologySpec } from '../topology/spec.js';
+import { backupCores } from './backup-cores.js';
 import { PeerProcess, peerCommand } from './engine-peer-process.js';
 import type { FdPeerConfig, FdPeerReply, FdPeerRequest } from './fd-peer-protocol.js';
 import type { FdBenchOptions, FdBenchRecord } from './fd-types.js';
@@ -40,12 +41,6 @@ export interface Allocation {
   timeouts: Map<string, Map<string, number>>;
   lanes: FdBenchRecord['lanes'];
   hostBounds: FdBenchRecord['hostBounds'];
-}
-
-/** --backup: member i's engine thread on CPU i mod n, its backup clock on the next CPU, so the
- * engines and their backups spread over the machine and no backup shares its engine's CPU. */
-export function backupCores(member: number, cpuCount: number): { core: number; backupCore: number } {
-  return { core: member % cpuCount, backupCore: (member + 1) % cpuCount };
 }
 
 export function peerConfig(

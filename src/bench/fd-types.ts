@@ -22,7 +22,7 @@ export interface FdBenchOptions {
   /** Spin margin before a boundary or deadline (µs; unset: the engine's default, 30). */
   spinUs?: number;
   /** Native engine: each member's engine thread pinned, with a backup clock on another CPU
-   * (fd-setup.ts backupCores; NativeEngineOptions.backupCore). */
+   * (backup-cores.ts; NativeEngineOptions.backupCore). */
   backup?: boolean;
   /** 'ring': one bulk TCP flow from every member to the next, so every egress port is saturated. */
   bulk: 'ring' | 'none';

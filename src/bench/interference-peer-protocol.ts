@@ -13,6 +13,10 @@ export interface InterferencePeerConfig {
   receive?: NativeReceiveMode;
   fifoPriority?: number;
   core?: number;
+  /** Native: a backup thread on this CPU releases late heartbeats and, with backupReadUs, reads a
+   * socket the engine thread left unread (NativeEngineOptions). */
+  backupCore?: number;
+  backupReadUs?: number;
   address: string;
   port: number;
   /** Most frames one recording keeps per lane (preallocated: nothing is allocated per frame). */
@@ -35,6 +39,16 @@ export type InterferencePeerRequest =
   | { op: 'collect'; tag: string }
   | { op: 'progress' }
   | { op: 'stop' };
+
+/** What a native engine counted during the recording (engineStats() differences). */
+export interface PeerEngineStats {
+  /** Receive passes that left the socket unread: the delivery ring was full (the application lagged). */
+  ringFullWaits: number;
+  /** Socket reads its backup thread did (bench --backup). */
+  backupReads: number;
+  /** Heartbeat frames its backup thread released. */
+  backupReleases: number;
+}
 
 export interface RecordedLane {
   lane: string;
@@ -60,7 +74,7 @@ export type InterferencePeerReply =
   | { op: 'configure' }
   | { op: 'feed'; sent: number }
   | { op: 'record' }
-  | { op: 'collect'; lanes: RecordedLane[] }
+  | { op: 'collect'; lanes: RecordedLane[]; stats?: PeerEngineStats }
   | { op: 'progress'; lanes: ProgressLane[] }
   | { op: 'stop' }
   | { op: 'error'; code: string; message: string };

@@ -9,6 +9,7 @@ import { runCalibration } from '../agent/host-bounds/calibrate.js';
 import { describe, hostLatencyRequest } from '../agent/host-bounds/measure.js';
 import { deriveHostBounds } from '../agent/host-bounds/statistics.js';
 import { createJsEngine } from '../engine/js/engine.js';
+import { NativeEngine } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
 import type { DeliveryView, Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
@@ -18,6 +19,7 @@ import type {
   InterferencePeerConfig,
   InterferencePeerReply,
   InterferencePeerRequest,
+  PeerEngineStats,
   ProgressLane,
   RecordedLane,
 } from './interference-peer-protocol.js';
@@ -58,6 +60,8 @@ function createEngine(cfg: InterferencePeerConfig): Engine {
   const native = createNativeEngine({
     receive: cfg.receive ?? 'blocking',
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
+    ...(cfg.backupCore !== undefined ? { backupCore: cfg.backupCore } : {}),
+    ...(cfg.backupReadUs !== undefined ? { backupReadUs: cfg.backupReadUs } : {}),
   });
   if (!native.engine)
     throw new XlaneError('XL_ERR_INTERNAL', `native engine unavailable in the peer: ${native.reason}`);
@@ -87,6 +91,12 @@ async function main(): Promise<void> {
   engine.onDelivery(record);
   const lostOf = (lane: string) => engine.counters().lanes.find((l) => l.laneId === lane)?.lost ?? 0;
   let senders: string[] = [];
+  const statsNow = (): PeerEngineStats | undefined => {
+    if (!(engine instanceof NativeEngine)) return undefined;
+    const s = engine.engineStats();
+    return { ringFullWaits: s.ringFullWaits, backupReads: s.backupReads, backupReleases: s.backupReleases };
+  };
+  let statsAtRecord: PeerEngineStats | undefined;
   let periodNs = 0;
 
   const handle = async (req: InterferencePeerRequest): Promise<InterferencePeerReply> => {
@@ -127,6 +137,7 @@ async function main(): Promise<void> {
           l.mark = 0;
           l.lostAtStart = lostOf(l.lane);
         }
+        statsAtRecord = statsNow();
         recording = true;
         return { op: 'record' };
       case 'collect': {
@@ -142,7 +153,17 @@ async function main(): Promise<void> {
           writeFileSync(file, buf);
           out.push({ lane: l.lane, count: n, lost: lostOf(l.lane) - l.lostAtStart, file });
         }
-        return { op: 'collect', lanes: out };
+        const now = statsNow();
+        const from = statsAtRecord;
+        const stats =
+          now && from
+            ? {
+                ringFullWaits: now.ringFullWaits - from.ringFullWaits,
+                backupReads: now.backupReads - from.backupReads,
+                backupReleases: now.backupReleases - from.backupReleases,
+              }
+            : undefined;
+        return { op: 'collect', lanes: out, ...(stats ? { stats } : {}) };
       }
       case 'progress': {
         const out: ProgressLane[] = [];

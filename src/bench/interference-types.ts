@@ -87,6 +87,9 @@ export interface InterferenceRunDetail extends Omit<InterferenceRunSummary, 'lan
    * included); absent with --fifo (no such class). At least the lanes' frames, when they carry
    * the express DSCP. */
   bottleneckExpressPackets?: number;
+  /** The receiving host's native engine during the recording (absent for the js engine and in
+   * older records): passes that left the socket unread for want of delivery room, backup reads. */
+  receiverEngine?: { ringFullWaits: number; backupReads: number };
 }
 
 export interface AllocationLane {

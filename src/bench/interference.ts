@@ -26,6 +26,7 @@ import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js'
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { onExitSignal } from '../util/exit-signals.js';
+import { backupCores } from './backup-cores.js';
 import { cpuShares, readCpuTimes } from './cpu-share.js';
 import { PeerProcess, peerCommand } from './engine-peer-process.js';
 import type { NativeReceiveMode } from './engine-peer-protocol.js';
@@ -51,6 +52,10 @@ import type {
 
 type Peer = PeerProcess<InterferencePeerRequest, InterferencePeerReply>;
 
+/** --backup: how long data may wait in a socket, with no pass of its engine thread, before the
+ * backup thread reads it. Well under the lanes' windows (hundreds of µs), at one look per 100 µs. */
+const BACKUP_READ_US = 100;
+
 export interface InterferenceOptions {
   topologyFile: string;
   runsDir: string;
@@ -64,6 +69,12 @@ export interface InterferenceOptions {
   engine: 'js' | 'native';
   receive: NativeReceiveMode;
   fifoPriority?: number;
+  /** Native: each host's engine pinned, with a backup thread on the next CPU that releases late
+   * heartbeats and reads a socket its engine thread left unread for BACKUP_READ_US (backup-cores.ts). */
+  backup?: boolean;
+  /** The receiving host's application (the peer's JS thread, which drains the engine's delivery
+   * ring and records) at SCHED_FIFO this priority: below the engine threads, above iperf3. */
+  appFifoPriority?: number;
   feed: FeedMode;
   /** Parallel TCP streams per bulk flow (one flow from each sender to the receiver). */
   bulkStreams: number;
@@ -111,6 +122,10 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     // SCHED_FIFO: an engine thread that wakes for a frame or a boundary preempts iperf3 and the rest
     // at once; it never spins flat out (sleep-then-spin, blocking receive), so RT throttling stays away.
     fifoPriority: 10,
+    // The receiving application too (the peer's JS thread, event-driven, never spinning): at
+    // SCHED_OTHER it lost its CPU to iperf3 for 10+ ms, its delivery ring filled, and the engine
+    // left frames in the socket meanwhile (receiverEngine.ringFullWaits; p99.9 7-10 ms, not 0.2).
+    appFifoPriority: 5,
     feed: 'heartbeat',
     bulkStreams: 1,
     hostBounds: 'measure',
@@ -124,6 +139,9 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   for (const h of [...o.senders, o.receiver]) if (!hosts.has(h)) bad.push(`unknown host ${h}`);
   if (o.senders.includes(o.receiver)) bad.push('the receiver cannot also be a sender');
   if (o.senders.length === 0) bad.push('at least one sender');
+  const app = o.appFifoPriority;
+  if (app !== undefined && !(Number.isInteger(app) && app >= 1 && app <= 98))
+    bad.push('the application priority must be an integer in [1, 98]');
   if (!(o.seconds >= 1 && o.seconds <= 600)) bad.push('seconds must be in [1, 600]');
   if (!(o.periodNs >= 10_000 && o.periodNs <= 1e9)) bad.push('period must be in [10 µs, 1 s]');
   if (!(Number.isInteger(o.payloadBytes) && o.payloadBytes >= 1 && o.payloadBytes <= 1418))
@@ -361,7 +379,7 @@ async function runMode(
   try {
     const port = spec.expressPort ?? 7400;
     const hosts = [...o.senders, o.receiver];
-    for (const host of hosts) {
+    for (const [i, host] of hosts.entries()) {
       const a = state.plan.addresses.find((x) => x.host === host)!;
       const cfg: InterferencePeerConfig = {
         testbed: name,
@@ -369,12 +387,16 @@ async function runMode(
         engine: o.engine,
         receive: o.receive,
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        ...(o.backup && o.engine === 'native'
+          ? { ...backupCores(i, cpus().length), backupReadUs: BACKUP_READ_US }
+          : {}),
         address: a.address,
         port,
         capacity: Math.ceil(((o.seconds + 2) * 1e9) / o.periodNs) + 1000,
         sampleDir,
       };
-      peers.push(await startPeer(a.ns, host, cfg));
+      const appFifo = host === o.receiver ? o.appFifoPriority : undefined;
+      peers.push(await startPeer(a.ns, host, cfg, appFifo));
     }
     const byHost = new Map(hosts.map((h, i) => [h, peers[i]!]));
     const receiver = byHost.get(o.receiver)!;
@@ -471,9 +493,18 @@ async function runMode(
         engine: o.engine,
         ...(o.engine === 'native' ? { receive: o.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        ...(o.backup && o.engine === 'native' ? { backup: true, backupReadUs: BACKUP_READ_US } : {}),
         feed: o.feed,
       },
       ...(expressPackets !== undefined ? { bottleneckExpressPackets: expressPackets } : {}),
+      ...(collected.stats
+        ? {
+            receiverEngine: {
+              ringFullWaits: collected.stats.ringFullWaits,
+              backupReads: collected.stats.backupReads,
+            },
+          }
+        : {}),
     };
   } finally {
     down();
@@ -496,9 +527,16 @@ function bottleneckExpressPackets(plan: TestbedPlan, receiver: string): number |
   return classSentPackets(text, classid);
 }
 
-async function startPeer(ns: string, host: string, cfg: InterferencePeerConfig): Promise<Peer> {
+async function startPeer(
+  ns: string,
+  host: string,
+  cfg: InterferencePeerConfig,
+  appFifo?: number,
+): Promise<Peer> {
   const { argv, cwd } = peerCommand('interference-peer');
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv, JSON.stringify(cfg)], {
+  // The whole process starts under SCHED_FIFO; its engine thread then sets its own priority.
+  const rt = appFifo !== undefined ? ['chrt', '-f', String(appFifo)] : [];
+  const child = spawn('ip', ['netns', 'exec', ns, ...rt, ...argv, JSON.stringify(cfg)], {
     cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -532,8 +570,11 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
-      `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}.`,
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `, each host pinned with a backup thread on the next CPU: late heartbeats, and reads of a socket left unread ${BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
+      `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}` +
+      (o.appFifoPriority !== undefined
+        ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`
+        : '; the receiving application at SCHED_OTHER.'),
   ];
   const cpu = runs
     .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))
@@ -570,6 +611,13 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
       const note = lateNote(r.mode, l);
       if (note) notes.push(note);
     }
+    const e = r.receiverEngine;
+    if (e && (e.ringFullWaits > 0 || e.backupReads > 0))
+      notes.push(
+        `${r.mode}: ${o.receiver}'s engine left its socket unread ${e.ringFullWaits} times because the ` +
+          'receiving application had not drained its delivery ring (frames late in the receiver include these), ' +
+          `and its backup thread read it ${e.backupReads} times.`,
+      );
   }
   const cut = outliersNote(runs);
   if (cut) notes.push(cut);

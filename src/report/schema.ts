@@ -72,6 +72,7 @@ const RunDetail = Type.Object({
   bulk: Type.Array(Type.Object({ tSec: Seconds, mbps: Type.Number({ minimum: 0 }) })),
   engine: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
   bottleneckExpressPackets: Type.Optional(Count),
+  receiverEngine: Type.Optional(Type.Object({ ringFullWaits: Count, backupReads: Count })),
   linkMbps: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   cpuShare: Type.Optional(Type.Object({ busy: Fraction, steal: Fraction })),
 });

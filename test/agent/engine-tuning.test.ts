@@ -44,6 +44,14 @@ describe('parseEngineTuning', () => {
       expect(codeOf(() => parseEngineTuning({ spinUs }))).toBe('XL_ERR_VALIDATION');
     for (const backupCore of ['-1', 'one', '1.5', '5000'])
       expect(codeOf(() => parseEngineTuning({ backupCore }))).toBe('XL_ERR_VALIDATION');
+    for (const backupReadUs of ['5', 'x', '1.5', '2000000'])
+      expect(codeOf(() => parseEngineTuning({ backupCore: '1', backupReadUs }))).toBe('XL_ERR_VALIDATION');
+    // The backup thread is the reader: no backup CPU, no reading.
+    expect(codeOf(() => parseEngineTuning({ backupReadUs: '100' }))).toBe('XL_ERR_VALIDATION');
+    expect(parseEngineTuning({ backupCore: '1', backupReadUs: '100' })).toEqual({
+      backupCore: 1,
+      backupReadUs: 100,
+    });
   });
 });
 

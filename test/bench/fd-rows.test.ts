@@ -1,8 +1,8 @@
 // The bench-fd peers' suspicion rows (binary collect files) and the pure parts of its cross traffic.
 import { describe, expect, it } from 'vitest';
+import { backupCores } from '../../src/bench/backup-cores.js';
 import { coverageOf, meanMbps, ringFlows } from '../../src/bench/fd-bulk.js';
 import { readRows, SuspicionRows } from '../../src/bench/fd-rows.js';
-import { backupCores } from '../../src/bench/fd-setup.js';
 
 describe('SuspicionRows', () => {
   it('round-trips rows through bytes, grows past its first chunk, and empties on take()', () => {

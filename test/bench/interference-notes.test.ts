@@ -1,7 +1,12 @@
 // Outlier times are kept only for the first FIRST_OUTLIERS of a lane; the record must say so when
 // that cut anything, or the report's dots would pass for all of them.
 import { describe, expect, it } from 'vitest';
-import { lateNote, outliersNote } from '../../src/bench/interference.js';
+import {
+  defaultInterferenceOptions,
+  lateNote,
+  outliersNote,
+  validateInterference,
+} from '../../src/bench/interference.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
 import { W } from './lane-window.js';
@@ -53,5 +58,19 @@ describe('lateNote', () => {
       "express h1-h2: 2 messages over λ_max (100 µs): 1 reached h2's kernel within λ_max and were late in its host " +
         "(softirq → engine → application); 1 were already late on arrival (h1's host or the network).",
     );
+  });
+});
+
+describe('validateInterference', () => {
+  it('takes the default options and refuses an application priority out of 1..98', async () => {
+    const { loadTopologyFile } = await import('../../src/topology/load.js');
+    const spec = loadTopologyFile(new URL('../../examples/testbed-3.yaml', import.meta.url).pathname);
+    const o = { ...defaultInterferenceOptions(), command: 'test' };
+    expect(o.appFifoPriority).toBe(5);
+    expect(() => validateInterference(o, spec)).not.toThrow();
+    for (const bad of [0, 99, 2.5])
+      expect(() => validateInterference({ ...o, appFifoPriority: bad }, spec)).toThrow(
+        /application priority/,
+      );
   });
 });

@@ -44,11 +44,14 @@ if (load.ok) {
   runEngineConformance('native busy-poll', () => createNativeEngine().engine!);
   runEngineConformance('native blocking', () => createNativeEngine({ receive: 'blocking' }).engine!);
   runEngineConformance('native poll (application thread polls)', polled);
-  // The backup clock shares the sender lanes with the engine thread under a lock: every rule holds
-  // with it too (it steps in whenever the engine thread is 50 µs late, which a loaded machine is).
+  // The backup thread shares the sender lanes with the engine thread under a lock, and its reader
+  // takes receive passes under the loop lock: every rule holds with both (they step in whenever
+  // the engine thread is 50 µs late, or made no pass for 20 µs with data waiting: often, here).
   runEngineConformance(
-    'native blocking with a backup clock',
-    () => createNativeEngine({ receive: 'blocking', backupCore: allowedCpus().at(-1)! }).engine!,
+    'native blocking with a backup clock and reader',
+    () =>
+      createNativeEngine({ receive: 'blocking', backupCore: allowedCpus().at(-1)!, backupReadUs: 20 })
+        .engine!,
   );
 } else {
   describe('engine conformance: native', () => {

@@ -71,5 +71,48 @@ describe.skipIf(skipReason !== '')(`a native receiver whose JS thread stalls ${s
 
     expect(events.filter((e) => e.state === 'suspect')).toEqual([]);
     expect(b.engine.engineStats().ringFullDrops).toBeGreaterThan(1_000);
+    // It never stopped reading for want of room.
+    expect(b.engine.engineStats().ringFullWaits).toBe(0);
+  }, 20_000);
+
+  it('without a liveness watch it leaves the datagrams in the socket, and counts each such pass', async () => {
+    const a = await started();
+    const b = await started();
+    let delivered = 0;
+    b.engine.onDelivery(() => {
+      delivered++;
+    });
+    b.engine.setReceiver({
+      laneId: 'L2',
+      wireId: 2,
+      epoch: 1,
+      senderAddress: LO,
+      maxPayloadBytes: 64,
+      lambdaMinNs: 0,
+      lambdaMaxNs: 60e9,
+      heartbeat: { deliver: true },
+    });
+    a.engine.setSender({
+      laneId: 'L2',
+      wireId: 2,
+      epoch: 1,
+      maxPayloadBytes: 64,
+      minPeriodNs: 100_000,
+      policy: 'reject',
+      dscp: 46,
+      priority: 0,
+      srcPort: 0,
+      destinations: [{ host: 'b', address: LO, port: b.port }],
+      heartbeat: { incarnation: 1 },
+    });
+    await waitFor(() => delivered > 10, 'deliveries');
+    expect(b.engine.engineStats().ringFullWaits).toBe(0);
+    // ~5,000 heartbeats against a ring of ~340 deliveries: the ring fills, the engine waits.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    const after = delivered;
+    await waitFor(() => delivered > after + 20, 'deliveries again');
+    const s = b.engine.engineStats();
+    expect(s.ringFullWaits).toBeGreaterThan(0);
+    expect(s.ringFullDrops).toBe(0);
   }, 20_000);
 });

@@ -20,6 +20,7 @@ interface AgentCliOptions {
   receive?: string;
   spinUs?: string;
   backupCore?: string;
+  backupReadUs?: string;
   core?: string;
   socket?: string;
   iface?: string;
@@ -58,6 +59,10 @@ export function register(program: Command): void {
     .option(
       '--backup-core <n>',
       "native engine: a backup clock on this CPU sends the heartbeats the engine thread misses while its CPU is stalled (a VM's vCPU preemption; another CPU than --core's)",
+    )
+    .option(
+      '--backup-read-us <us>',
+      'native engine, with --backup-core: the backup thread also reads the socket when data waited this long (µs) with no pass of the engine thread (its CPU stalled)',
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
     .option(

@@ -19,6 +19,8 @@ interface InterferenceCli {
   engine: string;
   receive: string;
   fifo?: string;
+  backup?: boolean;
+  appFifo: string;
   feed: string;
   streams: string;
   hostBounds: string;
@@ -47,6 +49,15 @@ export function registerInterferenceBench(bench: Command): void {
       '--fifo <prio>',
       'native engine thread at SCHED_FIFO priority (1..99; 0: SCHED_OTHER)',
       String(d.fifoPriority),
+    )
+    .option(
+      '--app-fifo <prio>',
+      "the receiving application (the peer's JS thread, which drains the delivery ring) at SCHED_FIFO this priority; 0: SCHED_OTHER",
+      String(d.appFifoPriority ?? 0),
+    )
+    .option(
+      '--backup',
+      'native: each host pinned, with a backup thread on the next CPU that sends late heartbeats and reads a socket its engine thread left unread for 100 µs',
     )
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
@@ -79,6 +90,8 @@ export function registerInterferenceBench(bench: Command): void {
           engine: oneOf('engine', o.engine, ['js', 'native'] as const),
           receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
           ...(o.fifo !== undefined && num('fifo', o.fifo) > 0 ? { fifoPriority: num('fifo', o.fifo) } : {}),
+          ...(o.backup ? { backup: true } : {}),
+          ...(num('app-fifo', o.appFifo) > 0 ? { appFifoPriority: num('app-fifo', o.appFifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
           hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),

@@ -53,6 +53,10 @@ export interface SharedLayout {
   ES_RING_FULL_DROPS: number;
   /** Absent in addons built before the backup clock. */
   ES_BACKUP_RELEASES?: number;
+  /** Absent in addons built before the backup reader. */
+  ES_BACKUP_READS?: number;
+  /** Absent in addons built before it was counted. */
+  ES_RING_FULL_WAITS?: number;
   TX_RING_OFFSET: number;
   TX_SLOTS: number;
   TX_SLOT_HEADER: number;
@@ -96,6 +100,7 @@ export interface NativeStartOptions {
   /** The backup clock's CPU (-1: none) and how long after a boundary it steps in. */
   backupCore?: number;
   backupDelayNs?: number;
+  backupReadNs?: number;
 }
 
 export interface SocketOptions {

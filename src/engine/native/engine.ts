@@ -55,6 +55,11 @@ export interface NativeEngineOptions {
    * wake-up a period per engine; it should be another CPU than the engine thread's. */
   backupCore?: number;
   backupDelayUs?: number;
+  /** With backupCore: the backup thread also reads the socket when data has waited in it at two of
+   * its looks this far apart (µs) with no pass of the engine thread in between — that thread's CPU
+   * stalled. One look per interval (a wake-up and a poll()). Unset: it never reads. Not with
+   * receive 'poll', where the application reads. */
+  backupReadUs?: number;
 }
 
 const RECEIVE_MODES: readonly string[] = ['busy-poll', 'blocking', 'poll'];
@@ -89,6 +94,11 @@ export function validateNativeEngineOptions(o: NativeEngineOptions): void {
   range('fifoBreakUs', o.fifoBreakUs, 1, 100_000);
   range('backupCore', o.backupCore, 0, 1023, true);
   range('backupDelayUs', o.backupDelayUs, 0, 1_000_000);
+  range('backupReadUs', o.backupReadUs, 10, 1_000_000);
+  if (o.backupReadUs !== undefined && o.backupCore === undefined)
+    errors.push('backupReadUs needs backupCore: the backup thread is the one that reads');
+  if (o.backupReadUs !== undefined && o.receive === 'poll')
+    errors.push("backupReadUs does not apply to receive 'poll': the application's thread reads there");
   const slice = o.fifoSliceUs ?? 900;
   const brk = o.fifoBreakUs ?? 100;
   if (errors.length === 0 && brk * 19 < slice)
@@ -113,6 +123,11 @@ export interface NativeEngineStats {
   ringFullDrops: number;
   /** Heartbeat frames the backup clock released because the engine thread had not (backupCore). */
   backupReleases: number;
+  /** Socket reads the backup thread did because the engine thread made no pass (backupReadUs). */
+  backupReads: number;
+  /** Receive passes that left the socket unread because the delivery ring had no room: the
+   * application (JS) had not drained it, and datagrams waited in the socket meanwhile. */
+  ringFullWaits: number;
 }
 
 interface SenderLane extends FrontLane {
@@ -236,6 +251,7 @@ export class NativeEngine implements Engine {
           fifoBreakNs: (o.fifoBreakUs ?? 100) * 1000,
           backupCore: o.backupCore ?? -1,
           backupDelayNs: (o.backupDelayUs ?? 50) * 1000,
+          backupReadNs: (o.backupReadUs ?? 0) * 1000,
         },
         () => drain.drain(),
       );
@@ -293,6 +309,8 @@ export class NativeEngine implements Engine {
       loops: b.engineStat(L.ES_LOOPS),
       ringFullDrops: b.engineStat(L.ES_RING_FULL_DROPS),
       backupReleases: L.ES_BACKUP_RELEASES === undefined ? 0 : b.engineStat(L.ES_BACKUP_RELEASES),
+      backupReads: L.ES_BACKUP_READS === undefined ? 0 : b.engineStat(L.ES_BACKUP_READS),
+      ringFullWaits: L.ES_RING_FULL_WAITS === undefined ? 0 : b.engineStat(L.ES_RING_FULL_WAITS),
     };
   }
 
