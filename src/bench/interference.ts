@@ -69,8 +69,8 @@ export interface InterferenceOptions {
   engine: 'js' | 'native';
   receive: NativeReceiveMode;
   fifoPriority?: number;
-  /** Native: each host's engine pinned, with a backup thread on the next CPU that releases late
-   * heartbeats and reads a socket its engine thread left unread for BACKUP_READ_US (backup-cores.ts). */
+  /** Native: the receiving host's engine pinned, with a backup thread on the next CPU that reads a
+   * socket its engine thread left unread for BACKUP_READ_US (and releases late heartbeats). */
   backup?: boolean;
   /** The receiving host's application (the peer's JS thread, which drains the engine's delivery
    * ring and records) at SCHED_FIFO this priority: below the engine threads, above iperf3. */
@@ -126,6 +126,10 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     // SCHED_OTHER it lost its CPU to iperf3 for 10+ ms, its delivery ring filled, and the engine
     // left frames in the socket meanwhile (receiverEngine.ringFullWaits; p99.9 7-10 ms, not 0.2).
     appFifoPriority: 5,
+    // The receiver's engine pinned, with a backup reader on the other CPU: its late frames were
+    // late in the receiving host (outlierCauses), and the reader cut the messages over 500 µs by
+    // about 4× (docs/native-engine.md, "The backup reader").
+    backup: true,
     feed: 'heartbeat',
     bulkStreams: 1,
     hostBounds: 'measure',
@@ -379,7 +383,7 @@ async function runMode(
   try {
     const port = spec.expressPort ?? 7400;
     const hosts = [...o.senders, o.receiver];
-    for (const [i, host] of hosts.entries()) {
+    for (const host of hosts) {
       const a = state.plan.addresses.find((x) => x.host === host)!;
       const cfg: InterferencePeerConfig = {
         testbed: name,
@@ -387,8 +391,10 @@ async function runMode(
         engine: o.engine,
         receive: o.receive,
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
-        ...(o.backup && o.engine === 'native'
-          ? { ...backupCores(i, cpus().length), backupReadUs: BACKUP_READ_US }
+        // Only the receiver's: the late frames are late there (outlierCauses), and every backup
+        // thread costs 10,000 wake-ups a second on CPUs the hosts share.
+        ...(o.backup && o.engine === 'native' && host === o.receiver
+          ? { ...backupCores(0, cpus().length), backupReadUs: BACKUP_READ_US }
           : {}),
         address: a.address,
         port,
@@ -493,7 +499,7 @@ async function runMode(
         engine: o.engine,
         ...(o.engine === 'native' ? { receive: o.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
-        ...(o.backup && o.engine === 'native' ? { backup: true, backupReadUs: BACKUP_READ_US } : {}),
+        ...(o.backup && o.engine === 'native' ? { receiverBackupReadUs: BACKUP_READ_US } : {}),
         feed: o.feed,
       },
       ...(expressPackets !== undefined ? { bottleneckExpressPackets: expressPackets } : {}),
@@ -570,7 +576,7 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `, each host pinned with a backup thread on the next CPU: late heartbeats, and reads of a socket left unread ${BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}` +
       (o.appFifoPriority !== undefined
         ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`

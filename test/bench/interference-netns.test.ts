@@ -96,6 +96,11 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
         expect(c.late + c.early).toBe(l.outliers);
         expect(c.lateInReceiver + c.lateOnArrival + c.lateUnknown).toBe(c.late);
         if (!native) continue;
+        // The receiver's engine counted what its application and its backup reader did.
+        expect(run.receiverEngine).toMatchObject({
+          ringFullWaits: expect.any(Number),
+          backupReads: expect.any(Number),
+        });
         const unstamped = s.kernel.filter((k) => !(k > 0)).length;
         const afterDelivery = s.kernel.filter((k, i) => k > s.latency[i]!).length;
         expect({ unstamped, afterDelivery }, `${run.mode} ${l.lane}`).toEqual({

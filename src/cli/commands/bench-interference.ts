@@ -19,7 +19,7 @@ interface InterferenceCli {
   engine: string;
   receive: string;
   fifo?: string;
-  backup?: boolean;
+  backup: boolean;
   appFifo: string;
   feed: string;
   streams: string;
@@ -56,8 +56,8 @@ export function registerInterferenceBench(bench: Command): void {
       String(d.appFifoPriority ?? 0),
     )
     .option(
-      '--backup',
-      'native: each host pinned, with a backup thread on the next CPU that sends late heartbeats and reads a socket its engine thread left unread for 100 µs',
+      '--no-backup',
+      'native: no backup reader for the receiver (by default its engine is pinned, with a backup thread on the other CPU that reads the socket the engine thread left unread for 100 µs)',
     )
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
@@ -90,7 +90,7 @@ export function registerInterferenceBench(bench: Command): void {
           engine: oneOf('engine', o.engine, ['js', 'native'] as const),
           receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
           ...(o.fifo !== undefined && num('fifo', o.fifo) > 0 ? { fifoPriority: num('fifo', o.fifo) } : {}),
-          ...(o.backup ? { backup: true } : {}),
+          backup: o.backup,
           ...(num('app-fifo', o.appFifo) > 0 ? { appFifoPriority: num('app-fifo', o.appFifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
