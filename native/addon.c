@@ -523,20 +523,9 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
 // the realtime read bracketed by two monotonic reads, the tightest of a few tries. Node itself reads
 // the realtime clock only in whole ms, which costs the JS measurement a wait for the next ms.
 static napi_value js_realtime_offset(napi_env env, napi_callback_info info) {
-  int64_t best_gap = INT64_MAX, best = 0;
-  for (int i = 0; i < 5; i++) {
-    struct timespec a, r, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    clock_gettime(CLOCK_REALTIME, &r);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    int64_t ma = (int64_t)a.tv_sec * 1000000000LL + a.tv_nsec;
-    int64_t mb = (int64_t)b.tv_sec * 1000000000LL + b.tv_nsec;
-    int64_t rt = (int64_t)r.tv_sec * 1000000000LL + r.tv_nsec;
-    if (mb - ma < best_gap) {
-      best_gap = mb - ma;
-      best = rt - (ma + (mb - ma) / 2);
-    }
-  }
+  (void)info;
+  int64_t best_gap = 0;
+  int64_t best = xl_realtime_offset(5, &best_gap);
   napi_value out, offset, uncertainty;
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_create_bigint_int64(env, best, &offset));

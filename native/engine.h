@@ -166,6 +166,10 @@ typedef struct xl_rx_scratch {
 #define XL_RX_INDEX_SIZE 4096
 
 int64_t xl_mono_ns(void);
+// CLOCK_REALTIME − CLOCK_MONOTONIC (ns): the realtime read bracketed by two monotonic reads, the
+// tightest of `tries` (a preemption between two plain reads would shift the offset by its length);
+// *gap_ns (if given) gets that bracket's width, twice the offset's uncertainty.
+int64_t xl_realtime_offset(int tries, int64_t *gap_ns);
 int xl_engine_start_thread(xl_engine_t *e);
 void xl_engine_stop_thread(xl_engine_t *e);
 void xl_engine_wake(xl_engine_t *e);

@@ -240,26 +240,8 @@ int64_t xl_watchdog(xl_engine_t *e) {
   return next;
 }
 
-static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec; }
-
-// The realtime clock read between two monotonic reads, and the tightest of three tries: a thread
-// preempted between two plain reads would shift every stamp of the batch by the preemption.
-static int64_t realtime_minus_monotonic(void) {
-  int64_t best_gap = INT64_MAX, offset = 0;
-  for (int k = 0; k < 3; k++) {
-    struct timespec m0, r, m1;
-    clock_gettime(CLOCK_MONOTONIC, &m0);
-    clock_gettime(CLOCK_REALTIME, &r);
-    clock_gettime(CLOCK_MONOTONIC, &m1);
-    int64_t gap = ts_ns(&m1) - ts_ns(&m0);
-    if (gap < best_gap) {
-      best_gap = gap;
-      offset = ts_ns(&r) - (ts_ns(&m0) + gap / 2);
-    }
-    if (gap < 1000) break;
-  }
-  return offset;
-}
+// Once per batch with stamps: a shifted offset would shift every stamp of the batch.
+static int64_t realtime_minus_monotonic(void) { return xl_realtime_offset(3, NULL); }
 
 int xl_receive_batch(xl_engine_t *e) {
   uint8_t(*bufs)[RX_BUF] = e->rx_scratch->bufs;

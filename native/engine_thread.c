@@ -41,6 +41,25 @@ int64_t xl_mono_ns(void) {
   return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec; }
+
+int64_t xl_realtime_offset(int tries, int64_t *gap_ns) {
+  int64_t best_gap = INT64_MAX, offset = 0;
+  for (int k = 0; k < tries; k++) {
+    struct timespec m0, r, m1;
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    int64_t gap = ts_ns(&m1) - ts_ns(&m0);
+    if (gap < best_gap) {
+      best_gap = gap;
+      offset = ts_ns(&r) - (ts_ns(&m0) + gap / 2);
+    }
+  }
+  if (gap_ns) *gap_ns = best_gap;
+  return offset;
+}
+
 void xl_engine_wake(xl_engine_t *e) {
   uint64_t one = 1;
   ssize_t r = write(e->event_fd, &one, sizeof one);

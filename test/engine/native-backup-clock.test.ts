@@ -2,37 +2,19 @@
 // SCHED_FIFO 99 busy loop pinned to the engine thread's CPU for 120 ms stands in for a hypervisor
 // that stops that vCPU (docs/fd.md): without a backup the lane goes silent and its receiver suspects
 // the sender; with the backup on the other CPU the frames keep coming and nobody is suspected.
-import { spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { arrivalNs } from '../../src/engine/arrival.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import type { LivenessEvent } from '../../src/engine/types.js';
 import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
-import { allowedCpus, nativeEngine, skipReason, taskField } from './native-helpers.js';
+import { allowedCpus, hogCpu, nativeEngine, stallSkipReason, taskField } from './native-helpers.js';
 
 const LO = '127.0.0.1';
 const PERIOD_NS = 5_000_000;
 const TIMEOUT_NS = 40_000_000;
 const HOG_MS = 120;
 const cpus = allowedCpus();
-const hasTools = ['taskset', 'chrt'].every((t) => spawnSync('which', [t]).status === 0);
-const why =
-  skipReason ||
-  (process.getuid?.() !== 0 ? '(needs root for SCHED_FIFO)' : '') ||
-  (cpus.length < 2 ? '(needs two CPUs)' : '') ||
-  (hasTools ? '' : '(needs taskset and chrt)');
-
-/** Runs a SCHED_FIFO 99 busy loop on `cpu` for `ms` (it ends by itself); resolves when it exited. */
-function hog(cpu: number, ms: number): Promise<void> {
-  const loop = `const end = Date.now() + ${ms}; while (Date.now() < end) {}`;
-  const child = spawn('taskset', ['-c', String(cpu), 'chrt', '-f', '99', process.execPath, '-e', loop], {
-    stdio: 'ignore',
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', () => resolve());
-  });
-}
+const why = stallSkipReason(cpus);
 
 describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
   const open: NativeEngine[] = [];
@@ -67,7 +49,7 @@ describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
     tx.setSender(heartbeatSender(rxPort, { wireId: 3, periodNs: PERIOD_NS, dscp: 46 }));
     await waitFor(() => arrivals.length >= 10, 'heartbeats');
     const from = arrivals.length;
-    await hog(engineCpu, HOG_MS);
+    await hogCpu(engineCpu, HOG_MS);
     await new Promise((r) => setTimeout(r, 100));
     let maxGapNs = 0;
     for (let i = from; i < arrivals.length; i++)

@@ -3,36 +3,18 @@
 // hypervisor that stops that vCPU: without a backup the frames wait in the socket for the whole
 // stall (their host delay, kernel stamp → engine, grows to ~120 ms); with the backup reading from
 // the other CPU they are taken within a few of its looks.
-import { spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { validateNativeEngineOptions } from '../../src/engine/native/engine.js';
 import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
-import { allowedCpus, nativeEngine, skipReason } from './native-helpers.js';
+import { allowedCpus, hogCpu, nativeEngine, stallSkipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
 const PERIOD_NS = 2_000_000;
 const HOG_MS = 120;
 const READ_US = 200;
 const cpus = allowedCpus();
-const hasTools = ['taskset', 'chrt'].every((t) => spawnSync('which', [t]).status === 0);
-const why =
-  skipReason ||
-  (process.getuid?.() !== 0 ? '(needs root for SCHED_FIFO)' : '') ||
-  (cpus.length < 2 ? '(needs two CPUs)' : '') ||
-  (hasTools ? '' : '(needs taskset and chrt)');
-
-/** Runs a SCHED_FIFO 99 busy loop on `cpu` for `ms` (it ends by itself); resolves when it exited. */
-function hog(cpu: number, ms: number): Promise<void> {
-  const loop = `const end = Date.now() + ${ms}; while (Date.now() < end) {}`;
-  const child = spawn('taskset', ['-c', String(cpu), 'chrt', '-f', '99', process.execPath, '-e', loop], {
-    stdio: 'ignore',
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', () => resolve());
-  });
-}
+const why = stallSkipReason(cpus);
 
 describe('backupReadUs options', () => {
   it('needs a backup CPU, and not the application-polled mode', () => {
@@ -80,7 +62,7 @@ describe.skipIf(why !== '')(`the native backup reader ${why}`, () => {
     tx.setSender(heartbeatSender(rxPort, { wireId: 3, periodNs: PERIOD_NS, dscp: 46 }));
     await waitFor(() => hostDelays.length >= 10, 'heartbeats');
     const from = hostDelays.length;
-    await hog(engineCpu, HOG_MS);
+    await hogCpu(engineCpu, HOG_MS);
     await new Promise((r) => setTimeout(r, 50));
     const during = hostDelays.slice(from);
     return { rx, frames: during.length, maxHostDelayNs: Math.max(...during) };

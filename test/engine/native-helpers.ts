@@ -1,5 +1,6 @@
 // Plumbing for the native engine's own tests: the addon (or why it is missing), and the kernel's
 // view of the engine thread read from /proc.
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import type { NativeEngine, NativeEngineOptions } from '../../src/engine/native/engine.js';
@@ -40,4 +41,29 @@ export function allowedCpus(): number[] {
     for (let c = a!; c <= (b ?? a!); c++) out.push(c);
   }
   return out;
+}
+
+const hasStallTools = ['taskset', 'chrt'].every((t) => spawnSync('which', [t]).status === 0);
+
+/** Why the CPU-stall tests (a SCHED_FIFO 99 loop on one CPU standing in for a hypervisor that
+ * stops that vCPU) cannot run here; '' when they can. */
+export function stallSkipReason(cpus: number[]): string {
+  return (
+    skipReason ||
+    (process.getuid?.() !== 0 ? '(needs root for SCHED_FIFO)' : '') ||
+    (cpus.length < 2 ? '(needs two CPUs)' : '') ||
+    (hasStallTools ? '' : '(needs taskset and chrt)')
+  );
+}
+
+/** Runs a SCHED_FIFO 99 busy loop on `cpu` for `ms` (it ends by itself); resolves when it exited. */
+export function hogCpu(cpu: number, ms: number): Promise<void> {
+  const loop = `const end = Date.now() + ${ms}; while (Date.now() < end) {}`;
+  const child = spawn('taskset', ['-c', String(cpu), 'chrt', '-f', '99', process.execPath, '-e', loop], {
+    stdio: 'ignore',
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
 }

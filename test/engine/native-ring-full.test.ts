@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import type { LivenessEvent, ReceiverSpec, SenderSpec } from '../../src/engine/types.js';
-import { freeUdpPort, waitFor } from './helpers.js';
+import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
 import { nativeEngine, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -87,24 +87,12 @@ describe.skipIf(skipReason !== '')(`a native receiver whose JS thread stalls ${s
       wireId: 2,
       epoch: 1,
       senderAddress: LO,
-      maxPayloadBytes: 64,
+      maxPayloadBytes: 0,
       lambdaMinNs: 0,
       lambdaMaxNs: 60e9,
       heartbeat: { deliver: true },
     });
-    a.engine.setSender({
-      laneId: 'L2',
-      wireId: 2,
-      epoch: 1,
-      maxPayloadBytes: 64,
-      minPeriodNs: 100_000,
-      policy: 'reject',
-      dscp: 46,
-      priority: 0,
-      srcPort: 0,
-      destinations: [{ host: 'b', address: LO, port: b.port }],
-      heartbeat: { incarnation: 1 },
-    });
+    a.engine.setSender(heartbeatSender(b.port, { laneId: 'L2', wireId: 2, periodNs: 100_000, dscp: 46 }));
     await waitFor(() => delivered > 10, 'deliveries');
     expect(b.engine.engineStats().ringFullWaits).toBe(0);
     // ~5,000 heartbeats against a ring of ~340 deliveries: the ring fills, the engine waits.
