@@ -52,10 +52,6 @@ import type {
 
 type Peer = PeerProcess<InterferencePeerRequest, InterferencePeerReply>;
 
-/** --backup: how long data may wait in a socket, with no pass of its engine thread, before the
- * backup thread reads it. Well under the lanes' windows (hundreds of µs), at one look per 100 µs. */
-const BACKUP_READ_US = 100;
-
 export interface InterferenceOptions {
   topologyFile: string;
   runsDir: string;
@@ -70,8 +66,11 @@ export interface InterferenceOptions {
   receive: NativeReceiveMode;
   fifoPriority?: number;
   /** Native: the receiving host's engine pinned, with a backup thread on the next CPU that reads a
-   * socket its engine thread left unread for BACKUP_READ_US (and releases late heartbeats). */
+   * socket its engine thread left unread for backupReadUs (and releases late heartbeats). */
   backup?: boolean;
+  /** How long data may wait in the receiver's socket, with no pass of its engine thread, before
+   * the backup reads it (one look per interval). */
+  backupReadUs?: number;
   /** The receiving host's application (the peer's JS thread, which drains the engine's delivery
    * ring and records) at SCHED_FIFO this priority: below the engine threads, above iperf3. */
   appFifoPriority?: number;
@@ -127,9 +126,10 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     // left frames in the socket meanwhile (receiverEngine.ringFullWaits; p99.9 7-10 ms, not 0.2).
     appFifoPriority: 5,
     // The receiver's engine pinned, with a backup reader on the other CPU: its late frames were
-    // late in the receiving host (outlierCauses), and the reader cut the messages over 500 µs by
-    // about 4× (docs/native-engine.md, "The backup reader").
+    // late in the receiving host (outlierCauses), and the reader at 50 µs cut the messages over
+    // 500 µs per run from a median of 154 to 15 (docs/native-engine.md, "The backup reader").
     backup: true,
+    backupReadUs: 50,
     feed: 'heartbeat',
     bulkStreams: 1,
     hostBounds: 'measure',
@@ -143,6 +143,9 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   for (const h of [...o.senders, o.receiver]) if (!hosts.has(h)) bad.push(`unknown host ${h}`);
   if (o.senders.includes(o.receiver)) bad.push('the receiver cannot also be a sender');
   if (o.senders.length === 0) bad.push('at least one sender');
+  const read = o.backupReadUs;
+  if (read !== undefined && !(read >= 10 && read <= 1_000_000))
+    bad.push('backup read interval must be 10..1000000 µs');
   const app = o.appFifoPriority;
   if (app !== undefined && !(Number.isInteger(app) && app >= 1 && app <= 98))
     bad.push('the application priority must be an integer in [1, 98]');
@@ -394,7 +397,7 @@ async function runMode(
         // Only the receiver's: the late frames are late there (outlierCauses), and every backup
         // thread costs 10,000 wake-ups a second on CPUs the hosts share.
         ...(o.backup && o.engine === 'native' && host === o.receiver
-          ? { ...backupCores(0, cpus().length), backupReadUs: BACKUP_READ_US }
+          ? { ...backupCores(0, cpus().length), backupReadUs: o.backupReadUs ?? 50 }
           : {}),
         address: a.address,
         port,
@@ -499,7 +502,7 @@ async function runMode(
         engine: o.engine,
         ...(o.engine === 'native' ? { receive: o.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
-        ...(o.backup && o.engine === 'native' ? { receiverBackupReadUs: BACKUP_READ_US } : {}),
+        ...(o.backup && o.engine === 'native' ? { receiverBackupReadUs: o.backupReadUs ?? 50 } : {}),
         feed: o.feed,
       },
       ...(expressPackets !== undefined ? { bottleneckExpressPackets: expressPackets } : {}),
@@ -576,7 +579,7 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${o.backupReadUs ?? 50} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}` +
       (o.appFifoPriority !== undefined
         ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`

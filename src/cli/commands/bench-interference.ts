@@ -20,6 +20,7 @@ interface InterferenceCli {
   receive: string;
   fifo?: string;
   backup: boolean;
+  backupReadUs: string;
   appFifo: string;
   feed: string;
   streams: string;
@@ -54,6 +55,11 @@ export function registerInterferenceBench(bench: Command): void {
       '--app-fifo <prio>',
       "the receiving application (the peer's JS thread, which drains the delivery ring) at SCHED_FIFO this priority; 0: SCHED_OTHER",
       String(d.appFifoPriority ?? 0),
+    )
+    .option(
+      '--backup-read-us <us>',
+      "the receiver's backup reader: how long data may wait in the socket with no pass of the engine thread",
+      String(d.backupReadUs),
     )
     .option(
       '--no-backup',
@@ -91,6 +97,7 @@ export function registerInterferenceBench(bench: Command): void {
           receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
           ...(o.fifo !== undefined && num('fifo', o.fifo) > 0 ? { fifoPriority: num('fifo', o.fifo) } : {}),
           backup: o.backup,
+          backupReadUs: num('backup-read-us', o.backupReadUs),
           ...(num('app-fifo', o.appFifo) > 0 ? { appFifoPriority: num('app-fifo', o.appFifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
