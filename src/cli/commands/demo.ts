@@ -106,6 +106,10 @@ async function provingGround(o: DemoCliOptions, seconds: number): Promise<void> 
     });
     view.stop();
     console.log(`\n${interferenceTable(r.output)}`);
+    if (r.output.targets.atLeast100kMessagesPerLane === false)
+      console.log(
+        `(${seconds} s per mode is a demo: the 100,000-message target needs the full run, \`xlane bench interference\`, 12 s per mode.)`,
+      );
     // Loaded on use: Plot and linkedom add to the start-up of every other command.
     const { writeReport } = await import('../../report/write.js');
     const report = writeReport(r.runDir);
