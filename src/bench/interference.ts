@@ -52,6 +52,10 @@ import type {
 
 type Peer = PeerProcess<InterferencePeerRequest, InterferencePeerReply>;
 
+/** The receiver's backup reader looks at its socket this often (µs): at 100 µs 2.6 times as many
+ * messages per run still went over 500 µs as at 50 (docs/benchmarks.md, ninth session). */
+const DEFAULT_BACKUP_READ_US = 50;
+
 export interface InterferenceOptions {
   topologyFile: string;
   runsDir: string;
@@ -129,7 +133,7 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     // late in the receiving host (outlierCauses), and the reader at 50 µs cut the messages over
     // 500 µs per run from a median of 154 to 15 (docs/native-engine.md, "The backup reader").
     backup: true,
-    backupReadUs: 50,
+    backupReadUs: DEFAULT_BACKUP_READ_US,
     feed: 'heartbeat',
     bulkStreams: 1,
     hostBounds: 'measure',
@@ -397,7 +401,7 @@ async function runMode(
         // Only the receiver's: the late frames are late there (outlierCauses), and every backup
         // thread costs 10,000 wake-ups a second on CPUs the hosts share.
         ...(o.backup && o.engine === 'native' && host === o.receiver
-          ? { ...backupCores(0, cpus().length), backupReadUs: o.backupReadUs ?? 50 }
+          ? { ...backupCores(0, cpus().length), backupReadUs: o.backupReadUs ?? DEFAULT_BACKUP_READ_US }
           : {}),
         address: a.address,
         port,
@@ -502,7 +506,9 @@ async function runMode(
         engine: o.engine,
         ...(o.engine === 'native' ? { receive: o.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
-        ...(o.backup && o.engine === 'native' ? { receiverBackupReadUs: o.backupReadUs ?? 50 } : {}),
+        ...(o.backup && o.engine === 'native'
+          ? { receiverBackupReadUs: o.backupReadUs ?? DEFAULT_BACKUP_READ_US }
+          : {}),
         feed: o.feed,
       },
       ...(expressPackets !== undefined ? { bottleneckExpressPackets: expressPackets } : {}),
@@ -579,7 +585,7 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${o.backupReadUs ?? 50} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${o.backupReadUs ?? DEFAULT_BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}` +
       (o.appFifoPriority !== undefined
         ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`

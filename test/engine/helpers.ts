@@ -13,6 +13,23 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/** The receiving end of heartbeatSender: delivered, from loopback, a window nothing misses;
+ * `timeoutNs` adds a liveness watch. */
+export function heartbeatReceiver(
+  o: { laneId?: string; wireId?: number; timeoutNs?: number } = {},
+): ReceiverSpec {
+  return {
+    laneId: o.laneId ?? 'HB',
+    wireId: o.wireId ?? 7,
+    epoch: 1,
+    senderAddress: '127.0.0.1',
+    maxPayloadBytes: 0,
+    lambdaMinNs: 0,
+    lambdaMaxNs: 60e9,
+    heartbeat: { deliver: true, ...(o.timeoutNs !== undefined ? { timeoutNs: o.timeoutNs } : {}) },
+  };
+}
+
 /** A heartbeat lane (incarnation 1, no payload) to one loopback port. */
 export function heartbeatSender(
   port: number,

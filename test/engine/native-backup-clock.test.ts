@@ -6,8 +6,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { arrivalNs } from '../../src/engine/arrival.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import type { LivenessEvent } from '../../src/engine/types.js';
-import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
-import { allowedCpus, hogCpu, nativeEngine, stallSkipReason, taskField } from './native-helpers.js';
+import { freeUdpPort, heartbeatReceiver, heartbeatSender, waitFor } from './helpers.js';
+import {
+  allowedCpus,
+  hogCpu,
+  nativeEngine,
+  stallSkipReason,
+  startPinned,
+  taskField,
+} from './native-helpers.js';
 
 const LO = '127.0.0.1';
 const PERIOD_NS = 5_000_000;
@@ -24,28 +31,19 @@ describe.skipIf(why !== '')(`the native backup clock ${why}`, () => {
 
   async function stalledSender(backup: boolean) {
     const [engineCpu, otherCpu] = [cpus[0]!, cpus[1]!];
-    const rx = nativeEngine({ receive: 'blocking' });
-    const tx = nativeEngine({ receive: 'blocking', ...(backup ? { backupCore: otherCpu } : {}) });
-    open.push(rx, tx);
-    const rxPort = await freeUdpPort();
-    await rx.start({ bindAddress: LO, port: rxPort, core: otherCpu });
-    await tx.start({ bindAddress: LO, port: await freeUdpPort(), core: engineCpu });
+    const { engine: rx, port: rxPort } = await startPinned(open, { receive: 'blocking' }, otherCpu);
+    const { engine: tx } = await startPinned(
+      open,
+      { receive: 'blocking', ...(backup ? { backupCore: otherCpu } : {}) },
+      engineCpu,
+    );
     const events: LivenessEvent[] = [];
     const arrivals: number[] = [];
     rx.onLiveness((e) => events.push({ ...e }));
     rx.onDelivery((d) => {
       arrivals.push(arrivalNs(d));
     });
-    rx.setReceiver({
-      laneId: 'HB',
-      wireId: 3,
-      epoch: 1,
-      senderAddress: LO,
-      maxPayloadBytes: 0,
-      lambdaMinNs: 0,
-      lambdaMaxNs: 60e9,
-      heartbeat: { deliver: true, timeoutNs: TIMEOUT_NS },
-    });
+    rx.setReceiver(heartbeatReceiver({ wireId: 3, timeoutNs: TIMEOUT_NS }));
     tx.setSender(heartbeatSender(rxPort, { wireId: 3, periodNs: PERIOD_NS, dscp: 46 }));
     await waitFor(() => arrivals.length >= 10, 'heartbeats');
     const from = arrivals.length;

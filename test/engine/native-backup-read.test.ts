@@ -6,10 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { validateNativeEngineOptions } from '../../src/engine/native/engine.js';
-import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
-import { allowedCpus, hogCpu, nativeEngine, stallSkipReason } from './native-helpers.js';
+import { heartbeatReceiver, heartbeatSender, waitFor } from './helpers.js';
+import { allowedCpus, hogCpu, stallSkipReason, startPinned } from './native-helpers.js';
 
-const LO = '127.0.0.1';
 const PERIOD_NS = 2_000_000;
 const HOG_MS = 120;
 const READ_US = 200;
@@ -35,30 +34,18 @@ describe.skipIf(why !== '')(`the native backup reader ${why}`, () => {
 
   async function stalledReceiver(backup: boolean) {
     const [engineCpu, otherCpu] = [cpus[0]!, cpus[1]!];
-    const rx = nativeEngine({
-      receive: 'blocking',
-      ...(backup ? { backupCore: otherCpu, backupReadUs: READ_US } : {}),
-    });
-    const tx = nativeEngine({ receive: 'blocking' });
-    open.push(rx, tx);
-    const rxPort = await freeUdpPort();
-    await rx.start({ bindAddress: LO, port: rxPort, core: engineCpu });
-    await tx.start({ bindAddress: LO, port: await freeUdpPort(), core: otherCpu });
+    const { engine: rx, port: rxPort } = await startPinned(
+      open,
+      { receive: 'blocking', ...(backup ? { backupCore: otherCpu, backupReadUs: READ_US } : {}) },
+      engineCpu,
+    );
+    const { engine: tx } = await startPinned(open, { receive: 'blocking' }, otherCpu);
     // Host delay of each frame: kernel receive stamp → the engine's read (by either thread).
     const hostDelays: number[] = [];
     rx.onDelivery((d) => {
       hostDelays.push(d.receivedNs - d.kernelReceivedNs!);
     });
-    rx.setReceiver({
-      laneId: 'HB',
-      wireId: 3,
-      epoch: 1,
-      senderAddress: LO,
-      maxPayloadBytes: 0,
-      lambdaMinNs: 0,
-      lambdaMaxNs: 60e9,
-      heartbeat: { deliver: true },
-    });
+    rx.setReceiver(heartbeatReceiver({ wireId: 3 }));
     tx.setSender(heartbeatSender(rxPort, { wireId: 3, periodNs: PERIOD_NS, dscp: 46 }));
     await waitFor(() => hostDelays.length >= 10, 'heartbeats');
     const from = hostDelays.length;

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import type { NativeEngine, NativeEngineOptions } from '../../src/engine/native/engine.js';
 import { createNativeEngine } from '../../src/engine/native/select.js';
+import { freeUdpPort } from './helpers.js';
 
 export const nativeLoad = loadNativeAddon();
 export const skipReason = nativeLoad.ok ? '' : `the native addon is not built: ${nativeLoad.reason}`;
@@ -66,4 +67,18 @@ export function hogCpu(cpu: number, ms: number): Promise<void> {
     child.on('error', reject);
     child.on('exit', () => resolve());
   });
+}
+
+/** A native engine started on a free loopback port, pinned to `core`; kept in `open` so the
+ * test's afterEach closes it. */
+export async function startPinned(
+  open: NativeEngine[],
+  opts: NativeEngineOptions,
+  core: number,
+): Promise<{ engine: NativeEngine; port: number }> {
+  const engine = nativeEngine(opts);
+  open.push(engine);
+  const port = await freeUdpPort();
+  await engine.start({ bindAddress: '127.0.0.1', port, core });
+  return { engine, port };
 }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import type { LivenessEvent, ReceiverSpec, SenderSpec } from '../../src/engine/types.js';
-import { freeUdpPort, heartbeatSender, waitFor } from './helpers.js';
+import { freeUdpPort, heartbeatReceiver, heartbeatSender, waitFor } from './helpers.js';
 import { nativeEngine, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -82,16 +82,7 @@ describe.skipIf(skipReason !== '')(`a native receiver whose JS thread stalls ${s
     b.engine.onDelivery(() => {
       delivered++;
     });
-    b.engine.setReceiver({
-      laneId: 'L2',
-      wireId: 2,
-      epoch: 1,
-      senderAddress: LO,
-      maxPayloadBytes: 0,
-      lambdaMinNs: 0,
-      lambdaMaxNs: 60e9,
-      heartbeat: { deliver: true },
-    });
+    b.engine.setReceiver(heartbeatReceiver({ laneId: 'L2', wireId: 2 }));
     a.engine.setSender(heartbeatSender(b.port, { laneId: 'L2', wireId: 2, periodNs: 100_000, dscp: 46 }));
     await waitFor(() => delivered > 10, 'deliveries');
     expect(b.engine.engineStats().ringFullWaits).toBe(0);
