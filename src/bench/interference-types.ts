@@ -20,6 +20,9 @@ export interface LaneLatencySummary {
   p50Us: number;
   p99Us: number;
   p999Us: number;
+  /** p99.99: the tightest λ_max that would have kept 99.99 % of the messages within (absent in
+   * older records). */
+  p9999Us?: number;
   maxUs: number;
   /** Fraction of delivered messages with λ_min ≤ latency ≤ λ_max. */
   withinBound: number;
@@ -33,6 +36,10 @@ export interface LaneLatencySummary {
   outlierCauses?: OutlierCauses;
   /** λ_max ÷ measured p99.9: how much slack the promise has (1 = exact, ≥ 1 is kept). */
   tightness: number;
+  /** p99.99 ÷ p99.9: the tightness of the tightest λ_max that keeps 99.99 % within on this run.
+   * Above 5 no promise could have met both issue-5 targets (tightness ≤ 5, ≥ 99.99 % within).
+   * Absent in older records. */
+  tightnessFloor?: number;
 }
 
 /** The outliers of a lane split by where they lost their time, from the receiving kernel's stamp. */

@@ -38,7 +38,7 @@ import type {
   ProgressLane,
 } from './interference-peer-protocol.js';
 import { analyseLane, FIRST_OUTLIERS, type LaneWindow } from './interference-stats.js';
-import { judgeTargets } from './interference-targets.js';
+import { judgeTargets, TARGETS } from './interference-targets.js';
 import type {
   AllocationLane,
   AllocationPort,
@@ -47,6 +47,7 @@ import type {
   InterferenceOutput,
   InterferenceRecord,
   InterferenceRunDetail,
+  InterferenceRunSummary,
   LaneLatencySummary,
 } from './interference-types.js';
 
@@ -634,6 +635,8 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
           `and its backup thread read it ${e.backupReads} times.`,
       );
   }
+  const floor = tightnessFloorNote(runs);
+  if (floor) notes.push(floor);
   const cut = outliersNote(runs);
   if (cut) notes.push(cut);
   return notes;
@@ -653,6 +656,29 @@ export function lateNote(mode: InterferenceMode, l: LaneLatencySummary): string 
     c.lateUnknown > 0 ? `${c.lateUnknown} without a kernel stamp (js engine)` : '',
   ].filter(Boolean);
   return `${mode} ${l.name}: ${c.late} messages over λ_max (${l.boundUs} µs): ${parts.join('; ')}.`;
+}
+
+/** What the two targets on the promise (≥ 99.99 % within, tightness ≤ 5) allowed together on these
+ * runs: a λ_max below a lane's p99.99 breaks the first, one above 5 × p99.9 the second. */
+export function tightnessFloorNote(runs: readonly InterferenceRunSummary[]): string | undefined {
+  const lanes = runs
+    .filter((r) => r.mode !== 'fifo')
+    .flatMap((r) =>
+      r.lanes
+        .filter((l) => l.tightnessFloor !== undefined && Number.isFinite(l.tightnessFloor))
+        .map((l) => ({ mode: r.mode, l })),
+    );
+  if (lanes.length === 0) return undefined;
+  const over = lanes.filter(({ l }) => l.tightnessFloor! > TARGETS.tightness);
+  const list = lanes
+    .map(({ mode, l }) => `${mode} ${l.name} p99.99 ${l.p9999Us} µs = ${l.tightnessFloor} × p99.9`)
+    .join('; ');
+  return (
+    `the tightest λ_max that keeps 99.99 % within is the lane's p99.99 (${list}): ` +
+    (over.length === 0
+      ? `a promise between p99.99 and ${TARGETS.tightness} × p99.9 would have met both targets on every lane.`
+      : `${over.map(({ mode, l }) => `${mode} ${l.name}`).join(', ')} had p99.99 above ${TARGETS.tightness} × p99.9, so no promise could have met both targets there.`)
+  );
 }
 
 /** The report draws `firstOutliers` as dots: without this, a fifo run's thousands of outliers would

@@ -77,8 +77,11 @@ interface TableLane {
   p50Us: number | null;
   p99Us: number | null;
   p999Us: number | null;
+  p9999Us?: number | null;
   maxUs: number | null;
   withinBound: number | null;
+  tightness?: number | null;
+  tightnessFloor?: number | null;
   messages: number;
   lost: number;
 }
@@ -96,6 +99,12 @@ function withinText(l: TableLane): string {
     : '–';
 }
 
+function tightnessText(l: TableLane): string {
+  const r = (v: number | null | undefined) => (v != null && Number.isFinite(v) ? v.toFixed(2) : '–');
+  const floor = l.tightnessFloor;
+  return floor != null && Number.isFinite(floor) ? `${r(l.tightness)} (${r(floor)})` : r(l.tightness);
+}
+
 export function interferenceTable(out: TableInput): string {
   const t = new Table({
     head: [
@@ -106,8 +115,10 @@ export function interferenceTable(out: TableInput): string {
       'p50',
       'p99',
       'p99.9',
+      'p99.99',
       'max',
       'within',
+      'tightness (floor)',
       'messages',
       'lost',
     ],
@@ -122,8 +133,10 @@ export function interferenceTable(out: TableInput): string {
         fmt(l.p50Us),
         fmt(l.p99Us),
         fmt(l.p999Us),
+        fmt(l.p9999Us ?? null),
         fmt(l.maxUs),
         withinText(l),
+        tightnessText(l),
         l.messages,
         l.lost,
       ]);

@@ -85,7 +85,8 @@ ${meta(record)}
 <h2>Summary</h2>
 ${summaryTable(runs)}
 <p class="dim">within bound: share of delivered messages with λ_min ≤ latency ≤ λ_max (rounded down; 100% only
-when none missed). tightness: λ_max ÷ p99.9 (below 1× the promise was broken at p99.9). no messages: the
+when none missed). tightness: λ_max ÷ p99.9 (below 1× the promise was broken at p99.9); its floor, p99.99 ÷ p99.9, is the
+tightness of the tightest λ_max that would still have kept 99.99% of that run’s messages within. no messages: the
 lane received nothing in that run, so it has no latency figures (—) and no curve.</p>
 ${targetsTable(record)}
 <h2>Latency distributions</h2>

@@ -18,6 +18,9 @@ const Seconds = Type.Number({ description: 'seconds since the run started' });
  * JSON.stringify writes NaN as null. The report reads them as "no messages", never as 0. */
 export const NO_DATA_FIELDS = ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'withinBound', 'tightness'] as const;
 type NoDataField = (typeof NO_DATA_FIELDS)[number];
+/** The same, among the fields older records do not have. */
+export const OPTIONAL_NO_DATA_FIELDS = ['p9999Us', 'tightnessFloor'] as const;
+type OptionalNoDataField = (typeof OPTIONAL_NO_DATA_FIELDS)[number];
 
 function orNoData<T extends TSchema>(figure: T, what: string) {
   return Type.Union([figure, Type.Null()], { description: `${what}, or null for a lane without messages` });
@@ -39,6 +42,7 @@ const laneSummaryFields = {
   p50Us: orNoData(Us, 'a latency in µs (≥ 0)'),
   p99Us: orNoData(Us, 'a latency in µs (≥ 0)'),
   p999Us: orNoData(Us, 'a latency in µs (≥ 0)'),
+  p9999Us: Type.Optional(orNoData(Us, 'a latency in µs (≥ 0)')),
   maxUs: orNoData(Us, 'a latency in µs (≥ 0)'),
   withinBound: orNoData(Fraction, 'a fraction between 0 and 1'),
   messages: Count,
@@ -54,6 +58,7 @@ const laneSummaryFields = {
     }),
   ),
   tightness: orNoData(Type.Number({ minimum: 0 }), 'a ratio (≥ 0)'),
+  tightnessFloor: Type.Optional(orNoData(Type.Number({ minimum: 0 }), 'a ratio (≥ 0)')),
 };
 
 const LaneDetail = Type.Object({
@@ -137,8 +142,10 @@ export const InterferenceRecordSchema = Type.Object({
 // The contract as the file holds it: the bench's in-memory record types these figures `number`
 // (NaN included), the file has null in their place. Derived from the contract, not written out, so
 // the check below still catches any other drift.
-type Saved<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
-export type SavedLaneDetail = Saved<LaneLatencyDetail, NoDataField>;
+type Saved<T, K extends keyof T, O extends keyof T> = Omit<T, K | O> & { [P in K]: T[P] | null } & {
+  [P in O]?: Exclude<T[P], undefined> | null;
+};
+export type SavedLaneDetail = Saved<LaneLatencyDetail, NoDataField, OptionalNoDataField>;
 export type SavedRunDetail = Omit<InterferenceRunDetail, 'lanes'> & { lanes: SavedLaneDetail[] };
 /** What `xlane report` draws: a validated interference.json. The bench's InterferenceRecord fits. */
 export type SavedRecord = Omit<InterferenceRecord, 'runs'> & { runs: SavedRunDetail[] };

@@ -68,6 +68,7 @@ export function summaryTable(runs: LabelledRun[]): string {
     { head: 'p50 µs', numeric: true },
     { head: 'p99 µs', numeric: true },
     { head: 'p99.9 µs', numeric: true },
+    { head: 'p99.99 µs', numeric: true },
     { head: 'max µs', numeric: true },
     { head: 'λ_max µs', numeric: true },
     { head: 'within bound', numeric: true },
@@ -99,13 +100,21 @@ export function summaryTable(runs: LabelledRun[]): string {
         fmtUs(l.p50Us),
         fmtUs(l.p99Us),
         fmtUs(l.p999Us),
+        fmtUs(l.p9999Us ?? null),
         { html: fmtUs(l.maxUs), cls: judged(l.maxUs, (v) => v <= l.boundUs) },
         fmtUs(l.boundUs),
         // A lane that delivered nothing kept no promise: said in words, in red, not as a bare dash.
         l.messages > 0
           ? { html: fmtPercent(l.withinBound), cls: judged(l.withinBound, (v) => v >= 1) }
           : { html: 'no messages', cls: 'miss' },
-        { html: fmtRatio(l.tightness), cls: judged(l.tightness, (v) => v >= 1) === 'miss' ? 'miss' : '' },
+        {
+          html:
+            fmtRatio(l.tightness) +
+            (l.tightnessFloor != null
+              ? ` <span class="dim nowrap">(floor ${fmtRatio(l.tightnessFloor)})</span>`
+              : ''),
+          cls: judged(l.tightness, (v) => v >= 1) === 'miss' ? 'miss' : '',
+        },
         fmtCount(l.messages),
         { html: fmtCount(l.lost), cls: l.lost > 0 ? 'miss' : '' },
         { html: fmtCount(l.outliers), cls: l.outliers > 0 ? 'miss' : '' },

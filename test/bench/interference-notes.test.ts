@@ -5,6 +5,7 @@ import {
   defaultInterferenceOptions,
   lateNote,
   outliersNote,
+  tightnessFloorNote,
   validateInterference,
 } from '../../src/bench/interference.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
@@ -72,5 +73,35 @@ describe('validateInterference', () => {
       expect(() => validateInterference({ ...o, appFifoPriority: bad }, spec)).toThrow(
         /application priority/,
       );
+  });
+});
+
+describe('tightnessFloorNote', () => {
+  // 20,000 messages at 20 µs but for 20 at 100 µs (p99.9) and 10 at `tail` µs (p99.99 and above).
+  function tailRun(mode: InterferenceRunDetail['mode'], tail: number): InterferenceRunDetail {
+    const n = 20_000;
+    const receivedNs = new Float64Array(n).map((_, i) => i * 100_000);
+    const latencyNs = new Float64Array(n).fill(20_000);
+    for (let i = 0; i < 30; i++) latencyNs[50 + i * 600] = (i < 20 ? 100 : tail) * 1000;
+    const lane = analyseLane(W, { receivedNs, latencyNs, count: n, lost: 0, startNs: 0 });
+    return { mode, bulkMbps: 0, lanes: [lane], seconds: 2, startedAt: '', bulk: [], engine: {} };
+  }
+
+  it('says a promise could have met both targets when every p99.99 is within 5 × p99.9', () => {
+    const note = tightnessFloorNote([tailRun('idle', 300), tailRun('express', 450)]);
+    expect(note).toMatch(/idle h1-h2 p99.99 300 µs = 3 × p99.9; express h1-h2 p99.99 450 µs = 4.5 × p99.9/);
+    expect(note).toMatch(/would have met both targets on every lane/);
+  });
+
+  it('names the lanes whose tail made the two targets exclusive, and ignores fifo', () => {
+    const note = tightnessFloorNote([tailRun('idle', 300), tailRun('express', 800), tailRun('fifo', 5000)]);
+    expect(note).toMatch(/express h1-h2 had p99.99 above 5 × p99.9, so no promise could have met both/);
+    expect(note).not.toMatch(/fifo/);
+  });
+
+  it('says nothing for records without the figure', () => {
+    const r = tailRun('idle', 300);
+    const { tightnessFloor: _, ...older } = r.lanes[0]!;
+    expect(tightnessFloorNote([{ ...r, lanes: [older] }])).toBeUndefined();
   });
 });

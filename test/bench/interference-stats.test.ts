@@ -65,6 +65,19 @@ describe('analyseLane', () => {
     });
   });
 
+  it('p99.99 is the tightest λ_max that keeps 99.99 % within; its ratio to p99.9 is the floor of the tightness', () => {
+    // 20,000 messages: 19,970 at 20 µs, 20 at 100 µs (p99.9), 8 at 300 µs (p99.99), 2 at 2 ms.
+    const lat = Array.from({ length: 20_000 }, () => 20);
+    for (let i = 0; i < 30; i++) lat[100 + i * 600] = i < 20 ? 100 : i < 28 ? 300 : 2000;
+    const r = analyseLane({ ...W, lambdaMaxNs: 900_000 }, samples(lat));
+    expect([r.p999Us, r.p9999Us, r.maxUs]).toEqual([100, 300, 2000]);
+    expect(r.tightness).toBe(9);
+    expect(r.tightnessFloor).toBe(3);
+    // A promise at p99.99 keeps exactly the two 2 ms messages out: 99.99 % within.
+    expect(analyseLane({ ...W, lambdaMaxNs: 300_000 }, samples(lat)).withinBound).toBe(0.9999);
+    expect(analyseLane({ ...W, lambdaMaxNs: 299_000 }, samples(lat)).withinBound).toBeLessThan(0.9999);
+  });
+
   it('cuts the run into 100 ms windows with their own percentiles', () => {
     // 3000 messages 100 µs apart = 0.3 s: three windows; the second one is slower.
     const lat = Array.from({ length: 3000 }, (_, i) => (i >= 1000 && i < 2000 ? 50 : 20));
@@ -81,6 +94,8 @@ describe('analyseLane', () => {
     expect(r.messages).toBe(0);
     expect(Number.isNaN(r.p99Us)).toBe(true);
     expect(Number.isNaN(r.withinBound)).toBe(true);
+    expect(Number.isNaN(r.p9999Us!)).toBe(true);
+    expect(Number.isNaN(r.tightnessFloor!)).toBe(true);
     expect(r.cdf).toEqual([]);
     expect(r.series).toEqual([]);
   });

@@ -92,6 +92,8 @@ const normal: LaneLatencySummary = {
   lost: 2,
   outliers: 7,
   tightness: 3.91,
+  p9999Us: 80.1,
+  tightnessFloor: 1.4,
 };
 
 /** The table's body rows as cell texts (borders and colours dropped). */
@@ -125,14 +127,44 @@ describe('interferenceTable', () => {
       'p50',
       'p99',
       'p99.9',
+      'p99.99',
       'max',
       'within',
+      'tightness (floor)',
       'messages',
       'lost',
     ]);
     expect(table.slice(1)).toEqual([
-      ['idle', '0', 'hb-h1-h3 (L1)', '224', '23.4', '21.1', '57.2', '188', '100.000%', '19998', '2'],
-      ['express', '941', 'hb-h1-h3 (L1)', '224', '23.4', '41.7', '57.2', '188', '99.993%', '19998', '2'],
+      [
+        'idle',
+        '0',
+        'hb-h1-h3 (L1)',
+        '224',
+        '23.4',
+        '21.1',
+        '57.2',
+        '80.1',
+        '188',
+        '100.000%',
+        '3.91 (1.40)',
+        '19998',
+        '2',
+      ],
+      [
+        'express',
+        '941',
+        'hb-h1-h3 (L1)',
+        '224',
+        '23.4',
+        '41.7',
+        '57.2',
+        '80.1',
+        '188',
+        '99.993%',
+        '3.91 (1.40)',
+        '19998',
+        '2',
+      ],
     ]);
   });
 
@@ -167,7 +199,9 @@ describe('interferenceTable', () => {
         '–',
         '–',
         '–',
+        '–',
         'no messages',
+        '–',
         '0',
         '0',
       ]);

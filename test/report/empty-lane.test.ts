@@ -60,7 +60,16 @@ describe('report of a lane that received no messages', () => {
   it('starts from what the bench really writes: NaN figures, saved as null', () => {
     const lane = emptyLane(makeRecord().runs[1]!.lanes[1]!);
     const saved = JSON.parse(JSON.stringify(lane)) as Record<string, unknown>;
-    for (const k of ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'withinBound', 'tightness'])
+    for (const k of [
+      'p50Us',
+      'p99Us',
+      'p999Us',
+      'p9999Us',
+      'maxUs',
+      'withinBound',
+      'tightness',
+      'tightnessFloor',
+    ])
       expect(saved[k], k).toBeNull();
     expect(saved.messages).toBe(0);
   });
@@ -81,6 +90,7 @@ describe('report of a lane that received no messages', () => {
       '—',
       '—',
       '—',
+      '—',
       '220',
       'no messages',
       '—',
@@ -90,7 +100,7 @@ describe('report of a lane that received no messages', () => {
     ]);
     // No figure is judged green; the lane that delivered nothing is a miss.
     expect(row.classes.filter((c) => c.includes('ok'))).toEqual([]);
-    expect(row.classes[6]).toContain('miss');
+    expect(row.classes[7]).toContain('miss');
     // The lane's CCDF skips that run and says so in its legend; the run's series marks the band.
     for (const f of r.svgs) expect(readFileSync(f, 'utf8')).not.toMatch(/NaN|Infinity|undefined/);
     const ccdf = readFileSync(join(dir, 'ccdf-l2-h3.svg'), 'utf8');

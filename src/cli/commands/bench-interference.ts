@@ -63,7 +63,7 @@ export function registerInterferenceBench(bench: Command): void {
     )
     .option(
       '--no-backup',
-      'native: no backup reader for the receiver (by default its engine is pinned, with a backup thread on the other CPU that reads the socket the engine thread left unread for 100 µs)',
+      'native: no backup reader for the receiver (by default its engine is pinned, with a backup thread on the other CPU that reads the socket the engine thread left unread for --backup-read-us)',
     )
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
