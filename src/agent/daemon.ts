@@ -12,6 +12,7 @@ import { Agent, type AgentFdOptions, type AgentQosOptions } from './agent.js';
 import { processHasNetAdmin } from './capabilities.js';
 import { createEngine, type EngineKind, type EngineTuning } from './engine-factory.js';
 import type { HostBoundsMode } from './host-bounds/options.js';
+import type { BoundsPolicy } from './host-bounds/statistics.js';
 import { type LocalApi, startLocalApi } from './local-api/server.js';
 import type { AgentLog } from './log.js';
 import { type MetricsServer, startMetricsServer } from './metrics/server.js';
@@ -44,6 +45,9 @@ export interface DaemonOptions {
   hostBounds?: HostBoundsMode;
   /** How long the calibration sends (s; default 2, at most 30). */
   calibrateSeconds?: number;
+  /** How the calibration's figures become bounds (statistics.ts; defaults p99.99 × 1.5, never
+   * below the observed max, half send / half receive). */
+  boundsPolicy?: Partial<BoundsPolicy>;
   /** X-FD groups, `GROUP=h1,h2,h3` each (the --fd option). */
   fd?: string[];
   /** Heartbeat period asked for the FD lanes (ns; default 1 ms). */
@@ -99,7 +103,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.core !== undefined ? { core: o.core } : {}),
     ...(qos ? { qos } : {}),
     ...(o.hostBounds === 'measure'
-      ? { hostBounds: o.calibrateSeconds !== undefined ? { seconds: o.calibrateSeconds } : {} }
+      ? {
+          hostBounds: {
+            ...(o.calibrateSeconds !== undefined ? { seconds: o.calibrateSeconds } : {}),
+            ...(o.boundsPolicy ? { policy: o.boundsPolicy } : {}),
+          },
+        }
       : {}),
     ...(fd ? { fd } : {}),
   });

@@ -1,6 +1,7 @@
 // What `xlane bench interference` (interference.ts) and its per-host peer processes
 // (interference-peer.ts) say to each other: the peer's configuration as one JSON argument, then one
 // JSON object per line — requests on the peer's stdin, replies on its stdout.
+import type { BoundsPolicy } from '../agent/host-bounds/statistics.js';
 import type { HostLatencyRequest } from '../client/controller-client.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
 import type { NativeReceiveMode } from './engine-peer-protocol.js';
@@ -31,7 +32,7 @@ export type FeedMode = 'heartbeat' | 'refill';
 
 export type InterferencePeerRequest =
   /** The agent's host-bound calibration (a lane from the host to itself) on this peer's engine. */
-  | { op: 'calibrate'; seconds: number; periodNs: number; dscp: number }
+  | { op: 'calibrate'; seconds: number; periodNs: number; dscp: number; policy?: Partial<BoundsPolicy> }
   | { op: 'configure'; senders: SenderSpec[]; receivers: ReceiverSpec[] }
   | { op: 'feed'; mode: FeedMode; seconds: number; payloadBytes: number }
   /** Starts recording (resets the buffers); 'collect' stops it and writes the samples. */
@@ -70,7 +71,14 @@ export interface ProgressLane {
 
 export type InterferencePeerReply =
   | { op: 'ready'; engine: string }
-  | { op: 'calibrate'; request: HostLatencyRequest; summary: string }
+  | {
+      op: 'calibrate';
+      request: HostLatencyRequest;
+      summary: string;
+      /** Native: receive passes that left the socket unread during the calibration because the
+       * application had not drained the delivery ring (its frames waited meanwhile). */
+      ringFullWaits?: number;
+    }
   | { op: 'configure' }
   | { op: 'feed'; sent: number }
   | { op: 'record' }

@@ -130,6 +130,9 @@ export interface HostBoundsRow {
   recvUs: [number, number];
   observedMaxUs?: number;
   samples?: number;
+  /** Native, measured bounds: receive passes of the calibration that left the socket unread
+   * because the host's application had not drained the delivery ring. */
+  calibrationRingFullWaits?: number;
 }
 
 /** RUN_DIR/interference.json */

@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type BoundsPolicy, DEFAULT_BOUNDS_POLICY } from '../agent/host-bounds/statistics.js';
 import { desiredLaneSpecs } from '../agent/lane-specs.js';
 import { desiredMarking } from '../agent/qos/dscp-mark.js';
 import { DscpMarker, execNftRunner } from '../agent/qos/dscp-marker.js';
@@ -18,7 +19,7 @@ import { type RunningController, startController } from '../controller/server.js
 import type { WireGrant } from '../controller/views.js';
 import { RealtimeOffset } from '../engine/clock.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
-import { XlaneError } from '../errors.js';
+import { isXlaneError, XlaneError } from '../errors.js';
 import { requireRoot } from '../testbed/apply.js';
 import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
 import type { TestbedPlan } from '../testbed/plan.js';
@@ -86,6 +87,8 @@ export interface InterferenceOptions {
    * (the agent's calibration) and given to the controller, so the windows include them. */
   hostBounds: 'declared' | 'measure';
   calibrateSeconds: number;
+  /** How the calibration becomes bounds, as the agent's --bounds-* flags (default: the agent's). */
+  boundsPolicy?: Partial<BoundsPolicy>;
   /** Recorded in the run file. */
   command: string;
   onProgress?: (p: InterferenceProgress) => void;
@@ -189,8 +192,8 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
     let alloc: Allocation | undefined;
     const allocation = async (peers: Map<string, Peer>) => {
       if (!alloc) {
-        if (o.hostBounds === 'measure') await calibrate(controller, peers, o, spec);
-        alloc = await allocate(controller, o);
+        const waits = o.hostBounds === 'measure' ? await calibrate(controller, peers, o, spec) : undefined;
+        alloc = await allocate(controller, o, waits);
       }
       return alloc;
     };
@@ -211,7 +214,7 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
       hostBounds: alloc.hostBounds,
       runs,
       targets: judgeTargets(runs, runs[0]?.linkMbps),
-      notes: notesFor(o, runs),
+      notes: notesFor(o, runs, alloc.hostBounds),
     };
     writeFileSync(join(runDir, 'interference.json'), `${JSON.stringify(record, null, 1)}\n`);
     const output: InterferenceOutput = {
@@ -246,34 +249,77 @@ async function calibrate(
   peers: Map<string, Peer>,
   o: InterferenceOptions,
   spec: TopologySpec,
-): Promise<void> {
+): Promise<Map<string, number>> {
   const client = new ControllerClient({ url: controller.url });
   const results = await Promise.all(
     [...peers.entries()].map(async ([host, peer]) => {
       const r = await peer.request(
-        { op: 'calibrate', seconds: o.calibrateSeconds, periodNs: o.periodNs, dscp: spec.expressDscp ?? 46 },
+        {
+          op: 'calibrate',
+          seconds: o.calibrateSeconds,
+          periodNs: o.periodNs,
+          dscp: spec.expressDscp ?? 46,
+          ...(o.boundsPolicy ? { policy: o.boundsPolicy } : {}),
+        },
         (o.calibrateSeconds + 30) * 1000,
       );
       return { host, r };
     }),
   );
-  for (const { host, r } of results) await client.setHostLatency(host, r.request);
+  const ringFullWaits = new Map<string, number>();
+  for (const { host, r } of results) {
+    await client.setHostLatency(host, r.request);
+    if (r.ringFullWaits !== undefined) ringFullWaits.set(host, r.ringFullWaits);
+  }
+  return ringFullWaits;
 }
 
+/** A lane refused after the hosts measured their bounds: the refusal names a port, but the cause
+ * is usually a host whose calibration caught a long stall (its send bound widens every burst
+ * downstream). Say which host measured what, so the user can tell. */
+export async function withMeasuredBounds(err: unknown, client: ControllerClient): Promise<unknown> {
+  if (!isXlaneError(err) || err.code !== 'XL_ERR_ADMISSION_REJECTED') return err;
+  const hosts = await client.hosts().catch(() => []);
+  const measured = hosts
+    .filter((h) => h.bounds.source === 'measured')
+    .map(
+      (h) =>
+        `${h.name} send ≤ ${fmtUs(h.bounds.sendLatency.maxNs)}, receive ≤ ${fmtUs(h.bounds.recvLatency.maxNs)}`,
+    );
+  if (measured.length === 0) return err;
+  return new XlaneError(
+    'XL_ERR_ADMISSION_REJECTED',
+    `${err.message} — with the bounds the hosts measured before the runs (${measured.join('; ')}): ` +
+      'a calibration that caught a long stall widens every burst downstream. Run again, calibrate longer ' +
+      "(--calibrate), or use the topology's bounds (--host-bounds declared).",
+    err.details,
+  );
+}
+
+const fmtUs = (ns: number) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(1)} ms` : `${Math.round(ns / 1000)} µs`);
+
 /** The lanes, asked of a real controller over its HTTP API exactly as an agent or client would. */
-async function allocate(controller: RunningController, o: InterferenceOptions): Promise<Allocation> {
+async function allocate(
+  controller: RunningController,
+  o: InterferenceOptions,
+  calibrationRingFullWaits?: Map<string, number>,
+): Promise<Allocation> {
   const client = new ControllerClient({ url: controller.url });
   const lanes: AllocationLane[] = [];
   const windows = new Map<string, LaneWindow>();
   for (const s of o.senders) {
-    const { lane } = await client.openLane({
-      name: `${s}-${o.receiver}`,
-      sender: s,
-      receivers: [o.receiver],
-      maxPayloadBytes: o.payloadBytes,
-      minPeriodNs: o.periodNs,
-      policy: 'coalesce',
-    });
+    const { lane } = await client
+      .openLane({
+        name: `${s}-${o.receiver}`,
+        sender: s,
+        receivers: [o.receiver],
+        maxPayloadBytes: o.payloadBytes,
+        minPeriodNs: o.periodNs,
+        policy: 'coalesce',
+      })
+      .catch(async (err: unknown) => {
+        throw o.hostBounds === 'measure' ? await withMeasuredBounds(err, client) : err;
+      });
     const g = lane.grant;
     const r = g.receivers[0]!;
     lanes.push({
@@ -314,6 +360,9 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
         recvUs: us(b.recvLatency),
         ...(b.measured?.observed
           ? { observedMaxUs: b.measured.observed.maxNs / 1000, samples: b.measured.samples }
+          : {}),
+        ...(calibrationRingFullWaits?.has(h.name)
+          ? { calibrationRingFullWaits: calibrationRingFullWaits.get(h.name)! }
           : {}),
       };
     });
@@ -409,6 +458,9 @@ async function runMode(
         capacity: Math.ceil(((o.seconds + 2) * 1e9) / o.periodNs) + 1000,
         sampleDir,
       };
+      // The receiver's only. Every host's (each drains its own calibration lane) was tried: with
+      // three processes' every thread at SCHED_FIFO 5 on two vCPUs, the receiver's JS thread went
+      // 10 s without a reply in 2 of 3 runs (docs/benchmarks.md, tenth session).
       const appFifo = host === o.receiver ? o.appFifoPriority : undefined;
       peers.push(await startPeer(a.ns, host, cfg, appFifo));
     }
@@ -582,7 +634,11 @@ function bulkSeries(results: CrossTrafficResult[]): BulkSample[] {
 
 const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
 
-function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string[] {
+function notesFor(
+  o: InterferenceOptions,
+  runs: InterferenceRunDetail[],
+  hostBounds: InterferenceRecord['hostBounds'],
+): string[] {
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
@@ -596,11 +652,17 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
     .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))
     .map((r) => `${r.mode} ${pct(r.cpuShare!.busy)} busy (${pct(r.cpuShare!.steal)} stolen)`);
   if (cpu.length > 0) notes.push(`CPU time of the machine while recording: ${cpu.join(', ')}.`);
-  if (o.hostBounds === 'measure')
+  if (o.hostBounds === 'measure') {
+    const p = { ...DEFAULT_BOUNDS_POLICY, ...o.boundsPolicy };
+    const q = `p${Number((p.quantile * 100).toFixed(4))} × ${p.safetyFactor}`;
     notes.push(
       `host bounds measured on each host's engine before the runs (${o.calibrateSeconds} s loopback lane at the lanes' period, ` +
-        'max of the observed maximum and p99.99 × 1.5, split half send / half receive) and given to the controller.',
+        `${p.keepObservedMax ? `max of the observed maximum and ${q}` : `${q}, even below the observed maximum`}, ` +
+        `split ${Math.round(p.sendShare * 100)} % send / ${Math.round((1 - p.sendShare) * 100)} % receive) and given to the controller.`,
     );
+  }
+  const starved = calibrationNote(hostBounds);
+  if (starved) notes.push(starved);
   const byMode = new Map(runs.map((r) => [r.mode, r]));
   const idle = byMode.get('idle');
   const express = byMode.get('express');
@@ -640,6 +702,17 @@ function notesFor(o: InterferenceOptions, runs: InterferenceRunDetail[]): string
   const cut = outliersNote(runs);
   if (cut) notes.push(cut);
   return notes;
+}
+
+/** Hosts whose calibration waited on their application (its delivery ring full): that wait is in
+ * their measured bounds, and so in every λ_max through them. */
+export function calibrationNote(hostBounds: InterferenceRecord['hostBounds']): string | undefined {
+  const starved = (hostBounds ?? []).filter((h) => (h.calibrationRingFullWaits ?? 0) > 0);
+  if (starved.length === 0) return undefined;
+  return (
+    `calibration: ${starved.map((h) => `${h.host}'s engine left its socket unread ${h.calibrationRingFullWaits} times`).join(', ')} ` +
+    "because the host's application had not drained its delivery ring: the wait is in that host's measured bounds."
+  );
 }
 
 /** Where a guarded lane's late messages lost their time (the receiving kernel's stamp tells). */

@@ -26,6 +26,9 @@ export interface HostBoundsMeasurement {
   /** The quantile the upper bound was taken at, and the factor applied to it. */
   quantile?: number;
   safetyFactor?: number;
+  /** false: the upper bound is the quantile × factor even below the observed max (a quantile
+   * promise); true or absent: never below the observed max. */
+  keepObservedMax?: boolean;
   /** Share of the measured total given to the send side (the rest to the receive side). */
   sendShare?: number;
   /** Frames sent but never received during the run. */

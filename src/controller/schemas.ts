@@ -74,6 +74,7 @@ const MeasurementBody = Type.Object(
     engine: Type.Optional(Type.String({ maxLength: 64 })),
     quantile: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
     safetyFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 1000 })),
+    keepObservedMax: Type.Optional(Type.Boolean()),
     sendShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     lost: Type.Optional(Type.Integer({ minimum: 0 })),
     observed: Type.Optional(

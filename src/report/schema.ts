@@ -114,6 +114,7 @@ const HostBoundsRow = Type.Object({
   recvUs: Type.Tuple([Us, Us]),
   observedMaxUs: Type.Optional(Type.Number()),
   samples: Type.Optional(Count),
+  calibrationRingFullWaits: Type.Optional(Count),
 });
 
 export const InterferenceRecordSchema = Type.Object({

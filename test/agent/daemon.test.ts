@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon } from '../../src/agent/daemon.js';
+import { ControllerClient } from '../../src/client/controller-client.js';
 import { startController } from '../../src/controller/server.js';
 import { testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
+import { LoopbackEngine } from './loopback-engine.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -93,5 +95,37 @@ describe('startDaemon', () => {
     await expect(
       startDaemon({ host: 'h1', engine: 'js', socket: '/nonexistent/x.sock', peers: 'h1=nowhere', log }),
     ).rejects.toMatchObject({ code: 'XL_ERR_VALIDATION' });
+  });
+
+  it('--host-bounds measure with --bounds-*: the policy reaches the calibration and the controller', async () => {
+    const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    cleanups.push(() => c.close());
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { log } = recordingLog();
+    const daemon = await startDaemon({
+      controller: c.url,
+      host: 'h2',
+      engine: 'js',
+      engineInstance: new LoopbackEngine(),
+      socket: join(dir, 'agent.sock'),
+      iface: 'none',
+      peers: 'h1=10.0.0.1,h2=10.0.0.2',
+      log,
+      netAdmin: false,
+      hostBounds: 'measure',
+      calibrateSeconds: 0.2,
+      boundsPolicy: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false },
+    });
+    cleanups.push(() => daemon.close());
+    await daemon.agent.ready;
+    const h2 = (await new ControllerClient({ url: c.url }).hosts()).find((h) => h.name === 'h2')!;
+    // Every loopback sample is 20 µs: total max 20 × 2 = 40 µs, a quarter of it to the send side.
+    expect(h2.bounds).toMatchObject({
+      source: 'measured',
+      sendLatency: { minNs: 5_000, maxNs: 10_000 },
+      recvLatency: { minNs: 15_000, maxNs: 30_000 },
+      measured: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false },
+    });
   });
 });

@@ -8,46 +8,9 @@ import { HOST_CALIBRATION_LANE_ID } from '../../src/agent/host-bounds/calibratio
 import type { AgentLog } from '../../src/agent/log.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
-import { monotonicNs } from '../../src/engine/clock.js';
-import type { SenderSpec } from '../../src/engine/types.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
-import { FakeEngine } from './fake-engine.js';
 import { PEERS } from './grants.js';
-
-const LOOPBACK_NS = 20_000;
-
-/** Emits the calibration lane's heartbeats (one per ms, as the engine's clock would at its
- * period) back to itself, 20 µs after their release; other lanes as the plain fake. */
-class LoopbackEngine extends FakeEngine {
-  private seq = 0;
-  private beat: NodeJS.Timeout | undefined;
-
-  override setSender(spec: SenderSpec): void {
-    super.setSender(spec);
-    if (spec.laneId !== HOST_CALIBRATION_LANE_ID || !spec.heartbeat || this.beat) return;
-    const payload = new Uint8Array(0);
-    this.beat = setInterval(() => {
-      if (!this.receivers.has(spec.laneId)) return;
-      const sentNs = monotonicNs();
-      this.deliver({
-        laneId: spec.laneId,
-        seq: this.seq++,
-        sentNs,
-        receivedNs: sentNs + LOOPBACK_NS,
-        payload,
-        heartbeat: spec.heartbeat!.incarnation,
-      });
-    }, 1);
-  }
-
-  override removeSender(laneId: string): void {
-    super.removeSender(laneId);
-    if (laneId === HOST_CALIBRATION_LANE_ID) {
-      clearInterval(this.beat);
-      this.beat = undefined;
-    }
-  }
-}
+import { LoopbackEngine } from './loopback-engine.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

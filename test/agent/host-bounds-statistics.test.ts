@@ -1,7 +1,11 @@
 // The pure half of host calibration: latencies → summary → bounds, split between send and receive.
 import { describe, expect, it } from 'vitest';
 import { describe as describeBounds, hostLatencyRequest } from '../../src/agent/host-bounds/measure.js';
-import { parseCalibrateSeconds, parseHostBoundsMode } from '../../src/agent/host-bounds/options.js';
+import {
+  parseBoundsPolicy,
+  parseCalibrateSeconds,
+  parseHostBoundsMode,
+} from '../../src/agent/host-bounds/options.js';
 import {
   DEFAULT_BOUNDS_POLICY,
   deriveHostBounds,
@@ -41,6 +45,22 @@ describe('deriveHostBounds', () => {
     expect(d.summary.quantileNs).toBe(10_000);
     expect(d.maxFrom).toBe('observedMax');
     expect(d.total).toEqual({ minNs: 10_000, maxNs: 5_000_000 });
+  });
+
+  it('keepObservedMax: false makes a quantile promise: quantile × factor even below that outlier', () => {
+    const v = new Float64Array(10_000).fill(10_000);
+    v[1234] = 5_000_000;
+    const d = deriveHostBounds(v, v.length, { keepObservedMax: false });
+    expect(d.maxFrom).toBe('quantile');
+    expect(d.total).toEqual({ minNs: 10_000, maxNs: 15_000 });
+    expect(describeBounds(d)).toMatch(
+      /upper bound from p99\.99 × 1\.5, below the observed max: a p99\.99 promise, about 0\.01 % of frames may exceed it\)$/,
+    );
+    // Never a window below its own minimum, whatever the quantile.
+    const low = deriveHostBounds([5_000, 5_000, 9_000], 3, { keepObservedMax: false, quantile: 0.01 });
+    expect(low.total.maxNs).toBeGreaterThanOrEqual(low.total.minNs);
+    // And with the floor kept (the default) the same samples keep the outlier.
+    expect(deriveHostBounds(v).total.maxNs).toBe(5_000_000);
   });
 
   it('the split adds up: send + recv ≤ the min and ≥ the max, whatever the share', () => {
@@ -112,6 +132,7 @@ describe('the PUT body and the log line', () => {
         engine: 'js',
         quantile: 0.9999,
         safetyFactor: 1.5,
+        keepObservedMax: true,
         sendShare: 0.5,
         lost: 3,
         observed: {
@@ -142,6 +163,37 @@ describe('agent flags', () => {
     for (const bad of ['0', '31', '-1', 'abc', '']) {
       expect(() => parseCalibrateSeconds(bad)).toThrow(
         expect.objectContaining({ code: 'XL_ERR_VALIDATION' }),
+      );
+    }
+  });
+});
+
+describe('--bounds-* flags', () => {
+  it('passes on only the fields given, as numbers, and --no-bounds-keep-max as keepObservedMax: false', () => {
+    expect(parseBoundsPolicy({})).toEqual({});
+    expect(parseBoundsPolicy({ boundsKeepMax: true })).toEqual({});
+    expect(
+      parseBoundsPolicy({
+        boundsQuantile: '0.999',
+        boundsFactor: '2',
+        boundsSendShare: '1',
+        boundsKeepMax: false,
+      }),
+    ).toEqual({ quantile: 0.999, safetyFactor: 2, sendShare: 1, keepObservedMax: false });
+  });
+
+  it('refuses what is not a number or out of range, naming it', () => {
+    const bad: [Parameters<typeof parseBoundsPolicy>[0], RegExp][] = [
+      [{ boundsQuantile: 'abc' }, /--bounds-quantile must be a number/],
+      [{ boundsQuantile: '' }, /--bounds-quantile must be a number/],
+      [{ boundsQuantile: '1.5' }, /quantile must be in \(0, 1\]/],
+      [{ boundsQuantile: '0' }, /quantile must be in \(0, 1\]/],
+      [{ boundsFactor: '0.9' }, /safetyFactor must be ≥ 1/],
+      [{ boundsSendShare: '-0.1' }, /sendShare must be in \[0, 1\]/],
+    ];
+    for (const [flags, message] of bad) {
+      expect(() => parseBoundsPolicy(flags)).toThrow(
+        expect.objectContaining({ code: 'XL_ERR_VALIDATION', message: expect.stringMatching(message) }),
       );
     }
   });

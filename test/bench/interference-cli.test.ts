@@ -38,7 +38,33 @@ function descendants(root: number): number[] {
   return out;
 }
 
-const LANE_FIELDS = ['boundUs', 'p50Us', 'p99Us', 'p999Us', 'maxUs', 'withinBound', 'messages'];
+const LANE_FIELDS = [
+  'boundUs',
+  'p50Us',
+  'p99Us',
+  'p999Us',
+  'p9999Us',
+  'maxUs',
+  'withinBound',
+  'tightness',
+  'tightnessFloor',
+  'messages',
+];
+
+describe('xlane bench interference: the calibration policy flags', () => {
+  it('refuses a policy out of range before it builds anything', () => {
+    const r = spawnSync(
+      'npx',
+      ['tsx', 'src/cli/main.ts', 'bench', 'interference', '--bounds-factor', '0.5'],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/XL_ERR_VALIDATION: host bounds policy: safetyFactor must be ≥ 1, got 0.5/);
+  });
+});
 
 describe.skipIf(!isRoot() || !hasIperf3)('xlane bench interference --json (root, iperf3)', () => {
   it('prints the summary of idle, express and fifo as JSON and leaves no namespace behind', async () => {

@@ -52,6 +52,7 @@ export function hostLatencyRequest(
       engine: run.engine,
       quantile: d.policy.quantile,
       safetyFactor: d.policy.safetyFactor,
+      keepObservedMax: d.policy.keepObservedMax,
       sendShare: d.policy.sendShare,
       lost: run.lost,
       observed: {
@@ -130,6 +131,9 @@ export function describe(d: DerivedHostBounds): string {
     `host bounds measured: send ${range(d.send)}, recv ${range(d.recv)} ` +
     `(${s.samples} frames; one-way min ${us(s.minNs)} µs, p50 ${us(s.p50Ns)}, p99 ${us(s.p99Ns)}, ` +
     `${q} ${us(s.quantileNs)}, max ${us(s.maxNs)} µs; ` +
-    `upper bound from ${d.maxFrom === 'quantile' ? `${q} × ${d.policy.safetyFactor}` : 'the observed max'})`
+    `upper bound from ${d.maxFrom === 'quantile' ? `${q} × ${d.policy.safetyFactor}` : 'the observed max'}` +
+    (d.total.maxNs < s.maxNs
+      ? `, below the observed max: a ${q} promise, about ${Number(((1 - d.policy.quantile) * 100).toPrecision(2))} % of frames may exceed it)`
+      : ')')
   );
 }

@@ -1,6 +1,7 @@
 // `xlane agent --host-bounds declared|measure --calibrate-seconds N`, checked before anything starts.
 import { XlaneError } from '../../errors.js';
 import { MAX_CALIBRATION_SECONDS } from './calibrate.js';
+import { type BoundsPolicy, checkPolicy, DEFAULT_BOUNDS_POLICY } from './statistics.js';
 
 /** 'declared': the topology file's bounds, untouched (the default); 'measure': calibrate at start
  * and send the result to the controller. */
@@ -20,4 +21,34 @@ export function parseCalibrateSeconds(s: string): number {
     );
   }
   return n;
+}
+
+/** The policy flags as commander hands them over (strings; keepObservedMax from `--no-bounds-keep-max`). */
+export interface BoundsPolicyFlags {
+  boundsQuantile?: string;
+  boundsFactor?: string;
+  boundsSendShare?: string;
+  boundsKeepMax?: boolean;
+}
+
+/** Only the fields given, checked together (XL_ERR_VALIDATION names every bad one). */
+export function parseBoundsPolicy(f: BoundsPolicyFlags): Partial<BoundsPolicy> {
+  const num = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n))
+      throw new XlaneError('XL_ERR_VALIDATION', `${flag} must be a number, not "${v}"`);
+    return n;
+  };
+  const quantile = num('--bounds-quantile', f.boundsQuantile);
+  const safetyFactor = num('--bounds-factor', f.boundsFactor);
+  const sendShare = num('--bounds-send-share', f.boundsSendShare);
+  const out: Partial<BoundsPolicy> = {
+    ...(quantile !== undefined ? { quantile } : {}),
+    ...(safetyFactor !== undefined ? { safetyFactor } : {}),
+    ...(sendShare !== undefined ? { sendShare } : {}),
+    ...(f.boundsKeepMax === false ? { keepObservedMax: false } : {}),
+  };
+  checkPolicy({ ...DEFAULT_BOUNDS_POLICY, ...out });
+  return out;
 }

@@ -7,6 +7,8 @@
 //
 // Upper bound: max(observed max, quantile × safetyFactor), p99.99 × 1.5 by default.
 // - Not below the observed max: a guarantee must not promise less than the calibration itself saw.
+//   `keepObservedMax: false` drops that floor, for an operator who wants a quantile promise (about
+//   1 − quantile of the frames may exceed it) rather than one set by the worst stall of the run.
 // - Not the observed max alone: two seconds (20 000 frames at 100 µs) say little about the tail a
 //   lane meets in hours, and the real path adds driver and interrupt work loopback skips; the
 //   factor is that margin. When one outlier towers over the quantile it decides the bound, and the
@@ -28,12 +30,15 @@ export interface BoundsPolicy {
   safetyFactor: number;
   /** Share of the total that goes to the send side, [0, 1]; the rest to the receive side. */
   sendShare: number;
+  /** Never below the observed max (default true); false: quantile × safetyFactor alone. */
+  keepObservedMax: boolean;
 }
 
 export const DEFAULT_BOUNDS_POLICY: Readonly<BoundsPolicy> = {
   quantile: 0.9999,
   safetyFactor: 1.5,
   sendShare: 0.5,
+  keepObservedMax: true,
 };
 
 export interface LatencySummary {
@@ -68,8 +73,10 @@ export function deriveHostBounds(
   const p = checkPolicy({ ...DEFAULT_BOUNDS_POLICY, ...policy });
   const summary = summarize(latenciesNs, Math.min(count, latenciesNs.length), p.quantile);
   const scaled = summary.quantileNs * p.safetyFactor;
-  const maxFrom = scaled >= summary.maxNs ? 'quantile' : 'observedMax';
-  const total = { minNs: Math.floor(summary.minNs), maxNs: Math.ceil(Math.max(scaled, summary.maxNs)) };
+  const maxFrom = scaled >= summary.maxNs || !p.keepObservedMax ? 'quantile' : 'observedMax';
+  const upper = p.keepObservedMax ? Math.max(scaled, summary.maxNs) : scaled;
+  // Never below the minimum: a window needs λ_max ≥ λ_min.
+  const total = { minNs: Math.floor(summary.minNs), maxNs: Math.ceil(Math.max(upper, summary.minNs)) };
   // Floors on the minimum and ceilings on the maximum: each pair adds up to no more than the
   // measured minimum and to no less than the derived maximum.
   const send = {
@@ -118,12 +125,14 @@ function summarize(values: ArrayLike<number>, count: number, q: number): Latency
   };
 }
 
-function checkPolicy(p: BoundsPolicy): BoundsPolicy {
+/** Throws XL_ERR_VALIDATION naming every field out of range. */
+export function checkPolicy(p: BoundsPolicy): BoundsPolicy {
   const errors: string[] = [];
   if (!(p.quantile > 0 && p.quantile <= 1)) errors.push(`quantile must be in (0, 1], got ${p.quantile}`);
   if (!(p.safetyFactor >= 1 && Number.isFinite(p.safetyFactor)))
     errors.push(`safetyFactor must be ≥ 1, got ${p.safetyFactor}`);
   if (!(p.sendShare >= 0 && p.sendShare <= 1)) errors.push(`sendShare must be in [0, 1], got ${p.sendShare}`);
+  if (typeof p.keepObservedMax !== 'boolean') errors.push(`keepObservedMax must be true or false`);
   if (errors.length > 0) {
     throw new XlaneError('XL_ERR_VALIDATION', `host bounds policy: ${errors.join('; ')}`, {
       errors: errors.map((message) => ({ path: 'policy', message })),

@@ -4,7 +4,11 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { NO_QOS_IFACE, startDaemon } from '../../agent/daemon.js';
 import { parseEngineKind, parseEngineTuning } from '../../agent/engine-factory.js';
-import { parseCalibrateSeconds, parseHostBoundsMode } from '../../agent/host-bounds/options.js';
+import {
+  parseBoundsPolicy,
+  parseCalibrateSeconds,
+  parseHostBoundsMode,
+} from '../../agent/host-bounds/options.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
 import { XlaneError } from '../../errors.js';
 import { resolveCore } from '../../tune/core-choice.js';
@@ -34,6 +38,10 @@ interface AgentCliOptions {
   fdConfirm?: string;
   hostBounds: string;
   calibrateSeconds?: string;
+  boundsQuantile?: string;
+  boundsFactor?: string;
+  boundsSendShare?: string;
+  boundsKeepMax?: boolean;
 }
 
 export function register(program: Command): void {
@@ -90,12 +98,31 @@ export function register(program: Command): void {
       '--calibrate-seconds <n>',
       'with --host-bounds measure: how long to calibrate (default 2, at most 30)',
     )
+    .option(
+      '--bounds-quantile <q>',
+      'with --host-bounds measure: the quantile the upper bound starts from (default 0.9999)',
+    )
+    .option('--bounds-factor <x>', 'with --host-bounds measure: multiplies that quantile, ≥ 1 (default 1.5)')
+    .option(
+      '--bounds-send-share <s>',
+      'with --host-bounds measure: share of the measured total for the send side, 0..1 (default 0.5; 1 or 0 for hosts unlike their peers)',
+    )
+    .option(
+      '--no-bounds-keep-max',
+      'with --host-bounds measure: the upper bound is quantile × factor even below the largest latency the calibration saw (a quantile promise, not one set by its worst stall)',
+    )
     .action(async (o: AgentCliOptions) => {
       const log = pino({ level: o.logLevel, base: { host: o.host } });
       const hostBounds = parseHostBoundsMode(o.hostBounds);
       const engineTuning = parseEngineTuning(o);
       const calibrateSeconds =
         o.calibrateSeconds === undefined ? undefined : parseCalibrateSeconds(o.calibrateSeconds);
+      const boundsPolicy = parseBoundsPolicy(o);
+      if (
+        hostBounds !== 'measure' &&
+        (calibrateSeconds !== undefined || Object.keys(boundsPolicy).length > 0)
+      )
+        log.warn('--calibrate-seconds and --bounds-* apply only with --host-bounds measure: ignored');
       const asked = o.core === undefined ? undefined : Number(o.core);
       if (asked !== undefined && !(Number.isInteger(asked) && asked >= 0)) {
         throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
@@ -131,6 +158,7 @@ export function register(program: Command): void {
         ...(o.fdConfirm !== undefined ? { fdConfirmNs: parseDuration(o.fdConfirm) } : {}),
         hostBounds,
         ...(calibrateSeconds !== undefined ? { calibrateSeconds } : {}),
+        ...(Object.keys(boundsPolicy).length > 0 ? { boundsPolicy } : {}),
       });
       log.info(
         { socket: daemon.localApi.socketPath, metrics: daemon.metrics?.url, ...daemon.agent.status() },

@@ -1,6 +1,7 @@
 // `xlane bench interference`: added to the `bench` group by bench.ts. Thin: options → library →
 // live view on stderr, table or JSON on stdout.
 import type { Command } from 'commander';
+import { parseBoundsPolicy } from '../../agent/host-bounds/options.js';
 import { defaultInterferenceOptions, runInterference } from '../../bench/interference.js';
 import type { InterferenceMode } from '../../bench/interference-types.js';
 import { parseDuration } from '../../util/units.js';
@@ -26,6 +27,10 @@ interface InterferenceCli {
   streams: string;
   hostBounds: string;
   calibrate: string;
+  boundsQuantile?: string;
+  boundsFactor?: string;
+  boundsSendShare?: string;
+  boundsKeepMax?: boolean;
   json?: boolean;
 }
 
@@ -77,11 +82,19 @@ export function registerInterferenceBench(bench: Command): void {
       'calibration time per host with --host-bounds measure',
       String(d.calibrateSeconds),
     )
+    .option(
+      '--bounds-quantile <q>',
+      'as `xlane agent`: the quantile the calibrated upper bound starts from (default 0.9999)',
+    )
+    .option('--bounds-factor <x>', 'as `xlane agent`: multiplies that quantile (default 1.5)')
+    .option('--bounds-send-share <s>', 'as `xlane agent`: share of the total for the send side (default 0.5)')
+    .option('--no-bounds-keep-max', 'as `xlane agent`: quantile × factor even below the observed max')
     .option('--json', 'print one JSON object')
     .action(async (o: InterferenceCli) => {
       const modes = o.modes
         .split(',')
         .map((m) => oneOf('modes', m.trim(), ['idle', 'express', 'fifo'] as const));
+      const boundsPolicy = parseBoundsPolicy(o);
       const view = new InterferenceView();
       try {
         const r = await runInterference({
@@ -103,6 +116,7 @@ export function registerInterferenceBench(bench: Command): void {
           bulkStreams: num('streams', o.streams),
           hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),
           calibrateSeconds: num('calibrate', o.calibrate),
+          ...(Object.keys(boundsPolicy).length > 0 ? { boundsPolicy } : {}),
           command: `xlane ${process.argv.slice(2).join(' ')}`,
           onProgress: view.update,
         });
