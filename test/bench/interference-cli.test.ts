@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import { NO_DATA_FIELDS, OPTIONAL_NO_DATA_FIELDS } from '../../src/report/schema.js';
 import { isRoot } from '../../src/testbed/netns.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,18 +39,8 @@ function descendants(root: number): number[] {
   return out;
 }
 
-const LANE_FIELDS = [
-  'boundUs',
-  'p50Us',
-  'p99Us',
-  'p999Us',
-  'p9999Us',
-  'maxUs',
-  'withinBound',
-  'tightness',
-  'tightnessFloor',
-  'messages',
-];
+// Every figure a lane can lack (null when it got no message) must be a number when it got some.
+const LANE_FIELDS = ['boundUs', 'messages', ...NO_DATA_FIELDS, ...OPTIONAL_NO_DATA_FIELDS];
 
 describe('xlane bench interference: the calibration policy flags', () => {
   it('refuses a policy out of range before it builds anything', () => {
