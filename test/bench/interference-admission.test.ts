@@ -1,7 +1,8 @@
 // When the hosts' measured bounds make a lane inadmissible, the bench's error must say which host
 // measured what: the controller's refusal names only a port, and the cause is a calibration stall.
 import { afterEach, describe, expect, it } from 'vitest';
-import { calibrationNote, withMeasuredBounds } from '../../src/bench/interference.js';
+import { withMeasuredBounds } from '../../src/bench/interference.js';
+import { calibrationNote } from '../../src/bench/interference-notes.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
 import { XlaneError } from '../../src/errors.js';

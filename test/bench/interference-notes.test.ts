@@ -1,13 +1,9 @@
-// Outlier times are kept only for the first FIRST_OUTLIERS of a lane; the record must say so when
-// that cut anything, or the report's dots would pass for all of them.
+// The run's notes in words: outlier times are kept only for the first FIRST_OUTLIERS of a lane (the
+// record must say so when that cut anything, or the report's dots would pass for all of them), where
+// late messages lost their time, and whether the two promise targets could both hold.
 import { describe, expect, it } from 'vitest';
-import {
-  defaultInterferenceOptions,
-  lateNote,
-  outliersNote,
-  tightnessFloorNote,
-  validateInterference,
-} from '../../src/bench/interference.js';
+import { defaultInterferenceOptions, validateInterference } from '../../src/bench/interference.js';
+import { lateNote, outliersNote, tightnessFloorNote } from '../../src/bench/interference-notes.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
 import { W } from './lane-window.js';
