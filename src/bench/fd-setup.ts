@@ -168,23 +168,23 @@ export async function waitAlive(
   }
 }
 
-/** Every peer calibrates at once (they share the CPUs during the run too); the controller gets each
- * host's bounds exactly as an agent started with `--host-bounds measure` sends them. */
+/** The members calibrate one after the other, as hosts on their own CPUs would (all at once
+ * overloads the shared vCPUs: see interference.ts); the controller gets each host's bounds exactly
+ * as an agent started with `--host-bounds measure` sends them. */
 export async function calibrate(
   client: ControllerClient,
   members: Map<string, Member>,
   o: FdBenchOptions,
   spec: TopologySpec,
 ): Promise<void> {
-  const results = await Promise.all(
-    [...members.values()].map(async (m) => ({
-      host: m.host,
-      r: await m.peer.request(
-        { op: 'calibrate', seconds: o.calibrateSeconds, periodNs: o.periodNs, dscp: spec.expressDscp ?? 46 },
-        (o.calibrateSeconds + 30) * 1000,
-      ),
-    })),
-  );
+  const results = [];
+  for (const m of members.values()) {
+    const r = await m.peer.request(
+      { op: 'calibrate', seconds: o.calibrateSeconds, periodNs: o.periodNs, dscp: spec.expressDscp ?? 46 },
+      (o.calibrateSeconds + 30) * 1000,
+    );
+    results.push({ host: m.host, r });
+  }
   for (const { host, r } of results) await client.setHostLatency(host, r.request);
 }
 

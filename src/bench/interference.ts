@@ -237,8 +237,11 @@ interface Allocation {
   hostBounds: InterferenceRecord['hostBounds'];
 }
 
-/** Every peer calibrates at once (they share the CPUs during the runs too) and the controller gets
- * each host's bounds exactly as an agent started with `--host-bounds measure` sends them. */
+/** The hosts calibrate one after the other, as hosts on their own CPUs would, and the controller
+ * gets each host's bounds exactly as an agent started with `--host-bounds measure` sends them.
+ * Not all at once: three engines each sending and receiving every 100 µs at SCHED_FIFO on the two
+ * vCPUs every emulated host shares is more real-time load than any run puts on them, and 9 of 60
+ * such calibrations stalled 10-70 ms (0 of 60 one at a time; docs/benchmarks.md, tenth session). */
 async function calibrate(
   controller: RunningController,
   peers: Map<string, Peer>,
@@ -246,21 +249,20 @@ async function calibrate(
   spec: TopologySpec,
 ): Promise<Map<string, number>> {
   const client = new ControllerClient({ url: controller.url });
-  const results = await Promise.all(
-    [...peers.entries()].map(async ([host, peer]) => {
-      const r = await peer.request(
-        {
-          op: 'calibrate',
-          seconds: o.calibrateSeconds,
-          periodNs: o.periodNs,
-          dscp: spec.expressDscp ?? 46,
-          ...(o.boundsPolicy ? { policy: o.boundsPolicy } : {}),
-        },
-        (o.calibrateSeconds + 30) * 1000,
-      );
-      return { host, r };
-    }),
-  );
+  const results = [];
+  for (const [host, peer] of peers) {
+    const r = await peer.request(
+      {
+        op: 'calibrate',
+        seconds: o.calibrateSeconds,
+        periodNs: o.periodNs,
+        dscp: spec.expressDscp ?? 46,
+        ...(o.boundsPolicy ? { policy: o.boundsPolicy } : {}),
+      },
+      (o.calibrateSeconds + 30) * 1000,
+    );
+    results.push({ host, r });
+  }
   const ringFullWaits = new Map<string, number>();
   for (const { host, r } of results) {
     await client.setHostLatency(host, r.request);

@@ -86,6 +86,18 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
       }
     }
     expect(readdirSync(join(r.runDir, 'samples')).filter((f) => f.endsWith('.f64'))).toHaveLength(6);
+    // Every host measured its own bounds (the default), and with the native engine says how often
+    // its calibration waited on its application.
+    expect(record.hostBounds!.map((h) => [h.host, h.source])).toEqual([
+      ['h1', 'measured'],
+      ['h2', 'measured'],
+      ['h3', 'measured'],
+    ]);
+    for (const h of record.hostBounds!) {
+      expect(h.samples).toBeGreaterThan(1000);
+      if (native) expect(h.calibrationRingFullWaits).toBeGreaterThanOrEqual(0);
+      else expect(h.calibrationRingFullWaits).toBeUndefined();
+    }
     // The native engine's kernel stamps: every frame reached the receiving kernel after it was sent
     // and before the engine had it; each late message is put down to one side or the other.
     for (const run of record.runs)
