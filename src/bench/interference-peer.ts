@@ -102,7 +102,6 @@ async function main(): Promise<void> {
   const handle = async (req: InterferencePeerRequest): Promise<InterferencePeerReply> => {
     switch (req.op) {
       case 'calibrate': {
-        const before = statsNow();
         const run = await runCalibration(engine, {
           bindAddress: cfg.address,
           port: cfg.port,
@@ -113,12 +112,11 @@ async function main(): Promise<void> {
         // The calibration took the delivery handler for its run.
         engine.onDelivery(record);
         const derived = deriveHostBounds(run.latenciesNs, run.latenciesNs.length, req.policy);
-        const after = statsNow();
         return {
           op: 'calibrate',
           request: hostLatencyRequest(run, derived),
           summary: describe(derived),
-          ...(before && after ? { ringFullWaits: after.ringFullWaits - before.ringFullWaits } : {}),
+          ...(run.ringFullWaits !== undefined ? { ringFullWaits: run.ringFullWaits } : {}),
         };
       }
       case 'configure':

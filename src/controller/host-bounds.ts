@@ -33,6 +33,8 @@ export interface HostBoundsMeasurement {
   sendShare?: number;
   /** Frames sent but never received during the run. */
   lost?: number;
+  /** Native engine: receive passes that waited on the application to drain its delivery ring. */
+  ringFullWaits?: number;
   observed?: { minNs: number; p50Ns?: number; p99Ns?: number; quantileNs?: number; maxNs: number };
 }
 

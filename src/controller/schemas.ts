@@ -77,6 +77,7 @@ const MeasurementBody = Type.Object(
     keepObservedMax: Type.Optional(Type.Boolean()),
     sendShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     lost: Type.Optional(Type.Integer({ minimum: 0 })),
+    ringFullWaits: Type.Optional(Type.Integer({ minimum: 0 })),
     observed: Type.Optional(
       Type.Object(
         {

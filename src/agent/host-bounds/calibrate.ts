@@ -7,6 +7,7 @@
 // loop's. Heartbeat-only frames are delivered (ReceiverSpec.heartbeat.deliver) to be measured.
 import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
 import { monotonicNs } from '../../engine/clock.js';
+import { ringFullWaitsOf } from '../../engine/native/engine.js';
 import type { DeliveryView, Engine } from '../../engine/types.js';
 import { XlaneError } from '../../errors.js';
 import { calibrationLaneSpecs, HOST_CALIBRATION_LANE_ID } from './calibration-lane.js';
@@ -42,6 +43,10 @@ export interface CalibrationRun {
   /** Frames the engine sent, and those that never came back. */
   sent: number;
   lost: number;
+  /** Native: receive passes that left the socket unread while the application had not drained the
+   * delivery ring. Those frames waited in the socket, and the wait is in their latencies: a JS
+   * thread that lost its CPU, not the host's network stack. Absent for the js engine. */
+  ringFullWaits?: number;
 }
 
 /** Throws XL_ERR_VALIDATION for options out of range; engine errors propagate. The engine's delivery
@@ -68,6 +73,7 @@ export async function runCalibration(engine: Engine, o: CalibrationOptions): Pro
   engine.setReceiver(receiver);
   let started = monotonicNs();
   let senderRemoved = false;
+  const waitsBefore = ringFullWaitsOf(engine);
   try {
     engine.setSender(sender);
     started = monotonicNs();
@@ -77,6 +83,7 @@ export async function runCalibration(engine: Engine, o: CalibrationOptions): Pro
     senderRemoved = true;
     const durationNs = monotonicNs() - started;
     await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const waitsAfter = ringFullWaitsOf(engine);
     return {
       engine: engine.kind,
       periodNs,
@@ -86,6 +93,9 @@ export async function runCalibration(engine: Engine, o: CalibrationOptions): Pro
       // Frames released between the counter read and the removal arrive too.
       sent: Math.max(sent, count),
       lost: Math.max(0, sent - count),
+      ...(waitsBefore !== undefined && waitsAfter !== undefined
+        ? { ringFullWaits: waitsAfter - waitsBefore }
+        : {}),
     };
   } finally {
     if (!senderRemoved) engine.removeSender(HOST_CALIBRATION_LANE_ID);

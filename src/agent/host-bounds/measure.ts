@@ -55,6 +55,7 @@ export function hostLatencyRequest(
       keepObservedMax: d.policy.keepObservedMax,
       sendShare: d.policy.sendShare,
       lost: run.lost,
+      ...(run.ringFullWaits !== undefined ? { ringFullWaits: run.ringFullWaits } : {}),
       observed: {
         minNs: s.minNs,
         p50Ns: s.p50Ns,
@@ -98,6 +99,12 @@ export async function measureHostBounds(
     { ...request.measured, sendLatency: request.sendLatency, recvLatency: request.recvLatency },
     describe(derived),
   );
+  if ((request.measured?.ringFullWaits ?? 0) > 0)
+    log.warn(
+      { ringFullWaits: request.measured!.ringFullWaits },
+      'host bounds: the calibration waited on this process to drain its delivery ring ' +
+        `${request.measured!.ringFullWaits} times (its JS thread lost the CPU); the bounds include those waits`,
+    );
   try {
     const result = await ctx.controller.setHostLatency(ctx.host, request);
     log.info(

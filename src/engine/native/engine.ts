@@ -69,6 +69,12 @@ export function backupReleasesOf(e: Engine): number {
   return e instanceof NativeEngine ? e.engineStats().backupReleases : 0;
 }
 
+/** Receive passes that left the socket unread because the application had not drained the delivery
+ * ring (undefined for an engine without a ring: the js engine delivers on its own thread). */
+export function ringFullWaitsOf(e: Engine): number | undefined {
+  return e instanceof NativeEngine ? e.engineStats().ringFullWaits : undefined;
+}
+
 /** Options are checked before they reach C, where a NaN or a 0 break would silently change what
  * the engine thread does. */
 export function validateNativeEngineOptions(o: NativeEngineOptions): void {
