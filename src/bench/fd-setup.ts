@@ -177,15 +177,13 @@ export async function calibrate(
   o: FdBenchOptions,
   spec: TopologySpec,
 ): Promise<void> {
-  const results = [];
   for (const m of members.values()) {
     const r = await m.peer.request(
       { op: 'calibrate', seconds: o.calibrateSeconds, periodNs: o.periodNs, dscp: spec.expressDscp ?? 46 },
       (o.calibrateSeconds + 30) * 1000,
     );
-    results.push({ host: m.host, r });
+    await client.setHostLatency(m.host, r.request);
   }
-  for (const { host, r } of results) await client.setHostLatency(host, r.request);
 }
 
 /** One FD lane per member, asked exactly as the agent's X-FD service asks for it. */

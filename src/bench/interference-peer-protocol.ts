@@ -71,14 +71,7 @@ export interface ProgressLane {
 
 export type InterferencePeerReply =
   | { op: 'ready'; engine: string }
-  | {
-      op: 'calibrate';
-      request: HostLatencyRequest;
-      summary: string;
-      /** Native: receive passes that left the socket unread during the calibration because the
-       * application had not drained the delivery ring (its frames waited meanwhile). */
-      ringFullWaits?: number;
-    }
+  | { op: 'calibrate'; request: HostLatencyRequest; summary: string }
   | { op: 'configure' }
   | { op: 'feed'; sent: number }
   | { op: 'record' }

@@ -112,12 +112,7 @@ async function main(): Promise<void> {
         // The calibration took the delivery handler for its run.
         engine.onDelivery(record);
         const derived = deriveHostBounds(run.latenciesNs, run.latenciesNs.length, req.policy);
-        return {
-          op: 'calibrate',
-          request: hostLatencyRequest(run, derived),
-          summary: describe(derived),
-          ...(run.ringFullWaits !== undefined ? { ringFullWaits: run.ringFullWaits } : {}),
-        };
+        return { op: 'calibrate', request: hostLatencyRequest(run, derived), summary: describe(derived) };
       }
       case 'configure':
         for (const r of req.receivers) {

@@ -187,8 +187,8 @@ export async function runInterference(o: InterferenceOptions): Promise<Interfere
     let alloc: Allocation | undefined;
     const allocation = async (peers: Map<string, Peer>) => {
       if (!alloc) {
-        const waits = o.hostBounds === 'measure' ? await calibrate(controller, peers, o, spec) : undefined;
-        alloc = await allocate(controller, o, waits);
+        if (o.hostBounds === 'measure') await calibrate(controller, peers, o, spec);
+        alloc = await allocate(controller, o);
       }
       return alloc;
     };
@@ -247,9 +247,8 @@ async function calibrate(
   peers: Map<string, Peer>,
   o: InterferenceOptions,
   spec: TopologySpec,
-): Promise<Map<string, number>> {
+): Promise<void> {
   const client = new ControllerClient({ url: controller.url });
-  const results = [];
   for (const [host, peer] of peers) {
     const r = await peer.request(
       {
@@ -261,14 +260,8 @@ async function calibrate(
       },
       (o.calibrateSeconds + 30) * 1000,
     );
-    results.push({ host, r });
-  }
-  const ringFullWaits = new Map<string, number>();
-  for (const { host, r } of results) {
     await client.setHostLatency(host, r.request);
-    if (r.ringFullWaits !== undefined) ringFullWaits.set(host, r.ringFullWaits);
   }
-  return ringFullWaits;
 }
 
 /** A lane refused after the hosts measured their bounds: the refusal names a port, but the cause
@@ -296,11 +289,7 @@ export async function withMeasuredBounds(err: unknown, client: ControllerClient)
 const fmtUs = (ns: number) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(1)} ms` : `${Math.round(ns / 1000)} µs`);
 
 /** The lanes, asked of a real controller over its HTTP API exactly as an agent or client would. */
-async function allocate(
-  controller: RunningController,
-  o: InterferenceOptions,
-  calibrationRingFullWaits?: Map<string, number>,
-): Promise<Allocation> {
+async function allocate(controller: RunningController, o: InterferenceOptions): Promise<Allocation> {
   const client = new ControllerClient({ url: controller.url });
   const lanes: AllocationLane[] = [];
   const windows = new Map<string, LaneWindow>();
@@ -358,8 +347,8 @@ async function allocate(
         ...(b.measured?.observed
           ? { observedMaxUs: b.measured.observed.maxNs / 1000, samples: b.measured.samples }
           : {}),
-        ...(calibrationRingFullWaits?.has(h.name)
-          ? { calibrationRingFullWaits: calibrationRingFullWaits.get(h.name)! }
+        ...(b.measured?.ringFullWaits !== undefined
+          ? { calibrationRingFullWaits: b.measured.ringFullWaits }
           : {}),
       };
     });

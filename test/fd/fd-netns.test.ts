@@ -39,6 +39,7 @@ import type { FailureDetector } from '../../src/client/failure-detector.js';
 import { monotonicNs } from '../../src/engine/clock.js';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import type { FdEvent } from '../../src/fd/types.js';
+import { agentArgv } from '../../src/testbed/agent-options.js';
 import {
   isRoot,
   listNamespaces,
@@ -106,26 +107,21 @@ describe.skipIf(!isRoot() || !hasIperf3)('X-FD on three namespace hosts (real ag
       const runs: { name: string; startNs: number; endNs: number; lines: string[] }[] = [];
       const note = (line: string) => runs.at(-1)?.lines.push(line);
 
+      // The command line `testbed up --with-agents --fd` gives an agent, plus the test's timings.
       const agentArgs = (h: NsHost) => [
         CLI,
-        'agent',
-        '--controller',
-        url,
-        '--token',
-        TOKEN,
-        '--host',
-        h.name,
-        '--engine',
-        engine,
-        ...(engine === 'native' ? ['--receive', 'blocking'] : []),
-        '--socket',
-        join(dir, `${h.name}.sock`),
-        '--peers',
-        MEMBERS.map((m) => `${m}=${hosts[m].address}`).join(','),
-        '--iface',
-        h.ifname,
-        '--fd',
-        `${GROUP}=${MEMBERS.join(',')}`,
+        ...agentArgv(
+          { host: h.name, ifname: h.ifname },
+          {
+            controllerUrl: url,
+            token: TOKEN,
+            runDir: dir,
+            peers: MEMBERS.map((m) => `${m}=${hosts[m].address}`).join(','),
+            hostQos: true,
+            engine,
+            fd: [{ name: GROUP, members: [...MEMBERS] }],
+          },
+        ),
         '--fd-period',
         `${PERIOD_MS}ms`,
         '--fd-confirm',

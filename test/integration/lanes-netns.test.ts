@@ -22,6 +22,7 @@ import { classSentPackets } from '../../src/agent/qos/tc-parse.js';
 import type { HostView, LaneView } from '../../src/controller/views.js';
 import { loadNativeAddon } from '../../src/engine/native/addon.js';
 import { laneWireId } from '../../src/engine/types.js';
+import { agentArgv } from '../../src/testbed/agent-options.js';
 import {
   isRoot,
   listNamespaces,
@@ -143,24 +144,13 @@ describe.skipIf(!isRoot())('xlane on a two-host namespace data center (real proc
         for (const h of [h1, h2]) {
           agents[h.name] = Proc.start(tb, h.ns, `agent ${h.name}`, [
             CLI,
-            'agent',
-            '--controller',
-            url,
-            '--token',
-            TOKEN,
-            '--host',
-            h.name,
-            '--engine',
-            engine,
-            ...(engine === 'native' ? ['--receive', 'blocking'] : []),
-            '--socket',
-            socketOf(h),
-            '--peers',
-            peers,
+            // The command line `testbed up --with-agents` gives an agent, plus its metrics.
+            ...agentArgv(
+              { host: h.name, ifname: h.ifname },
+              { controllerUrl: url, token: TOKEN, runDir: dir, peers, hostQos: true, engine, fd: [] },
+            ),
             '--metrics',
             '127.0.0.1:9464',
-            '--iface',
-            h.ifname,
           ]);
           metricsHttp[h.name] = await NsHttp.start(tb, h.ns, `http@${h.name}`);
         }
