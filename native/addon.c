@@ -313,7 +313,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   ENGINE();
   if (e->thread_started || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
   const int64_t SEC = 1000000000LL;
-  int64_t core, prio, lock, busy, inl, idle, spin, slice, brk, backup_core, backup_delay, backup_read;
+  int64_t core, prio, lock, busy, inl, idle, spin, spin_auto, spin_min, spin_max, slice, brk, backup_core,
+      backup_delay, backup_read;
   // A break of 0 would switch the FIFO breaks off; an hour-long one would stall close().
   if (!opt_i64(env, argv[1], "core", -1, -1, INT32_MAX, &core) ||
       !opt_i64(env, argv[1], "fifoPriority", 0, 0, 99, &prio) ||
@@ -321,6 +322,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
       !opt_i64(env, argv[1], "inlinePoll", 0, 0, 1, &inl) ||
       !opt_i64(env, argv[1], "idleSpinNs", 20000000, 0, 3600 * SEC, &idle) ||
       !opt_i64(env, argv[1], "spinNs", 30000, 0, SEC, &spin) ||
+      !opt_i64(env, argv[1], "spinAuto", 0, 0, 1, &spin_auto) ||
+      !opt_i64(env, argv[1], "spinMinNs", 5000, 0, SEC, &spin_min) ||
+      !opt_i64(env, argv[1], "spinMaxNs", 100000, 0, SEC, &spin_max) ||
       !opt_i64(env, argv[1], "fifoSliceNs", 900000, 1, 10 * SEC, &slice) ||
       !opt_i64(env, argv[1], "fifoBreakNs", 100000, 1, SEC, &brk) ||
       !opt_i64(env, argv[1], "backupCore", -1, -1, INT32_MAX, &backup_core) ||
@@ -336,6 +340,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   o->busy_poll = inl ? 0 : (int)busy;
   o->idle_spin_ns = idle;
   o->spin_ns = spin;
+  o->spin_auto = (int)spin_auto;
+  o->spin_min_ns = spin_min < spin_max ? spin_min : spin_max;
+  o->spin_max_ns = spin_max;
   o->fifo_slice_ns = slice;
   o->fifo_break_ns = brk;
   o->backup_core = (int)backup_core;
@@ -525,7 +532,7 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
 static napi_value js_realtime_offset(napi_env env, napi_callback_info info) {
   (void)info;
   int64_t best_gap = 0;
-  int64_t best = xl_realtime_offset(5, &best_gap);
+  int64_t best = xl_realtime_offset(5, 0, &best_gap);
   napi_value out, offset, uncertainty;
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_create_bigint_int64(env, best, &offset));
@@ -548,7 +555,7 @@ static napi_value js_layout(napi_env env) {
   L(RS_DROP_WRONG_SENDER); L(RS_DROP_STALE_EPOCH); L(RS_DROP_OVERSIZE); L(RS_DROP_OLD);
   L(RS_DROP_DUPLICATE); L(ENGINE_STATS_OFFSET);
   L(ES_RX_BATCHES); L(ES_JS_WAKEUPS); L(ES_HOST_DELAY_COUNT); L(ES_HOST_DELAY_SUM);
-  L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(ES_RING_FULL_DROPS); L(ES_BACKUP_RELEASES); L(ES_BACKUP_READS); L(ES_RING_FULL_WAITS); L(TX_RING_OFFSET); L(TX_SLOTS);
+  L(ES_HOST_DELAY_MAX); L(ES_FIFO_BREAKS); L(ES_LOOPS); L(ES_RING_FULL_DROPS); L(ES_BACKUP_RELEASES); L(ES_BACKUP_READS); L(ES_RING_FULL_WAITS); L(ES_SPIN_MARGIN_NS); L(ES_WAKE_SAMPLES); L(ES_WAKE_LATE_Q_NS); L(TX_RING_OFFSET); L(TX_SLOTS);
   L(TX_SLOT_HEADER); L(TX_SLOT_BYTES); L(RX_RING_OFFSET); L(RX_SLOTS); L(RX_SLOT_HEADER);
   L(RX_SLOT_BYTES); L(RX_EVENT); L(LIVE_ALIVE); L(LIVE_SUSPECT); L(SHARED_BYTES);
 #undef L

@@ -13,6 +13,7 @@
 
 #include "seq_window.h"
 #include "shared_layout.h"
+#include "wake_margin.h"
 
 typedef struct {
   int active;
@@ -81,7 +82,10 @@ typedef struct {
   int inline_poll;       // 1: the JS thread receives and sends itself (js_poll, js_flush); the
                          //    engine thread only keeps time (boundaries, liveness deadlines)
   int64_t idle_spin_ns;  // busy-poll: keep spinning this long after the last activity
-  int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin
+  int64_t spin_ns;       // pacing: sleep until this long before a boundary, then spin (with
+                         // spin_auto: the margin to start from)
+  int spin_auto;         // 1: learn the margin from the lateness of the thread's sleeps (wake_margin.h)
+  int64_t spin_min_ns, spin_max_ns; // spin_auto: the learned margin's bounds
   // SCHED_FIFO: every fifo_slice_ns of the thread's CPU time owes fifo_break_ns off it. Time off
   // the CPU pays the debt; what is still owed is taken as a sleep that traffic cannot cut short
   // (engine_thread.c).
@@ -129,6 +133,7 @@ typedef struct xl_engine {
   napi_threadsafe_function tsfn;
   xl_thread_report_t report;
   // Engine-thread state.
+  xl_wake_margin_t wake_margin; // spin_auto: the learned margin (engine thread only)
   xl_tx_lane_t *tx;      // [XL_MAX_LANES]
   xl_rx_lane_t *rx;      // [XL_MAX_LANES]
   uint16_t *tx_active;   // slots of active sender lanes
@@ -159,6 +164,11 @@ typedef struct xl_rx_scratch {
   uint8_t bufs[XL_RX_BATCH][XL_RX_BUF];
   char ctl[XL_RX_BATCH][64];
   struct sockaddr_in from[XL_RX_BATCH];
+  // recvmmsg's arguments, pointed at the buffers above once (ready), so a receive pass — every
+  // empty poll too — resets only the two lengths the kernel writes back.
+  struct iovec iov[XL_RX_BATCH];
+  struct mmsghdr msgs[XL_RX_BATCH];
+  int ready;
 } xl_rx_scratch_t;
 
 #define XL_STACK_BYTES (512 * 1024)
@@ -167,9 +177,10 @@ typedef struct xl_rx_scratch {
 
 int64_t xl_mono_ns(void);
 // CLOCK_REALTIME − CLOCK_MONOTONIC (ns): the realtime read bracketed by two monotonic reads, the
-// tightest of `tries` (a preemption between two plain reads would shift the offset by its length);
-// *gap_ns (if given) gets that bracket's width, twice the offset's uncertainty.
-int64_t xl_realtime_offset(int tries, int64_t *gap_ns);
+// tightest of `tries` (a preemption between two plain reads would shift the offset by its length),
+// stopping early at a bracket no wider than enough_gap_ns (0: all tries); *gap_ns (if given) gets
+// that bracket's width, twice the offset's uncertainty.
+int64_t xl_realtime_offset(int tries, int64_t enough_gap_ns, int64_t *gap_ns);
 int xl_engine_start_thread(xl_engine_t *e);
 void xl_engine_stop_thread(xl_engine_t *e);
 void xl_engine_wake(xl_engine_t *e);

@@ -6,7 +6,9 @@
 //   the last idle_spin_ns; after that, block in ppoll() on the socket and an eventfd, so an idle
 //   engine costs no CPU.
 // - blocking: always ppoll() (interrupt-style, the paper's choice), except ...
-// - ... before a send boundary: sleep until spin_ns before it (timer slack is 1 ns), then spin.
+// - ... before a send boundary: sleep until a margin before it (timer slack is 1 ns), then spin.
+//   The margin is spin_ns, or with spin_auto learned: a high quantile of how late this thread's
+//   sleeps toward a boundary ended (wake_margin.h), within [spin_min_ns, spin_max_ns].
 // - liveness deadlines (receivers with a heartbeat timeout) are treated like send boundaries in
 //   both modes (sleep, then spin), so a silent lane is suspected within microseconds: a ppoll
 //   timeout alone wakes 60-100 µs late on a VM. The spin only happens when a frame is already
@@ -43,7 +45,7 @@ int64_t xl_mono_ns(void) {
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec; }
 
-int64_t xl_realtime_offset(int tries, int64_t *gap_ns) {
+int64_t xl_realtime_offset(int tries, int64_t enough_gap_ns, int64_t *gap_ns) {
   int64_t best_gap = INT64_MAX, offset = 0;
   for (int k = 0; k < tries; k++) {
     struct timespec m0, r, m1;
@@ -55,6 +57,7 @@ int64_t xl_realtime_offset(int tries, int64_t *gap_ns) {
       best_gap = gap;
       offset = ts_ns(&r) - (ts_ns(&m0) + gap / 2);
     }
+    if (best_gap <= enough_gap_ns) break;
   }
   if (gap_ns) *gap_ns = best_gap;
   return offset;
@@ -150,7 +153,10 @@ static void announce(xl_engine_t *e) {
 }
 
 // Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
-static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
+// Returns 1 when it slept all the way to `until` (the timeout ended it): only then does the time it
+// woke say how late this machine's timed wake-ups are.
+static int block_until(xl_engine_t *e, int64_t until, int watch_rx) {
+  int timed_out = 0;
   _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
   atomic_store_explicit(sleeping, 1, memory_order_seq_cst);
   // Dekker with JS: it pushes, then reads `sleeping`; we set `sleeping`, then look at the ring.
@@ -162,11 +168,13 @@ static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
   if (!busy) {
     int64_t now = xl_mono_ns();
     int64_t wait = until - now;
-    if (wait > MAX_BLOCK_NS) wait = MAX_BLOCK_NS;
+    int capped = wait > MAX_BLOCK_NS;
+    if (capped) wait = MAX_BLOCK_NS;
     if (wait > 0) {
       struct pollfd fds[2] = {{.fd = e->event_fd, .events = POLLIN}, {.fd = e->rx_fd, .events = POLLIN}};
       struct timespec ts = {.tv_sec = wait / 1000000000LL, .tv_nsec = wait % 1000000000LL};
       int n = ppoll(fds, watch_rx ? 2 : 1, &ts, NULL);
+      timed_out = n == 0 && !capped;
       if (n > 0 && (fds[0].revents & POLLIN)) {
         uint64_t v;
         ssize_t r = read(e->event_fd, &v, sizeof v);
@@ -175,6 +183,7 @@ static void block_until(xl_engine_t *e, int64_t until, int watch_rx) {
     }
   }
   atomic_store_explicit(sleeping, 0, memory_order_seq_cst);
+  return timed_out;
 }
 
 // The SCHED_FIFO break: a plain sleep, not ppoll, so neither a datagram (it waits in the socket
@@ -222,6 +231,12 @@ static void *engine_main(void *arg) {
   int64_t accounted_to = last_activity, cpu_accounted = fifo ? thread_cpu_ns() : 0;
   int64_t defer_until = INT64_MIN; // a due break waits for this boundary to pass (INT64_MIN: none)
 
+  // The spin margin: fixed (spin_ns), or learned from how late the sleeps toward a boundary end.
+  xl_wake_margin_t *wm = &e->wake_margin;
+  xl_wm_init(wm, o->spin_ns, o->spin_auto ? o->spin_min_ns : o->spin_ns, o->spin_auto ? o->spin_max_ns : o->spin_ns);
+  es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
+  es[XL_ES_WAKE_LATE_Q_NS] = -1;
+
   const int inline_poll = o->inline_poll;
   // Inline poll (the JS thread) or a backup reader (engine_backup.c) may run a pass too.
   const int lock_pass = inline_poll || e->rx_locking;
@@ -250,7 +265,7 @@ static void *engine_main(void *arg) {
       if (lock_pass) pthread_mutex_unlock(&e->loop_lock);
       continue;
     }
-    int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - o->spin_ns;
+    int64_t wake_for_timer = next_timer == INT64_MAX ? INT64_MAX : next_timer - wm->margin_ns;
     int in_spin_window = now >= wake_for_timer;
     if (fifo) {
       if (now - accounted_to >= ACCOUNT_EVERY_NS) {
@@ -299,7 +314,12 @@ static void *engine_main(void *arg) {
     // unless liveness is watched, which is judged on what this thread reads (engine_rx.c).
     int full = e->n_watch == 0 && rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
-    block_until(e, until, !inline_poll && !full);
+    if (block_until(e, until, !inline_poll && !full) && o->spin_auto && until == wake_for_timer) {
+      xl_wm_record(wm, xl_mono_ns() - until);
+      es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
+      es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
+      es[XL_ES_WAKE_LATE_Q_NS] = (double)wm->quantile_ns;
+    }
   }
   return NULL;
 }

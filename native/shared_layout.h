@@ -76,6 +76,9 @@
 #define XL_ES_BACKUP_RELEASES 24 // heartbeat frames the backup clock released (engine thread late)
 #define XL_ES_BACKUP_READS 25   // socket reads the backup thread did (engine thread made no pass)
 #define XL_ES_RING_FULL_WAITS 26 // receive passes that left the socket unread: no delivery room (JS lagging)
+#define XL_ES_SPIN_MARGIN_NS 27 // the spin margin in use before a boundary or deadline (ns)
+#define XL_ES_WAKE_SAMPLES 28   // timed sleeps toward a boundary whose lateness was measured (spinUs 'auto')
+#define XL_ES_WAKE_LATE_Q_NS 29 // their learned quantile (ns; -1 before the first)
 
 // Send ring: JS produces, the engine consumes. Slot: laneSlot, gen, ticket, length (int32), payload.
 #define XL_TX_RING_OFFSET (XL_ENGINE_STATS_OFFSET + XL_ENGINE_STAT_WORDS * 8)

@@ -10,6 +10,7 @@ import { RealtimeOffset, type RealtimeOffsetMeasurement } from '../engine/clock.
 import { measureRealtimeOffsetOffThread } from '../engine/clock-off-thread.js';
 import { JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
+import { spinStatsOf } from '../engine/native/select.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { FD_LANE_PREFIX, type FdGroupSpec, resolveFdGroups } from '../fd/group-config.js';
@@ -179,6 +180,7 @@ export class Agent implements LocalBackend {
       lanesNotConfigured: () => this.notConfigured.size,
       clientDrops: this.clientDrops,
       realtimeOffset: this.realtimeOffset,
+      spin: () => spinStatsOf(opts.engine),
     });
     if (this.fd) registerFdMetrics(this.metrics, this.fd);
     this.watch = new WatchClient(

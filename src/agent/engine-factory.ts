@@ -1,13 +1,14 @@
 // Picks the lane engine for the agent: `native` (pinned C thread) falls back to `js` with one
 // warning when the addon is not built, so deployment scripts can always ask for native.
 import { createEngineOfKind, type EngineKind } from '../engine/native/select.js';
+import { parseSpinSetting, type SpinSetting, spinSettingErrors } from '../engine/spin-setting.js';
 import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import type { AgentLog } from './log.js';
 
 export type { EngineKind };
 
-/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us, --backup-core, --backup-read-us). */
+/** How the engine's own thread runs (the agent's --fifo, --receive, --spin-us, --max-spin-us, --backup-core, --backup-read-us). */
 export interface EngineTuning {
   /** SCHED_FIFO priority of the native engine thread, or of the js engine's pacing worker. */
   fifoPriority?: number;
@@ -15,8 +16,10 @@ export interface EngineTuning {
    * thread as the poller: it is for embedded engines, not for the agent.) */
   receive?: 'busy-poll' | 'blocking';
   /** The engine thread (native) or pacing worker (js) sleeps until this long before a boundary or
-   * deadline, then spins (µs). */
-  spinUs?: number;
+   * deadline, then spins (µs), or 'auto' (the engines' default): learned from how late its sleeps end. */
+  spinUs?: SpinSetting;
+  /** With spinUs 'auto': the most the learned margin may be (µs). */
+  maxSpinUs?: number;
   /** Native only: the backup clock's CPU, which sends the heartbeats the engine thread misses while
    * its own CPU is stalled (NativeEngineOptions.backupCore). */
   backupCore?: number;
@@ -34,6 +37,7 @@ export function parseEngineTuning(o: {
   fifo?: string;
   receive?: string;
   spinUs?: string;
+  maxSpinUs?: string;
   backupCore?: string;
   backupReadUs?: string;
 }): EngineTuning {
@@ -54,11 +58,17 @@ export function parseEngineTuning(o: {
       );
     t.receive = o.receive;
   }
-  if (o.spinUs !== undefined) {
-    const us = Number(o.spinUs);
-    if (!Number.isFinite(us) || us < 0 || us > 10_000)
-      throw new XlaneError('XL_ERR_VALIDATION', `--spin-us must be 0..10000 µs, not "${o.spinUs}"`);
-    t.spinUs = us;
+  if (o.spinUs !== undefined || o.maxSpinUs !== undefined) {
+    const spin = o.spinUs === undefined ? undefined : parseSpinSetting(o.spinUs);
+    const max = o.maxSpinUs === undefined ? undefined : Number(o.maxSpinUs);
+    const errors = spinSettingErrors(spin, max);
+    if (errors.length)
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `--spin-us must be auto or 0..10000 µs and --max-spin-us 0..10000 µs, with auto only (got ${o.spinUs ?? 'auto'}, ${o.maxSpinUs ?? 'none'}): ${errors.join('; ')}`,
+      );
+    if (spin !== undefined) t.spinUs = spin;
+    if (max !== undefined) t.maxSpinUs = max;
   }
   if (o.backupCore !== undefined) {
     const c = Number(o.backupCore);
@@ -89,12 +99,14 @@ export function createEngine(kind: EngineKind, log: AgentLog, tuning: EngineTuni
       ...(tuning.receive ? { receive: tuning.receive } : {}),
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
       ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
+      ...(tuning.maxSpinUs !== undefined ? { maxSpinUs: tuning.maxSpinUs } : {}),
       ...(tuning.backupCore !== undefined ? { backupCore: tuning.backupCore } : {}),
       ...(tuning.backupReadUs !== undefined ? { backupReadUs: tuning.backupReadUs } : {}),
     },
     js: {
       ...(tuning.fifoPriority !== undefined ? { fifoPriority: tuning.fifoPriority } : {}),
       ...(tuning.spinUs !== undefined ? { spinUs: tuning.spinUs } : {}),
+      ...(tuning.maxSpinUs !== undefined ? { maxSpinUs: tuning.maxSpinUs } : {}),
     },
     warn: (message) => log.warn({ engine: 'js' }, message),
   });

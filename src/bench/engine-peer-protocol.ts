@@ -1,6 +1,7 @@
 // What the bench orchestrator (engine.ts) and its two peer processes (engine-peer.ts) say to each
 // other: the peer's configuration as one JSON argument, then one JSON object per line — requests on
 // the peer's stdin, replies on its stdout.
+import type { SpinReport, SpinSetting } from '../engine/spin-setting.js';
 import type { LatencySummaryUs } from './engine-stats.js';
 
 export type BenchEngineKind = 'js' | 'native';
@@ -33,8 +34,10 @@ export interface PeerConfig {
   receive?: NativeReceiveMode;
   /** SCHED_FIFO priority of the engine's thread (native) or pacing worker (js); unset: SCHED_OTHER. */
   fifoPriority?: number;
-  /** Spin margin of the engine's thread (native) or pacing worker (js) before a boundary, µs. */
-  spinUs?: number;
+  /** Spin margin of the engine's thread (native) or pacing worker (js) before a boundary, µs, or
+   * 'auto' (the engines' default). */
+  spinUs?: SpinSetting;
+  maxSpinUs?: number;
   /** CPU the engine's thread is pinned to (the orchestrator pins the whole peer process there too). */
   core?: number;
   /** Native engine: its backup clock's CPU (--backup: the other peer's). */
@@ -106,6 +109,8 @@ export interface PaceReply {
   maxReleaseDelayUs: number;
   /** Frames of the periodic lane the sender's backup clock released (0 without one). */
   backupReleases?: number;
+  /** The sender's spin margin at the end of the run, and what it was learned from. */
+  spin?: SpinReport;
 }
 
 export interface PacingReportReply {

@@ -7,8 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createJsEngine, JsEngine } from '../engine/js/engine.js';
 import { backupReleasesOf, NativeEngine } from '../engine/native/engine.js';
-import { createNativeEngine } from '../engine/native/select.js';
+import { createNativeEngine, spinStatsOf } from '../engine/native/select.js';
 import { effectivePhaseNs } from '../engine/schedule.js';
+import { spinReport } from '../engine/spin-setting.js';
 import { type Engine, laneWireId } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { PacingRecorder, paceHeartbeat, paceLane } from './engine-pacing.js';
@@ -33,6 +34,7 @@ function createBenchEngine(cfg: PeerConfig): Engine {
     return createJsEngine({
       ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
       ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
+      ...(cfg.maxSpinUs !== undefined ? { maxSpinUs: cfg.maxSpinUs } : {}),
     });
   // The orchestrator checked that the addon loads (and fell back loudly if not): failing here is
   // a fault, not a reason to measure another engine under this one's name.
@@ -40,6 +42,7 @@ function createBenchEngine(cfg: PeerConfig): Engine {
     receive: cfg.receive ?? 'busy-poll',
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
     ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
+    ...(cfg.maxSpinUs !== undefined ? { maxSpinUs: cfg.maxSpinUs } : {}),
     ...(cfg.backupCore !== undefined ? { backupCore: cfg.backupCore } : {}),
   });
   if (!native.engine)
@@ -189,7 +192,12 @@ async function main(): Promise<void> {
           cfg.pacingFeed === 'heartbeat'
             ? await paceHeartbeat(engine, paceSender(), req.seconds)
             : await paceLane(engine, PACE_LANE, enginePayload, cfg.pacingPeriodNs, req.seconds);
-        return { ...r, backupReleases: backupReleasesOf(engine) - before };
+        const spin = spinStatsOf(engine);
+        return {
+          ...r,
+          backupReleases: backupReleasesOf(engine) - before,
+          ...(spin ? { spin: spinReport(spin) } : {}),
+        };
       }
       case 'pacingArm':
         recorder.arm(req.seconds);

@@ -7,6 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { measureRealtimeOffsetNs } from '../engine/clock.js';
 import { loadNativeAddon } from '../engine/native/addon.js';
 import { effectivePhaseNs, monotonicPhaseNs, NO_PHASE } from '../engine/schedule.js';
+import { type SpinReport, type SpinSetting, spinSettingErrors } from '../engine/spin-setting.js';
 import { XlaneError } from '../errors.js';
 import { NetnsTestbed } from '../testbed/netns.js';
 import { compileFloor, FloorRunner } from './engine-floor.js';
@@ -23,8 +24,11 @@ export interface EngineBenchOptions {
   coreB?: number;
   /** Run the native engine threads / the js pacing worker SCHED_FIFO at this priority (1..99). */
   fifoPriority?: number;
-  /** Spin margin of the engine thread / js pacing worker before a boundary (µs; engine default 30). */
-  spinUs?: number;
+  /** Spin margin of the engine thread / js pacing worker before a boundary (µs), or 'auto' (the
+   * engines' default: learned from how late their sleeps end). */
+  spinUs?: SpinSetting;
+  /** With spinUs 'auto' (or none): the most the learned margin may be (µs). */
+  maxSpinUs?: number;
   /** Native: the periodic sender's engine gets a backup clock on peer B's CPU (NativeEngineOptions
    * .backupCore), which releases the frames its engine thread is more than 50 µs late for. */
   backup?: boolean;
@@ -57,6 +61,9 @@ export interface PacingDetail {
   /** The sending engine's own counters: frames released more than max(E, 10 µs) after they were
    * due, and the largest release delay (µs) — what an agent exports as metrics. */
   senderLateReleases: number;
+  /** The sender's spin margin at the end of the run (µs), and with 'auto' the learned 99.9th
+   * percentile of its wake-up lateness it came from. */
+  senderSpin?: SpinReport;
   senderMaxReleaseDelayUs: number;
   /** --backup: frames of the periodic lane the sender's backup clock released. */
   backupReleases?: number;
@@ -111,8 +118,9 @@ export interface EngineBenchResult {
   cores?: { a: number; b: number };
   /** SCHED_FIFO priority of the native engine threads / js pacing worker, when asked for. */
   fifoPriority?: number;
-  /** The spin margin asked for (µs); absent: the engine's default. */
-  spinUs?: number;
+  /** The spin margin asked for (µs or 'auto'); absent: the engine's default ('auto'). */
+  spinUs?: SpinSetting;
+  maxSpinUs?: number;
   pacing: PacingDetail;
   machine: MachineInfo;
 }
@@ -180,8 +188,7 @@ export function validateEngineBenchOptions(o: EngineBenchOptions): void {
     !(Number.isInteger(o.fifoPriority) && o.fifoPriority >= 1 && o.fifoPriority <= 99)
   )
     errors.push(`fifo priority must be 1..99 (got ${o.fifoPriority})`);
-  if (o.spinUs !== undefined && !(Number.isFinite(o.spinUs) && o.spinUs >= 0 && o.spinUs <= 10_000))
-    errors.push(`spin must be 0..10000 µs (got ${o.spinUs})`);
+  errors.push(...spinSettingErrors(o.spinUs, o.maxSpinUs));
   if (!Number.isInteger(o.roundTrips) || o.roundTrips < 1)
     errors.push('round trips must be a whole number ≥ 1');
   if (!(o.maxSeconds > 0)) errors.push('max seconds must be > 0');
@@ -250,6 +257,7 @@ export async function measureEngines(
         ...(s.receive ? { receive: s.receive } : {}),
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
         ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+        ...(o.maxSpinUs !== undefined ? { maxSpinUs: o.maxSpinUs } : {}),
         enginePort: ENGINE_PORT + PORT_STRIDE * i,
         dgramPort: DGRAM_PORT + PORT_STRIDE * i,
         pingPeriodNs: PING_PERIOD_NS,
@@ -380,6 +388,7 @@ export async function measureEngines(
           senderLateReleases: pace.lateReleases,
           senderMaxReleaseDelayUs: pace.maxReleaseDelayUs,
           ...(s.engine === 'native' && o.backup ? { backupReleases: pace.backupReleases ?? 0 } : {}),
+          ...(pace.spin ? { senderSpin: pace.spin } : {}),
           feed: o.pacingFeed ?? 'heartbeat',
           seconds: o.pacingSeconds,
           sent: pace.sent,
@@ -458,6 +467,7 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<EngineBench
     ...(native ? { cores: m.cores } : {}),
     ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
     ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+    ...(o.maxSpinUs !== undefined ? { maxSpinUs: o.maxSpinUs } : {}),
     pacing: s.pacing,
     machine: m.machine,
   };

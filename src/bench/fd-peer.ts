@@ -17,6 +17,7 @@ import { monotonicNs } from '../engine/clock.js';
 import { createJsEngine } from '../engine/js/engine.js';
 import { backupReleasesOf } from '../engine/native/engine.js';
 import { createNativeEngine } from '../engine/native/select.js';
+import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
 import type { DeliveryView, Engine, LivenessEvent } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
 import { FixedTimeoutDetector } from '../fd/fixed-timeout.js';
@@ -37,7 +38,8 @@ import { runPeer, servePeer } from './peer-serve.js';
 function createEngine(cfg: FdPeerConfig): Engine {
   const tuning = {
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
-    ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}),
+    // Every member shares this machine's CPUs: a learned margin is capped at the old fixed one.
+    ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : { maxSpinUs: SHARED_CPU_MAX_SPIN_US }),
   };
   if (cfg.engine === 'js') return createJsEngine(tuning);
   const native = createNativeEngine({

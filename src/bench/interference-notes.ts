@@ -2,6 +2,7 @@
 // report. Pure text from the options and the analysed runs; no I/O.
 import { cpus } from 'node:os';
 import { DEFAULT_BOUNDS_POLICY } from '../agent/host-bounds/statistics.js';
+import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
 import { DEFAULT_BACKUP_READ_US } from './backup-cores.js';
 import type { InterferenceOptions } from './interference.js';
 import { FIRST_OUTLIERS } from './interference-stats.js';
@@ -24,7 +25,7 @@ export function notesFor(
   const notes = [
     `${cpus().length} CPUs shared by every emulated host, the bridge, the engines and iperf3: ` +
       'softirq work of the bulk flows competes with the lane engines for the same cores.',
-    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${o.backupReadUs ?? DEFAULT_BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
+    `engine ${o.engine}${o.engine === 'native' ? ` (${o.receive} receive, sleep-then-spin send with a learned margin of at most ${o.maxSpinUs ?? SHARED_CPU_MAX_SPIN_US} µs, ${o.fifoPriority !== undefined ? `SCHED_FIFO ${o.fifoPriority}` : 'SCHED_OTHER'}${o.backup ? `; ${o.receiver}'s engine pinned, with a backup thread on the other CPU that reads its socket when the engine thread left it unread ${o.backupReadUs ?? DEFAULT_BACKUP_READ_US} µs` : ''})` : " (frames DSCP-marked by an nftables rule on each sender, as the agent installs it: Node's dgram cannot set IP_TOS)"}, ` +
       `frames ${o.feed === 'heartbeat' ? "emitted by the engine's own heartbeat clock" : 'refilled by the application (coalesce)'}` +
       (o.appFifoPriority !== undefined
         ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`

@@ -13,6 +13,8 @@ export interface InterferencePeerConfig {
   engine: 'js' | 'native';
   receive?: NativeReceiveMode;
   fifoPriority?: number;
+  /** The engine's learned spin margin stays at or below this (µs). */
+  maxSpinUs: number;
   core?: number;
   /** Native: a backup thread on this CPU releases late heartbeats and, with backupReadUs, reads a
    * socket the engine thread left unread (NativeEngineOptions). */

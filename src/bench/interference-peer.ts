@@ -56,9 +56,13 @@ class LaneRecording {
 }
 
 function createEngine(cfg: InterferencePeerConfig): Engine {
-  if (cfg.engine === 'js') return createJsEngine();
+  // Every emulated host shares this machine's CPUs: a learned margin, capped (by default at the
+  // old fixed one).
+  const spin = { maxSpinUs: cfg.maxSpinUs };
+  if (cfg.engine === 'js') return createJsEngine(spin);
   const native = createNativeEngine({
     receive: cfg.receive ?? 'blocking',
+    ...spin,
     ...(cfg.fifoPriority !== undefined ? { fifoPriority: cfg.fifoPriority } : {}),
     ...(cfg.backupCore !== undefined ? { backupCore: cfg.backupCore } : {}),
     ...(cfg.backupReadUs !== undefined ? { backupReadUs: cfg.backupReadUs } : {}),

@@ -18,6 +18,7 @@ import { ControllerClient } from '../client/controller-client.js';
 import { type RunningController, startController } from '../controller/server.js';
 import type { WireGrant } from '../controller/views.js';
 import { RealtimeOffset } from '../engine/clock.js';
+import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { requireRoot } from '../testbed/apply.js';
@@ -66,6 +67,10 @@ export interface InterferenceOptions {
   engine: 'js' | 'native';
   receive: NativeReceiveMode;
   fifoPriority?: number;
+  /** Every host's engine: the most its learned spin margin may be (µs; default
+   * SHARED_CPU_MAX_SPIN_US). Each µs of margin is spun before each 100 µs boundary, on CPUs every
+   * host, the switch and the bulk share. */
+  maxSpinUs?: number;
   /** Native: the receiving host's engine pinned, with a backup thread on the next CPU that reads a
    * socket its engine thread left unread for backupReadUs (and releases late heartbeats). */
   backup?: boolean;
@@ -124,6 +129,9 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     // SCHED_FIFO: an engine thread that wakes for a frame or a boundary preempts iperf3 and the rest
     // at once; it never spins flat out (sleep-then-spin, blocking receive), so RT throttling stays away.
     fifoPriority: 10,
+    // A learned spin margin, but no longer than 30 µs: at 50 µs the express p99.99 went to 10 ms,
+    // at 70 the senders starved the rest (docs/benchmarks.md, eleventh session).
+    maxSpinUs: SHARED_CPU_MAX_SPIN_US,
     // The receiving application too (the peer's JS thread, event-driven, never spinning): at
     // SCHED_OTHER it lost its CPU to iperf3 for 10+ ms, its delivery ring filled, and the engine
     // left frames in the socket meanwhile (receiverEngine.ringFullWaits; p99.9 7-10 ms, not 0.2).
@@ -146,6 +154,9 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   for (const h of [...o.senders, o.receiver]) if (!hosts.has(h)) bad.push(`unknown host ${h}`);
   if (o.senders.includes(o.receiver)) bad.push('the receiver cannot also be a sender');
   if (o.senders.length === 0) bad.push('at least one sender');
+  const spin = o.maxSpinUs;
+  if (spin !== undefined && !(spin >= 0 && spin <= 10_000))
+    bad.push('the spin margin cap must be 0..10000 µs');
   const read = o.backupReadUs;
   if (read !== undefined && !(read >= 10 && read <= 1_000_000))
     bad.push('backup read interval must be 10..1000000 µs');
@@ -434,6 +445,7 @@ async function runMode(
         engine: o.engine,
         receive: o.receive,
         ...(o.fifoPriority !== undefined ? { fifoPriority: o.fifoPriority } : {}),
+        maxSpinUs: o.maxSpinUs ?? SHARED_CPU_MAX_SPIN_US,
         // Only the receiver's: the late frames are late there (outlierCauses), and every backup
         // thread costs 10,000 wake-ups a second on CPUs the hosts share.
         ...(o.backup && o.engine === 'native' && host === o.receiver

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { type EngineKind, parseEngineKind } from '../agent/engine-factory.js';
 import type { AddonLoad } from '../engine/native/addon.js';
+import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
 import { XlaneError } from '../errors.js';
 import { type FdGroupSpec, parseFdGroup } from '../fd/group-config.js';
 
@@ -114,6 +115,9 @@ export function agentArgv(a: { host: string; ifname: string }, c: AgentArgvConte
     // Every emulated host shares this machine's CPUs: the paper's interrupt-style receive, not an
     // engine thread per host busy-polling (the interference bench's choice too).
     ...(c.engine === 'native' ? ['--receive', 'blocking'] : []),
+    // ... and no engine spinning longer before a boundary than the old fixed margin.
+    '--max-spin-us',
+    String(SHARED_CPU_MAX_SPIN_US),
     ...fd,
   ];
 }

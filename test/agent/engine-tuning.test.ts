@@ -40,8 +40,13 @@ describe('parseEngineTuning', () => {
       expect(codeOf(() => parseEngineTuning({ fifo }))).toBe('XL_ERR_VALIDATION');
     for (const receive of ['poll', 'spin', ''])
       expect(codeOf(() => parseEngineTuning({ receive }))).toBe('XL_ERR_VALIDATION');
-    for (const spinUs of ['-1', 'lots', '20000'])
+    for (const spinUs of ['-1', 'lots', '20000', 'Auto'])
       expect(codeOf(() => parseEngineTuning({ spinUs }))).toBe('XL_ERR_VALIDATION');
+    expect(parseEngineTuning({ spinUs: 'auto', maxSpinUs: '40' })).toEqual({ spinUs: 'auto', maxSpinUs: 40 });
+    expect(parseEngineTuning({ maxSpinUs: '40' })).toEqual({ maxSpinUs: 40 });
+    // A fixed margin has nothing to bound.
+    expect(codeOf(() => parseEngineTuning({ spinUs: '30', maxSpinUs: '40' }))).toBe('XL_ERR_VALIDATION');
+    expect(codeOf(() => parseEngineTuning({ maxSpinUs: 'x' }))).toBe('XL_ERR_VALIDATION');
     for (const backupCore of ['-1', 'one', '1.5', '5000'])
       expect(codeOf(() => parseEngineTuning({ backupCore }))).toBe('XL_ERR_VALIDATION');
     for (const backupReadUs of ['5', 'x', '1.5', '2000000'])
@@ -107,10 +112,30 @@ describe('createEngine with the tuning', () => {
     },
   );
 
-  it("js: --spin-us reaches the pacing worker's margin too (default 30 µs); bad values are refused", () => {
-    expect((createEngine('js', silentLog, { spinUs: 80 }) as JsEngine).spinUs).toBe(80);
-    expect((createEngine('js', silentLog) as JsEngine).spinUs).toBe(30);
+  it("js: --spin-us / --max-spin-us reach the pacing worker's margin too (default: learned, up to 100 µs); bad values are refused", () => {
+    expect((createEngine('js', silentLog, { spinUs: 80 }) as JsEngine).spinSetting).toEqual({
+      auto: false,
+      initialNs: 80_000,
+      minNs: 80_000,
+      maxNs: 80_000,
+    });
+    expect((createEngine('js', silentLog) as JsEngine).spinSetting).toEqual({
+      auto: true,
+      initialNs: 30_000,
+      minNs: 5_000,
+      maxNs: 100_000,
+    });
+    expect(
+      (createEngine('js', silentLog, { spinUs: 'auto', maxSpinUs: 20 }) as JsEngine).spinSetting,
+    ).toEqual({
+      auto: true,
+      initialNs: 20_000,
+      minNs: 5_000,
+      maxNs: 20_000,
+    });
     for (const spinUs of [-1, Number.NaN, 20_000])
       expect(codeOf(() => createJsEngine({ spinUs }))).toBe('XL_ERR_VALIDATION');
+    expect(codeOf(() => createJsEngine({ spinUs: 30, maxSpinUs: 50 }))).toBe('XL_ERR_VALIDATION');
+    expect(codeOf(() => createJsEngine({ maxSpinUs: -5 }))).toBe('XL_ERR_VALIDATION');
   });
 });

@@ -5,6 +5,7 @@ import { createAgentMetrics } from '../../src/agent/metrics/agent-metrics.js';
 import { LatencyRecorder, latencyBucketsUs } from '../../src/agent/metrics/latency-recorder.js';
 import { startMetricsServer } from '../../src/agent/metrics/server.js';
 import { RealtimeOffset } from '../../src/engine/clock.js';
+import type { SpinStats } from '../../src/engine/spin-setting.js';
 import { FakeEngine, laneCounters } from './fake-engine.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -35,6 +36,24 @@ describe('latency buckets', () => {
 });
 
 describe('/metrics', () => {
+  it("shows the engine's spin margin and, once learned, the wake-up lateness it came from", async () => {
+    let spin: SpinStats | undefined;
+    const registry = createAgentMetrics({
+      engine: new FakeEngine(),
+      latency: new LatencyRecorder(),
+      status: () => ({ epoch: 1, version: 1, connected: true, lanes: 0 }),
+      qosErrors: () => 0,
+      spin: () => spin,
+    });
+    expect(await registry.metrics()).toMatch(/^xlane_engine_spin_margin_seconds nan$/im);
+    spin = { auto: true, marginNs: 30_000, wakeSamples: 10, wakeLateQuantileNs: -1 };
+    expect(await registry.metrics()).toContain('xlane_engine_spin_margin_seconds 0.00003');
+    expect(await registry.metrics()).toMatch(/^xlane_engine_wake_late_p999_seconds nan$/im);
+    spin = { auto: true, marginNs: 82_000, wakeSamples: 640, wakeLateQuantileNs: 77_000 };
+    expect(await registry.metrics()).toContain('xlane_engine_spin_margin_seconds 0.000082');
+    expect(await registry.metrics()).toContain('xlane_engine_wake_late_p999_seconds 0.000077');
+  });
+
   it('shows the realtime offset measurement grant phases are converted with: NaN until needed, then its error, and how often it moved', async () => {
     let measured = { offsetNs: 5_000n, uncertaintyNs: 400n };
     let now = 0;

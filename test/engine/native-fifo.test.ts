@@ -69,7 +69,9 @@ describe.skipIf(skipReason !== '' || !isRoot)(
       // Counting that waiting as CPU time (the first version of the budget) owed a break after
       // every few bursts (26 breaks in 1.5 s); its own CPU time (~30 %) owes none (0 in 3 runs).
       const core = 0;
-      const e = nativeEngine({ receive: 'blocking', fifoPriority: 1 });
+      // A fixed margin: a learned one grows to the wake-up latency of a slow VM (up to a whole
+      // period), and a thread spinning that long really does owe breaks.
+      const e = nativeEngine({ receive: 'blocking', fifoPriority: 1, spinUs: 30 });
       open.push(e);
       const port = await freeUdpPort();
       await e.start({ bindAddress: LO, port, core });

@@ -37,6 +37,11 @@ describe.skipIf(skipReason !== '')(`native engine options and refused lane chang
       { fifoSliceUs: 2000, fifoBreakUs: 100 },
       { spinUs: -1 },
       { spinUs: Number.NaN },
+      { spinUs: 'Auto' as NativeEngineOptions['spinUs'] },
+      { maxSpinUs: -1 },
+      { maxSpinUs: 20_000 },
+      // A fixed margin has nothing to bound.
+      { spinUs: 30, maxSpinUs: 50 },
       { idleSpinUs: -5 },
       { fifoPriority: 0 },
       { fifoPriority: 1.5 },
@@ -57,6 +62,8 @@ describe.skipIf(skipReason !== '')(`native engine options and refused lane chang
       { fifoPriority: 10, fifoSliceUs: 1900, fifoBreakUs: 100 },
       { spinUs: 0, idleSpinUs: 0 },
       { spinUs: 150, receive: 'poll', lockMemory: false },
+      { spinUs: 'auto', maxSpinUs: 0 },
+      { maxSpinUs: 250 },
       { backupCore: 1, backupDelayUs: 0 },
     ];
     for (const o of good)

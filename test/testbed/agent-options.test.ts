@@ -124,7 +124,7 @@ describe('agentArgv', () => {
   };
   const h1 = { host: 'h1', ifname: 'eth0' };
 
-  it('passes the engine to every agent, native with interrupt-style receive', () => {
+  it('passes the engine to every agent, native with interrupt-style receive, spin capped at 30 µs', () => {
     expect(agentArgv(h1, ctx)).toEqual([
       'agent',
       '--controller',
@@ -143,8 +143,15 @@ describe('agentArgv', () => {
       'native',
       '--receive',
       'blocking',
+      '--max-spin-us',
+      '30',
     ]);
-    expect(agentArgv(h1, { ...ctx, engine: 'js' }).slice(-2)).toEqual(['--engine', 'js']);
+    expect(agentArgv(h1, { ...ctx, engine: 'js' }).slice(-4)).toEqual([
+      '--engine',
+      'js',
+      '--max-spin-us',
+      '30',
+    ]);
   });
 
   it('fifo mode: no kernel QoS on the hosts', () => {
@@ -156,7 +163,7 @@ describe('agentArgv', () => {
     const fd = [{ name: 'all' }, { name: 'pair', members: ['h1', 'h2'] }];
     const fdArgs = (host: string) => {
       const argv = agentArgv({ host, ifname: 'eth0' }, { ...ctx, fd });
-      return argv.slice(argv.indexOf('blocking') + 1);
+      return argv.slice(argv.indexOf('--max-spin-us') + 2);
     };
     expect(fdArgs('h1')).toEqual(['--fd', 'all', '--fd', 'pair=h1,h2']);
     expect(fdArgs('h2')).toEqual(['--fd', 'all', '--fd', 'pair=h1,h2']);

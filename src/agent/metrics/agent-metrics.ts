@@ -3,6 +3,7 @@
 // from the recorder the delivery path fills.
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { RealtimeOffset } from '../../engine/clock.js';
+import type { SpinStats } from '../../engine/spin-setting.js';
 import {
   DROP_REASONS,
   type Engine,
@@ -37,6 +38,8 @@ export interface AgentMetricsSources {
   clientDrops?: ClientDrops;
   /** The CLOCK_REALTIME − CLOCK_MONOTONIC measurement grant phases are converted with. */
   realtimeOffset?: Pick<RealtimeOffset, 'current' | 'changes'>;
+  /** The engine's spin margin before boundaries and deadlines (spinStatsOf). */
+  spin?(): SpinStats | undefined;
 }
 
 const LANE_COUNTERS = [
@@ -199,6 +202,24 @@ export function createAgentMetrics(src: AgentMetricsSources): Registry {
     collect() {
       this.reset();
       this.inc(src.realtimeOffset?.changes() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'xlane_engine_spin_margin_seconds',
+    help: "How long before a send boundary or liveness deadline the engine's thread stops sleeping and spins (learned with --spin-us auto)",
+    registers: [registry],
+    collect() {
+      const s = src.spin?.();
+      this.set(s === undefined ? Number.NaN : s.marginNs / 1e9);
+    },
+  });
+  new Gauge({
+    name: 'xlane_engine_wake_late_p999_seconds',
+    help: "99.9th percentile of how late the engine thread's last 1,024 timed sleeps ended, the margin's source (NaN: a fixed margin, or not learned yet)",
+    registers: [registry],
+    collect() {
+      const q = src.spin?.()?.wakeLateQuantileNs ?? -1;
+      this.set(q < 0 ? Number.NaN : q / 1e9);
     },
   });
   new Gauge({

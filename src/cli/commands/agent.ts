@@ -23,6 +23,7 @@ interface AgentCliOptions {
   fifo?: string;
   receive?: string;
   spinUs?: string;
+  maxSpinUs?: string;
   backupCore?: string;
   backupReadUs?: string;
   core?: string;
@@ -62,7 +63,11 @@ export function register(program: Command): void {
     .option('--receive <mode>', 'native engine receive: busy-poll (default) or blocking')
     .option(
       '--spin-us <us>',
-      'engine thread (native) or pacing worker (js): sleep until this long before a send boundary or liveness deadline, then spin (default 30; raise it to the wake-up latency of a busy or virtual machine)',
+      "engine thread (native) or pacing worker (js): sleep until this long before a send boundary or liveness deadline, then spin (µs), or auto (default): learn it from how late the thread's own timed sleeps end",
+    )
+    .option(
+      '--max-spin-us <us>',
+      'with --spin-us auto: the most the learned margin may be (default 100; lower it on CPUs several engines share)',
     )
     .option(
       '--backup-core <n>',

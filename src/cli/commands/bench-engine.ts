@@ -5,6 +5,7 @@ import { DEFAULT_RELEASE_JITTER_US, type EngineBenchResult, runEngineBench } fro
 import type { BenchEngineKind, NativeReceiveMode, PacingFeed } from '../../bench/engine-peer-protocol.js';
 import type { LatencySummaryUs } from '../../bench/engine-stats.js';
 import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '../../bench/engine-table.js';
+import { parseSpinSetting, type SpinSetting } from '../../engine/spin-setting.js';
 import { XlaneError } from '../../errors.js';
 import { num, oneOf } from '../option-values.js';
 
@@ -54,7 +55,8 @@ interface EngineCliOptions {
   coreA?: number;
   coreB?: number;
   fifo?: number;
-  spinUs?: number;
+  spinUs?: SpinSetting;
+  maxSpinUs?: number;
   backup?: boolean;
   all?: boolean;
   roundTrips?: number;
@@ -123,8 +125,13 @@ export function registerEngineBench(bench: Command): void {
     .option(
       '--spin-us <us>',
       'engine threads (native) or pacing worker (js): sleep until this long before a boundary, then ' +
-        'spin (engine default 30)',
-      nonNegative('spin-us'),
+        "spin (µs), or auto (the engines' default): learned from how late their timed sleeps end",
+      parseSpinSetting,
+    )
+    .option(
+      '--max-spin-us <us>',
+      'with --spin-us auto: the most the learned margin may be (default 100)',
+      nonNegative('max-spin-us'),
     )
     .option(
       '--backup',
@@ -181,6 +188,7 @@ export function registerEngineBench(bench: Command): void {
         ...(o.coreB !== undefined ? { coreB: o.coreB } : {}),
         ...(o.fifo !== undefined ? { fifoPriority: o.fifo } : {}),
         ...(o.spinUs !== undefined ? { spinUs: o.spinUs } : {}),
+        ...(o.maxSpinUs !== undefined ? { maxSpinUs: o.maxSpinUs } : {}),
         ...(o.backup ? { backup: true } : {}),
         log,
       };

@@ -58,7 +58,10 @@ export function registerFdBench(bench: Command): void {
       '--fifo <prio>',
       'native engine thread at SCHED_FIFO priority (1..98; 99 is the crash injector’s)',
     )
-    .option('--spin-us <n>', 'engine: spin this long before a boundary or deadline (default 30)')
+    .option(
+      '--spin-us <n>',
+      'engine: spin this long before a boundary or deadline (default: learned from the wake-ups, at most 30)',
+    )
     .option(
       '--backup',
       'native engine: each member pinned to a CPU, with a backup clock on the next one that sends the heartbeats its engine thread misses',

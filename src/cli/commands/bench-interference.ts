@@ -22,6 +22,7 @@ interface InterferenceCli {
   fifo?: string;
   backup: boolean;
   backupReadUs: string;
+  maxSpinUs: string;
   appFifo: string;
   feed: string;
   streams: string;
@@ -55,6 +56,11 @@ export function registerInterferenceBench(bench: Command): void {
       '--fifo <prio>',
       'native engine thread at SCHED_FIFO priority (1..99; 0: SCHED_OTHER)',
       String(d.fifoPriority),
+    )
+    .option(
+      '--max-spin-us <us>',
+      "every host's engine: the most its learned spin margin before a boundary may be (µs); more covers a slow machine's wake-ups, but is spun on CPUs every host shares",
+      String(d.maxSpinUs),
     )
     .option(
       '--app-fifo <prio>',
@@ -109,6 +115,7 @@ export function registerInterferenceBench(bench: Command): void {
           engine: oneOf('engine', o.engine, ['js', 'native'] as const),
           receive: oneOf('receive', o.receive, ['blocking', 'busy-poll'] as const),
           ...(o.fifo !== undefined && num('fifo', o.fifo) > 0 ? { fifoPriority: num('fifo', o.fifo) } : {}),
+          maxSpinUs: num('max-spin-us', o.maxSpinUs),
           backup: o.backup,
           backupReadUs: num('backup-read-us', o.backupReadUs),
           ...(num('app-fifo', o.appFifo) > 0 ? { appFifoPriority: num('app-fifo', o.appFifo) } : {}),

@@ -13,6 +13,13 @@ import { FrameReceiver } from '../receive/frame-receiver.js';
 import type { ReceiverLane } from '../receive/lane-table.js';
 import { deadlineNs } from '../receive/liveness.js';
 import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
+import {
+  type SpinMargin,
+  type SpinSetting,
+  type SpinStats,
+  spinMarginOf,
+  spinSettingErrors,
+} from '../spin-setting.js';
 import type {
   DeliveryHandler,
   Engine,
@@ -35,7 +42,6 @@ import {
   C_TID,
   type ControlMessage,
   createSharedState,
-  DEFAULT_SPIN_NS,
   MAX_LANES,
   MAX_WATCHED,
   S_COALESCED,
@@ -43,6 +49,9 @@ import {
   S_MAX_RELEASE_DELAY,
   S_REFUSED,
   S_SENT,
+  SP_MARGIN_NS,
+  SP_WAKE_LATE_Q_NS,
+  SP_WAKE_SAMPLES,
   STAT_WORDS,
   type WorkerNotice,
 } from './shared.js';
@@ -68,8 +77,12 @@ export interface JsEngineOptions {
    * stop the engine: workerPolicy() says why. */
   fifoPriority?: number;
   /** The pacing worker sleeps until this long before a boundary or deadline, then spins (µs,
-   * 0..10,000; default 30). Wider: fewer late frames when wake-ups are late, more CPU spent. */
-  spinUs?: number;
+   * 0..10,000), or 'auto' (default): the margin is learned from how late the worker's own timed
+   * sleeps end (wake-margin.ts), from 5 µs up to maxSpinUs. Wider: fewer late frames when
+   * wake-ups are late, more CPU spent. */
+  spinUs?: SpinSetting;
+  /** With spinUs 'auto': the most the learned margin may be (µs, default 100). */
+  maxSpinUs?: number;
 }
 
 export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
@@ -78,15 +91,12 @@ export function createJsEngine(opts: JsEngineOptions = {}): JsEngine {
     !(Number.isInteger(opts.fifoPriority) && opts.fifoPriority >= 1 && opts.fifoPriority <= 99)
   )
     throw new XlaneError('XL_ERR_VALIDATION', `fifoPriority must be 1..99 (got ${opts.fifoPriority})`);
-  if (
-    opts.spinUs !== undefined &&
-    !(Number.isFinite(opts.spinUs) && opts.spinUs >= 0 && opts.spinUs <= 10_000)
-  )
-    throw new XlaneError('XL_ERR_VALIDATION', `spinUs must be 0..10000 (got ${opts.spinUs})`);
+  const spinErrors = spinSettingErrors(opts.spinUs, opts.maxSpinUs);
+  if (spinErrors.length) throw new XlaneError('XL_ERR_VALIDATION', spinErrors.join('; '));
   return new JsEngine(
     opts.directSend ?? true,
     opts.fifoPriority ?? 0,
-    opts.spinUs === undefined ? DEFAULT_SPIN_NS : Math.round(opts.spinUs * 1000),
+    spinMarginOf(opts.spinUs, opts.maxSpinUs),
   );
 }
 
@@ -95,6 +105,7 @@ export class JsEngine implements Engine {
   private control = new Int32Array(new SharedArrayBuffer(4));
   private released = new Int32Array(new SharedArrayBuffer(4));
   private stats = new Float64Array(new SharedArrayBuffer(8));
+  private spinWords: Float64Array<ArrayBufferLike> = new Float64Array(0);
   private tx: TxState | undefined;
   private bindAddress = '';
   private ring: RingProducer | undefined;
@@ -119,7 +130,7 @@ export class JsEngine implements Engine {
   constructor(
     private readonly directSend: boolean,
     private readonly fifoPriority: number,
-    private readonly spinNs = DEFAULT_SPIN_NS,
+    private readonly spin: SpinMargin = spinMarginOf(undefined, undefined),
   ) {
     this.front = new SendFront<SenderLane>(
       () => this.sendRing,
@@ -136,9 +147,20 @@ export class JsEngine implements Engine {
     push: (slot, gen, ticket, payload) => this.ring!.push(slot, gen, ticket, payload),
   };
 
-  /** The pacing worker's spin margin before a boundary or deadline (JsEngineOptions.spinUs). */
-  get spinUs(): number {
-    return this.spinNs / 1000;
+  /** What the pacing worker's spin margin was asked to be (JsEngineOptions.spinUs, maxSpinUs). */
+  get spinSetting(): SpinMargin {
+    return this.spin;
+  }
+
+  /** The pacing worker's spin margin now, and what it was learned from. */
+  spinStats(): SpinStats {
+    const w = this.spinWords;
+    return {
+      auto: this.spin.auto,
+      marginNs: w[SP_MARGIN_NS] ?? this.spin.initialNs,
+      wakeSamples: w[SP_WAKE_SAMPLES] ?? 0,
+      wakeLateQuantileNs: w[SP_WAKE_LATE_Q_NS] ?? -1,
+    };
   }
 
   async start(opts: EngineOptions): Promise<void> {
@@ -188,6 +210,7 @@ export class JsEngine implements Engine {
     this.control = new Int32Array(shared.control);
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
+    this.spinWords = new Float64Array(shared.spin);
     this.tx = new TxState(shared.tx);
     this.bindAddress = opts.bindAddress;
     this.ring = new RingProducer(this.control, shared.ring);
@@ -202,7 +225,7 @@ export class JsEngine implements Engine {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const worker = spawnPacerWorker({
-      workerData: { shared, bindAddress: opts.bindAddress, control: port2, spinNs: this.spinNs },
+      workerData: { shared, bindAddress: opts.bindAddress, control: port2, spin: this.spin },
       transferList: [port2],
     });
     this.worker = worker;

@@ -5,7 +5,7 @@ import { Pacer } from './pacer.js';
 import { C_TID, type PacerWorkerData, type WorkerNotice } from './shared.js';
 
 // Linux lets a sleep end up to the thread's timer slack (50 µs by default) late, which is more
-// than the default 30 µs spin window before each boundary. Only /proc/<tid>/ exposes timerslack_ns, and
+// than the 30 µs spin margin a learned one starts from. Only /proc/<tid>/ exposes timerslack_ns, and
 // /proc/thread-self names this (the pacing) thread's tid. Best effort: without it pacing is coarser.
 const data = workerData as PacerWorkerData;
 try {
@@ -20,7 +20,7 @@ const pacer = new Pacer(
   data.bindAddress,
   data.control,
   (n: WorkerNotice) => parentPort?.postMessage(n),
-  data.spinNs,
+  data.spin,
 );
 pacer.run();
 // Sockets close asynchronously; the thread exits once their handles are gone.

@@ -1,15 +1,18 @@
 // The pacing clock, run by the worker thread: it owns the sending sockets, turns queued requests
 // into frames, and releases each lane's frame at its period boundary (π_min after the lane's
 // previous release). A heartbeat lane releases a frame at every boundary, with the pending message
-// if there is one. The same loop runs the receivers' liveness watchdog (watchdog.ts). It sleeps on the shared futex word until ~30 µs before the next boundary and
-// spins on the clock for the rest, because Node timers cannot hold a 100 µs period (FACTS.md).
+// if there is one. The same loop runs the receivers' liveness watchdog (watchdog.ts). It sleeps on the shared futex word until a margin before the next boundary
+// and spins on the clock for the rest, because Node timers cannot hold a 100 µs period (FACTS.md).
+// The margin is fixed, or learned from how late its own timed sleeps end (wake-margin.ts).
 // The loop allocates nothing on its own (dgram's send() allocates a little per call; see
 // docs/protocol.md), so the worker's heap stays quiet and GC does not add jitter.
 import dgram from 'node:dgram';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
 import { effectivePhaseNs, isLateRelease, releaseDelayNs } from '../schedule.js';
+import type { SpinMargin } from '../spin-setting.js';
 import type { SenderSpec } from '../types.js';
+import { WakeMargin } from '../wake-margin.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
@@ -23,13 +26,15 @@ import {
   C_STOP,
   C_WAKE,
   type ControlMessage,
-  DEFAULT_SPIN_NS,
   S_COALESCED,
   S_LATE_RELEASES,
   S_MAX_RELEASE_DELAY,
   S_REFUSED,
   S_SENT,
   type SharedState,
+  SP_MARGIN_NS,
+  SP_WAKE_LATE_Q_NS,
+  SP_WAKE_SAMPLES,
   STAT_WORDS,
   type WorkerNotice,
 } from './shared.js';
@@ -84,18 +89,24 @@ export class Pacer {
   /** Sequence number and last release of every lane, shared with the main thread's direct path. */
   private readonly tx: TxState;
   private ctrlSeen = 0;
+  private readonly margin: WakeMargin;
+  private readonly spinWords: Float64Array;
 
   constructor(
     shared: SharedState,
     private readonly bindAddress: string,
     private readonly port: MessagePort,
     private readonly notify: (n: WorkerNotice) => void,
-    private readonly spinNs = DEFAULT_SPIN_NS,
+    private readonly spin: SpinMargin,
   ) {
     this.control = new Int32Array(shared.control);
     this.released = new Int32Array(shared.released);
     this.stats = new Float64Array(shared.stats);
     this.ring = new RingConsumer(this.control, shared.ring);
+    this.spinWords = new Float64Array(shared.spin);
+    this.margin = new WakeMargin(spin.initialNs, spin.minNs, spin.maxNs);
+    this.spinWords[SP_MARGIN_NS] = this.margin.marginNs;
+    this.spinWords[SP_WAKE_LATE_Q_NS] = -1;
     this.tx = new TxState(shared.tx);
     this.watchdog = new Watchdog(
       new Int32Array(shared.watchSeq),
@@ -124,13 +135,17 @@ export class Pacer {
       const waitNs = nextDue - now;
       // A SCHED_FIFO break never crosses a boundary: it ends where the spin toward it starts (as in
       // the native engine); with no room before the boundary it waits for the next gap.
-      const breakNs = Math.min(FIFO_BREAK_NS, waitNs - this.spinNs);
+      const spinNs = this.margin.marginNs;
+      const breakNs = Math.min(FIFO_BREAK_NS, waitNs - spinNs);
       if (now - awakeSince > FIFO_SLICE_NS && breakNs > 0 && Atomics.load(c, C_FIFO) === 1) {
         Atomics.wait(c, C_WAKE, wakeSeen, breakNs / 1e6);
         awakeSince = monotonicNs();
-      } else if (waitNs > this.spinNs) {
-        Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - this.spinNs) / 1e6);
+      } else if (waitNs > spinNs) {
+        const until = nextDue - spinNs;
+        const woke = Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - spinNs) / 1e6);
         awakeSince = monotonicNs();
+        // Only a sleep the timeout ended says how late this machine's timed wake-ups are.
+        if (woke === 'timed-out' && this.spin.auto) this.learn(awakeSince - until);
       } else {
         while (monotonicNs() < nextDue) {
           // spin: the last stretch to the boundary
@@ -138,6 +153,15 @@ export class Pacer {
       }
     }
     for (const lane of this.active) this.closeSockets(lane);
+  }
+
+  private learn(lateNs: number): void {
+    const m = this.margin;
+    m.record(lateNs);
+    const w = this.spinWords;
+    w[SP_MARGIN_NS] = m.marginNs;
+    w[SP_WAKE_SAMPLES] = m.samples;
+    w[SP_WAKE_LATE_Q_NS] = m.quantileNs;
   }
 
   private applyControl(): void {

@@ -4,6 +4,7 @@
 // a MessagePort that the worker polls synchronously; it is rare, so it may allocate.
 import type { MessagePort } from 'node:worker_threads';
 import { MAX_PAYLOAD_BYTES } from '../../alloc/wire.js';
+import type { SpinMargin } from '../spin-setting.js';
 import type { SenderSpec } from '../types.js';
 import { createTxBuffers, type TxBuffers } from './tx-state.js';
 
@@ -50,7 +51,15 @@ export interface SharedState {
   watchTime: SharedArrayBuffer;
   /** Per lane slot: release lock, owner generation, sequence number, last release (tx-state.ts). */
   tx: TxBuffers;
+  /** The worker's spin margin (SP_* words, f64), written by the worker. */
+  spin: SharedArrayBuffer;
 }
+
+/** Indices in the spin Float64Array: the margin in use, the sleeps measured, their learned quantile. */
+export const SP_MARGIN_NS = 0;
+export const SP_WAKE_SAMPLES = 1;
+export const SP_WAKE_LATE_Q_NS = 2;
+export const SPIN_WORDS = 3;
 
 export function createSharedState(): SharedState {
   return {
@@ -61,6 +70,7 @@ export function createSharedState(): SharedState {
     watchSeq: new SharedArrayBuffer(MAX_WATCHED * 4),
     watchTime: new SharedArrayBuffer(MAX_WATCHED * 8),
     tx: createTxBuffers(MAX_LANES),
+    spin: new SharedArrayBuffer(SPIN_WORDS * 8),
   };
 }
 
@@ -76,13 +86,10 @@ export type WorkerNotice =
   | { op: 'laneError'; laneId: string; gen: number; message: string }
   | { op: 'deadline'; slot: number; gen: number; atNs: number };
 
-/** The pacing worker sleeps until this long before a boundary, then spins (JsEngineOptions.spinUs). */
-export const DEFAULT_SPIN_NS = 30_000;
-
 export interface PacerWorkerData {
   shared: SharedState;
   bindAddress: string;
   control: MessagePort;
-  /** Sleep until this long before a boundary or deadline, then spin (pacer.ts). */
-  spinNs: number;
+  /** How long before a boundary or deadline to stop sleeping and spin (pacer.ts). */
+  spin: SpinMargin;
 }

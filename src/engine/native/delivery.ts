@@ -52,6 +52,14 @@ export class DeliveryDrain {
     this.liveness = handler;
   }
 
+  /** Whether the ring holds anything to drain: one atomic read, for a poll that read nothing (the
+   * engine thread's liveness events may still have come in). */
+  pending(): boolean {
+    const b = this.block;
+    const L = b.layout;
+    return Atomics.load(b.i32, L.W_RX_HEAD) !== Atomics.load(b.i32, L.W_RX_TAIL);
+  }
+
   drain(): void {
     const b = this.block;
     const L = b.layout;

@@ -9,6 +9,7 @@ import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
 import { effectivePhaseNs } from '../schedule.js';
 import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
+import { type SpinSetting, type SpinStats, spinMarginOf, spinSettingErrors } from '../spin-setting.js';
 import {
   type DeliveryHandler,
   DROP_REASONS,
@@ -41,8 +42,13 @@ export interface NativeEngineOptions {
   lockMemory?: boolean;
   /** Busy-poll keeps spinning this long after the last packet or request, then blocks (µs). */
   idleSpinUs?: number;
-  /** Sleep until this long before a send boundary, then spin (µs; FACTS.md: 30). */
-  spinUs?: number;
+  /** Sleep until this long before a send boundary or liveness deadline, then spin (µs), or 'auto'
+   * (default): learn the margin from how late the engine thread's own timed sleeps end — a high
+   * quantile of that lateness (native/wake_margin.h), from 5 µs up to maxSpinUs. */
+  spinUs?: SpinSetting;
+  /** With spinUs 'auto': the most the learned margin may be (µs, default 100). Each lane's period
+   * then costs up to this much spinning: set it lower on CPUs shared by several engines. */
+  maxSpinUs?: number;
   /** Under SCHED_FIFO (RT throttling, docs/native-engine.md): every fifoSliceUs on the CPU owes
    * fifoBreakUs off it (defaults 900 / 100: at most 90 % of a CPU). Time blocked anyway counts; the
    * rest is a sleep that traffic does not cut short. 1..1e6 and 1..1e5 µs, and fifoBreakUs at
@@ -95,7 +101,7 @@ export function validateNativeEngineOptions(o: NativeEngineOptions): void {
   if (o.lockMemory !== undefined && typeof o.lockMemory !== 'boolean')
     errors.push(`lockMemory must be a boolean, not ${String(o.lockMemory)}`);
   range('idleSpinUs', o.idleSpinUs, 0, 60_000_000);
-  range('spinUs', o.spinUs, 0, 10_000);
+  errors.push(...spinSettingErrors(o.spinUs, o.maxSpinUs));
   range('fifoSliceUs', o.fifoSliceUs, 1, 1_000_000);
   range('fifoBreakUs', o.fifoBreakUs, 1, 100_000);
   range('backupCore', o.backupCore, 0, 1023, true);
@@ -134,6 +140,9 @@ export interface NativeEngineStats {
   /** Receive passes that left the socket unread because the delivery ring had no room: the
    * application (JS) had not drained it, and datagrams waited in the socket meanwhile. */
   ringFullWaits: number;
+  /** The spin margin before boundaries and deadlines (spinUs): in use now, and with 'auto' what it
+   * was learned from. */
+  spin: SpinStats;
 }
 
 interface SenderLane extends FrontLane {
@@ -208,7 +217,7 @@ export class NativeEngine implements Engine {
     this.polling = true;
     try {
       const got = this.addon.poll(this.handle!);
-      this.drain!.drain();
+      if (got > 0 || this.drain!.pending()) this.drain!.drain();
       return got;
     } finally {
       this.polling = false;
@@ -241,6 +250,7 @@ export class NativeEngine implements Engine {
       );
     }
     const o = this.options;
+    const spin = spinMarginOf(o.spinUs, o.maxSpinUs);
     try {
       const drain = this.drain;
       this.report = this.addon.start(
@@ -252,7 +262,10 @@ export class NativeEngine implements Engine {
           busyPoll: (o.receive ?? 'busy-poll') === 'busy-poll',
           inlinePoll: this.inlinePoll,
           idleSpinNs: (o.idleSpinUs ?? 20_000) * 1000,
-          spinNs: (o.spinUs ?? 30) * 1000,
+          spinNs: spin.initialNs,
+          spinAuto: spin.auto,
+          spinMinNs: spin.minNs,
+          spinMaxNs: spin.maxNs,
           fifoSliceNs: (o.fifoSliceUs ?? 900) * 1000,
           fifoBreakNs: (o.fifoBreakUs ?? 100) * 1000,
           backupCore: o.backupCore ?? -1,
@@ -317,6 +330,12 @@ export class NativeEngine implements Engine {
       backupReleases: L.ES_BACKUP_RELEASES === undefined ? 0 : b.engineStat(L.ES_BACKUP_RELEASES),
       backupReads: L.ES_BACKUP_READS === undefined ? 0 : b.engineStat(L.ES_BACKUP_READS),
       ringFullWaits: L.ES_RING_FULL_WAITS === undefined ? 0 : b.engineStat(L.ES_RING_FULL_WAITS),
+      spin: {
+        auto: spinMarginOf(this.options.spinUs, this.options.maxSpinUs).auto,
+        marginNs: L.ES_SPIN_MARGIN_NS === undefined ? 0 : b.engineStat(L.ES_SPIN_MARGIN_NS),
+        wakeSamples: L.ES_WAKE_SAMPLES === undefined ? 0 : b.engineStat(L.ES_WAKE_SAMPLES),
+        wakeLateQuantileNs: L.ES_WAKE_LATE_Q_NS === undefined ? -1 : b.engineStat(L.ES_WAKE_LATE_Q_NS),
+      },
     };
   }
 

@@ -1,7 +1,8 @@
 // Picks an engine by kind. 'native' falls back to the js engine, with one warning that says why,
 // when the addon is not built or does not load: the two pass the same conformance suite, so a
 // deployment keeps working (only slower) on a machine without a compiler.
-import { createJsEngine, type JsEngineOptions } from '../js/engine.js';
+import { createJsEngine, JsEngine, type JsEngineOptions } from '../js/engine.js';
+import type { SpinStats } from '../spin-setting.js';
 import type { Engine } from '../types.js';
 import { loadNativeAddon } from './addon.js';
 import { NativeEngine, type NativeEngineOptions } from './engine.js';
@@ -36,4 +37,12 @@ export function createEngineOfKind(kind: EngineKind, opts: SelectEngineOptions =
   if (opts.warn) opts.warn(message);
   else process.emitWarning(message, { code: 'XL_NATIVE_FALLBACK' });
   return createJsEngine(opts.js);
+}
+
+/** The spin margin an engine uses before boundaries and deadlines, and what it learned it from
+ * (undefined for an engine that has none, such as a test double). */
+export function spinStatsOf(e: Engine): SpinStats | undefined {
+  if (e instanceof NativeEngine) return e.engineStats().spin;
+  if (e instanceof JsEngine) return e.spinStats();
+  return undefined;
 }
