@@ -61,12 +61,11 @@ export function parseEngineTuning(o: {
   if (o.spinUs !== undefined || o.maxSpinUs !== undefined) {
     const spin = o.spinUs === undefined ? undefined : parseSpinSetting(o.spinUs);
     const max = o.maxSpinUs === undefined ? undefined : Number(o.maxSpinUs);
+    if (max !== undefined && (o.maxSpinUs!.trim() === '' || !Number.isFinite(max)))
+      throw new XlaneError('XL_ERR_VALIDATION', `--max-spin-us must be a number of µs, not "${o.maxSpinUs}"`);
     const errors = spinSettingErrors(spin, max);
     if (errors.length)
-      throw new XlaneError(
-        'XL_ERR_VALIDATION',
-        `--spin-us must be auto or 0..10000 µs and --max-spin-us 0..10000 µs, with auto only (got ${o.spinUs ?? 'auto'}, ${o.maxSpinUs ?? 'none'}): ${errors.join('; ')}`,
-      );
+      throw new XlaneError('XL_ERR_VALIDATION', `--spin-us / --max-spin-us: ${errors.join('; ')}`);
     if (spin !== undefined) t.spinUs = spin;
     if (max !== undefined) t.maxSpinUs = max;
   }

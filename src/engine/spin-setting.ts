@@ -2,6 +2,7 @@
 // margin in µs or 'auto' (the default), which learns the margin from how late the engine's own
 // timed sleeps end (wake-margin.ts, native/wake_margin.h), within [AUTO_SPIN_MIN, maxSpinUs].
 
+import { XlaneError } from '../errors.js';
 import { AUTO_SPIN_MAX_NS, AUTO_SPIN_MIN_NS } from './wake-margin.js';
 
 export type SpinSetting = number | 'auto';
@@ -82,7 +83,12 @@ export function spinMarginOf(spinUs: SpinSetting | undefined, maxSpinUs: number 
   };
 }
 
-/** A CLI value of --spin-us: 'auto' or a number of µs (validated by spinSettingErrors later). */
+/** A CLI value of --spin-us: 'auto' or a number of µs (its range is spinSettingErrors' to check). */
 export function parseSpinSetting(text: string): SpinSetting {
-  return text.trim() === 'auto' ? 'auto' : Number(text);
+  const t = text.trim();
+  if (t === 'auto') return 'auto';
+  const us = Number(t);
+  if (t === '' || !Number.isFinite(us))
+    throw new XlaneError('XL_ERR_VALIDATION', `--spin-us must be auto or a number of µs, not "${text}"`);
+  return us;
 }
