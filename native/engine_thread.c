@@ -19,6 +19,7 @@
 //   still owed is taken as a plain sleep that neither a datagram nor a JS wake-up ends,
 //   preferably right after a boundary.
 #include <errno.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
@@ -316,9 +317,11 @@ static void *engine_main(void *arg) {
     if (full && until - now > 1000000) until = now + 1000000;
     if (block_until(e, until, !inline_poll && !full) && o->spin_auto && until == wake_for_timer) {
       xl_wm_record(wm, xl_mono_ns() - until);
-      es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
       es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
       es[XL_ES_WAKE_LATE_Q_NS] = (double)wm->quantile_ns;
+      // The count last: a reader that sees it has the margin and percentile of that sample.
+      atomic_thread_fence(memory_order_release);
+      es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
     }
   }
   return NULL;

@@ -160,8 +160,8 @@ export class Pacer {
     m.record(lateNs);
     const w = this.spinWords;
     w[SP_MARGIN_NS] = m.marginNs;
-    w[SP_WAKE_SAMPLES] = m.samples;
     w[SP_WAKE_LATE_Q_NS] = m.quantileNs;
+    w[SP_WAKE_SAMPLES] = m.samples; // last: a reader that sees the count has that sample's margin
   }
 
   private applyControl(): void {
