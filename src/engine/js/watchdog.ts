@@ -1,5 +1,5 @@
 // The js engine's liveness watchdog, run by the pacing worker: that thread already sleeps with a
-// 1 ns timer slack and spins the last 30 µs before a boundary, so a lane's deadline is noticed
+// 1 ns timer slack and spins the last stretch before a boundary (its spin margin), so a lane's deadline is noticed
 // within microseconds instead of the ~1 ms of a main-thread timer. The main thread, which receives,
 // publishes each watched lane's last arrival here; the worker only notices deadlines and reports
 // them with its own timestamp. The main thread owns the alive/suspect state and checks the report
