@@ -32,6 +32,14 @@ describe('tune on this machine', () => {
     for (const f of r.findings) expect(['ok', 'warn', 'fail', 'skip']).toContain(f.status);
   });
 
+  it('tune check --measure --json: adds the measured timing findings', { timeout: 60_000 }, () => {
+    const run = xlane('tune', 'check', '--measure', '--json');
+    expect(run.status, run.stderr).toBe(0);
+    const ids = JSON.parse(run.stdout).findings.map((f: { id: string }) => f.id);
+    expect(ids).toEqual(expect.arrayContaining(['timing.wakeup', 'timing.gaps']));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it.skipIf(!isRoot)('apply/revert of rt.throttling and watchdog.soft: values after == values before', () => {
     const fs = createHostFs('/');
     const knobs = ['/proc/sys/kernel/sched_rt_runtime_us', '/proc/sys/kernel/soft_watchdog'];

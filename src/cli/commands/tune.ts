@@ -8,6 +8,8 @@ import { runnerForRoot } from '../../tune/command-runner.js';
 import { resolveCore } from '../../tune/core-choice.js';
 import type { Finding } from '../../tune/finding.js';
 import { createHostFs } from '../../tune/host-fs.js';
+import { probeCpuGaps, probeTimerWakeup } from '../../tune/probes-timing.js';
+import { measureTiming } from '../../tune/timing-sample.js';
 
 interface TargetOpts {
   core?: number;
@@ -63,10 +65,19 @@ function printApply(r: ApplyResult): void {
 export function register(program: Command): void {
   const tune = program.command('tune').description('Audit and fix host jitter sources on the lane core.');
 
-  withTarget(tune.command('check').description('Read-only audit of every known jitter source.')).action(
-    (o: TargetOpts) => {
+  withTarget(tune.command('check').description('Read-only audit of every known jitter source.'))
+    .option(
+      '--measure',
+      "also measure the lane core's timing (~1 s): how late timed sleeps end, and how much time a spinning thread loses",
+    )
+    .action(async (o: TargetOpts & { measure?: boolean }) => {
       const fs = createHostFs(o.root);
       const r = runCheck(fs, runnerForRoot(o.root), target(o));
+      if (o.measure) {
+        // The live machine's timing: measured here, not under --root (a directory of files).
+        const t = await measureTiming(r.core);
+        r.findings.push(probeTimerWakeup(t), probeCpuGaps(t));
+      }
       if (o.json) {
         console.log(JSON.stringify(r));
         return;
@@ -74,8 +85,7 @@ export function register(program: Command): void {
       console.log(`lane core: ${r.coreReason}`);
       console.log(findingsTable(r.findings));
       if (r.kernelCmdline) console.log(`kernel command line to add (reboot): ${r.kernelCmdline}`);
-    },
-  );
+    });
 
   withTarget(
     tune.command('apply').description('Apply the run-time fixes, saving every original value first.'),
