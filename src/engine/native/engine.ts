@@ -9,7 +9,13 @@ import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
 import { effectivePhaseNs } from '../schedule.js';
 import { type FrontLane, frontLaneFields, SendFront, type SendRing } from '../send-front.js';
-import { type SpinSetting, type SpinStats, spinMarginOf, spinSettingErrors } from '../spin-setting.js';
+import {
+  type SpinMargin,
+  type SpinSetting,
+  type SpinStats,
+  spinMarginOf,
+  spinSettingErrors,
+} from '../spin-setting.js';
 import {
   type DeliveryHandler,
   DROP_REASONS,
@@ -174,6 +180,8 @@ export class NativeEngine implements Engine {
   private nextGen = 0;
   private state: State = 'new';
   private readonly inlinePoll: boolean;
+  /** The spin margin the options ask for (fixed, or learned within bounds). */
+  private readonly spin: SpinMargin;
   private polling = false;
   /** Sending sockets bind here too, so frames leave from the host's express address. */
   private bindAddress = '0.0.0.0';
@@ -206,6 +214,7 @@ export class NativeEngine implements Engine {
     this.txSlots = new Array(addon.layout.MAX_LANES);
     this.rxSlots = new Array(addon.layout.MAX_LANES);
     this.inlinePoll = options.receive === 'poll';
+    this.spin = spinMarginOf(options.spinUs, options.maxSpinUs);
   }
 
   /** Receive mode 'poll': one pass of the engine on this thread — read what arrived, send what is
@@ -250,7 +259,7 @@ export class NativeEngine implements Engine {
       );
     }
     const o = this.options;
-    const spin = spinMarginOf(o.spinUs, o.maxSpinUs);
+    const spin = this.spin;
     try {
       const drain = this.drain;
       this.report = this.addon.start(
@@ -331,7 +340,7 @@ export class NativeEngine implements Engine {
       backupReads: L.ES_BACKUP_READS === undefined ? 0 : b.engineStat(L.ES_BACKUP_READS),
       ringFullWaits: L.ES_RING_FULL_WAITS === undefined ? 0 : b.engineStat(L.ES_RING_FULL_WAITS),
       spin: {
-        auto: spinMarginOf(this.options.spinUs, this.options.maxSpinUs).auto,
+        auto: this.spin.auto,
         marginNs: L.ES_SPIN_MARGIN_NS === undefined ? 0 : b.engineStat(L.ES_SPIN_MARGIN_NS),
         wakeSamples: L.ES_WAKE_SAMPLES === undefined ? 0 : b.engineStat(L.ES_WAKE_SAMPLES),
         wakeLateQuantileNs: L.ES_WAKE_LATE_Q_NS === undefined ? -1 : b.engineStat(L.ES_WAKE_LATE_Q_NS),
