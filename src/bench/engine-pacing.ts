@@ -49,6 +49,8 @@ export function paceLane(
   payload: Buffer,
   periodNs: number,
   seconds: number,
+  /** Ends the feed before `seconds`. */
+  stop?: AbortSignal,
 ): Promise<PaceReply> {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const end = monotonicNs() + seconds * 1e9;
@@ -83,7 +85,7 @@ export function paceLane(
         return;
       }
       calls++;
-      if (now >= end) {
+      if (now >= end || stop?.aborted) {
         // The last message is still waiting for its boundary: count it once it has left.
         setTimeout(
           () => {

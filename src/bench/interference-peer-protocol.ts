@@ -37,6 +37,8 @@ export type InterferencePeerRequest =
   | { op: 'calibrate'; seconds: number; periodNs: number; dscp: number; policy?: Partial<BoundsPolicy> }
   | { op: 'configure'; senders: SenderSpec[]; receivers: ReceiverSpec[] }
   | { op: 'feed'; mode: FeedMode; seconds: number; payloadBytes: number }
+  /** Ends a 'refill' feed before its time (the recording is over); nothing to do for heartbeats. */
+  | { op: 'feed-stop' }
   /** Starts recording (resets the buffers); 'collect' stops it and writes the samples. */
   | { op: 'record' }
   | { op: 'collect'; tag: string }
@@ -79,5 +81,6 @@ export type InterferencePeerReply =
   | { op: 'record' }
   | { op: 'collect'; lanes: RecordedLane[]; stats?: PeerEngineStats }
   | { op: 'progress'; lanes: ProgressLane[] }
+  | { op: 'feed-stop' }
   | { op: 'stop' }
   | { op: 'error'; code: string; message: string };

@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   };
   let statsAtRecord: PeerEngineStats | undefined;
   let periodNs = 0;
+  let feedStop: AbortController | undefined;
 
   const handle = async (req: InterferencePeerRequest): Promise<InterferencePeerReply> => {
     switch (req.op) {
@@ -130,11 +131,15 @@ async function main(): Promise<void> {
       case 'feed': {
         if (req.mode === 'heartbeat') return { op: 'feed', sent: 0 };
         const payload = Buffer.alloc(req.payloadBytes);
+        feedStop = new AbortController();
         const results = await Promise.all(
-          senders.map((lane) => paceLane(engine, lane, payload, periodNs, req.seconds)),
+          senders.map((lane) => paceLane(engine, lane, payload, periodNs, req.seconds, feedStop!.signal)),
         );
         return { op: 'feed', sent: results.reduce((a, r) => a + r.sent, 0) };
       }
+      case 'feed-stop':
+        feedStop?.abort();
+        return { op: 'feed-stop' };
       case 'record':
         for (const l of lanes.values()) {
           l.count = 0;

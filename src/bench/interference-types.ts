@@ -73,7 +73,9 @@ export interface BulkSample {
 
 export interface InterferenceRunSummary {
   mode: InterferenceMode;
-  /** Goodput of the bulk cross traffic at its receiver (0 when idle). */
+  /** The bulk cross traffic's rate during the recording (0 when idle): iperf3's intervals, summed
+   * over the flows, averaged over those inside the recording. Sender side, TCP: the receiver's
+   * goodput differs only by the bytes in flight. (Older records: goodput over the whole flow.) */
   bulkMbps: number;
   /** Rate of the bottleneck: the switch port facing the lanes' receiver (absent in older records). */
   linkMbps?: number;

@@ -40,12 +40,12 @@ import type {
   InterferencePeerRequest,
   ProgressLane,
 } from './interference-peer-protocol.js';
+import { bulkMbpsIn, bulkSeries, expectedRecordingSec, keepRecording } from './interference-recording.js';
 import { analyseLane, type LaneWindow } from './interference-stats.js';
 import { judgeTargets } from './interference-targets.js';
 import type {
   AllocationLane,
   AllocationPort,
-  BulkSample,
   InterferenceMode,
   InterferenceOutput,
   InterferenceRecord,
@@ -58,8 +58,13 @@ export interface InterferenceOptions {
   topologyFile: string;
   runsDir: string;
   modes: InterferenceMode[];
-  /** Recording time per mode (s): ≥ 10 s gives ≥ 100,000 frames per lane at 100 µs. */
+  /** Recording time per mode (s), at least. */
   seconds: number;
+  /** Then on until every lane has recorded this many messages (0: stop at `seconds`). Senders on
+   * shared CPUs release only part of their periods, so a fixed time gives no fixed sample. */
+  minMessages: number;
+  /** The longest a mode records (s), messages or not. */
+  maxSeconds: number;
   periodNs: number;
   payloadBytes: number;
   senders: string[];
@@ -110,6 +115,7 @@ export interface InterferenceResult {
 
 const WARMUP_SEC = 2;
 const PROGRESS_MS = 500;
+const BULK_INTERVAL_SEC = 0.5;
 const BENCH_NAME_PREFIX = 'xif';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,6 +126,9 @@ export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command
     runsDir: 'runs',
     modes: ['idle', 'express', 'fifo'],
     seconds: 12,
+    // ≥ 100,000 per lane, so a 99.99 % within-bound share rests on at least 10 outliers' worth.
+    minMessages: 100_000,
+    maxSeconds: 40,
     periodNs: 100_000,
     payloadBytes: 64,
     senders: ['h1', 'h3'],
@@ -164,6 +173,10 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   if (app !== undefined && !(Number.isInteger(app) && app >= 1 && app <= 98))
     bad.push('the application priority must be an integer in [1, 98]');
   if (!(o.seconds >= 1 && o.seconds <= 600)) bad.push('seconds must be in [1, 600]');
+  if (!(o.maxSeconds >= o.seconds && o.maxSeconds <= 600))
+    bad.push('the longest recording must be in [seconds, 600]');
+  if (!(Number.isInteger(o.minMessages) && o.minMessages >= 0 && o.minMessages <= 10_000_000))
+    bad.push('messages per lane must be an integer in [0, 10000000]');
   if (!(o.periodNs >= 10_000 && o.periodNs <= 1e9)) bad.push('period must be in [10 µs, 1 s]');
   if (!(Number.isInteger(o.payloadBytes) && o.payloadBytes >= 1 && o.payloadBytes <= 1418))
     bad.push('payload must be 1..1418 bytes');
@@ -412,12 +425,13 @@ async function runMode(
   setCleanup: (fn: () => void) => void,
 ): Promise<InterferenceRunDetail> {
   let alloc: Allocation | undefined;
+  let expectSec = o.seconds;
   const progress = (phase: InterferenceProgress['phase'], elapsedSec: number, lanes: ProgressLane[] = []) =>
     o.onProgress?.({
       mode,
       phase,
       elapsedSec,
-      totalSec: o.seconds,
+      totalSec: expectSec,
       lanes: lanes.map((l) => ({
         ...l,
         name: alloc?.windows.get(l.lane)?.name ?? l.lane,
@@ -428,6 +442,7 @@ async function runMode(
   const { state } = testbedUp(spec, { name, fifo: mode === 'fifo', runsDir: o.runsDir });
   const peers: Peer[] = [];
   const bulkAbort = new AbortController();
+  const bulkStop = new AbortController();
   const down = () => {
     bulkAbort.abort();
     for (const p of peers) p.kill();
@@ -453,7 +468,7 @@ async function runMode(
           : {}),
         address: a.address,
         port,
-        capacity: Math.ceil(((o.seconds + 2) * 1e9) / o.periodNs) + 1000,
+        capacity: Math.ceil(((o.maxSeconds + 2) * 1e9) / o.periodNs) + 1000,
         sampleDir,
       };
       // The receiver's only. Every host's (each drains its own calibration lane) was tried: with
@@ -479,7 +494,8 @@ async function runMode(
       }
       await byHost.get(s)!.request({ op: 'configure', ...specsFor(s, state.plan, a, o, port) }, 10_000);
     }
-    const total = WARMUP_SEC + o.seconds + 1;
+    // Long enough for the longest recording; they are stopped when it ends.
+    const total = WARMUP_SEC + o.maxSeconds + 1;
     const feeds = o.senders.map((s) =>
       byHost
         .get(s)!
@@ -500,8 +516,9 @@ async function runMode(
               seconds: total,
               port: 5201 + i,
               streams: o.bulkStreams,
-              intervalSec: 0.5,
+              intervalSec: BULK_INTERVAL_SEC,
               signal: bulkAbort.signal,
+              stop: bulkStop.signal,
             }),
           );
     // Awaited below; on an early failure or Ctrl-C they reject when the teardown kills them.
@@ -512,14 +529,24 @@ async function runMode(
     const cpuAtStart = readCpuTimes();
     const startedAt = new Date().toISOString();
     const t0 = Date.now();
-    while (Date.now() - t0 < o.seconds * 1000) {
-      await sleep(Math.min(PROGRESS_MS, o.seconds * 1000 - (Date.now() - t0)));
+    let counts: number[] = [];
+    let elapsedSec = 0;
+    while (keepRecording(elapsedSec, counts, o)) {
+      const untilMs = (elapsedSec < o.seconds ? o.seconds : o.maxSeconds) * 1000;
+      await sleep(Math.min(PROGRESS_MS, untilMs - (Date.now() - t0)));
       const p = await receiver.request({ op: 'progress' }, 10_000);
-      progress('recording', (Date.now() - t0) / 1000, p.lanes);
+      counts = p.lanes.map((l) => l.count);
+      elapsedSec = (Date.now() - t0) / 1000;
+      expectSec = expectedRecordingSec(elapsedSec, counts, o);
+      progress('recording', elapsedSec, p.lanes);
     }
     const cpu = cpuShares(cpuAtStart, readCpuTimes());
+    // The receiver stops recording as it takes 'collect' in (writing the samples can take a while).
+    const recordedSec = (Date.now() - t0) / 1000;
     const collected = await receiver.request({ op: 'collect', tag: mode }, 30_000);
-    progress('analysing', o.seconds);
+    bulkStop.abort();
+    for (const s of o.senders) await byHost.get(s)!.request({ op: 'feed-stop' }, 10_000);
+    progress('analysing', recordedSec);
     const bulkResults = await Promise.all(bulk);
     await Promise.all(feeds);
     const lanes = collected.lanes.map((rec) => {
@@ -543,16 +570,18 @@ async function runMode(
     for (const p of peers) await p.request({ op: 'stop' }, 10_000).catch(() => undefined);
     const expressPackets = bottleneckExpressPackets(state.plan, o.receiver);
     const bottleneck = bottleneckPort(state.plan, o.receiver);
-    progress('done', o.seconds);
+    progress('done', recordedSec);
+    // The flows' clock starts with the warm-up (they are started just before it).
+    const flows = bulkResults.map((r) => r.intervals);
     return {
       mode,
-      bulkMbps: Math.round(bulkResults.reduce((a, r) => a + r.receivedBps, 0) / 1e4) / 100,
+      bulkMbps: bulkMbpsIn(flows, WARMUP_SEC, WARMUP_SEC + recordedSec),
       ...(bottleneck ? { linkMbps: bottleneck.rateBps / 1e6 } : {}),
       ...(Number.isFinite(cpu.busy) ? { cpuShare: cpu } : {}),
       lanes,
-      seconds: o.seconds,
+      seconds: Math.round(recordedSec * 10) / 10,
       startedAt,
-      bulk: bulkSeries(bulkResults),
+      bulk: bulkSeries(flows, WARMUP_SEC, BULK_INTERVAL_SEC),
       engine: {
         engine: o.engine,
         ...(o.engine === 'native' ? { receive: o.receive } : {}),
@@ -614,18 +643,4 @@ async function startPeer(
     throw err;
   }
   return peer;
-}
-
-/** The flows' per-interval rates summed, on the recording's clock (warm-up subtracted). */
-function bulkSeries(results: CrossTrafficResult[]): BulkSample[] {
-  const byT = new Map<number, number>();
-  for (const r of results) {
-    for (const i of r.intervals) {
-      const t = Math.round((i.endSec - WARMUP_SEC) * 10) / 10;
-      byT.set(t, (byT.get(t) ?? 0) + i.bps);
-    }
-  }
-  return [...byT.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([tSec, bps]) => ({ tSec, mbps: Math.round(bps / 1e4) / 100 }));
 }

@@ -47,7 +47,7 @@ export class InterferenceView {
           },
           cliProgress.Presets.shades_classic,
         );
-        this.bar.start(p.totalSec, 0, { lanes: '' });
+        this.bar.start(Math.round(p.totalSec), 0, { lanes: '' });
       } else if (p.phase !== 'recording') {
         this.bar?.stop();
         this.bar = undefined;
@@ -55,9 +55,13 @@ export class InterferenceView {
       }
     }
     if (p.phase === 'recording') {
-      if (this.bar) this.bar.update(Math.min(p.totalSec, Math.round(p.elapsedSec)), { lanes: lanesText(p) });
-      else if (Math.round(p.elapsedSec * 2) % 4 === 0)
-        this.out.write(`${p.mode} ${p.elapsedSec.toFixed(0)}/${p.totalSec} s: ${lanesText(p)}\n`);
+      // The expected length grows when the lanes are slow to reach their message count.
+      const total = Math.round(p.totalSec);
+      if (this.bar) {
+        this.bar.setTotal(total);
+        this.bar.update(Math.min(total, Math.round(p.elapsedSec)), { lanes: lanesText(p) });
+      } else if (Math.round(p.elapsedSec * 2) % 4 === 0)
+        this.out.write(`${p.mode} ${p.elapsedSec.toFixed(0)}/${total} s: ${lanesText(p)}\n`);
     }
   };
 

@@ -20,6 +20,9 @@ export interface CrossTrafficOptions {
   intervalSec?: number;
   /** Kills client and server at once (e.g. the caller is interrupted and tears the testbed down). */
   signal?: AbortSignal;
+  /** TCP only: ends the flow before `seconds` and keeps its figures. The client is interrupted
+   * (SIGINT) and reports what it measured so far; see CrossTrafficResult.interrupted. */
+  stop?: AbortSignal;
 }
 
 export interface CrossTrafficResult {
@@ -33,8 +36,12 @@ export interface CrossTrafficResult {
   /** TCP: retransmitted segments; UDP: datagrams lost. */
   retransmits?: number;
   lostPackets?: number;
-  /** iperf3's per-interval rate (default 1 s intervals, sender side): interval end (s) and bit/s. */
-  intervals: { endSec: number; bps: number }[];
+  /** iperf3's per-interval rate (default 1 s intervals, sender side; the last one shorter when the
+   * flow was stopped): start and end (s since the flow started) and bit/s. */
+  intervals: { startSec: number; endSec: number; bps: number }[];
+  /** Ended early by `stop`. iperf3 then has no receiver summary, so receivedBps is the sender's
+   * rate: for TCP the two differ only by the bytes still in flight when it stopped. */
+  interrupted?: true;
 }
 
 const MAX_SECONDS = 3600;
@@ -50,6 +57,8 @@ export function validateTraffic(state: TestbedState, o: CrossTrafficOptions): vo
   if (o.streams !== undefined && !(Number.isInteger(o.streams) && o.streams >= 1 && o.streams <= 64)) {
     bad.push('streams must be 1..64');
   }
+  // A paced UDP flow's goodput is its rate less its losses, which only the receiver's summary has.
+  if (o.stop && o.kind === 'udp') bad.push('only a TCP flow can be stopped early');
   if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
 }
 
@@ -87,7 +96,7 @@ export async function runCrossTraffic(
     if (o.kind === 'udp') args.push('-u', '-b', String(Math.round(o.rateBps!)));
     if (o.streams) args.push('-P', String(o.streams));
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(
+      const client = execFile(
         'ip',
         ['netns', 'exec', src.ns, 'iperf3', ...args],
         {
@@ -108,6 +117,10 @@ export async function runCrossTraffic(
           } else resolve(String(stdout));
         },
       );
+      // `ip netns exec` execs iperf3 in place: the signal reaches iperf3 itself.
+      const interrupt = () => client.kill('SIGINT');
+      if (o.stop?.aborted) interrupt();
+      else o.stop?.addEventListener('abort', interrupt, { once: true });
     });
     return { from: o.from, to: o.to, kind: o.kind, seconds: o.seconds, ...parseIperfJson(out) };
   } finally {
@@ -148,7 +161,7 @@ function waitListening(server: ReturnType<typeof spawn>): Promise<void> {
 export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 'to' | 'kind' | 'seconds'> {
   let j: {
     error?: string;
-    intervals?: { sum?: { end?: number; bits_per_second?: number } }[];
+    intervals?: { sum?: { start?: number; end?: number; bits_per_second?: number } }[];
     end?: {
       sum_sent?: { bits_per_second?: number; retransmits?: number };
       sum_received?: { bits_per_second?: number };
@@ -162,16 +175,18 @@ export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 
       stdout: text.slice(0, 200),
     });
   }
-  if (j.error) throw new XlaneError('XL_ERR_KERNEL', `iperf3: ${j.error}`);
+  // What iperf3 says when SIGINT ends a client early (CrossTrafficOptions.stop).
+  const interrupted = j.error?.startsWith('interrupt') === true;
+  if (j.error && !interrupted) throw new XlaneError('XL_ERR_KERNEL', `iperf3: ${j.error}`);
   const end = j.end ?? {};
-  const received = end.sum_received?.bits_per_second ?? end.sum?.bits_per_second;
   const sent = end.sum_sent?.bits_per_second;
+  const received = interrupted ? sent : (end.sum_received?.bits_per_second ?? end.sum?.bits_per_second);
   if (received === undefined || sent === undefined) {
     throw new XlaneError('XL_ERR_KERNEL', 'iperf3 -J output has no end.sum_sent / sum_received');
   }
   const intervals = (j.intervals ?? []).flatMap((i) =>
-    i.sum?.end !== undefined && i.sum.bits_per_second !== undefined
-      ? [{ endSec: i.sum.end, bps: i.sum.bits_per_second }]
+    i.sum?.start !== undefined && i.sum.end !== undefined && i.sum.bits_per_second !== undefined
+      ? [{ startSec: i.sum.start, endSec: i.sum.end, bps: i.sum.bits_per_second }]
       : [],
   );
   return {
@@ -180,5 +195,6 @@ export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 
     intervals,
     ...(end.sum_sent?.retransmits !== undefined ? { retransmits: end.sum_sent.retransmits } : {}),
     ...(end.sum?.lost_packets !== undefined ? { lostPackets: end.sum.lost_packets } : {}),
+    ...(interrupted ? { interrupted: true as const } : {}),
   };
 }

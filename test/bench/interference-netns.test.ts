@@ -44,7 +44,10 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
       ...defaultInterferenceOptions(),
       topologyFile: join(REPO, 'examples/testbed-3.yaml'),
       runsDir,
+      // At least a second, then until both lanes have 12,000 frames (1.2 s of periods each), within 6 s.
       seconds: 1,
+      minMessages: 12_000,
+      maxSeconds: 6,
       engine: native ? 'native' : 'js',
       // Frames are judged on their grant's phase below, so they must leave on time: the margin may
       // grow to the machine's wake-up latency (40 µs at the median on some VMs, where the default
@@ -70,6 +73,10 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
     ]);
     for (const run of record.runs) {
       expect(run.lanes).toHaveLength(2);
+      const fewest = Math.min(...run.lanes.map((l) => l.messages));
+      expect(run.seconds).toBeGreaterThanOrEqual(1);
+      expect(run.seconds).toBeLessThan(6 + 1);
+      if (run.seconds < 6) expect(fewest, `${run.mode} in ${run.seconds} s`).toBeGreaterThanOrEqual(12_000);
       for (const l of run.lanes) {
         const grant = record.allocation.lanes.find((a) => a.lane === l.lane)!;
         expect(l.boundUs).toBeCloseTo(grant.lambdaMaxUs, 2);
@@ -167,6 +174,7 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
         topologyFile: join(REPO, 'examples/testbed-3.yaml'),
         runsDir,
         seconds: 1,
+        minMessages: 0,
         engine: 'js',
         command: 'test',
       });

@@ -69,6 +69,12 @@ describe('validateInterference', () => {
       expect(() => validateInterference({ ...o, appFifoPriority: bad }, spec)).toThrow(
         /application priority/,
       );
+    // The recording's length: a cap below the minimum time, or a message count that is no count.
+    expect(() => validateInterference({ ...o, seconds: 20, maxSeconds: 10 }, spec)).toThrow(
+      /longest recording/,
+    );
+    for (const bad of [-1, 1.5, Number.NaN])
+      expect(() => validateInterference({ ...o, minMessages: bad }, spec)).toThrow(/messages per lane/);
   });
 });
 

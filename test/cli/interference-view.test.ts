@@ -217,6 +217,7 @@ describe('InterferenceView', () => {
     view.update(progress('setup'));
     view.update(progress('warmup'));
     for (const t of [0, 0.5, 1, 1.5, 2]) view.update(progress('recording', t, [late, silent]));
+    view.update({ ...progress('recording', 4, [late, silent]), totalSec: 9.6 });
     view.update(progress('analysing', 4));
     view.update(progress('done', 4));
     expect(out.text.split('\n')).toEqual([
@@ -225,6 +226,7 @@ describe('InterferenceView', () => {
       // "!" marks a p99 over the bound; a lane without frames yet shows dashes, not NaN.
       'express 0/4 s: hb-h1-h3 p50 20.0 p99 150!/100 µs │ raft-h2-h3 p50 – p99 – /100 µs',
       'express 2/4 s: hb-h1-h3 p50 20.0 p99 150!/100 µs │ raft-h2-h3 p50 – p99 – /100 µs',
+      'express 4/10 s: hb-h1-h3 p50 20.0 p99 150!/100 µs │ raft-h2-h3 p50 – p99 – /100 µs',
       'express: analysing',
       'express: done',
       '',
@@ -240,6 +242,10 @@ describe('InterferenceView', () => {
     await sleep(250); // the bar redraws on its own timer
     expect(out.text).toContain('express: setup\n');
     expect(out.text).toMatch(/express \S+ 2\/4 s │ hb-h1-h3 p50 20\.0 p99 150!\/100 µs/);
+    // The lanes are slow to reach their message count: the recording is expected to take longer.
+    view.update({ ...progress('recording', 4, [late]), totalSec: 17.4 });
+    await sleep(250);
+    expect(out.text).toMatch(/express \S+ 4\/17 s │/);
     view.stop();
     const written = out.chunks.length;
     view.stop();

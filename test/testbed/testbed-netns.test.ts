@@ -13,6 +13,7 @@ import { testbedDown, testbedUp } from '../../src/testbed/lifecycle.js';
 import { isRoot } from '../../src/testbed/netns.js';
 import type { TestbedState } from '../../src/testbed/state.js';
 import type { TestbedStatus } from '../../src/testbed/status.js';
+import { runCrossTraffic } from '../../src/testbed/traffic.js';
 import { loadTopologyFile } from '../../src/topology/load.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -339,6 +340,33 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
       }
     },
   );
+
+  it.skipIf(!hasIperf3)('a TCP flow stopped early ends then, with what it measured so far', async () => {
+    const state = up('k');
+    try {
+      const stop = new AbortController();
+      const t0 = Date.now();
+      setTimeout(() => stop.abort(), 2_000);
+      const r = await runCrossTraffic(state, {
+        from: 'h1',
+        to: 'h2',
+        kind: 'tcp',
+        seconds: 60,
+        intervalSec: 0.5,
+        stop: stop.signal,
+      });
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.interrupted).toBe(true);
+      expect(r.receivedBps).toBe(r.sentBps);
+      expect(r.receivedBps).toBeGreaterThan(1e8);
+      expect(r.receivedBps).toBeLessThanOrEqual(1.05e9);
+      const last = r.intervals.at(-1)!;
+      expect(last.endSec).toBeLessThan(10);
+      expect(r.intervals.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      testbedDown(runsDir, state.name);
+    }
+  });
 
   it('down of a testbed whose state file is gone still removes its namespaces', () => {
     const state = up('s');

@@ -25,6 +25,20 @@ const UDP = JSON.stringify({
   },
 });
 
+// A TCP client ended early by SIGINT (CrossTrafficOptions.stop), as iperf3 3.12 prints it: an
+// error, the sender's summary so far, and a receiver summary of 0.
+const INTERRUPTED = JSON.stringify({
+  intervals: [
+    { sum: { start: 0, end: 0.500121, bits_per_second: 101_000_000 } },
+    { sum: { start: 2.000165, end: 2.196833, bits_per_second: 100_900_000 } },
+  ],
+  end: {
+    sum_sent: { bytes: 27_525_120, bits_per_second: 100_235_639, retransmits: 0 },
+    sum_received: { bytes: 0, bits_per_second: 0 },
+  },
+  error: 'interrupt - the client has terminated',
+});
+
 const code = (fn: () => unknown) => {
   try {
     fn();
@@ -41,8 +55,8 @@ describe('parseIperfJson', () => {
       sentBps: 950_374_000,
       retransmits: 12,
       intervals: [
-        { endSec: 1.0001, bps: 951_000_000 },
-        { endSec: 2.0003, bps: 949_000_000 },
+        { startSec: 0, endSec: 1.0001, bps: 951_000_000 },
+        { startSec: 1.0001, endSec: 2.0003, bps: 949_000_000 },
       ],
     });
   });
@@ -54,6 +68,23 @@ describe('parseIperfJson', () => {
       lostPackets: 3,
       intervals: [],
     });
+  });
+
+  it("a flow stopped early: the sender's rate, marked interrupted", () => {
+    expect(parseIperfJson(INTERRUPTED)).toEqual({
+      receivedBps: 100_235_639,
+      sentBps: 100_235_639,
+      retransmits: 0,
+      interrupted: true,
+      intervals: [
+        { startSec: 0, endSec: 0.500121, bps: 101_000_000 },
+        { startSec: 2.000165, endSec: 2.196833, bps: 100_900_000 },
+      ],
+    });
+    // Interrupted before it had sent anything: no summary to give.
+    expect(code(() => parseIperfJson('{"error":"interrupt - the client has terminated"}'))).toBe(
+      'XL_ERR_KERNEL',
+    );
   });
 
   it("iperf3's own error, garbage and a missing summary are XL_ERR_KERNEL", () => {
@@ -85,6 +116,7 @@ describe('validateTraffic', () => {
       { from: a, to: b, kind: 'tcp' as const, seconds: 7200 },
       { from: a, to: b, kind: 'udp' as const, seconds: 5 },
       { from: a, to: b, kind: 'tcp' as const, seconds: 5, streams: 0 },
+      { from: a, to: b, kind: 'udp' as const, rateBps: 1e8, seconds: 5, stop: new AbortController().signal },
     ]) {
       expect(code(() => validateTraffic(state, o))).toBe('XL_ERR_VALIDATION');
     }

@@ -13,6 +13,8 @@ interface InterferenceCli {
   runsDir: string;
   modes: string;
   seconds: string;
+  minMessages: string;
+  maxSeconds?: string;
   period: string;
   payload: string;
   senders: string;
@@ -45,7 +47,16 @@ export function registerInterferenceBench(bench: Command): void {
     .option('--topology <file>', 'topology YAML', d.topologyFile)
     .option('--runs-dir <dir>', 'folder of run folders', d.runsDir)
     .option('--modes <list>', 'comma-separated: idle,express,fifo', d.modes.join(','))
-    .option('--seconds <s>', 'recording time per mode', String(d.seconds))
+    .option('--seconds <s>', 'recording time per mode, at least', String(d.seconds))
+    .option(
+      '--min-messages <n>',
+      'then record on until every lane has this many messages (0: stop at --seconds)',
+      String(d.minMessages),
+    )
+    .option(
+      '--max-seconds <s>',
+      `the longest a mode records, messages or not (default: ${d.maxSeconds}, or --seconds if longer)`,
+    )
     .option('--period <d>', "lanes' period (e.g. 100us)", '100us')
     .option('--payload <bytes>', 'message size', String(d.payloadBytes))
     .option('--senders <list>', 'sending hosts', d.senders.join(','))
@@ -108,6 +119,11 @@ export function registerInterferenceBench(bench: Command): void {
           runsDir: o.runsDir,
           modes: modes as InterferenceMode[],
           seconds: num('seconds', o.seconds),
+          minMessages: num('min-messages', o.minMessages),
+          maxSeconds:
+            o.maxSeconds !== undefined
+              ? num('max-seconds', o.maxSeconds)
+              : Math.max(d.maxSeconds, num('seconds', o.seconds)),
           periodNs: parseDuration(o.period),
           payloadBytes: num('payload', o.payload),
           senders: o.senders.split(',').map((s) => s.trim()),
