@@ -156,6 +156,16 @@ static void announce(xl_engine_t *e) {
 // Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
 // Returns 1 when it slept all the way to `until` (the timeout ended it): only then does the time it
 // woke say how late this machine's timed wake-ups are.
+// One timed sleep's lateness into the learned margin, and the margin out to the stats.
+static void learn_wake(double *es, xl_wake_margin_t *wm, int64_t late_ns) {
+  xl_wm_record(wm, late_ns);
+  es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
+  es[XL_ES_WAKE_LATE_Q_NS] = (double)wm->quantile_ns;
+  // The count last: a reader that sees it has the margin and percentile of that sample.
+  atomic_thread_fence(memory_order_release);
+  es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
+}
+
 static int block_until(xl_engine_t *e, int64_t until, int watch_rx) {
   int timed_out = 0;
   _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
@@ -237,6 +247,7 @@ static void *engine_main(void *arg) {
   xl_wm_init(wm, o->spin_ns, o->spin_auto ? o->spin_min_ns : o->spin_ns, o->spin_auto ? o->spin_max_ns : o->spin_ns);
   es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
   es[XL_ES_WAKE_LATE_Q_NS] = -1;
+  int64_t last_sample = xl_mono_ns();
 
   const int inline_poll = o->inline_poll;
   // Inline poll (the JS thread) or a backup reader (engine_backup.c) may run a pass too.
@@ -303,6 +314,13 @@ static void *engine_main(void *arg) {
       }
     }
     int hot = o->busy_poll && now - last_activity < o->idle_spin_ns;
+    if (o->spin_auto && in_spin_window && !hot &&
+        xl_wm_probe_due(now - last_sample, next_timer - now, wm->margin_ns)) {
+      int64_t probe_end = now + WM_PROBE_SLEEP_NS;
+      if (block_until(e, probe_end, !inline_poll)) learn_wake(es, wm, xl_mono_ns() - probe_end);
+      last_sample = xl_mono_ns(); // ended by a datagram or not: the next try is a period later
+      continue;
+    }
     if (hot || in_spin_window) {
       // An idle spin under SCHED_OTHER offers the CPU to whatever else is runnable there (the JS
       // thread, another engine): without it, two pollers on one vCPU stall each other for a whole
@@ -316,12 +334,9 @@ static void *engine_main(void *arg) {
     int full = e->n_watch == 0 && rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
     if (block_until(e, until, !inline_poll && !full) && o->spin_auto && until == wake_for_timer) {
-      xl_wm_record(wm, xl_mono_ns() - until);
-      es[XL_ES_SPIN_MARGIN_NS] = (double)wm->margin_ns;
-      es[XL_ES_WAKE_LATE_Q_NS] = (double)wm->quantile_ns;
-      // The count last: a reader that sees it has the margin and percentile of that sample.
-      atomic_thread_fence(memory_order_release);
-      es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
+      int64_t woke = xl_mono_ns();
+      learn_wake(es, wm, woke - until);
+      last_sample = woke;
     }
   }
   return NULL;

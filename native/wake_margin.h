@@ -24,6 +24,11 @@
 #define WM_MIN_SAMPLES 64
 #define WM_QUANTILE_PERMILLE 999
 #define WM_GUARD_NS 5000
+// A margin as long as the gaps between boundaries leaves no sleep to learn from, and so could never
+// come down again: after WM_PROBE_AFTER_NS without a sample, the loop takes one sleep of
+// WM_PROBE_SLEEP_NS anyway, where the gap to the next boundary is at least half the margin.
+#define WM_PROBE_AFTER_NS 10000000LL
+#define WM_PROBE_SLEEP_NS 1000
 
 typedef struct {
   int64_t min_ns, max_ns;
@@ -79,6 +84,11 @@ static inline void xl_wm_record(xl_wake_margin_t *m, int64_t late_ns) {
   m->next = (m->next + 1) % WM_WINDOW;
   m->samples++;
   if (m->filled >= WM_MIN_SAMPLES && m->samples % WM_EVERY == 0) wm_recompute(m);
+}
+
+// Whether the loop should take a probe sleep now (see WM_PROBE_AFTER_NS); as probeDue() in TS.
+static inline int xl_wm_probe_due(int64_t since_sample_ns, int64_t gap_ns, int64_t margin_ns) {
+  return since_sample_ns >= WM_PROBE_AFTER_NS && gap_ns >= margin_ns / 2;
 }
 
 #endif

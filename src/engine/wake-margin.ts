@@ -13,6 +13,16 @@ export const WM_EVERY = 64;
 export const WM_MIN_SAMPLES = 64;
 export const WM_QUANTILE_PERMILLE = 999;
 export const WM_GUARD_NS = 5000;
+/** A margin as long as the gaps between boundaries leaves no sleep to learn from, and so could never
+ * come down again: after WM_PROBE_AFTER_NS without a sample, the loop takes one sleep of
+ * WM_PROBE_SLEEP_NS anyway, where the gap to the next boundary is at least half the margin. */
+export const WM_PROBE_AFTER_NS = 10_000_000;
+export const WM_PROBE_SLEEP_NS = 1000;
+
+/** Whether the loop should take a probe sleep now (see WM_PROBE_AFTER_NS). */
+export function probeDue(sinceSampleNs: number, gapNs: number, marginNs: number): boolean {
+  return sinceSampleNs >= WM_PROBE_AFTER_NS && gapNs >= marginNs / 2;
+}
 
 /** Bounds of a learned margin when the options give none (ns): from 5 µs, so a quiet machine still
  * spins a little, to 100 µs, a whole period of the shortest lanes. */

@@ -27,12 +27,12 @@ describe.each(kinds)('$name engine: the spin margin', ({ skip, make }) => {
     await Promise.all(open.splice(0).map((e) => e.close()));
   });
 
-  async function heartbeating(o: { spinUs?: SpinSetting; maxSpinUs?: number }) {
+  async function heartbeating(o: { spinUs?: SpinSetting; maxSpinUs?: number }, periodNs = PERIOD_NS) {
     const e = make(o);
     open.push(e);
     await e.start({ bindAddress: LO, port: await freeUdpPort() });
     // Nobody listens there: the frames are only something to keep time for.
-    e.setSender(heartbeatSender(await freeUdpPort(), { periodNs: PERIOD_NS }));
+    e.setSender(heartbeatSender(await freeUdpPort(), { periodNs }));
     return e;
   }
 
@@ -64,6 +64,20 @@ describe.each(kinds)('$name engine: the spin margin', ({ skip, make }) => {
     expect(s.marginNs).toBeLessThanOrEqual(7_000);
     expect(s.marginNs).toBe(Math.min(7_000, Math.max(5_000, s.wakeLateQuantileNs + WM_GUARD_NS)));
   });
+
+  it.skipIf(skip !== '')(
+    'auto: a margin longer than the period still learns, from a short probe sleep now and then',
+    async () => {
+      // The initial 30 µs margin covers a whole 25 µs period: the loop never sleeps toward a
+      // boundary, so every sample is a probe, one per WM_PROBE_AFTER_NS (10 ms): 64 in ~0.7 s.
+      const e = await heartbeating({}, 25_000);
+      const s = await learned(e);
+      expect(s.wakeSamples).toBeGreaterThanOrEqual(WM_MIN_SAMPLES);
+      expect(s.marginNs).toBe(Math.min(100_000, Math.max(5_000, s.wakeLateQuantileNs + WM_GUARD_NS)));
+      // Probes, not sleeps every period: far fewer samples than the 25 µs boundaries that passed.
+      expect(s.wakeSamples).toBeLessThan(1000);
+    },
+  );
 
   it.skipIf(skip !== '')('a fixed spinUs is kept, and nothing is learned', async () => {
     const e = await heartbeating({ spinUs: 40 });

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WakeMargin, WM_GUARD_NS, WM_MIN_SAMPLES, WM_WINDOW } from '../../src/engine/wake-margin.js';
+import {
+  probeDue,
+  WakeMargin,
+  WM_GUARD_NS,
+  WM_MIN_SAMPLES,
+  WM_PROBE_AFTER_NS,
+  WM_WINDOW,
+} from '../../src/engine/wake-margin.js';
 
 const US = 1000;
 const feed = (m: WakeMargin, lateNs: number, n: number) => {
@@ -63,6 +70,16 @@ describe('WakeMargin', () => {
   });
 });
 
+describe('probeDue', () => {
+  it('after WM_PROBE_AFTER_NS without a sample, where the gap is at least half the margin', () => {
+    expect(probeDue(WM_PROBE_AFTER_NS - 1, 100 * US, 100 * US)).toBe(false);
+    expect(probeDue(WM_PROBE_AFTER_NS, 100 * US, 100 * US)).toBe(true);
+    expect(probeDue(WM_PROBE_AFTER_NS, 50 * US, 100 * US)).toBe(true);
+    // Too close to the boundary: a late probe would make its frame late.
+    expect(probeDue(WM_PROBE_AFTER_NS, 49 * US, 100 * US)).toBe(false);
+  });
+});
+
 describe('native/wake_margin.h against src/engine/wake-margin.ts', () => {
   let dir = '';
   let driver = '';
@@ -110,6 +127,32 @@ describe('native/wake_margin.h against src/engine/wake-margin.ts', () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+
+  it('decides the same probes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 2 * WM_PROBE_AFTER_NS }),
+            fc.integer({ min: -10_000, max: 200_000 }),
+            fc.integer({ min: 0, max: 200_000 }),
+          ),
+          { minLength: 1, maxLength: 300 },
+        ),
+        (cases) => {
+          const c = execFileSync(driver, ['probe'], {
+            input: `${cases.map((t) => t.join(' ')).join('\n')}\n`,
+          })
+            .toString()
+            .trim()
+            .split('\n')
+            .map((l) => l === '1');
+          expect(c).toEqual(cases.map(([since, gap, margin]) => probeDue(since, gap, margin)));
+        },
+      ),
+      { numRuns: 20 },
     );
   });
 });

@@ -12,7 +12,7 @@ import { LOCAL_CLOCK, monotonicNs } from '../clock.js';
 import { effectivePhaseNs, isLateRelease, releaseDelayNs } from '../schedule.js';
 import type { SpinMargin } from '../spin-setting.js';
 import type { SenderSpec } from '../types.js';
-import { WakeMargin } from '../wake-margin.js';
+import { probeDue, WakeMargin, WM_PROBE_SLEEP_NS } from '../wake-margin.js';
 import { FrameEncoder, type FrameHeader } from '../wire/encode.js';
 import { MAX_DATAGRAM_BYTES, MIN_DATAGRAM_BYTES, SubType } from '../wire/format.js';
 import { seqNext } from '../wire/serial.js';
@@ -90,6 +90,8 @@ export class Pacer {
   private readonly tx: TxState;
   private ctrlSeen = 0;
   private readonly margin: WakeMargin;
+  /** When the last timed sleep ended by its timeout (a probe is due WM_PROBE_AFTER_NS later). */
+  private lastSampleNs = monotonicNs();
   private readonly spinWords: Float64Array;
 
   constructor(
@@ -145,7 +147,16 @@ export class Pacer {
         const woke = Atomics.wait(c, C_WAKE, wakeSeen, (waitNs - spinNs) / 1e6);
         awakeSince = monotonicNs();
         // Only a sleep the timeout ended says how late this machine's timed wake-ups are.
-        if (woke === 'timed-out' && this.spin.auto) this.learn(awakeSince - until);
+        if (woke === 'timed-out' && this.spin.auto) {
+          this.learn(awakeSince - until);
+          this.lastSampleNs = awakeSince;
+        }
+      } else if (this.spin.auto && probeDue(now - this.lastSampleNs, waitNs, spinNs)) {
+        const probeEnd = now + WM_PROBE_SLEEP_NS;
+        const woke = Atomics.wait(c, C_WAKE, wakeSeen, WM_PROBE_SLEEP_NS / 1e6);
+        awakeSince = monotonicNs();
+        if (woke === 'timed-out') this.learn(awakeSince - probeEnd);
+        this.lastSampleNs = awakeSince; // woken or not: the next try is a period later
       } else {
         while (monotonicNs() < nextDue) {
           // spin: the last stretch to the boundary
