@@ -28,6 +28,9 @@ typedef struct {
   int64_t phase_ns;
   int ndest;
   struct sockaddr_in *dest;
+  // The socket is connect()ed to dest[0] (a lane with one destination): frames go out with send(),
+  // without a route lookup per datagram (engine_tx.c, connect_lane).
+  int connected;
   uint32_t seq;
   // The grid point of the last frame; the next boundary is anchor_ns + min_period_ns, with the
   // period in force, moved onto the phase grid (src/engine/schedule.ts). None before the first
@@ -169,6 +172,9 @@ typedef struct xl_rx_scratch {
   struct iovec iov[XL_RX_BATCH];
   struct mmsghdr msgs[XL_RX_BATCH];
   int ready;
+  // How many datagrams the next pass asks for: 1, or the whole batch after a pass that filled
+  // what it asked for (engine_rx.c: a batch that finds one datagram pays for a second look).
+  unsigned next_want;
 } xl_rx_scratch_t;
 
 #define XL_STACK_BYTES (512 * 1024)

@@ -260,6 +260,7 @@ int xl_receive_batch(xl_engine_t *e) {
       msgs[i].msg_hdr.msg_control = sc->ctl[i];
     }
     sc->ready = 1;
+    sc->next_want = 1;
   }
 
   uint32_t head;
@@ -272,6 +273,10 @@ int xl_receive_batch(xl_engine_t *e) {
   uint32_t room = space / XL_RX_SLOTS_PER_DATAGRAM;
   unsigned want = room < BATCH ? room : BATCH;
   if (e->n_watch > 0) want = BATCH;
+  // Ask for one datagram unless the last pass got all it asked for. recvmmsg that finds one where
+  // it asked for 32 tries the socket again before it returns: 0.2-0.25 µs per datagram on the
+  // 2026-11-27 VM, on every message of a ping-pong or a periodic lane. A burst costs one extra pass.
+  if (want > sc->next_want) want = sc->next_want;
   if (want == 0) {
     // Counted, so a receiver's late frames can be put down to its application when it is that.
     xl_engine_stats(e)[XL_ES_RING_FULL_WAITS]++;
@@ -282,6 +287,7 @@ int xl_receive_batch(xl_engine_t *e) {
     msgs[i].msg_hdr.msg_controllen = sizeof sc->ctl[i];
   }
   int n = recvmmsg(e->rx_fd, msgs, want, MSG_DONTWAIT, NULL);
+  sc->next_want = n == (int)want ? BATCH : 1;
   if (n <= 0) return 0;
   int64_t received_ns = xl_mono_ns();
   // A lane's setReceiver() is posted before anything can be sent to it: applying control now,

@@ -88,7 +88,7 @@ static inline void xl_wm_record(xl_wake_margin_t *m, int64_t late_ns) {
 
 // Whether the loop should take a probe sleep now (see WM_PROBE_AFTER_NS); as probeDue() in TS.
 static inline int xl_wm_probe_due(int64_t since_sample_ns, int64_t gap_ns, int64_t margin_ns) {
-  return since_sample_ns >= WM_PROBE_AFTER_NS && gap_ns >= margin_ns / 2;
+  return since_sample_ns >= WM_PROBE_AFTER_NS && 2 * gap_ns >= margin_ns;
 }
 
 #endif

@@ -21,7 +21,7 @@ export const WM_PROBE_SLEEP_NS = 1000;
 
 /** Whether the loop should take a probe sleep now (see WM_PROBE_AFTER_NS). */
 export function probeDue(sinceSampleNs: number, gapNs: number, marginNs: number): boolean {
-  return sinceSampleNs >= WM_PROBE_AFTER_NS && gapNs >= marginNs / 2;
+  return sinceSampleNs >= WM_PROBE_AFTER_NS && 2 * gapNs >= marginNs;
 }
 
 /** Bounds of a learned margin when the options give none (ns): from 5 µs, so a quiet machine still

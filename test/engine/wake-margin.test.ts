@@ -77,6 +77,8 @@ describe('probeDue', () => {
     expect(probeDue(WM_PROBE_AFTER_NS, 50 * US, 100 * US)).toBe(true);
     // Too close to the boundary: a late probe would make its frame late.
     expect(probeDue(WM_PROBE_AFTER_NS, 49 * US, 100 * US)).toBe(false);
+    // Exact for odd margins too (no division to round): 2 × 1 ≥ 3 is false.
+    expect(probeDue(WM_PROBE_AFTER_NS, 1, 3)).toBe(false);
   });
 });
 
