@@ -155,8 +155,9 @@ export function compileGraph(spec: TopologySpec): CompiledGraph {
         ? sendMax[from]! - sendMin[from]! + releaseJitter[from]!
         : fwdMax[from]! - fwdMin[from]!;
       g.staticMaxNs[p] = link.propagationNs + (isHost[to] ? 0 : fwdMax[to]!);
-      g.staticMinNs[p] =
-        MIN_WIRE_BYTES * g.nsPerByte[p]! + link.propagationNs + (isHost[to] ? 0 : fwdMin[to]!);
+      // A link that does not serialize a lone frame (a shaped veth) adds no transmission time.
+      const transmitMin = link.serializes === false ? 0 : MIN_WIRE_BYTES * g.nsPerByte[p]!;
+      g.staticMinNs[p] = transmitMin + link.propagationNs + (isHost[to] ? 0 : fwdMin[to]!);
       g.portByPair.set(key, p);
       g.outPorts[from]!.push(p);
       if (isHost[from] && !isHost[to]) g.attachments[from]!.push(to);

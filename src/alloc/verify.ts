@@ -31,6 +31,8 @@ interface Port {
   shareBps: number;
   bufferBytes: number;
   propagationNs: number;
+  /** LinkSpec.serializes: false adds no transmission time to λ_min. */
+  serializes: boolean;
 }
 
 interface LaneUse {
@@ -96,6 +98,7 @@ function buildPorts(spec: TopologySpec): Map<string, Port> {
         shareBps: rateBps * link.expressShare,
         bufferBytes: host ? host.bufferBytes : (switches.get(from!)?.portBufferBytes ?? 0),
         propagationNs: link.propagationNs,
+        serializes: link.serializes !== false,
       });
     }
   }
@@ -305,7 +308,8 @@ export function verifyAllocation(spec: TopologySpec, lanes: PersistedLane[]): Vi
         const port = ports.get(k)!;
         const next = nodes.get(path.nodes[i + 1]!)!;
         upper += D.get(k)! + port.propagationNs + next.fwdMax;
-        lower += (MIN_WIRE_BYTES * 8e9) / port.rateBps + port.propagationNs + next.fwdMin;
+        lower +=
+          (port.serializes ? (MIN_WIRE_BYTES * 8e9) / port.rateBps : 0) + port.propagationNs + next.fwdMin;
       });
       const g = use.grant.receivers.find((r) => r.host === path.host)!;
       const tag = `lane ${use.laneId} → ${path.host}`;

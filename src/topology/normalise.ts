@@ -277,7 +277,9 @@ export function normaliseTopology(value: unknown): NormaliseResult {
     const expressShare = field('expressShare', shareDefault, (r, q) => c.share(r, q));
     if (a === undefined || b === undefined || rateBps === undefined) return undefined;
     if (propagationNs === undefined || expressShare === undefined) return undefined;
-    return { a, b, rateBps, propagationNs, expressShare };
+    // The schema has checked it is a boolean.
+    const transmits = node.serializes === false ? { serializes: false } : {};
+    return { a, b, rateBps, propagationNs, expressShare, ...transmits };
   });
 
   for (const issue of checkReferences(root)) c.issues.push(issue);

@@ -38,7 +38,13 @@ const linkFields = {
 export const HostFileSchema = Type.Object({ name: Name, ...hostFields }, { additionalProperties: false });
 export const SwitchFileSchema = Type.Object({ name: Name, ...switchFields }, { additionalProperties: false });
 export const LinkFileSchema = Type.Object(
-  { a: Name, b: Name, ...linkFields, expressShare: Type.Optional(Type.Number()) },
+  {
+    a: Name,
+    b: Name,
+    ...linkFields,
+    expressShare: Type.Optional(Type.Number()),
+    serializes: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 

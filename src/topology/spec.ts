@@ -39,6 +39,10 @@ export interface LinkSpec {
   propagationNs: number;
   /** Share (0..1] of the link rate that express traffic may use, in each direction. */
   expressShare: number;
+  /** false: a frame alone on the link is not held for its transmission time (a veth shaped by HTB:
+   * the rate caps the throughput, but a lone frame crosses at memory speed), so λ_min counts no
+   * transmission time on it. Absent: true, as on a real wire. λ_max is unchanged either way. */
+  serializes?: boolean;
 }
 
 export interface TopologySpec {

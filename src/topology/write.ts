@@ -79,6 +79,7 @@ export function topologyToDocument(spec: TopologySpec): TopologyFile {
     rate: rate(l.rateBps),
     propagation: duration(l.propagationNs),
     expressShare: l.expressShare,
+    ...(l.serializes === false ? { serializes: false } : {}),
   }));
 
   const hostDefaults: Row = {};
@@ -123,7 +124,7 @@ const SAFE_PLAIN = /^[A-Za-z_][A-Za-z0-9._-]*$|^[0-9][0-9.]*(?:e[+-]?[0-9]+)?[A-
 // A small emitter instead of yaml's Document: the format is a fixed shape of flat flow mappings,
 // and building a Document for a 10,000-host fabric takes a second where this takes milliseconds.
 function scalar(value: unknown): string {
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   const text = String(value);
   // JSON strings are valid YAML double-quoted scalars.
   return SAFE_PLAIN.test(text) && !NOT_A_STRING.test(text) ? text : JSON.stringify(text);

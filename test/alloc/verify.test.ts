@@ -35,6 +35,18 @@ describe('verifyAllocation', () => {
     expect(kinds(lanes)).toEqual(['lambda-min']);
   });
 
+  it('a lower bound that counts transmission time on links that do not serialize a lone frame', () => {
+    // Granted on wires (λ_min 7,520 ns with 2 × 960 ns of transmission), checked against the same
+    // network of shaped veths, where a frame can arrive 1,920 ns sooner.
+    const veths = testbed3();
+    veths.links = veths.links.map((l) => ({ ...l, serializes: false }));
+    const lanes = good();
+    expect(verifyAllocation(veths, lanes).map((v) => v.kind)).toContain('lambda-min');
+    const a = createAllocator(veths);
+    a.admit('a', unicast('h1', 'h2', { deadlineNs: 60_000 }));
+    expect(verifyAllocation(veths, persistedOf(a))).toEqual([]);
+  });
+
   it('a window past the deadline', () => {
     const lanes = good();
     lanes[0]!.request.deadlineNs = 40_000;

@@ -92,3 +92,18 @@ describe('the same lane from a host whose engine keeps a release grid (E = 20 µ
     expect(b.grant.releaseJitterNs).toBeUndefined();
   });
 });
+
+describe('the same lane over links that do not serialize a lone frame (shaped veths)', () => {
+  it('λ_min drops the two transmission times (2 × 120 B · 8 ns), λ_max stays', () => {
+    const t = testbed3();
+    t.links = t.links.map((l) => ({ ...l, serializes: false }));
+    const a = createAllocator(t);
+    const res = a.admit('l1', unicast('h1', 'h2'));
+    if (!res.ok) throw res.error;
+    // λ_min = send.min + (50 + 500) + 50 + recv.min = 5 600 ns.
+    expect(res.grant.receivers[0]!.lambdaMinNs).toBe(7520 - 2 * 960);
+    expect(res.grant.receivers[0]!.lambdaMaxNs).toBe(44_100);
+    // The independent verifier derives the same lower bound.
+    expect(violationsOf(a)).toEqual([]);
+  });
+});

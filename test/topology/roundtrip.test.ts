@@ -163,7 +163,7 @@ describe('topologyToYaml', () => {
     expect(doc.defaults.link).toEqual({ rate: '1Gbit', propagation: '100ns' });
     expect(doc.expressShare).toBe(0.2);
     expect(doc.hosts).toEqual([{ name: 'h1' }, { name: 'h2' }, { name: 'h3' }]);
-    expect(doc.links[0]).toEqual({ a: 'h1', b: 's1' });
+    expect(doc.links[0]).toEqual({ a: 'h1', b: 's1', serializes: false });
     expect(parseTopology(text)).toEqual(spec);
   });
 });

@@ -66,7 +66,9 @@ describe('validateTopologySpec (JSON bodies)', () => {
       ['hosts[2].name', 'XL_ERR_TOPOLOGY'],
     ]);
     expect(list.every((e) => e.line === undefined && e.col === undefined)).toBe(true);
-    expect(list[1]?.message).toBe('unknown key "colour" (allowed: a, b, rate, propagation, expressShare)');
+    expect(list[1]?.message).toBe(
+      'unknown key "colour" (allowed: a, b, rate, propagation, expressShare, serializes)',
+    );
     expect(list[5]?.message).toContain('sizes are in bytes');
     expect(err.message.split('\n')[1]).toBe(
       'request body: hosts[0].nicrate: unknown key "nicrate" (did you mean "nicRate"?)',
