@@ -153,9 +153,6 @@ static void announce(xl_engine_t *e) {
   pthread_mutex_unlock(&e->lock);
 }
 
-// Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
-// Returns 1 when it slept all the way to `until` (the timeout ended it): only then does the time it
-// woke say how late this machine's timed wake-ups are.
 // One timed sleep's lateness into the learned margin, and the margin out to the stats.
 static void learn_wake(double *es, xl_wake_margin_t *wm, int64_t late_ns) {
   xl_wm_record(wm, late_ns);
@@ -166,6 +163,9 @@ static void learn_wake(double *es, xl_wake_margin_t *wm, int64_t late_ns) {
   es[XL_ES_WAKE_SAMPLES] = (double)wm->samples;
 }
 
+// Blocks until a datagram, a wake-up (control, send request, stop) or `until` (monotonic ns).
+// Returns 1 when it slept all the way to `until` (the timeout ended it): only then does the time it
+// woke say how late this machine's timed wake-ups are.
 static int block_until(xl_engine_t *e, int64_t until, int watch_rx) {
   int timed_out = 0;
   _Atomic int32_t *sleeping = xl_word(e, XL_W_SLEEPING);
