@@ -1,10 +1,17 @@
 // Plumbing for the native engine's own tests: the addon (or why it is missing), and the kernel's
 // view of the engine thread read from /proc.
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadNativeAddon } from '../../src/engine/native/addon.js';
+import {
+  type EngineHandle,
+  loadNativeAddon,
+  type NativeAddon,
+  type NativeStartOptions,
+} from '../../src/engine/native/addon.js';
 import type { NativeEngine, NativeEngineOptions } from '../../src/engine/native/engine.js';
 import { createNativeEngine } from '../../src/engine/native/select.js';
+import { SharedBlock } from '../../src/engine/native/shared-block.js';
 import { freeUdpPort } from './helpers.js';
 
 export const nativeLoad = loadNativeAddon();
@@ -14,6 +21,50 @@ export function nativeEngine(opts?: NativeEngineOptions): NativeEngine {
   const r = createNativeEngine(opts);
   if (!r.engine) throw new Error(r.reason);
   return r.engine;
+}
+
+/** The addon's start options for a test that drives it raw: blocking receive, no pinning, no FIFO. */
+export const RAW_START_OPTIONS: NativeStartOptions = {
+  core: -1,
+  fifoPriority: 0,
+  lockMemory: false,
+  busyPoll: false,
+  inlinePoll: false,
+  idleSpinNs: 0,
+  spinNs: 30_000,
+  fifoSliceNs: 900_000,
+  fifoBreakNs: 100_000,
+};
+
+/** Engines driven through the raw addon (no NativeEngine around them), each receiving on a free
+ * loopback port; `cleanup()` (call it in afterEach) stops them and runs what the test added. */
+export function rawEngines() {
+  const addon = nativeLoad.ok ? nativeLoad.addon : (undefined as unknown as NativeAddon);
+  const cleanups: (() => void | Promise<void>)[] = [];
+  return {
+    addon,
+    /** Runs `fn` at cleanup, after what was added later. */
+    onCleanup: (fn: () => void | Promise<void>) => cleanups.push(fn),
+    async cleanup() {
+      for (const f of cleanups.splice(0).reverse()) await f();
+    },
+    /** A UDP socket on a free loopback port standing in for a peer; closed at cleanup. */
+    async peer(onMessage: (m: Buffer) => void): Promise<number> {
+      const s = dgram.createSocket('udp4');
+      s.on('message', onMessage);
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      cleanups.push(() => new Promise<void>((r) => s.close(() => r())));
+      return s.address().port;
+    },
+    async engine(): Promise<{ h: EngineHandle; block: SharedBlock }> {
+      const [h, buffer] = addon.create();
+      cleanups.push(() => addon.stop(h));
+      const block = new SharedBlock(addon.layout, buffer);
+      addon.openReceiver(h, '127.0.0.1', await freeUdpPort());
+      addon.start(h, RAW_START_OPTIONS, () => {});
+      return { h, block };
+    },
+  };
 }
 
 export function threadCount(): number {

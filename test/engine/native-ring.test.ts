@@ -1,54 +1,25 @@
-// The engine's side of the send-ring handshake, driven through the raw addon so a test can write
-// requests straight into the ring, as a buggy or hostile producer would: `released` never moves
-// backwards, a 'reject' lane refuses in C too, and arguments C cannot represent are refused.
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineHandle, NativeAddon, NativeStartOptions } from '../../src/engine/native/addon.js';
-import { SharedBlock } from '../../src/engine/native/shared-block.js';
+import type { EngineHandle } from '../../src/engine/native/addon.js';
+import type { SharedBlock } from '../../src/engine/native/shared-block.js';
 import { freeUdpPort, waitFor } from './helpers.js';
-import { nativeLoad, skipReason } from './native-helpers.js';
+import { RAW_START_OPTIONS, rawEngines, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
 const PERIOD_NS = 300_000_000;
 const MAX_PAYLOAD = 8;
 
-const startOptions: NativeStartOptions = {
-  core: -1,
-  fifoPriority: 0,
-  lockMemory: false,
-  busyPoll: false,
-  inlinePoll: false,
-  idleSpinNs: 0,
-  spinNs: 30_000,
-  fifoSliceNs: 900_000,
-  fifoBreakNs: 100_000,
-};
-
 describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipReason}`, () => {
-  const addon = nativeLoad.ok ? nativeLoad.addon : (undefined as unknown as NativeAddon);
-  const cleanup: (() => void | Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
+  const raw = rawEngines();
+  const { addon, engine } = raw;
 
-  async function engine() {
-    const [h, buffer] = addon.create();
-    cleanup.push(() => addon.stop(h));
-    const block = new SharedBlock(addon.layout, buffer);
-    addon.openReceiver(h, LO, await freeUdpPort());
-    addon.start(h, startOptions, () => {});
-    return { h, block };
-  }
+  afterEach(() => raw.cleanup());
 
   /** A socket standing in for the peer: the payloads of the frames it got, in order. */
   async function peer() {
-    const s = dgram.createSocket('udp4');
     const got: number[][] = [];
     // A DATA-only frame ends with its payload (native/wire.c); these payloads are 4 bytes.
-    s.on('message', (m) => got.push([...m.subarray(-4)]));
-    await new Promise<void>((r) => s.bind(0, LO, () => r()));
-    cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
-    return { port: s.address().port, got };
+    const port = await raw.peer((m) => got.push([...m.subarray(-4)]));
+    return { port, got };
   }
 
   function sender(h: EngineHandle, to: number, reject: 0 | 1) {
@@ -127,7 +98,7 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
 
   it('refuses numbers C cannot hold and a σ_max larger than a delivery-ring slot', async () => {
     const [h] = addon.create();
-    cleanup.push(() => addon.stop(h));
+    raw.onCleanup(() => addon.stop(h));
     addon.openReceiver(h, LO, await freeUdpPort());
     for (const bad of [
       { fifoBreakNs: Number.NaN },
@@ -137,12 +108,12 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
       { fifoSliceNs: 1e300 },
       { fifoPriority: 100 },
     ])
-      expect(() => addon.start(h, { ...startOptions, ...bad }, () => {}), JSON.stringify(bad)).toThrow(
+      expect(() => addon.start(h, { ...RAW_START_OPTIONS, ...bad }, () => {}), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ code: 'XL_NATIVE_ARGS' }),
       );
-    addon.start(h, startOptions, () => {});
+    addon.start(h, RAW_START_OPTIONS, () => {});
     const fd = addon.openSender(LO, 0, 0, 0);
-    cleanup.push(() => addon.closeFd(fd));
+    raw.onCleanup(() => addon.closeFd(fd));
     const setSender = (over: {
       maxPayload?: number;
       minPeriodNs?: number;

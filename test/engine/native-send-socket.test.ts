@@ -1,52 +1,20 @@
-// How the engine thread puts a lane's frames on the wire, driven through the raw addon: a lane with
-// one destination sends on a socket connect()ed to it (no route lookup per frame), and keeps doing
-// so through ICMP errors and grant changes that add or remove destinations.
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineHandle, NativeAddon, NativeStartOptions } from '../../src/engine/native/addon.js';
-import { SharedBlock } from '../../src/engine/native/shared-block.js';
+import type { EngineHandle } from '../../src/engine/native/addon.js';
 import { freeUdpPort, waitFor } from './helpers.js';
-import { nativeLoad, skipReason } from './native-helpers.js';
+import { rawEngines, skipReason } from './native-helpers.js';
 
 const LO = '127.0.0.1';
 const PERIOD_NS = 2_000_000;
 
-const startOptions: NativeStartOptions = {
-  core: -1,
-  fifoPriority: 0,
-  lockMemory: false,
-  busyPoll: false,
-  inlinePoll: false,
-  idleSpinNs: 0,
-  spinNs: 30_000,
-  fifoSliceNs: 900_000,
-  fifoBreakNs: 100_000,
-};
-
 describe.skipIf(skipReason !== '')(`native engine send sockets (raw addon) ${skipReason}`, () => {
-  const addon = nativeLoad.ok ? nativeLoad.addon : (undefined as unknown as NativeAddon);
-  const cleanup: (() => void | Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-
-  async function engine() {
-    const [h, buffer] = addon.create();
-    cleanup.push(() => addon.stop(h));
-    const block = new SharedBlock(addon.layout, buffer);
-    addon.openReceiver(h, LO, await freeUdpPort());
-    addon.start(h, startOptions, () => {});
-    return { h, block };
-  }
+  const raw = rawEngines();
+  const { addon, engine } = raw;
+  afterEach(() => raw.cleanup());
 
   /** A socket standing in for a receiver: how many frames it got. */
   async function peer() {
-    const s = dgram.createSocket('udp4');
     const p = { port: 0, frames: 0 };
-    s.on('message', () => p.frames++);
-    await new Promise<void>((r) => s.bind(0, LO, () => r()));
-    p.port = s.address().port;
-    cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
+    p.port = await raw.peer(() => p.frames++);
     return p;
   }
 
