@@ -4,8 +4,8 @@
 // builds the testbed, drives the peers in alternating blocks and assembles the result. The
 // namespaces and peers are removed in `finally`, and by the testbed's exit hook on Ctrl-C / SIGTERM.
 import { availableParallelism, loadavg } from 'node:os';
-import { measureRealtimeOffsetNs } from '../engine/clock.js';
 import { loadNativeAddon } from '../engine/native/addon.js';
+import { measureRealtimeOffsetBest } from '../engine/native/select.js';
 import { effectivePhaseNs, monotonicPhaseNs, NO_PHASE } from '../engine/schedule.js';
 import { type SpinReport, type SpinSetting, spinSettingErrors } from '../engine/spin-setting.js';
 import { XlaneError } from '../errors.js';
@@ -236,7 +236,7 @@ export async function measureEngines(
   const phaseNs =
     grantPhaseNs === undefined
       ? undefined
-      : monotonicPhaseNs(grantPhaseNs, periodNs, measureRealtimeOffsetNs());
+      : monotonicPhaseNs(grantPhaseNs, periodNs, measureRealtimeOffsetBest().offsetNs);
   const usedPhaseNs = effectivePhaseNs(phaseNs, releaseJitterNs);
   const cores = { a: o.coreA ?? 0, b: o.coreB ?? Math.min(1, availableParallelism() - 1) };
   const loadAvgBefore = loadNow();

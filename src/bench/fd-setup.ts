@@ -7,6 +7,7 @@ import { desiredLaneSpecs } from '../agent/lane-specs.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import type { WireGrant } from '../controller/views.js';
 import { RealtimeOffset } from '../engine/clock.js';
+import { measureRealtimeOffsetBest } from '../engine/native/select.js';
 import { XlaneError } from '../errors.js';
 import { fdLaneName } from '../fd/group-config.js';
 import { FD_PAYLOAD_BYTES } from '../fd/group-service.js';
@@ -102,7 +103,7 @@ export async function startPeer(
 /** The member's engine specs from its grants: its own FD lane heartbeats with its incarnation,
  * the others' are watched with TO from their grants (and delivered to JS for φ-accrual when the
  * baselines run). Receivers are set before the sender, as the agent does. */
-const benchRealtimeOffset = new RealtimeOffset();
+const benchRealtimeOffset = new RealtimeOffset(() => measureRealtimeOffsetBest());
 
 export function configure(
   m: Member,

@@ -18,6 +18,7 @@ import { ControllerClient } from '../client/controller-client.js';
 import { type RunningController, startController } from '../controller/server.js';
 import type { WireGrant } from '../controller/views.js';
 import { RealtimeOffset } from '../engine/clock.js';
+import { measureRealtimeOffsetBest } from '../engine/native/select.js';
 import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
 import type { ReceiverSpec, SenderSpec } from '../engine/types.js';
 import { isXlaneError, XlaneError } from '../errors.js';
@@ -389,7 +390,7 @@ async function allocate(controller: RunningController, o: InterferenceOptions): 
   return { grants, windows, table: { lanes, ports }, hostBounds };
 }
 
-const benchRealtimeOffset = new RealtimeOffset();
+const benchRealtimeOffset = new RealtimeOffset(() => measureRealtimeOffsetBest());
 
 function specsFor(host: string, plan: TestbedPlan, alloc: Allocation, o: InterferenceOptions, port: number) {
   const peers = new Map(plan.addresses.map((a) => [a.host, a.address]));

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { measureRealtimeOffset } from '../../src/engine/clock.js';
 import type { NativeAddon } from '../../src/engine/native/addon.js';
 import { NativeEngine } from '../../src/engine/native/engine.js';
+import { measureRealtimeOffsetBest } from '../../src/engine/native/select.js';
 import { nativeLoad, skipReason } from './native-helpers.js';
 
 describe.skipIf(skipReason !== '')(`the native realtime offset ${skipReason}`, () => {
@@ -32,5 +33,14 @@ describe.skipIf(skipReason !== '')(`the native realtime offset ${skipReason}`, (
     const diff =
       m.offsetNs > fallback.offsetNs ? m.offsetNs - fallback.offsetNs : fallback.offsetNs - m.offsetNs;
     expect(diff).toBeLessThanOrEqual(m.uncertaintyNs + fallback.uncertaintyNs + 1_000n);
+  });
+
+  it("measureRealtimeOffsetBest, the benches' measurement: in C with the addon, in JS without it", () => {
+    const best = measureRealtimeOffsetBest();
+    expect(best.uncertaintyNs).toBeLessThan(10_000n);
+    const js = measureRealtimeOffsetBest('/nonexistent/xlane_engine.node');
+    // The JS measurement waits for a ms tick: it takes at least the rest of the current ms.
+    const diff = best.offsetNs > js.offsetNs ? best.offsetNs - js.offsetNs : js.offsetNs - best.offsetNs;
+    expect(diff).toBeLessThanOrEqual(best.uncertaintyNs + js.uncertaintyNs + 1_000n);
   });
 });

@@ -1,6 +1,7 @@
 // Picks an engine by kind. 'native' falls back to the js engine, with one warning that says why,
 // when the addon is not built or does not load: the two pass the same conformance suite, so a
 // deployment keeps working (only slower) on a machine without a compiler.
+import { measureRealtimeOffset, type RealtimeOffsetMeasurement } from '../clock.js';
 import { createJsEngine, JsEngine, type JsEngineOptions } from '../js/engine.js';
 import type { SpinStats } from '../spin-setting.js';
 import type { Engine } from '../types.js';
@@ -45,4 +46,16 @@ export function spinStatsOf(e: Engine): SpinStats | undefined {
   if (e instanceof NativeEngine) return e.engineStats().spin;
   if (e instanceof JsEngine) return e.spinStats();
   return undefined;
+}
+
+/** CLOCK_REALTIME − CLOCK_MONOTONIC, read in C when the addon loads (ns reads, the tightest of a few
+ * brackets), else measureRealtimeOffset() in JS. The JS one brackets Date.now()'s ms tick, and on a
+ * VM whose vCPUs both stall for 30–100 µs once a millisecond (docs/native-engine.md) the stall can
+ * sit on the tick for seconds: every sample is then that wide, and a grant phase converted with the
+ * midpoint was 25 µs off (twelfth session, a CI run of the interference test). */
+export function measureRealtimeOffsetBest(addonPath?: string): RealtimeOffsetMeasurement {
+  const load = loadNativeAddon(addonPath);
+  if (!load.ok || typeof load.addon.realtimeOffset !== 'function') return measureRealtimeOffset();
+  const [offsetNs, uncertaintyNs] = load.addon.realtimeOffset();
+  return { offsetNs, uncertaintyNs: BigInt(uncertaintyNs) };
 }
