@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { measureRealtimeOffset, type RealtimeOffsetMeasurement } from '../clock.js';
 
 /** Offsets and sizes of the shared block, exported by the addon (native/shared_layout.h). */
 export interface SharedLayout {
@@ -227,4 +228,12 @@ function tryLoad(path: string): AddonLoad {
 export function withFastLayout(raw: NativeAddon): NativeAddon {
   const fns = Object.fromEntries(Object.getOwnPropertyNames(raw).map((k) => [k, (raw as never)[k]]));
   return { ...fns, layout: { ...raw.layout } } as NativeAddon;
+}
+
+/** CLOCK_REALTIME − CLOCK_MONOTONIC read in C (ns clock reads, the tightest of a few brackets); an
+ * addon built before realtimeOffset existed, or none at all: measured in JS (Date.now()'s ms tick). */
+export function realtimeOffsetOf(addon: NativeAddon | undefined): RealtimeOffsetMeasurement {
+  if (typeof addon?.realtimeOffset !== 'function') return measureRealtimeOffset();
+  const [offsetNs, uncertaintyNs] = addon.realtimeOffset();
+  return { offsetNs, uncertaintyNs: BigInt(uncertaintyNs) };
 }

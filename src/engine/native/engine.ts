@@ -4,7 +4,7 @@
 // batch of deliveries from the shared delivery ring to the application. The engine enforces
 // σ_max and π_min again on its side, so no producer can break other lanes' bounds.
 import { XlaneError } from '../../errors.js';
-import { measureRealtimeOffset, type RealtimeOffsetMeasurement } from '../clock.js';
+import type { RealtimeOffsetMeasurement } from '../clock.js';
 import { emptyLaneCounters } from '../counters.js';
 import { validateReceiverSpec, validateSenderSpec } from '../js/validate-spec.js';
 import { effectivePhaseNs } from '../schedule.js';
@@ -29,7 +29,13 @@ import {
   type SenderSpec,
   type SendOutcome,
 } from '../types.js';
-import type { EngineHandle, NativeAddon, NativeThreadReport, SocketOptions } from './addon.js';
+import {
+  type EngineHandle,
+  type NativeAddon,
+  type NativeThreadReport,
+  realtimeOffsetOf,
+  type SocketOptions,
+} from './addon.js';
 import { DeliveryDrain } from './delivery.js';
 import { SharedBlock } from './shared-block.js';
 
@@ -502,9 +508,7 @@ export class NativeEngine implements Engine {
 
   /** Read in C at once (an addon built before realtimeOffset existed: measured in JS). */
   measureRealtimeOffset(): RealtimeOffsetMeasurement {
-    if (typeof this.addon.realtimeOffset !== 'function') return measureRealtimeOffset();
-    const [offsetNs, uncertaintyNs] = this.addon.realtimeOffset();
-    return { offsetNs, uncertaintyNs: BigInt(uncertaintyNs) };
+    return realtimeOffsetOf(this.addon);
   }
 
   counters(): EngineCounters {

@@ -1,11 +1,11 @@
 // Picks an engine by kind. 'native' falls back to the js engine, with one warning that says why,
 // when the addon is not built or does not load: the two pass the same conformance suite, so a
 // deployment keeps working (only slower) on a machine without a compiler.
-import { measureRealtimeOffset, type RealtimeOffsetMeasurement } from '../clock.js';
+import type { RealtimeOffsetMeasurement } from '../clock.js';
 import { createJsEngine, JsEngine, type JsEngineOptions } from '../js/engine.js';
 import type { SpinStats } from '../spin-setting.js';
 import type { Engine } from '../types.js';
-import { loadNativeAddon } from './addon.js';
+import { loadNativeAddon, realtimeOffsetOf } from './addon.js';
 import { NativeEngine, type NativeEngineOptions } from './engine.js';
 
 export type EngineKind = 'js' | 'native';
@@ -55,7 +55,5 @@ export function spinStatsOf(e: Engine): SpinStats | undefined {
  * midpoint was 25 µs off (twelfth session, a CI run of the interference test). */
 export function measureRealtimeOffsetBest(addonPath?: string): RealtimeOffsetMeasurement {
   const load = loadNativeAddon(addonPath);
-  if (!load.ok || typeof load.addon.realtimeOffset !== 'function') return measureRealtimeOffset();
-  const [offsetNs, uncertaintyNs] = load.addon.realtimeOffset();
-  return { offsetNs, uncertaintyNs: BigInt(uncertaintyNs) };
+  return realtimeOffsetOf(load.ok ? load.addon : undefined);
 }
