@@ -31,6 +31,11 @@ export function notesFor(
         ? `; the receiving application (which drains the engine's delivery ring) at SCHED_FIFO ${o.appFifoPriority}.`
         : '; the receiving application at SCHED_OTHER.'),
   ];
+  notes.push(
+    o.bulkCpu !== undefined
+      ? `bulk flows' iperf3 processes pinned to CPU ${o.bulkCpu} (most of their softirq work runs there too).`
+      : "bulk flows' iperf3 processes not pinned: the scheduler places them and their softirq work.",
+  );
   const cpu = runs
     .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))
     .map((r) => `${r.mode} ${pct(r.cpuShare!.busy)} busy (${pct(r.cpuShare!.steal)} stolen)`);

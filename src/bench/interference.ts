@@ -89,6 +89,8 @@ export interface InterferenceOptions {
   feed: FeedMode;
   /** Parallel TCP streams per bulk flow (one flow from each sender to the receiver). */
   bulkStreams: number;
+  /** Every bulk flow's iperf3 processes (and so most of their softirq work) pinned to this CPU. */
+  bulkCpu?: number;
   /** Host send/receive bounds: the topology's, or measured on each host's engine before the runs
    * (the agent's calibration) and given to the controller, so the windows include them. */
   hostBounds: 'declared' | 'measure';
@@ -173,6 +175,9 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   const app = o.appFifoPriority;
   if (app !== undefined && !(Number.isInteger(app) && app >= 1 && app <= 98))
     bad.push('the application priority must be an integer in [1, 98]');
+  const bulkCpu = o.bulkCpu;
+  if (bulkCpu !== undefined && !(Number.isInteger(bulkCpu) && bulkCpu >= 0 && bulkCpu < cpus().length))
+    bad.push(`the bulk CPU must be one of this machine's CPUs, 0..${cpus().length - 1}`);
   if (!(o.seconds >= 1 && o.seconds <= 600)) bad.push('seconds must be in [1, 600]');
   if (!(o.maxSeconds >= o.seconds && o.maxSeconds <= 600))
     bad.push('the longest recording must be in [seconds, 600]');
@@ -517,6 +522,7 @@ async function runMode(
               seconds: total,
               port: 5201 + i,
               streams: o.bulkStreams,
+              ...(o.bulkCpu !== undefined ? { cpu: o.bulkCpu } : {}),
               intervalSec: BULK_INTERVAL_SEC,
               signal: bulkAbort.signal,
               stop: bulkStop.signal,

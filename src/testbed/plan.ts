@@ -4,6 +4,7 @@
 // veth per link; both ends of every link are egress ports and both are shaped to the link rate.
 import { XlaneError } from '../errors.js';
 import type { TopologySpec } from '../topology/spec.js';
+import { HTB_BURST_NS, htbBurstBytes } from '../util/htb-burst.js';
 
 /** Every testbed namespace is `xtb-<name>-<node>`: a prefix of its own (netns.ts sweeps `xlt-`,
  * which dies with its process; a testbed must outlive the `up` command). */
@@ -52,6 +53,9 @@ export interface PlannedClass {
   prio: number;
   rateBps: number;
   ceilBps: number;
+  /** Bytes the class may bank at its rate, and at its ceil (src/util/htb-burst.ts says why). */
+  burstBytes: number;
+  cburstBytes: number;
 }
 
 export interface PlannedPort {
@@ -61,6 +65,8 @@ export interface PlannedPort {
   node: string;
   peer: string;
   rateBps: number;
+  /** The parent class's burst and cburst (it runs at the port rate). */
+  burstBytes: number;
   /** HTB root handle 1:, parent class 1:1 at the port rate, leaf classes below it. */
   classes: PlannedClass[];
   defaultClass: string;
@@ -74,6 +80,8 @@ export interface TestbedPlan {
   topology: string;
   expressDscp: number;
   expressPort: number;
+  /** Link time every HTB class may bank (`--htb-burst`). */
+  htbBurstNs: number;
   namespaces: PlannedNamespace[];
   /** Namespaces that get bridge br0. */
   bridges: string[];
@@ -92,6 +100,8 @@ export interface PlanOptions {
   fifo?: boolean;
   /** Plan for `--with-agents`: a controller namespace, and host ports left to the agents. */
   agents?: boolean;
+  /** Link time every HTB class may bank (default HTB_BURST_NS). */
+  htbBurstNs?: number;
 }
 
 /** Not a topology node name (those never contain '+'), so it cannot collide with one. */
@@ -124,7 +134,11 @@ export function namespaceOf(name: string, node: string): string {
 export function planTestbed(spec: TopologySpec, opts: PlanOptions): TestbedPlan {
   const name = validateTestbedName(opts.name);
   const mode: TestbedMode = opts.fifo ? 'fifo' : 'express';
+  const htbBurstNs = opts.htbBurstNs ?? HTB_BURST_NS;
   const problems: string[] = [];
+  // Below a microsecond the kernel's burst (whole microseconds at the rate) would be zero.
+  if (!(Number.isInteger(htbBurstNs) && htbBurstNs >= 1_000 && htbBurstNs <= 100_000_000))
+    problems.push(`HTB burst ${htbBurstNs} ns is not a whole number of ns in 1us..100ms`);
   if (spec.hosts.length < 1 || spec.hosts.length > MAX_HOSTS) {
     problems.push(`a testbed holds 1..${MAX_HOSTS} hosts, the topology has ${spec.hosts.length}`);
   }
@@ -190,7 +204,7 @@ export function planTestbed(spec: TopologySpec, opts: PlanOptions): TestbedPlan 
       if (opts.agents && mode === 'express' && hostNames.has(from.node)) continue;
       const hostNic = nic.get(from.node);
       const rateBps = hostNic === undefined ? l.rateBps : Math.min(hostNic, l.rateBps);
-      ports.push(portPlan(from, to.node, rateBps, l.expressShare, spec.expressDscp, mode));
+      ports.push(portPlan(from, to.node, rateBps, l.expressShare, spec.expressDscp, mode, htbBurstNs));
     }
   });
   spec.hosts.forEach((h, i) => {
@@ -212,6 +226,7 @@ export function planTestbed(spec: TopologySpec, opts: PlanOptions): TestbedPlan 
     topology: spec.name,
     expressDscp: spec.expressDscp,
     expressPort: spec.expressPort,
+    htbBurstNs,
     namespaces,
     bridges: spec.switches.map((s) => nsOf(s.name)),
     veths,
@@ -228,23 +243,27 @@ function portPlan(
   expressShare: number,
   dscp: number,
   mode: TestbedMode,
+  burstNs: number,
 ): PlannedPort {
-  const base = { ns: from.ns, ifname: from.ifname, node: from.node, peer, rateBps };
+  const burstBytes = htbBurstBytes(rateBps, burstNs);
+  const base = { ns: from.ns, ifname: from.ifname, node: from.node, peer, rateBps, burstBytes };
+  const leaf = (classid: string, role: PlannedClass['role'], prio: number, rate: number): PlannedClass => ({
+    classid,
+    role,
+    prio,
+    rateBps: rate,
+    ceilBps: rateBps,
+    burstBytes: htbBurstBytes(rate, burstNs),
+    cburstBytes: burstBytes,
+  });
   if (mode === 'fifo') {
-    return {
-      ...base,
-      classes: [{ classid: '1:10', role: 'all', prio: 0, rateBps, ceilBps: rateBps }],
-      defaultClass: '1:10',
-    };
+    return { ...base, classes: [leaf('1:10', 'all', 0, rateBps)], defaultClass: '1:10' };
   }
   const express = Math.max(MIN_CLASS_RATE_BPS, Math.round(rateBps * expressShare));
   const rest = Math.max(MIN_CLASS_RATE_BPS, rateBps - express);
   return {
     ...base,
-    classes: [
-      { classid: '1:10', role: 'express', prio: 0, rateBps: express, ceilBps: rateBps },
-      { classid: '1:20', role: 'best-effort', prio: 1, rateBps: rest, ceilBps: rateBps },
-    ],
+    classes: [leaf('1:10', 'express', 0, express), leaf('1:20', 'best-effort', 1, rest)],
     defaultClass: '1:20',
     expressFilter: { tos: (dscp << 2) & 0xff, mask: 0xfc, flowid: '1:10' },
   };
@@ -292,6 +311,10 @@ export function tcCommandsFor(port: PlannedPort): string[][] {
       bit(port.rateBps),
       'ceil',
       bit(port.rateBps),
+      'burst',
+      String(port.burstBytes),
+      'cburst',
+      String(port.burstBytes),
     ],
   ];
   for (const c of port.classes) {
@@ -308,6 +331,10 @@ export function tcCommandsFor(port: PlannedPort): string[][] {
       bit(c.rateBps),
       'ceil',
       bit(c.ceilBps),
+      'burst',
+      String(c.burstBytes),
+      'cburst',
+      String(c.cburstBytes),
       'prio',
       String(c.prio),
     ]);

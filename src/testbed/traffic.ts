@@ -16,6 +16,9 @@ export interface CrossTrafficOptions {
   port?: number;
   /** Parallel TCP streams (iperf3 -P). */
   streams?: number;
+  /** Both iperf3 processes pinned to this CPU (iperf3 -A): the flow's softirq work then runs there
+   * too, as cross traffic steered away from a core dedicated to express lanes. */
+  cpu?: number;
   /** Reporting interval (iperf3 -i, seconds; default 1). */
   intervalSec?: number;
   /** Kills client and server at once (e.g. the caller is interrupted and tears the testbed down). */
@@ -59,6 +62,8 @@ export function validateTraffic(state: TestbedState, o: CrossTrafficOptions): vo
   }
   // A paced UDP flow's goodput is its rate less its losses, which only the receiver's summary has.
   if (o.stop && o.kind === 'udp') bad.push('only a TCP flow can be stopped early');
+  if (o.cpu !== undefined && !(Number.isInteger(o.cpu) && o.cpu >= 0 && o.cpu < 4096))
+    bad.push('cpu must be a CPU number 0..4095');
   if (bad.length > 0) throw new XlaneError('XL_ERR_VALIDATION', bad.join('; '));
 }
 
@@ -72,10 +77,24 @@ export async function runCrossTraffic(
   const dst = state.plan.addresses.find((a) => a.host === o.to)!;
   const port = String(o.port ?? 5201);
   const boundMs = (o.seconds + 10) * 1000;
+  const affinity = o.cpu !== undefined ? ['-A', String(o.cpu)] : [];
   // -1: the server serves exactly one test and exits, so nothing is left running.
   const server = spawn(
     'ip',
-    ['netns', 'exec', dst.ns, 'iperf3', '-s', '-1', '--forceflush', '-B', dst.address, '-p', port],
+    [
+      'netns',
+      'exec',
+      dst.ns,
+      'iperf3',
+      '-s',
+      '-1',
+      '--forceflush',
+      '-B',
+      dst.address,
+      '-p',
+      port,
+      ...affinity,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -91,7 +110,7 @@ export async function runCrossTraffic(
   };
   try {
     await waitListening(server);
-    const args = ['-c', dst.address, '-p', port, '-t', String(o.seconds), '-J'];
+    const args = ['-c', dst.address, '-p', port, '-t', String(o.seconds), '-J', ...affinity];
     if (o.intervalSec !== undefined) args.push('-i', String(o.intervalSec));
     if (o.kind === 'udp') args.push('-u', '-b', String(Math.round(o.rateBps!)));
     if (o.streams) args.push('-P', String(o.streams));

@@ -15,6 +15,8 @@ interface Cls {
   rate: number;
   ceil: number;
   prio: number;
+  burst: number;
+  cburst: number;
 }
 interface Flt {
   parent: string;
@@ -69,6 +71,9 @@ export class FakeTc implements TcRunner {
         rate: parseBits(opt('rate')),
         ceil: parseBits(opt('ceil')),
         prio: a.includes('prio') ? Number(opt('prio')) : 0,
+        // tc's own default when none is given: about one MTU.
+        burst: a.includes('burst') ? Number(opt('burst')) : 1600,
+        cburst: a.includes('cburst') ? Number(opt('cburst')) : 1375,
       });
     } else if (obj === 'class' && verb === 'del') {
       const id = opt('classid');
@@ -113,12 +118,12 @@ export class FakeTc implements TcRunner {
     return `${JSON.stringify([{ kind: this.root.kind, handle: this.root.handle, root: true, refcnt: 2, options: opts }])}\n`;
   }
 
-  private classText(): string {
+  classText(): string {
     return [...this.classes.values()]
       .map((c) => {
         const top = c.parent === this.root.handle;
         const leaf = ![...this.classes.values()].some((x) => x.parent === c.classid);
-        return `class htb ${c.classid} ${top ? 'root' : `parent ${c.parent}`} ${leaf ? `prio ${c.prio} ` : ''}rate ${tcRate(c.rate)} ceil ${tcRate(c.ceil)} burst 1600b cburst 1375b \n`;
+        return `class htb ${c.classid} ${top ? 'root' : `parent ${c.parent}`} ${leaf ? `prio ${c.prio} ` : ''}rate ${tcRate(c.rate)} ceil ${tcRate(c.ceil)} burst ${tcSize(c.burst, c.rate)} cburst ${tcSize(c.cburst, c.ceil)} \n`;
       })
       .join('');
   }
@@ -167,4 +172,10 @@ function tcRate(bits: number): string {
     r = Math.floor(r / 1000);
   }
   return `${r}${units[i]}`;
+}
+
+/** What tc prints for a burst: the kernel keeps it as whole microseconds at the rate. */
+function tcSize(bytes: number, rateBits: number): string {
+  const perUs = rateBits / 8e6;
+  return `${Math.floor(Math.floor(bytes / perUs) * perUs)}b`;
 }

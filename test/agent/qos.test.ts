@@ -10,7 +10,7 @@ import {
   udpSourcePortMatches,
 } from '../../src/agent/qos/desired.js';
 import { TcManager } from '../../src/agent/qos/tc-manager.js';
-import { parseClassText, parseFilterText, parseTcRate } from '../../src/agent/qos/tc-parse.js';
+import { parseClassText, parseFilterText, parseTcRate, parseTcSize } from '../../src/agent/qos/tc-parse.js';
 import { loadTopologyFile } from '../../src/topology/load.js';
 import { TESTBED } from '../controller/helpers.js';
 import { FakeTc } from './fake-tc.js';
@@ -68,9 +68,30 @@ describe('tc output parsing (iproute2 6.1 text)', () => {
       'class htb e1:10 parent e1:1 prio 0 rate 200Mbit ceil 1Gbit burst 1600b cburst 1375b \n' +
       'class htb e1:1 root rate 123456Kbit ceil 1Gbit burst 1375b cburst 1375b \n';
     expect(parseClassText(text)).toEqual([
-      { kind: 'htb', classid: 'e1:10', parent: 'e1:1', prio: 0, rateBps: 2e8, ceilBps: 1e9 },
-      { kind: 'htb', classid: 'e1:1', parent: 'root', rateBps: 123_456_000, ceilBps: 1e9 },
+      {
+        kind: 'htb',
+        classid: 'e1:10',
+        parent: 'e1:1',
+        prio: 0,
+        rateBps: 2e8,
+        ceilBps: 1e9,
+        burstBytes: 1600,
+        cburstBytes: 1375,
+      },
+      {
+        kind: 'htb',
+        classid: 'e1:1',
+        parent: 'root',
+        rateBps: 123_456_000,
+        ceilBps: 1e9,
+        burstBytes: 1375,
+        cburstBytes: 1375,
+      },
     ]);
+    expect(parseTcSize('24Kb')).toBe(24_576);
+    expect(parseTcSize('1.5Mb')).toBe(1_572_864);
+    expect(parseTcSize('25000b')).toBe(25_000);
+    expect(parseTcSize('25000')).toBeUndefined();
     expect(parseTcRate('12bit')).toBe(12);
     expect(parseTcRate('1.5Gbit')).toBe(1.5e9);
     expect(parseTcRate('fast')).toBeUndefined();
@@ -134,9 +155,35 @@ describe('TcManager against the fake tc', () => {
     // A new express share changes the two leaf classes only.
     await m.reconcile(desiredQos([grant('L2', { srcPort: 20_002 })], 'eth0', { ...OPTS, expressShare: 0.3 }));
     expect(tc.take()).toEqual([
-      'class replace dev eth0 parent e1:1 classid e1:10 htb rate 300000000bit ceil 1000000000bit prio 0 quantum 1600',
-      'class replace dev eth0 parent e1:1 classid e1:20 htb rate 700000000bit ceil 1000000000bit prio 1 quantum 1600',
+      'class replace dev eth0 parent e1:1 classid e1:10 htb rate 300000000bit ceil 1000000000bit prio 0 quantum 1600 burst 7500 cburst 25000',
+      'class replace dev eth0 parent e1:1 classid e1:20 htb rate 700000000bit ceil 1000000000bit prio 1 quantum 1600 burst 17500 cburst 25000',
     ]);
+  });
+
+  it('gives every class 200 µs of burst, replaces a class left at the one-MTU default of tc, and accepts the rounding of the kernel', async () => {
+    const q = desiredQos([], 'eth0', OPTS);
+    expect(q.classes.map((c) => [c.classid, c.burstBytes, c.cburstBytes])).toEqual([
+      ['e1:1', 25_000, 25_000],
+      ['e1:10', 5_000, 25_000],
+      ['e1:20', 20_000, 25_000],
+    ]);
+    const tc = new FakeTc('eth0');
+    const m = new TcManager(tc, 'eth0');
+    await m.reconcile(q);
+    tc.take();
+    // An agent of before: the class has tc's default burst.
+    tc.classes.get('e1:20')!.burst = 1600;
+    expect(await m.resync()).toEqual([
+      'class replace dev eth0 parent e1:1 classid e1:20 htb rate 800000000bit ceil 1000000000bit prio 1 quantum 1600 burst 20000 cburst 25000'.split(
+        ' ',
+      ),
+    ]);
+    // 150.5 µs of 200 Mbit/s is 3,763 B; the kernel keeps 150 µs and tc prints 3,750 B back: in sync.
+    const odd = desiredQos([], 'eth0', { ...OPTS, htbBurstNs: 150_500 });
+    expect(odd.classes[1]!.burstBytes).toBe(3763);
+    await m.reconcile(odd);
+    expect(tc.classText()).toContain('burst 3750b');
+    expect(await m.reconcile(odd)).toEqual([]);
   });
 
   it('repairs drift: a filter deleted by hand and a class changed by hand come back', async () => {

@@ -9,7 +9,7 @@ import { processHasNetAdmin } from '../../src/agent/capabilities.js';
 import { desiredQos } from '../../src/agent/qos/desired.js';
 import { DscpMarker, execNftRunner } from '../../src/agent/qos/dscp-marker.js';
 import { TcManager } from '../../src/agent/qos/tc-manager.js';
-import { classSentPackets } from '../../src/agent/qos/tc-parse.js';
+import { classSentPackets, parseClassText } from '../../src/agent/qos/tc-parse.js';
 import { execTcRunner } from '../../src/agent/qos/tc-runner.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { startController } from '../../src/controller/server.js';
@@ -84,6 +84,14 @@ describe.skipIf(!canRun)('TcManager with the real tc in a network namespace', ()
       const classes = sh(ns, 'tc', 'class', 'show', 'dev', 'xv0');
       expect(classes).toContain('class htb e1:10 parent e1:1 prio 0 rate 200Mbit ceil 1Gbit');
       expect(classes).toContain('class htb e1:20 parent e1:1 prio 1 rate 800Mbit ceil 1Gbit');
+      // Every class banks 200 µs of its rate (and of the link rate for its ceil).
+      expect(parseClassText(classes).map((c) => [c.classid, c.burstBytes, c.cburstBytes])).toEqual(
+        expect.arrayContaining([
+          ['e1:1', 25_000, 25_000],
+          ['e1:10', 5_000, 25_000],
+          ['e1:20', 20_000, 25_000],
+        ]),
+      );
 
       const before10 = classPackets(ns, 'xv0', 'e1:10');
       const before20 = classPackets(ns, 'xv0', 'e1:20');
@@ -102,6 +110,11 @@ describe.skipIf(!canRun)('TcManager with the real tc in a network namespace', ()
       sh(ns, 'tc', 'qdisc', 'del', 'dev', 'xv0', 'root');
       expect((await m.resync()).length).toBe(1 + 3 + 2);
       expect(await m.resync()).toEqual([]);
+
+      // A burst the kernel keeps only to the microsecond is still in sync once applied.
+      const odd = desiredQos([grant('L1', { srcPort: 20_002 })], 'xv0', { ...OPTS, htbBurstNs: 150_500 });
+      expect((await m.reconcile(odd)).length).toBe(3);
+      expect(await m.reconcile(odd)).toEqual([]);
 
       expect(await m.remove()).toMatchObject({ kind: 'noqueue', handle: '0:' });
       expect(sh(ns, 'tc', 'class', 'show', 'dev', 'xv0').trim()).toBe('');

@@ -58,6 +58,24 @@ describe('planTestbed', () => {
       expect(p.defaultClass).toBe(be!.classid);
       // DSCP 46 (EF) is TOS 0xb8 with the two ECN bits masked off.
       expect(p.expressFilter).toEqual({ tos: 0xb8, mask: 0xfc, flowid: ex!.classid });
+      // 200 µs of each class's rate, and of the port rate for the ceil and the parent.
+      expect(plan.htbBurstNs).toBe(200_000);
+      expect([p.burstBytes, ex!.burstBytes, ex!.cburstBytes, be!.burstBytes, be!.cburstBytes]).toEqual([
+        25_000, 5_000, 25_000, 20_000, 25_000,
+      ]);
+    }
+  });
+
+  it('--htb-burst: every class banks that much link time, never less than a full frame', () => {
+    const plan = planTestbed(spec3(), { name: 'tb', htbBurstNs: 1_000_000 });
+    expect(plan.ports[0]!.classes.map((c) => [c.burstBytes, c.cburstBytes])).toEqual([
+      [25_000, 125_000],
+      [100_000, 125_000],
+    ]);
+    const tiny = planTestbed(spec3(), { name: 'tb', htbBurstNs: 1_000 });
+    expect(tiny.ports[0]!.classes.map((c) => c.burstBytes)).toEqual([1600, 1600]);
+    for (const htbBurstNs of [0, 999, 1500.5, 2e8, Number.NaN]) {
+      expectCode(() => planTestbed(spec3(), { name: 'tb', htbBurstNs }), 'XL_ERR_TOPOLOGY');
     }
   });
 
@@ -65,7 +83,17 @@ describe('planTestbed', () => {
     const plan = planTestbed(spec3(), { name: 'tb', fifo: true });
     expect(plan.mode).toBe('fifo');
     for (const p of plan.ports) {
-      expect(p.classes).toEqual([{ classid: '1:10', role: 'all', prio: 0, rateBps: 1e9, ceilBps: 1e9 }]);
+      expect(p.classes).toEqual([
+        {
+          classid: '1:10',
+          role: 'all',
+          prio: 0,
+          rateBps: 1e9,
+          ceilBps: 1e9,
+          burstBytes: 25_000,
+          cburstBytes: 25_000,
+        },
+      ]);
       expect(p.defaultClass).toBe('1:10');
       expect(p.expressFilter).toBeUndefined();
     }
@@ -149,9 +177,9 @@ describe('tcCommandsFor', () => {
     const port = planTestbed(spec3(), { name: 'tb' }).ports[0]!;
     expect(tcCommandsFor(port).map((c) => c.join(' '))).toEqual([
       'qdisc add dev eth0 root handle 1: htb default 20',
-      'class add dev eth0 parent 1: classid 1:1 htb rate 1000000000bit ceil 1000000000bit',
-      'class add dev eth0 parent 1:1 classid 1:10 htb rate 200000000bit ceil 1000000000bit prio 0',
-      'class add dev eth0 parent 1:1 classid 1:20 htb rate 800000000bit ceil 1000000000bit prio 1',
+      'class add dev eth0 parent 1: classid 1:1 htb rate 1000000000bit ceil 1000000000bit burst 25000 cburst 25000',
+      'class add dev eth0 parent 1:1 classid 1:10 htb rate 200000000bit ceil 1000000000bit burst 5000 cburst 25000 prio 0',
+      'class add dev eth0 parent 1:1 classid 1:20 htb rate 800000000bit ceil 1000000000bit burst 20000 cburst 25000 prio 1',
       'filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip tos 0xb8 0xfc flowid 1:10',
     ]);
   });

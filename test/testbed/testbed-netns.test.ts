@@ -2,11 +2,12 @@
 // namespaces, DSCP-46 packets land in the express class of the switch's egress port and unmarked
 // ones in best effort, `--fifo` has one class, and down — or a failure midway — leaves nothing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { parseClassText } from '../../src/agent/qos/tc-parse.js';
 import { isXlaneError } from '../../src/errors.js';
 import { deleteNamespaces, testbedNamespaces } from '../../src/testbed/apply.js';
 import { testbedDown, testbedUp } from '../../src/testbed/lifecycle.js';
@@ -40,6 +41,27 @@ function up(tag: string, extra: string[] = []): TestbedState {
   const r = cli(['up', '--topology', TESTBED3, '--name', name, '--json', ...extra]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as TestbedState;
+}
+
+/** CPUs allowed to each iperf3 process serving or using `port`, from /proc. */
+function iperf3Affinities(port: number): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!argv.includes('iperf3') && !argv[0]?.endsWith('iperf3')) continue;
+      if (!argv.includes(String(port))) continue;
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      out.push(/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1] ?? '?');
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
+
+/** classid → [burst, cburst] as the kernel holds them (tc class show). */
+function heldBursts(netns: string, dev: string): Record<string, [number?, number?]> {
+  const text = execFileSync('tc', ['-n', netns, 'class', 'show', 'dev', dev], { encoding: 'utf8' });
+  return Object.fromEntries(parseClassText(text).map((c) => [c.classid, [c.burstBytes, c.cburstBytes]]));
 }
 
 function status(name: string): TestbedStatus {
@@ -144,6 +166,12 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
     expect(st.up).toBe(true);
     expect(st.ports).toHaveLength(6);
     for (const p of st.ports) expect(p.classes.map((c) => c.classid)).toEqual(['1:1', '1:10', '1:20']);
+    // Each class banks 200 µs of its rate (ceil: of the port rate), so late HTB timers cost no throughput.
+    expect(heldBursts(ns(state, 'h1'), 'eth0')).toEqual({
+      '1:1': [25_000, 25_000],
+      '1:10': [5_000, 25_000],
+      '1:20': [20_000, 25_000],
+    });
 
     const before = switchPortPackets(name, 'h2');
     sendUdp(ns(state, 'h1'), '10.77.0.2', 0xb8, 5);
@@ -169,9 +197,16 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
   });
 
   it('--fifo: one class per port, express-marked packets share it', () => {
-    const state = up('f', ['--fifo']);
+    const state = up('f', ['--fifo', '--htb-burst', '100us']);
     try {
       expect(state.plan.mode).toBe('fifo');
+      // 100 µs of 1 Gbit/s is 12,500 B; the kernel keeps it in 64 ns ticks and tc prints 99 µs back.
+      const held = heldBursts(ns(state, 'h1'), 'eth0');
+      expect(Object.keys(held).sort()).toEqual(['1:1', '1:10']);
+      for (const b of Object.values(held).flat()) {
+        expect(b).toBeGreaterThanOrEqual(12_250);
+        expect(b).toBeLessThanOrEqual(12_500);
+      }
       execFileSync('ip', ['netns', 'exec', ns(state, 'h1'), 'ping', '-c', '1', '-W', '2', '10.77.0.3']);
       for (const p of status(state.name).ports)
         expect(p.classes.map((c) => c.classid)).toEqual(['1:1', '1:10']);
@@ -346,15 +381,23 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
     try {
       const stop = new AbortController();
       const t0 = Date.now();
-      setTimeout(() => stop.abort(), 2_000);
+      let pinned: string[] = [];
+      setTimeout(() => {
+        pinned = iperf3Affinities(5299);
+        stop.abort();
+      }, 2_000);
       const r = await runCrossTraffic(state, {
         from: 'h1',
         to: 'h2',
         kind: 'tcp',
         seconds: 60,
+        port: 5299,
+        cpu: 0,
         intervalSec: 0.5,
         stop: stop.signal,
       });
+      // Server and client both ran pinned to CPU 0 (iperf3 -A).
+      expect(pinned).toEqual(['0', '0']);
       expect(Date.now() - t0).toBeLessThan(15_000);
       expect(r.interrupted).toBe(true);
       expect(r.receivedBps).toBe(r.sentBps);

@@ -108,7 +108,7 @@ describe('validateTraffic', () => {
     ).toBe('no error');
   });
 
-  it('refuses unknown hosts, a host to itself, unbounded time and UDP without a rate', () => {
+  it('refuses unknown hosts, a host to itself, unbounded time, UDP without a rate and a bad CPU', () => {
     for (const o of [
       { from: 'nope', to: b, kind: 'tcp' as const, seconds: 5 },
       { from: a, to: a, kind: 'tcp' as const, seconds: 5 },
@@ -116,6 +116,8 @@ describe('validateTraffic', () => {
       { from: a, to: b, kind: 'tcp' as const, seconds: 7200 },
       { from: a, to: b, kind: 'udp' as const, seconds: 5 },
       { from: a, to: b, kind: 'tcp' as const, seconds: 5, streams: 0 },
+      { from: a, to: b, kind: 'tcp' as const, seconds: 5, cpu: -1 },
+      { from: a, to: b, kind: 'tcp' as const, seconds: 5, cpu: 0.5 },
       { from: a, to: b, kind: 'udp' as const, rateBps: 1e8, seconds: 5, stop: new AbortController().signal },
     ]) {
       expect(code(() => validateTraffic(state, o))).toBe('XL_ERR_VALIDATION');

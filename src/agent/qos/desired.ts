@@ -13,6 +13,7 @@
 import type { Grant } from '../../alloc/types.js';
 import { XlaneError } from '../../errors.js';
 import type { TopologySpec } from '../../topology/spec.js';
+import { HTB_BURST_NS, htbBurstBytes } from '../../util/htb-burst.js';
 
 export const QOS_MAJOR = 'e1';
 export const ROOT_HANDLE = `${QOS_MAJOR}:`;
@@ -32,6 +33,9 @@ export interface TcClassSpec {
   /** Leaf classes only: lower is served first. */
   prio?: number;
   quantumBytes: number;
+  /** Bytes the class may bank at its rate, and at its ceil (src/util/htb-burst.ts says why). */
+  burstBytes: number;
+  cburstBytes: number;
 }
 
 /** One 32-bit u32 key: (packet word at byte offset `at`) & mask === value. */
@@ -65,6 +69,8 @@ export interface QosOptions {
   dscp: number;
   /** HTB quantum of every class (≥ the largest frame); set explicitly so tc does not warn. */
   quantumBytes?: number;
+  /** Link time every class may bank (default HTB_BURST_NS). */
+  htbBurstNs?: number;
 }
 
 /** The egress link of `host` and its topology-wide QoS parameters. */
@@ -114,17 +120,21 @@ export function desiredQos(grants: Iterable<Grant>, iface: string, opts: QosOpti
   const link = bytesRate(opts.linkRateBps);
   const express = Math.max(8, bytesRate(opts.linkRateBps * opts.expressShare));
   const bestEffort = Math.max(8, link - express);
+  const burstNs = opts.htbBurstNs ?? HTB_BURST_NS;
+  const cls = (classid: string, parent: string, rateBps: number, prio?: number): TcClassSpec => ({
+    classid,
+    parent,
+    rateBps,
+    ceilBps: link,
+    ...(prio !== undefined ? { prio } : {}),
+    quantumBytes,
+    burstBytes: htbBurstBytes(rateBps, burstNs, quantumBytes),
+    cburstBytes: htbBurstBytes(link, burstNs, quantumBytes),
+  });
   const classes: TcClassSpec[] = [
-    { classid: PARENT_CLASS, parent: ROOT_HANDLE, rateBps: link, ceilBps: link, quantumBytes },
-    { classid: EXPRESS_CLASS, parent: PARENT_CLASS, rateBps: express, ceilBps: link, prio: 0, quantumBytes },
-    {
-      classid: BEST_EFFORT_CLASS,
-      parent: PARENT_CLASS,
-      rateBps: bestEffort,
-      ceilBps: link,
-      prio: 1,
-      quantumBytes,
-    },
+    cls(PARENT_CLASS, ROOT_HANDLE, link),
+    cls(EXPRESS_CLASS, PARENT_CLASS, express, 0),
+    cls(BEST_EFFORT_CLASS, PARENT_CLASS, bestEffort, 1),
   ];
   const filters: TcFilterSpec[] = [
     { pref: DSCP_FILTER_PREF, flowid: EXPRESS_CLASS, matches: [dscpMatch(opts.dscp)] },

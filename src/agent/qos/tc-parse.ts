@@ -22,6 +22,8 @@ export interface ObservedClass {
   prio?: number;
   rateBps?: number;
   ceilBps?: number;
+  burstBytes?: number;
+  cburstBytes?: number;
 }
 
 export interface ObservedFilter {
@@ -71,6 +73,8 @@ export function parseClassText(stdout: string): ObservedClass[] {
       else if (key === 'prio' && val) c.prio = Number(val);
       else if (key === 'rate' && val) c.rateBps = parseTcRate(val);
       else if (key === 'ceil' && val) c.ceilBps = parseTcRate(val);
+      else if (key === 'burst' && val) c.burstBytes = parseTcSize(val);
+      else if (key === 'cburst' && val) c.cburstBytes = parseTcSize(val);
     }
     out.push(c);
   }
@@ -140,4 +144,12 @@ export function parseTcRate(s: string): number | undefined {
   if (!m) return undefined;
   const n = Number(m[1]) * RATE_UNITS[m[2]!]!;
   return m[3] === 'bps' ? n * 8 : n;
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, Kb: 1024, Mb: 1024 ** 2, Gb: 1024 ** 3 };
+
+/** tc's size strings (iproute2's sprint_size): "1600b", "24Kb", "1.5Mb"; K is 1024 here. */
+export function parseTcSize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(b|Kb|Mb|Gb)$/.exec(s);
+  return m ? Math.round(Number(m[1]) * SIZE_UNITS[m[2]!]!) : undefined;
 }

@@ -28,6 +28,7 @@ interface InterferenceCli {
   appFifo: string;
   feed: string;
   streams: string;
+  bulkCpu?: string;
   hostBounds: string;
   calibrate: string;
   boundsQuantile?: string;
@@ -90,6 +91,10 @@ export function registerInterferenceBench(bench: Command): void {
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
     .option(
+      '--bulk-cpu <n>',
+      "pin the bulk flows' iperf3 processes (and most of their softirq work) to this CPU",
+    )
+    .option(
       '--host-bounds <how>',
       "hosts' send/receive bounds: measure (calibrate each host's engine first) or declared (topology)",
       d.hostBounds,
@@ -137,6 +142,7 @@ export function registerInterferenceBench(bench: Command): void {
           ...(num('app-fifo', o.appFifo) > 0 ? { appFifoPriority: num('app-fifo', o.appFifo) } : {}),
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
+          ...(o.bulkCpu !== undefined ? { bulkCpu: num('bulk-cpu', o.bulkCpu) } : {}),
           hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),
           calibrateSeconds: num('calibrate', o.calibrate),
           ...(Object.keys(boundsPolicy).length > 0 ? { boundsPolicy } : {}),

@@ -12,7 +12,8 @@ import { DEFAULT_RUNS_DIR, readState, resolveName } from '../../testbed/state.js
 import { type TestbedStatus, testbedStatus } from '../../testbed/status.js';
 import { runCrossTraffic } from '../../testbed/traffic.js';
 import { loadTopologyFile } from '../../topology/load.js';
-import { formatRate, parseRate } from '../../util/units.js';
+import { HTB_BURST_NS } from '../../util/htb-burst.js';
+import { canonicalDuration, formatRate, parseDuration, parseRate } from '../../util/units.js';
 
 interface UpOpts {
   topology: string;
@@ -23,6 +24,7 @@ interface UpOpts {
   withAgents?: boolean;
   engine?: string;
   fd?: string[];
+  htbBurst: string;
 }
 
 interface NamedOpts {
@@ -53,6 +55,11 @@ export function register(program: Command): void {
       'with --with-agents: the agents run the X-FD failure detector for this group (all hosts, or the members listed); repeatable',
       (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
+    .option(
+      '--htb-burst <duration>',
+      'link time every HTB class may bank: covers late timer wake-ups, which otherwise cost throughput',
+      canonicalDuration(HTB_BURST_NS),
+    )
     .option('--json', 'print the state as JSON')
     .action(async (o: UpOpts) => {
       const spec = loadTopologyFile(o.topology);
@@ -69,6 +76,7 @@ export function register(program: Command): void {
         agents: o.withAgents ?? false,
         runsDir: o.runsDir,
         topologyFile: o.topology,
+        htbBurstNs: parseDuration(o.htbBurst),
       });
       const { stateFile } = up;
       const state = agents
@@ -137,6 +145,7 @@ interface TrafficOpts extends NamedOpts {
   seconds: number;
   port?: number;
   streams?: number;
+  cpu?: number;
 }
 
 function needRoot(what: string): void {
@@ -170,6 +179,11 @@ function registerTraffic(testbed: Command): void {
     .option('--seconds <s>', 'duration (bounded: at most 3600)', positive, 10)
     .option('--port <port>', 'iperf3 port on the receiver', positive)
     .option('--streams <n>', 'parallel TCP streams', positive)
+    .option(
+      '--cpu <n>',
+      "pin both iperf3 processes (and most of the flow's softirq work) to this CPU",
+      Number,
+    )
     .option('--name <name>', 'testbed name (default: the only one in RUNS_DIR)')
     .option('--runs-dir <dir>', 'folder of run folders', DEFAULT_RUNS_DIR)
     .option('--json', 'print as JSON')
@@ -188,6 +202,7 @@ function registerTraffic(testbed: Command): void {
         ...(o.udp !== undefined ? { rateBps: o.udp } : {}),
         ...(o.port !== undefined ? { port: o.port } : {}),
         ...(o.streams !== undefined ? { streams: o.streams } : {}),
+        ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
       });
       if (o.json) return console.log(JSON.stringify(r));
       const loss =
