@@ -40,6 +40,9 @@ export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends A
   private waiter: ((r: Rep | undefined) => void) | undefined;
   private stderr = '';
   private exited = false;
+  /** Replies still owed to requests that timed out. The peer answers strictly in order, so the next
+   * replies to arrive are theirs: dropped, not taken for a later request's. */
+  private owed = 0;
 
   constructor(
     readonly name: string,
@@ -53,7 +56,8 @@ export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends A
         this.stderr = `${this.stderr}${line}\n`.slice(-STDERR_KEEP);
         return;
       }
-      if (this.waiter) this.waiter(r);
+      if (this.owed > 0) this.owed--;
+      else if (this.waiter) this.waiter(r);
       else this.queue.push(r);
     });
     child.stderr!.on('data', (d) => {
@@ -103,12 +107,12 @@ export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends A
     timeoutMs: number,
   ): Promise<Extract<Rep, { op: Op }>> {
     if (!this.exited) this.child.stdin!.write(`${JSON.stringify(req)}\n`);
-    return (await this.next(req.op, timeoutMs)) as Extract<Rep, { op: Op }>;
+    return (await this.next(req.op, timeoutMs, true)) as Extract<Rep, { op: Op }>;
   }
 
   /** Waits for a reply the peer sends without a request (e.g. 'ready'). */
-  async next(op: string, timeoutMs: number): Promise<Rep> {
-    const r = this.queue.shift() ?? (this.exited ? undefined : await this.wait(op, timeoutMs));
+  async next(op: string, timeoutMs: number, requested = false): Promise<Rep> {
+    const r = this.queue.shift() ?? (this.exited ? undefined : await this.wait(op, timeoutMs, requested));
     if (!r) throw new XlaneError('XL_ERR_INTERNAL', `bench peer ${this.name} exited: ${this.stderr.trim()}`);
     if (r.op === 'error') {
       const code = (r.code ?? '') in ErrorCodes ? (r.code as ErrorCode) : 'XL_ERR_INTERNAL';
@@ -120,10 +124,11 @@ export class PeerProcess<Req extends { op: string } = PeerRequest, Rep extends A
   }
 
   /** The next reply; undefined when the peer exits first. */
-  private wait(op: string, timeoutMs: number): Promise<Rep | undefined> {
+  private wait(op: string, timeoutMs: number, requested: boolean): Promise<Rep | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
+        if (requested) this.owed++;
         resolve({
           op: 'error',
           code: 'XL_ERR_TIMEOUT',

@@ -121,6 +121,16 @@ export function validateTestbedName(name: string): string {
   return name;
 }
 
+/** `--htb-burst`: below a microsecond the kernel's burst (whole microseconds at the rate) would be 0. */
+export function validateHtbBurst(ns: number): number {
+  if (!(Number.isInteger(ns) && ns >= 1_000 && ns <= 100_000_000)) {
+    throw new XlaneError('XL_ERR_VALIDATION', `--htb-burst must be 1us..100ms in whole ns (got ${ns} ns)`, {
+      htbBurstNs: ns,
+    });
+  }
+  return ns;
+}
+
 /** A usable default name from the topology's own name. */
 export function defaultTestbedName(spec: TopologySpec): string {
   const n = spec.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 24);
@@ -134,11 +144,8 @@ export function namespaceOf(name: string, node: string): string {
 export function planTestbed(spec: TopologySpec, opts: PlanOptions): TestbedPlan {
   const name = validateTestbedName(opts.name);
   const mode: TestbedMode = opts.fifo ? 'fifo' : 'express';
-  const htbBurstNs = opts.htbBurstNs ?? HTB_BURST_NS;
+  const htbBurstNs = validateHtbBurst(opts.htbBurstNs ?? HTB_BURST_NS);
   const problems: string[] = [];
-  // Below a microsecond the kernel's burst (whole microseconds at the rate) would be zero.
-  if (!(Number.isInteger(htbBurstNs) && htbBurstNs >= 1_000 && htbBurstNs <= 100_000_000))
-    problems.push(`HTB burst ${htbBurstNs} ns is not a whole number of ns in 1us..100ms`);
   if (spec.hosts.length < 1 || spec.hosts.length > MAX_HOSTS) {
     problems.push(`a testbed holds 1..${MAX_HOSTS} hosts, the topology has ${spec.hosts.length}`);
   }

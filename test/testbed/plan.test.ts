@@ -75,7 +75,7 @@ describe('planTestbed', () => {
     const tiny = planTestbed(spec3(), { name: 'tb', htbBurstNs: 1_000 });
     expect(tiny.ports[0]!.classes.map((c) => c.burstBytes)).toEqual([1600, 1600]);
     for (const htbBurstNs of [0, 999, 1500.5, 2e8, Number.NaN]) {
-      expectCode(() => planTestbed(spec3(), { name: 'tb', htbBurstNs }), 'XL_ERR_TOPOLOGY');
+      expectCode(() => planTestbed(spec3(), { name: 'tb', htbBurstNs }), 'XL_ERR_VALIDATION');
     }
   });
 

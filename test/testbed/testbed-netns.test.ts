@@ -120,17 +120,18 @@ describe('testbed without root or state', () => {
     expect(existsSync(join(runsDir, 'never'))).toBe(false);
   });
 
-  it('up refuses a bad --engine or --fd, or either without --with-agents, before building anything', () => {
+  it('up refuses a bad --engine, --fd or --htb-burst, or --engine/--fd without --with-agents, before building anything', () => {
     const upWith = (...extra: string[]) =>
       cli(['up', '--topology', TESTBED3, '--name', 'never', '--with-agents', ...extra]);
     for (const r of [
       upWith('--engine', 'fast'),
       upWith('--fd', 'g1=h1,h9'),
       cli(['up', '--topology', TESTBED3, '--name', 'never', '--engine', 'js']),
+      cli(['up', '--topology', TESTBED3, '--name', 'never', '--htb-burst', '500ns']),
     ]) {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
-        /XL_ERR_VALIDATION: (--engine must be js or native|--fd g1: h9|--engine: only)/,
+        /XL_ERR_VALIDATION: (--engine must be js or native|--fd g1: h9|--engine: only|--htb-burst must be 1us\.\.100ms)/,
       );
     }
     expect(existsSync(join(runsDir, 'never'))).toBe(false);

@@ -7,7 +7,7 @@ import { loadNativeAddon } from '../../engine/native/addon.js';
 import { XlaneError } from '../../errors.js';
 import { agentOptionsFromCli } from '../../testbed/agent-options.js';
 import { testbedDown, testbedStartAgents, testbedUpInterruptible } from '../../testbed/lifecycle.js';
-import { defaultTestbedName, validateTestbedName } from '../../testbed/plan.js';
+import { defaultTestbedName, validateHtbBurst, validateTestbedName } from '../../testbed/plan.js';
 import { DEFAULT_RUNS_DIR, readState, resolveName } from '../../testbed/state.js';
 import { type TestbedStatus, testbedStatus } from '../../testbed/status.js';
 import { runCrossTraffic } from '../../testbed/traffic.js';
@@ -64,6 +64,7 @@ export function register(program: Command): void {
     .action(async (o: UpOpts) => {
       const spec = loadTopologyFile(o.topology);
       const name = validateTestbedName(o.name ?? defaultTestbedName(spec));
+      const htbBurstNs = validateHtbBurst(parseDuration(o.htbBurst));
       // Checked before anything is built.
       const agents = agentOptionsFromCli(
         o,
@@ -76,7 +77,7 @@ export function register(program: Command): void {
         agents: o.withAgents ?? false,
         runsDir: o.runsDir,
         topologyFile: o.topology,
-        htbBurstNs: parseDuration(o.htbBurst),
+        htbBurstNs,
       });
       const { stateFile } = up;
       const state = agents
