@@ -1,8 +1,10 @@
 // The notes of an interference run: what the figures mean, said in words, for the record and the
 // report. Pure text from the options and the analysed runs; no I/O.
+
 import { cpus } from 'node:os';
 import { DEFAULT_BOUNDS_POLICY } from '../agent/host-bounds/statistics.js';
 import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
+import { HTB_BURST_NS } from '../util/htb-burst.js';
 import { DEFAULT_BACKUP_READ_US } from './backup-cores.js';
 import type { InterferenceOptions } from './interference.js';
 import { FIRST_OUTLIERS } from './interference-stats.js';
@@ -35,6 +37,7 @@ export function notesFor(
     o.bulkCpu !== undefined
       ? `bulk flows' iperf3 processes pinned to CPU ${o.bulkCpu} (most of their softirq work runs there too).`
       : "bulk flows' iperf3 processes not pinned: the scheduler places them and their softirq work.",
+    `every HTB class of the testbed banks ${HTB_BURST_NS / 1000} µs of link time (burst), so a late HTB timer costs the bulk no throughput.`,
   );
   const cpu = runs
     .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))
