@@ -37,7 +37,7 @@ export function notesFor(
     o.bulkCpu !== undefined
       ? `bulk flows' iperf3 processes pinned to CPU ${o.bulkCpu} (most of their softirq work runs there too).`
       : "bulk flows' iperf3 processes not pinned: the scheduler places them and their softirq work.",
-    `every HTB class of the testbed banks ${HTB_BURST_NS / 1000} µs of link time (burst), so a late HTB timer costs the bulk no throughput.`,
+    `every HTB class of the testbed banks ${(o.htbBurstNs ?? HTB_BURST_NS) / 1000} µs of link time (burst): a late HTB timer costs the bulk no more than that.`,
   );
   const cpu = runs
     .filter((r) => r.cpuShare && Number.isFinite(r.cpuShare.busy))

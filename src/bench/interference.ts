@@ -25,6 +25,7 @@ import { isXlaneError, XlaneError } from '../errors.js';
 import { requireRoot } from '../testbed/apply.js';
 import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
 import type { TestbedPlan } from '../testbed/plan.js';
+import { validateHtbBurst } from '../testbed/plan.js';
 import { type CrossTrafficResult, runCrossTraffic } from '../testbed/traffic.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
@@ -91,6 +92,8 @@ export interface InterferenceOptions {
   bulkStreams: number;
   /** Every bulk flow's iperf3 processes (and so most of their softirq work) pinned to this CPU. */
   bulkCpu?: number;
+  /** Link time the testbed's HTB classes may bank (default HTB_BURST_NS, as `testbed up`). */
+  htbBurstNs?: number;
   /** Host send/receive bounds: the topology's, or measured on each host's engine before the runs
    * (the agent's calibration) and given to the controller, so the windows include them. */
   hostBounds: 'declared' | 'measure';
@@ -175,6 +178,7 @@ export function validateInterference(o: InterferenceOptions, spec: TopologySpec)
   const app = o.appFifoPriority;
   if (app !== undefined && !(Number.isInteger(app) && app >= 1 && app <= 98))
     bad.push('the application priority must be an integer in [1, 98]');
+  if (o.htbBurstNs !== undefined) validateHtbBurst(o.htbBurstNs);
   const bulkCpu = o.bulkCpu;
   if (bulkCpu !== undefined && !(Number.isInteger(bulkCpu) && bulkCpu >= 0 && bulkCpu < cpus().length))
     bad.push(`the bulk CPU must be one of this machine's CPUs, 0..${cpus().length - 1}`);
@@ -445,7 +449,12 @@ async function runMode(
       })),
     });
   progress('setup', 0);
-  const { state } = testbedUp(spec, { name, fifo: mode === 'fifo', runsDir: o.runsDir });
+  const { state } = testbedUp(spec, {
+    name,
+    fifo: mode === 'fifo',
+    runsDir: o.runsDir,
+    ...(o.htbBurstNs !== undefined ? { htbBurstNs: o.htbBurstNs } : {}),
+  });
   const peers: Peer[] = [];
   const bulkAbort = new AbortController();
   const bulkStop = new AbortController();

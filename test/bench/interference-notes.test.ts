@@ -3,7 +3,7 @@
 // late messages lost their time, and whether the two promise targets could both hold.
 import { describe, expect, it } from 'vitest';
 import { defaultInterferenceOptions, validateInterference } from '../../src/bench/interference.js';
-import { lateNote, outliersNote, tightnessFloorNote } from '../../src/bench/interference-notes.js';
+import { lateNote, notesFor, outliersNote, tightnessFloorNote } from '../../src/bench/interference-notes.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
 import { W } from './lane-window.js';
@@ -75,6 +75,21 @@ describe('validateInterference', () => {
     );
     for (const bad of [-1, 1.5, Number.NaN])
       expect(() => validateInterference({ ...o, minMessages: bad }, spec)).toThrow(/messages per lane/);
+    // The testbed's knobs: an HTB burst the kernel could not hold, a CPU the machine does not have.
+    expect(() => validateInterference({ ...o, htbBurstNs: 500 }, spec)).toThrow(/--htb-burst/);
+    expect(() => validateInterference({ ...o, htbBurstNs: 12_000, bulkCpu: 0 }, spec)).not.toThrow();
+    for (const bad of [-1, 0.5, 4096])
+      expect(() => validateInterference({ ...o, bulkCpu: bad }, spec)).toThrow(/bulk CPU/);
+  });
+
+  it('notes say where the bulk ran and the HTB burst', () => {
+    const o = { ...defaultInterferenceOptions(), command: 'test' };
+    expect(notesFor(o, [], []).join('\n')).toMatch(
+      /iperf3 processes not pinned[\s\S]*banks 200 µs of link time/,
+    );
+    expect(notesFor({ ...o, bulkCpu: 1, htbBurstNs: 12_000 }, [], []).join('\n')).toMatch(
+      /pinned to CPU 1[\s\S]*banks 12 µs of link time/,
+    );
   });
 });
 

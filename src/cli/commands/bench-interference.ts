@@ -29,6 +29,7 @@ interface InterferenceCli {
   feed: string;
   streams: string;
   bulkCpu?: string;
+  htbBurst?: string;
   hostBounds: string;
   calibrate: string;
   boundsQuantile?: string;
@@ -91,6 +92,10 @@ export function registerInterferenceBench(bench: Command): void {
     .option('--feed <mode>', "heartbeat (engine's clock) or refill (application, coalesce)", d.feed)
     .option('--streams <n>', 'TCP streams per bulk flow', String(d.bulkStreams))
     .option(
+      '--htb-burst <duration>',
+      "link time the testbed's HTB classes may bank, as `testbed up` (default 200us; tc's own is ~12us at 1 Gbit/s)",
+    )
+    .option(
       '--bulk-cpu <n>',
       "pin the bulk flows' iperf3 processes (and most of their softirq work) to this CPU",
     )
@@ -143,6 +148,7 @@ export function registerInterferenceBench(bench: Command): void {
           feed: oneOf('feed', o.feed, ['heartbeat', 'refill'] as const),
           bulkStreams: num('streams', o.streams),
           ...(o.bulkCpu !== undefined ? { bulkCpu: num('bulk-cpu', o.bulkCpu) } : {}),
+          ...(o.htbBurst !== undefined ? { htbBurstNs: parseDuration(o.htbBurst) } : {}),
           hostBounds: oneOf('host-bounds', o.hostBounds, ['measure', 'declared'] as const),
           calibrateSeconds: num('calibrate', o.calibrate),
           ...(Object.keys(boundsPolicy).length > 0 ? { boundsPolicy } : {}),
