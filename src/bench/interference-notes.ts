@@ -49,6 +49,7 @@ export function notesFor(
     notes.push(
       `host bounds measured on each host's engine before the runs (${o.calibrateSeconds} s loopback lane at the lanes' period, ` +
         `${p.keepObservedMax ? `max of the observed maximum and ${q}` : `${q}, even below the observed maximum`}, ` +
+        `lower bound the observed minimum × ${p.minFactor}, ` +
         `split ${Math.round(p.sendShare * 100)} % send / ${Math.round((1 - p.sendShare) * 100)} % receive) and given to the controller.`,
     );
   }

@@ -31,6 +31,8 @@ export interface HostBoundsMeasurement {
   keepObservedMax?: boolean;
   /** Share of the measured total given to the send side (the rest to the receive side). */
   sendShare?: number;
+  /** The lower bound is the observed minimum × this. */
+  minFactor?: number;
   /** Frames sent but never received during the run. */
   lost?: number;
   /** Native engine: receive passes that waited on the application to drain its delivery ring. */

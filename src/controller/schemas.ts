@@ -76,6 +76,7 @@ const MeasurementBody = Type.Object(
     safetyFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 1000 })),
     keepObservedMax: Type.Optional(Type.Boolean()),
     sendShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    minFactor: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
     lost: Type.Optional(Type.Integer({ minimum: 0 })),
     ringFullWaits: Type.Optional(Type.Integer({ minimum: 0 })),
     observed: Type.Optional(

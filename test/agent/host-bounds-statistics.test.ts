@@ -20,7 +20,7 @@ function ramp(n: number): Float64Array {
 }
 
 describe('deriveHostBounds', () => {
-  it('min is the observed min; max is p99.99 × 1.5 when that is above the observed max', () => {
+  it('min is half the observed min; max is p99.99 × 1.5 when that is above the observed max', () => {
     const d = deriveHostBounds(ramp(10_000));
     expect(d.policy).toEqual(DEFAULT_BOUNDS_POLICY);
     expect(d.summary).toEqual({
@@ -33,9 +33,21 @@ describe('deriveHostBounds', () => {
       maxNs: 10_000_000,
     });
     expect(d.maxFrom).toBe('quantile');
-    expect(d.total).toEqual({ minNs: 1_000, maxNs: 14_998_500 });
-    expect(d.send).toEqual({ minNs: 500, maxNs: 7_499_250 });
+    expect(d.total).toEqual({ minNs: 500, maxNs: 14_998_500 });
+    expect(d.send).toEqual({ minNs: 250, maxNs: 7_499_250 });
     expect(d.recv).toEqual(d.send);
+  });
+
+  it('minFactor scales the lower bound only: 1 keeps the observed min, a smaller one leaves room below it', () => {
+    const v = ramp(10_000);
+    const whole = deriveHostBounds(v, v.length, { minFactor: 1 });
+    expect(whole.total).toEqual({ minNs: 1_000, maxNs: 14_998_500 });
+    const third = deriveHostBounds(v, v.length, { minFactor: 1 / 3 });
+    expect(third.total).toEqual({ minNs: 333, maxNs: 14_998_500 });
+    expect(third.send.minNs + third.recv.minNs).toBeLessThanOrEqual(third.total.minNs);
+    // The floor under λ_max stays the observed min, not the scaled one.
+    const flat = deriveHostBounds([8_000, 8_000], 2, { keepObservedMax: false, quantile: 0.5 });
+    expect(flat.total).toEqual({ minNs: 4_000, maxNs: 12_000 });
   });
 
   it('never promises less than the calibration saw: one outlier above quantile × factor sets the max', () => {
@@ -44,7 +56,7 @@ describe('deriveHostBounds', () => {
     const d = deriveHostBounds(v);
     expect(d.summary.quantileNs).toBe(10_000);
     expect(d.maxFrom).toBe('observedMax');
-    expect(d.total).toEqual({ minNs: 10_000, maxNs: 5_000_000 });
+    expect(d.total).toEqual({ minNs: 5_000, maxNs: 5_000_000 });
   });
 
   it('keepObservedMax: false makes a quantile promise: quantile × factor even below that outlier', () => {
@@ -52,7 +64,7 @@ describe('deriveHostBounds', () => {
     v[1234] = 5_000_000;
     const d = deriveHostBounds(v, v.length, { keepObservedMax: false });
     expect(d.maxFrom).toBe('quantile');
-    expect(d.total).toEqual({ minNs: 10_000, maxNs: 15_000 });
+    expect(d.total).toEqual({ minNs: 5_000, maxNs: 15_000 });
     expect(describeBounds(d)).toMatch(
       /upper bound from p99\.99 × 1\.5, below the observed max: a p99\.99 promise, about 0\.01 % of frames may exceed it\)$/,
     );
@@ -94,7 +106,15 @@ describe('deriveHostBounds', () => {
     expect(() => deriveHostBounds([-1, Number.NaN])).toThrow(
       expect.objectContaining({ code: 'XL_ERR_CALIBRATION' }),
     );
-    for (const bad of [{ quantile: 0 }, { quantile: 1.5 }, { safetyFactor: 0.9 }, { sendShare: -0.1 }]) {
+    for (const bad of [
+      { quantile: 0 },
+      { quantile: 1.5 },
+      { safetyFactor: 0.9 },
+      { sendShare: -0.1 },
+      { minFactor: 0 },
+      { minFactor: 1.01 },
+      { minFactor: Number.NaN },
+    ]) {
       expect(() => deriveHostBounds([1, 2], 2, bad)).toThrow(
         expect.objectContaining({ code: 'XL_ERR_VALIDATION' }),
       );
@@ -134,6 +154,7 @@ describe('the PUT body and the log line', () => {
         safetyFactor: 1.5,
         keepObservedMax: true,
         sendShare: 0.5,
+        minFactor: 0.5,
         lost: 3,
         observed: {
           minNs: 1_000,
@@ -145,8 +166,8 @@ describe('the PUT body and the log line', () => {
       },
     });
     expect(describeBounds(d)).toBe(
-      'host bounds measured: send 0.5..7499.3 µs, recv 0.5..7499.3 µs (10000 frames; one-way min 1 µs, ' +
-        'p50 5000, p99 9900, p99.99 9999, max 10000 µs; upper bound from p99.99 × 1.5)',
+      'host bounds measured: send 0.3..7499.3 µs, recv 0.3..7499.3 µs (10000 frames; one-way min 1 µs, ' +
+        'p50 5000, p99 9900, p99.99 9999, max 10000 µs; lower bound the min × 0.5; upper bound from p99.99 × 1.5)',
     );
   });
 });
@@ -177,9 +198,10 @@ describe('--bounds-* flags', () => {
         boundsQuantile: '0.999',
         boundsFactor: '2',
         boundsSendShare: '1',
+        boundsMinFactor: '0.8',
         boundsKeepMax: false,
       }),
-    ).toEqual({ quantile: 0.999, safetyFactor: 2, sendShare: 1, keepObservedMax: false });
+    ).toEqual({ quantile: 0.999, safetyFactor: 2, sendShare: 1, minFactor: 0.8, keepObservedMax: false });
   });
 
   it('refuses what is not a number or out of range, naming it', () => {
@@ -190,6 +212,9 @@ describe('--bounds-* flags', () => {
       [{ boundsQuantile: '0' }, /quantile must be in \(0, 1\]/],
       [{ boundsFactor: '0.9' }, /safetyFactor must be ≥ 1/],
       [{ boundsSendShare: '-0.1' }, /sendShare must be in \[0, 1\]/],
+      [{ boundsMinFactor: '0' }, /minFactor must be in \(0, 1\]/],
+      [{ boundsMinFactor: '2' }, /minFactor must be in \(0, 1\]/],
+      [{ boundsMinFactor: 'x' }, /--bounds-min-factor must be a number/],
     ];
     for (const [flags, message] of bad) {
       expect(() => parseBoundsPolicy(flags)).toThrow(

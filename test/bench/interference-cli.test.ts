@@ -46,14 +46,25 @@ describe('xlane bench interference: the calibration policy flags', () => {
   it('refuses a policy out of range before it builds anything', () => {
     const r = spawnSync(
       'npx',
-      ['tsx', 'src/cli/main.ts', 'bench', 'interference', '--bounds-factor', '0.5'],
+      [
+        'tsx',
+        'src/cli/main.ts',
+        'bench',
+        'interference',
+        '--bounds-factor',
+        '0.5',
+        '--bounds-min-factor',
+        '1.5',
+      ],
       {
         cwd: REPO,
         encoding: 'utf8',
       },
     );
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/XL_ERR_VALIDATION: host bounds policy: safetyFactor must be ≥ 1, got 0.5/);
+    expect(r.stderr).toMatch(
+      /XL_ERR_VALIDATION: host bounds policy: safetyFactor must be ≥ 1, got 0.5; minFactor must be in \(0, 1\], got 1.5/,
+    );
   });
 });
 

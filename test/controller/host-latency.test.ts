@@ -53,6 +53,7 @@ const MEASURED = {
     quantile: 0.9999,
     safetyFactor: 1.5,
     sendShare: 0.5,
+    minFactor: 0.5,
     lost: 0,
     observed: { minNs: 8_000, p50Ns: 30_000, quantileNs: 150_000, maxNs: 160_000 },
   },
@@ -194,6 +195,14 @@ describe('PUT /v1/hosts/:name/latency', () => {
       400,
       'XL_ERR_VALIDATION',
       /recvLatency/,
+    ],
+    [
+      'lower-bound factor above 1',
+      'h1',
+      { ...MEASURED, measured: { ...MEASURED.measured, minFactor: 1.2 } },
+      400,
+      'XL_ERR_VALIDATION',
+      /minFactor/,
     ],
     [
       'measurement without samples',

@@ -54,6 +54,7 @@ export function hostLatencyRequest(
       safetyFactor: d.policy.safetyFactor,
       keepObservedMax: d.policy.keepObservedMax,
       sendShare: d.policy.sendShare,
+      minFactor: d.policy.minFactor,
       lost: run.lost,
       ...(run.ringFullWaits !== undefined ? { ringFullWaits: run.ringFullWaits } : {}),
       observed: {
@@ -138,6 +139,7 @@ export function describe(d: DerivedHostBounds): string {
     `host bounds measured: send ${range(d.send)}, recv ${range(d.recv)} ` +
     `(${s.samples} frames; one-way min ${us(s.minNs)} µs, p50 ${us(s.p50Ns)}, p99 ${us(s.p99Ns)}, ` +
     `${q} ${us(s.quantileNs)}, max ${us(s.maxNs)} µs; ` +
+    `lower bound the min × ${d.policy.minFactor}; ` +
     `upper bound from ${d.maxFrom === 'quantile' ? `${q} × ${d.policy.safetyFactor}` : 'the observed max'}` +
     (d.total.maxNs < s.maxNs
       ? `, below the observed max: a ${q} promise, about ${Number(((1 - d.policy.quantile) * 100).toPrecision(2))} % of frames may exceed it)`

@@ -28,6 +28,7 @@ export interface BoundsPolicyFlags {
   boundsQuantile?: string;
   boundsFactor?: string;
   boundsSendShare?: string;
+  boundsMinFactor?: string;
   boundsKeepMax?: boolean;
 }
 
@@ -43,10 +44,12 @@ export function parseBoundsPolicy(f: BoundsPolicyFlags): Partial<BoundsPolicy> {
   const quantile = num('--bounds-quantile', f.boundsQuantile);
   const safetyFactor = num('--bounds-factor', f.boundsFactor);
   const sendShare = num('--bounds-send-share', f.boundsSendShare);
+  const minFactor = num('--bounds-min-factor', f.boundsMinFactor);
   const out: Partial<BoundsPolicy> = {
     ...(quantile !== undefined ? { quantile } : {}),
     ...(safetyFactor !== undefined ? { safetyFactor } : {}),
     ...(sendShare !== undefined ? { sendShare } : {}),
+    ...(minFactor !== undefined ? { minFactor } : {}),
     ...(f.boundsKeepMax === false ? { keepObservedMax: false } : {}),
   };
   checkPolicy({ ...DEFAULT_BOUNDS_POLICY, ...out });

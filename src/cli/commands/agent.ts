@@ -42,6 +42,7 @@ interface AgentCliOptions {
   boundsQuantile?: string;
   boundsFactor?: string;
   boundsSendShare?: string;
+  boundsMinFactor?: string;
   boundsKeepMax?: boolean;
 }
 
@@ -111,6 +112,10 @@ export function register(program: Command): void {
     .option(
       '--bounds-send-share <s>',
       'with --host-bounds measure: share of the measured total for the send side, 0..1 (default 0.5; 1 or 0 for hosts unlike their peers)',
+    )
+    .option(
+      '--bounds-min-factor <f>',
+      'with --host-bounds measure: the lower bound is the smallest latency the calibration saw × this, (0, 1] (default 0.5: the minimum moves between runs, and an early frame breaks the window too)',
     )
     .option(
       '--no-bounds-keep-max',

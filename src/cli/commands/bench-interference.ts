@@ -35,6 +35,7 @@ interface InterferenceCli {
   boundsQuantile?: string;
   boundsFactor?: string;
   boundsSendShare?: string;
+  boundsMinFactor?: string;
   boundsKeepMax?: boolean;
   json?: boolean;
 }
@@ -115,6 +116,10 @@ export function registerInterferenceBench(bench: Command): void {
     )
     .option('--bounds-factor <x>', 'as `xlane agent`: multiplies that quantile (default 1.5)')
     .option('--bounds-send-share <s>', 'as `xlane agent`: share of the total for the send side (default 0.5)')
+    .option(
+      '--bounds-min-factor <f>',
+      'as `xlane agent`: the lower bound is the observed minimum × this (default 0.5)',
+    )
     .option('--no-bounds-keep-max', 'as `xlane agent`: quantile × factor even below the observed max')
     .option('--json', 'print one JSON object')
     .action(async (o: InterferenceCli) => {
