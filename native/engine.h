@@ -175,6 +175,11 @@ typedef struct xl_rx_scratch {
   // How many datagrams the next pass asks for: 1, or the whole batch after a pass that filled
   // what it asked for (engine_rx.c: a batch that finds one datagram pays for a second look).
   unsigned next_want;
+  // CLOCK_REALTIME − CLOCK_MONOTONIC for the kernel's receive stamps, and when it was read
+  // (engine_rx.c: realtime_minus_monotonic).
+  int64_t rt_offset;
+  int64_t rt_offset_at;
+  int rt_offset_known;
 } xl_rx_scratch_t;
 
 #define XL_STACK_BYTES (512 * 1024)
