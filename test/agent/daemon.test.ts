@@ -115,17 +115,18 @@ describe('startDaemon', () => {
       netAdmin: false,
       hostBounds: 'measure',
       calibrateSeconds: 0.2,
-      boundsPolicy: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false },
+      boundsPolicy: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false, minFactor: 1 },
     });
     cleanups.push(() => daemon.close());
     await daemon.agent.ready;
     const h2 = (await new ControllerClient({ url: c.url }).hosts()).find((h) => h.name === 'h2')!;
-    // Every loopback sample is 20 µs: total max 20 × 2 = 40 µs, a quarter of it to the send side.
+    // Every loopback sample is 20 µs: total max 20 × 2 = 40 µs, min 20 µs × 1, a quarter of each
+    // to the send side.
     expect(h2.bounds).toMatchObject({
       source: 'measured',
       sendLatency: { minNs: 5_000, maxNs: 10_000 },
       recvLatency: { minNs: 15_000, maxNs: 30_000 },
-      measured: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false },
+      measured: { safetyFactor: 2, sendShare: 0.25, keepObservedMax: false, minFactor: 1 },
     });
   });
 });
