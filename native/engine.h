@@ -211,6 +211,9 @@ static inline void xl_tx_unlock(xl_engine_t *e) {
   if (e->tx_locking) pthread_mutex_unlock(&e->tx_lock);
 }
 int xl_receive_batch(xl_engine_t *e);
+// Reads the socket in whole batches until one comes back short, at most max_batches; returns the
+// datagrams read.
+int xl_drain_socket(xl_engine_t *e, int max_batches);
 int64_t xl_watchdog(xl_engine_t *e);
 int xl_rx_ring_has_room(xl_engine_t *e);
 void xl_rx_rebuild_index(xl_engine_t *e);

@@ -41,8 +41,7 @@ static void backup_read(xl_engine_t *e, read_watch_t *w) {
   // Written by the engine thread only; an aligned 8-byte load does not tear on the targets we build.
   double loops = es[XL_ES_LOOPS];
   if (pending && w->pending && loops == w->loops && pthread_mutex_trylock(&e->loop_lock) == 0) {
-    for (int k = 0; k < BACKUP_READ_BATCHES && xl_receive_batch(e) == XL_RX_BATCH; k++) {
-    }
+    xl_drain_socket(e, BACKUP_READ_BATCHES);
     es[XL_ES_BACKUP_READS]++;
     pthread_mutex_unlock(&e->loop_lock);
     pending = 0;

@@ -219,8 +219,7 @@ int64_t xl_watchdog(xl_engine_t *e) {
       // thread, heartbeats that arrived in time wait there, and their kernel stamps clear the
       // sender (arrival_of). Bounded, so a flood cannot hold the loop. Nothing was pushed yet
       // (this is the first lane past its deadline): judge every lane again from the start.
-      for (int k = 0; k < DRAIN_BATCHES && xl_receive_batch(e) == BATCH; k++) {
-      }
+      xl_drain_socket(e, DRAIN_BATCHES);
       drained = 1;
       now = xl_mono_ns();
       space = rx_space(e, &head);
@@ -258,7 +257,9 @@ static int64_t realtime_minus_monotonic(xl_rx_scratch_t *sc, int64_t now) {
   return sc->rt_offset;
 }
 
-int xl_receive_batch(xl_engine_t *e) {
+// whole: ask for a whole batch whatever the last pass got (a drain after a stall); otherwise one
+// datagram unless the last pass filled what it asked for (below).
+static int receive_batch(xl_engine_t *e, int whole) {
   xl_rx_scratch_t *sc = e->rx_scratch;
   uint8_t(*bufs)[RX_BUF] = sc->bufs;
   struct mmsghdr *msgs = sc->msgs;
@@ -289,7 +290,7 @@ int xl_receive_batch(xl_engine_t *e) {
   // Ask for one datagram unless the last pass got all it asked for. recvmmsg that finds one where
   // it asked for 32 tries the socket again before it returns: 0.2-0.25 µs per datagram on the
   // 2026-11-27 VM, on every message of a ping-pong or a periodic lane. A burst costs one extra pass.
-  if (want > sc->next_want) want = sc->next_want;
+  if (!whole && want > sc->next_want) want = sc->next_want;
   if (want == 0) {
     // Counted, so a receiver's late frames can be put down to its application when it is that.
     xl_engine_stats(e)[XL_ES_RING_FULL_WAITS]++;
@@ -377,4 +378,20 @@ int xl_receive_batch(xl_engine_t *e) {
   }
   if (pushed > 0) publish(e, head, pushed);
   return n;
+}
+
+int xl_receive_batch(xl_engine_t *e) { return receive_batch(e, 0); }
+
+// Whole batches until one comes back short (the socket is empty, or the delivery ring is full),
+// at most max_batches. A drain must not take the one-datagram pass of the usual path: the pass
+// before a stall found the socket empty, so it would read a single datagram, the oldest, and a
+// watchdog judging after the stall would suspect a sender whose later heartbeats wait unread.
+int xl_drain_socket(xl_engine_t *e, int max_batches) {
+  int total = 0;
+  for (int k = 0; k < max_batches; k++) {
+    int n = receive_batch(e, 1);
+    total += n;
+    if (n < BATCH) break;
+  }
+  return total;
 }
