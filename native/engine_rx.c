@@ -307,7 +307,6 @@ static int receive_batch(xl_engine_t *e, int whole) {
   // A lane's setReceiver() is posted before anything can be sent to it: applying control now,
   // after the datagrams are in hand, means they never find a lane table older than themselves.
   xl_apply_control(e);
-  int64_t rt_offset = -1;
   double *es = xl_engine_stats(e);
   int pushed = 0;
   for (int i = 0; i < n; i++) {
@@ -319,8 +318,8 @@ static int receive_batch(xl_engine_t *e, int whole) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         struct timespec ts;
         memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        if (rt_offset < 0) rt_offset = realtime_minus_monotonic(sc, received_ns);
-        kernel_ns = (double)((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - rt_offset);
+        kernel_ns = (double)((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec -
+                             realtime_minus_monotonic(sc, received_ns));
       }
     }
     if (kernel_ns > 0) {

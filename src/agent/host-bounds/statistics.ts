@@ -89,7 +89,7 @@ export function deriveHostBounds(
     maxNs: Math.ceil(Math.max(upper, summary.minNs)),
   };
   // Floors on the minimum and ceilings on the maximum: each pair adds up to no more than the
-  // measured minimum and to no less than the derived maximum.
+  // derived minimum and to no less than the derived maximum.
   const send = {
     minNs: Math.floor(total.minNs * p.sendShare),
     maxNs: Math.ceil(total.maxNs * p.sendShare),
