@@ -285,9 +285,11 @@ static void release_lane(xl_engine_t *e, uint32_t slot, xl_tx_lane_t *l, int64_t
     if ((double)delay > st[XL_TS_MAX_RELEASE_DELAY]) st[XL_TS_MAX_RELEASE_DELAY] = (double)delay;
   }
   // src/engine/schedule.ts gridAnchorNs: a frame at most E late keeps the grid, a later one starts
-  // a new grid at its own release, so the lane's burst stays within what the controller counted.
+  // a new grid E before its release (it is exactly E late on it), so the lane's burst stays within
+  // what the controller counted and the lane loses only the delay beyond E.
   int64_t boundary = boundary_after(l);
-  l->anchor_ns = l->has_released && now - boundary <= l->release_jitter_ns ? boundary : now;
+  int64_t latest = now - l->release_jitter_ns;
+  l->anchor_ns = !l->has_released ? now : boundary >= latest ? boundary : latest;
   l->has_released = 1;
   if (l->pending) finish_pending(e, slot, l);
   st[XL_TS_SENT]++;

@@ -1,14 +1,19 @@
 // When a sending lane's next frame may leave: both engines (js here, native in engine_tx.c) and the
 // bench's pacing analysis use this one rule.
 //
-// Frames leave on a grid of period boundaries b, b + π, b + 2π, … A frame released at most E (the
-// grant's release jitter) after its boundary keeps the grid: the next boundary is b + π, so a
-// slightly late frame is not followed by a late stream, and a periodic lane keeps one frame per
-// period. A frame released more than E late (a stall, or a lane idle since its boundary) starts a
-// new grid at its own release. Either way any j + 1 consecutive frames span at least j·π − E, so the
-// lane's arrival curve is L + r·(t + E): the controller counts E in the lane's burst
-// (alloc/graph.ts, entry jitter), which is what makes the grid legal. With E = 0 every boundary
-// counts from the previous actual release, i.e. frames are never closer than π.
+// Frames leave on a grid of period boundaries b, b + π, b + 2π, … Every frame must leave within E
+// (the grant's release jitter) after its boundary. A frame released at most E late keeps the grid:
+// the next boundary is b + π, so a slightly late frame is not followed by a late stream, and a
+// periodic lane keeps one frame per period. A frame released r more than E late (a stall, a late
+// wake-up, a lane idle since its boundary) moves its own boundary to r − E — the earliest grid
+// point it is still within E of — and the grid goes on from there: the lane loses only the part of
+// the delay beyond E, not all of it (anchoring at r itself, as the first version did, sent the
+// lanes of a VM that wakes 30-70 µs late at ~60 % of their rate, docs/benchmarks.md). Either way
+// every boundary is at least π after the one before and every release within E of its boundary,
+// so any j + 1 consecutive frames span at least j·π − E: the lane's arrival curve is
+// L + r·(t + E), which the controller counts (E in the lane's burst, alloc/graph.ts, entry
+// jitter). With E = 0 every boundary counts from the previous actual release, i.e. frames are
+// never closer than π.
 //
 // Phase (the grant's phaseNs): senders that share a port are given spread-out phases, so their
 // frames do not queue behind each other at every boundary. A grid that is off its phase (the lane's
@@ -18,7 +23,7 @@
 // a receiver never waits much longer than a period (a failure detector's timeout covers it, see
 // fd/timeout.ts); and a periodic lane is on its phase after at most ⌈π / E⌉ frames. Regaining the
 // phase after a stall costs the rest of the slot the stall began (one missed period in all),
-// where a lane without a phase would slide its whole grid instead.
+// where a lane without a phase would slide its whole grid by the delay beyond E instead.
 
 /** Below this a release delay is not counted late, whatever E (clock reads and the send itself
  * take a few µs); the native engine's XL_LATE_RELEASE_FLOOR_NS is the same. */
@@ -76,11 +81,14 @@ export function boundaryAfterNs(
 }
 
 /** The grid point of a frame released at `releasedNs` whose boundary was `boundaryNs` (−∞: the
- * lane never released): the boundary itself if the frame was at most E late, else its release (a
- * new grid). The engines keep this anchor and derive the next boundary with boundaryAfterNs and the
- * π and phase in force, so a grant that changes them applies from the next boundary. */
+ * lane never released): the boundary itself if the frame was at most E late, else its release − E
+ * (a new grid, on which the frame is exactly E late). A lane's first frame is on time by
+ * definition (releaseDelayNs): its release is its boundary. The engines keep this anchor and
+ * derive the next boundary with boundaryAfterNs and the π and phase in force, so a grant that
+ * changes them applies from the next boundary. */
 export function gridAnchorNs(boundaryNs: number, releasedNs: number, releaseJitterNs: number): number {
-  return releasedNs - boundaryNs <= releaseJitterNs ? boundaryNs : releasedNs;
+  if (boundaryNs === Number.NEGATIVE_INFINITY) return releasedNs;
+  return Math.max(boundaryNs, releasedNs - releaseJitterNs);
 }
 
 /** The boundary after a frame released at `releasedNs` whose own boundary was `boundaryNs`. */

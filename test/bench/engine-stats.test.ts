@@ -152,8 +152,8 @@ describe('analysePacing with a release jitter E (the grid of boundaries)', () =>
       [0, 1_000_000],
       [1, 1_100_000 + 5_000], // 5 µs late, within E = 10 µs: the grid holds
       [2, 1_200_000 + 300], // 0.3 µs late against 1.2 ms (not against 1.105 ms + π)
-      [3, 1_300_000 + 40_000], // 40 µs late: a new grid at 1.34 ms
-      [4, 1_440_000], // on time on the new grid
+      [3, 1_300_000 + 40_000], // 40 µs late: a new grid at 1.33 ms, E before it
+      [4, 1_430_000], // on time on the new grid
     ];
     const a = run(frames, 10_000);
     expect([...a.errorsNs.subarray(0, a.errors)]).toEqual([5_000, 300, 40_000, 0]);
@@ -167,8 +167,8 @@ describe('analysePacing with a release jitter E (the grid of boundaries)', () =>
       [2, 1_295_000 + 4_000], // (4 µs late)
       [3, 1_415_000],
       [4, 1_530_000], // … until on the phase
-      [5, 1_630_000 + 70_000], // 70 µs late: a new grid at its release
-      [6, 1_820_000], // walking again
+      [5, 1_630_000 + 70_000], // 70 µs late: a new grid at 1.68 ms, E before its release
+      [6, 1_800_000], // walking again: 1.68 ms + π + E
     ];
     const phased = run(frames, 20_000, 30_000);
     expect([...phased.errorsNs.subarray(0, phased.errors)]).toEqual([0, 4_000, 0, 0, 70_000, 0]);

@@ -234,6 +234,30 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       expect(c.lateReleases).toBeLessThanOrEqual(c.sent);
     });
 
+    it('with a release jitter E: a frame d > E late starts its grid E before it, so the next may follow it by π − E', async () => {
+      const [a, b] = [await node(), await node()];
+      const P = 60_000_000;
+      const E = 20_000_000;
+      b.engine.setReceiver(receiver('L1', 1));
+      a.engine.setSender(sender('L1', 1, [b.port], { minPeriodNs: P, releaseJitterNs: E }));
+      a.engine.send('L1', u32(1));
+      await waitFor(() => b.got.length === 1, 'the first message');
+      const r1 = b.got[0]!.sentNs;
+      // The second message comes 40 ms after its boundary (r1 + π): it leaves at once, d > E late.
+      await new Promise((r) => setTimeout(r, Math.max(0, (r1 + P - monotonicNs()) / 1e6 + 40)));
+      a.engine.send('L1', u32(2));
+      await waitFor(() => b.got.length === 2, 'the second message');
+      await sendAll(a.engine, 'L1', [u32(3)]);
+      await waitFor(() => b.got.length === 3, 'the third message');
+      const [, r2, r3] = b.got.map((g) => g.sentNs) as [number, number, number];
+      expect(r2 - (r1 + P)).toBeGreaterThan(E);
+      // The new grid's boundary is r2 − E: the third frame is due π − E after the second — not a
+      // whole π (the delay within E is not lost) and never sooner (the arrival curve holds).
+      expect(r3 - r2).toBeGreaterThanOrEqual(P - E);
+      expect(r3 - r2).toBeLessThan(P);
+      expect(b.got.map((g) => g.payload.readUInt32BE())).toEqual([1, 2, 3]);
+    });
+
     it('with a release jitter E, any j + 1 frames of a backlogged lane span at least j·π − E', async () => {
       const [a, b] = [await node(), await node()];
       const P = 200_000;

@@ -14,10 +14,25 @@ import {
 describe('nextBoundaryNs (the grid of period boundaries)', () => {
   const P = 100_000;
 
-  it('keeps the grid for a frame at most E late, starts a new one after a longer delay', () => {
+  it('keeps the grid for a frame at most E late, starts a new one E before a later release', () => {
     expect(nextBoundaryNs(1_000_000, 1_000_000, P, 10_000)).toBe(1_100_000);
     expect(nextBoundaryNs(1_000_000, 1_010_000, P, 10_000)).toBe(1_100_000);
-    expect(nextBoundaryNs(1_000_000, 1_010_001, P, 10_000)).toBe(1_110_001);
+    expect(nextBoundaryNs(1_000_000, 1_010_001, P, 10_000)).toBe(1_100_001);
+    expect(nextBoundaryNs(1_000_000, 1_045_000, P, 10_000)).toBe(1_135_000);
+    // A lane's first frame is its own boundary.
+    expect(nextBoundaryNs(Number.NEGATIVE_INFINITY, 1_045_000, P, 10_000)).toBe(1_145_000);
+  });
+
+  it('without a phase, a late frame costs the lane only its delay beyond E', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: P - 1 }), fc.integer({ min: 0, max: 10 * P }), (E, delay) => {
+        const b = 1_000_000;
+        const next = nextBoundaryNs(b, b + delay, P, E);
+        expect(next).toBe(b + P + Math.max(0, delay - E));
+        // The frame is within E of the boundary its grid now gives it.
+        expect(b + delay - (next - P)).toBeLessThanOrEqual(E);
+      }),
+    );
   });
 
   it('with E = 0 counts every boundary from the previous release', () => {
@@ -97,11 +112,11 @@ describe('the phase from the grant', () => {
     expect(boundaryAfterNs(Number.NEGATIVE_INFINITY, P, PH, E)).toBe(Number.NEGATIVE_INFINITY);
   });
 
-  it('keeps the grid within E and starts a new one at the release after a stall, then walks back', () => {
+  it('keeps the grid within E and starts a new one E before the release after a stall, then walks back', () => {
     expect(nextBoundaryNs(1_030_000, 1_045_000, P, E, PH)).toBe(1_130_000); // 15 µs late: kept
-    expect(nextBoundaryNs(1_030_000, 1_051_000, P, E, PH)).toBe(1_171_000); // 21 µs late: new grid, +E
-    expect(nextBoundaryNs(1_030_000, 1_540_000, P, E, PH)).toBe(1_660_000); // stall: new grid, +E
-    expect(nextBoundaryNs(1_030_000, 1_525_000, P, E, PH)).toBe(1_630_000); // stall, 5 µs from phase
+    expect(nextBoundaryNs(1_030_000, 1_051_000, P, E, PH)).toBe(1_151_000); // 21 µs late: grid 1 µs on, +E
+    expect(nextBoundaryNs(1_030_000, 1_540_000, P, E, PH)).toBe(1_630_000); // stall: grid at 1.52 ms, +10 µs onto the phase
+    expect(nextBoundaryNs(1_030_000, 1_525_000, P, E, PH)).toBe(1_625_000); // stall: 25 µs from the phase, +E
   });
 
   it('a grant that moves the phase is walked onto, never jumped back to', () => {

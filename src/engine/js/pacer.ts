@@ -344,8 +344,9 @@ export class Pacer {
         lane,
         releaseDelayNs(due, lane.pending && !heartbeat ? lane.pendingSince : Number.NaN, now),
       );
-      // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid:
-      // the lane's burst on the wire stays within what the controller counted (engine/schedule.ts).
+      // A frame late by more than the grant's release jitter (GC, preemption) starts a new grid
+      // E before it: the lane's burst on the wire stays within what the controller counted
+      // (engine/schedule.ts).
       tx.released(slot, now, lane.spec.minPeriodNs, lane.spec.releaseJitterNs ?? 0, lane.phaseNs);
       const following = tx.nextBoundary(
         slot,
