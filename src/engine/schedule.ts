@@ -7,8 +7,8 @@
 // periodic lane keeps one frame per period. A frame released r more than E late (a stall, a late
 // wake-up, a lane idle since its boundary) moves its own boundary to r − E — the earliest grid
 // point it is still within E of — and the grid goes on from there: the lane loses only the part of
-// the delay beyond E, not all of it (anchoring at r itself, as the first version did, sent the
-// lanes of a VM that wakes 30-70 µs late at ~60 % of their rate, docs/benchmarks.md). Either way
+// the delay beyond E, not all of it (anchoring at r itself, as the first version did, cost a
+// tenth of the lanes' rate on a VM whose wake-ups are 30-70 µs late, docs/benchmarks.md). Either way
 // every boundary is at least π after the one before and every release within E of its boundary,
 // so any j + 1 consecutive frames span at least j·π − E: the lane's arrival curve is
 // L + r·(t + E), which the controller counts (E in the lane's burst, alloc/graph.ts, entry
