@@ -64,8 +64,8 @@ export interface RefillTimes {
  * Each frame is judged against its period boundary, rebuilt from the releases with the engines' own
  * rule (engine/schedule.ts): the first frame, and the first after a lost one, starts a new grid;
  * a frame released at most E (`releaseJitterNs`) after its boundary keeps the grid (next boundary
- * b + π), a later one starts a new grid E before its release. With E = 0 every boundary counts from the
- * previous release. A frame's error is how much later than its boundary it left. Lateness beyond E
+ * b + π), a later one starts a new grid E before its release. With E = 0 every boundary counts from
+ * the previous release. A frame's error is how much later than its boundary it left. Lateness beyond E
  * adds up — frames 1.5 π apart miss no single boundary yet carry only two frames per three slots —
  * so missed periods are counted against an ideal sender instead: the slots between the first and
  * the last release, minus the frames released in them (received or lost). `seqs`/`sentNs` are in
