@@ -84,6 +84,7 @@ export function analyseLane(w: LaneWindow, s: LaneSamples): LaneLatencyDetail {
     withinBound: n > 0 ? Math.round((within / n) * 1e6) / 1e6 : Number.NaN,
     messages: n,
     lost: s.lost,
+    sendRate: sendRate(s, w.periodNs),
     outliers: n - within,
     outlierCauses: causes,
     tightness: ratio(w.lambdaMaxNs, p999, n),
@@ -94,6 +95,22 @@ export function analyseLane(w: LaneWindow, s: LaneSamples): LaneLatencyDetail {
     series: windows(s),
     firstOutliers,
   };
+}
+
+/** LaneLatencySummary.sendRate, to four decimals. The sender's stamp is arrival − latency; the
+ * earliest and latest are taken, not the first and last in arrival order. */
+export function sendRate(s: LaneSamples, periodNs: number): number {
+  const n = s.count;
+  if (n < 2 || !(periodNs > 0)) return Number.NaN;
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const sent = s.receivedNs[i]! - s.latencyNs[i]!;
+    if (sent < first) first = sent;
+    if (sent > last) last = sent;
+  }
+  const periods = Math.floor((last - first) / periodNs) + 1;
+  return Math.round(((n + s.lost) / periods) * 1e4) / 1e4;
 }
 
 /** Empirical CDF sampled at ≤ CDF_POINTS latencies spaced evenly on a log axis between the

@@ -30,6 +30,13 @@ export interface LaneLatencySummary {
   messages: number;
   /** Sequence gaps that never filled. */
   lost: number;
+  /** The share of its contract's periods in which the lane's sender released a frame while it
+   * recorded: (messages + lost) ÷ the periods between its first and last sender stamp, 1 = one
+   * frame every π_min. A sender more than E late at a boundary gives up the delay beyond E, and
+   * regaining the grant's phase costs about a period more (docs/protocol.md), so a host whose
+   * wake-ups come late sends less than its contract allows. NaN below 2 messages; absent in
+   * older records. */
+  sendRate?: number;
   /** Messages outside [λ_min, λ_max]. */
   outliers: number;
   /** Where the outliers' time went (absent in older records). */

@@ -88,6 +88,7 @@ interface TableLane {
   tightnessFloor?: number | null;
   messages: number;
   lost: number;
+  sendRate?: number | null;
 }
 
 export interface TableInput {
@@ -101,6 +102,12 @@ function withinText(l: TableLane): string {
   return l.withinBound !== null && Number.isFinite(l.withinBound)
     ? `${(l.withinBound * 100).toFixed(3)}%`
     : '–';
+}
+
+/** The count, and the share of the contract's periods the sender used when it is known. */
+function messagesText(l: TableLane): string {
+  const r = l.sendRate;
+  return r != null && Number.isFinite(r) ? `${l.messages} (${Math.round(r * 100)}%)` : String(l.messages);
 }
 
 function tightnessText(l: TableLane): string {
@@ -123,7 +130,7 @@ export function interferenceTable(out: TableInput): string {
       'max',
       'within',
       'tightness (floor)',
-      'messages',
+      'messages (rate)',
       'lost',
     ],
   });
@@ -141,7 +148,7 @@ export function interferenceTable(out: TableInput): string {
         fmt(l.maxUs),
         withinText(l),
         tightnessText(l),
-        l.messages,
+        messagesText(l),
         l.lost,
       ]);
     }

@@ -19,7 +19,7 @@ const Seconds = Type.Number({ description: 'seconds since the run started' });
 export const NO_DATA_FIELDS = ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'withinBound', 'tightness'] as const;
 type NoDataField = (typeof NO_DATA_FIELDS)[number];
 /** The same, among the fields older records do not have. */
-export const OPTIONAL_NO_DATA_FIELDS = ['p9999Us', 'tightnessFloor'] as const;
+export const OPTIONAL_NO_DATA_FIELDS = ['p9999Us', 'tightnessFloor', 'sendRate'] as const;
 type OptionalNoDataField = (typeof OPTIONAL_NO_DATA_FIELDS)[number];
 
 function orNoData<T extends TSchema>(figure: T, what: string) {
@@ -47,6 +47,8 @@ const laneSummaryFields = {
   withinBound: orNoData(Fraction, 'a fraction between 0 and 1'),
   messages: Count,
   lost: Count,
+  // Not a fraction: frames may come π − E apart, so a lane can send a hair more than 1 per period.
+  sendRate: Type.Optional(orNoData(Type.Number({ minimum: 0 }), 'a share of periods (≥ 0)')),
   outliers: Count,
   outlierCauses: Type.Optional(
     Type.Object({

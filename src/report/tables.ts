@@ -59,6 +59,14 @@ function judged(v: number | null, kept: (v: number) => boolean): string {
   return kept(v) ? 'ok' : 'miss';
 }
 
+/** The count, with the share of its contract's periods the sender used when the record has it. */
+function messagesCell(messages: number, sendRate: number | null): Cell {
+  const rate = isFigure(sendRate)
+    ? ` <span class="dim nowrap">(${Math.round(sendRate * 100)}% of periods)</span>`
+    : '';
+  return { html: fmtCount(messages) + rate };
+}
+
 /** Per run and lane receiver: percentiles against the promise, with misses marked. */
 export function summaryTable(runs: LabelledRun[]): string {
   const columns: Column[] = [
@@ -115,7 +123,7 @@ export function summaryTable(runs: LabelledRun[]): string {
               : ''),
           cls: judged(l.tightness, (v) => v >= 1) === 'miss' ? 'miss' : '',
         },
-        fmtCount(l.messages),
+        messagesCell(l.messages, l.sendRate ?? null),
         { html: fmtCount(l.lost), cls: l.lost > 0 ? 'miss' : '' },
         { html: fmtCount(l.outliers), cls: l.outliers > 0 ? 'miss' : '' },
       ]);

@@ -15,6 +15,14 @@ function samples(latUs: number[], startNs = 5e9) {
   return { receivedNs, latencyNs, count: n, lost: 2, startNs };
 }
 
+/** Frames sent at `sentNs`, each 20 µs in flight, received in that order. */
+function sent(sentNs: number[], lost: number) {
+  const n = sentNs.length;
+  const receivedNs = Float64Array.from(sentNs, (t) => t + 20_000);
+  const latencyNs = new Float64Array(n).fill(20_000);
+  return { receivedNs, latencyNs, count: n, lost, startNs: 0 };
+}
+
 describe('analyseLane', () => {
   it('judges each message against [λ_min, λ_max] and lists the outliers with their time', () => {
     // 1000 messages: 997 at 20 µs, one early (5 µs), two late (150 µs, 1 ms).
@@ -87,6 +95,29 @@ describe('analyseLane', () => {
       [0.15, 1000, 50],
       [0.25, 1000, 20],
     ]);
+  });
+
+  it('sendRate: the share of the periods between the first and last sender stamp that carried a frame', () => {
+    const P = W.periodNs;
+    // Sent every 1.5 π, 20 µs in flight: 1000 frames over 999 × 1.5 π = 1498.5 periods → 1499.
+    const slow = sent(
+      Array.from({ length: 1000 }, (_, i) => i * 1.5 * P),
+      0,
+    );
+    expect(analyseLane(W, slow).sendRate).toBe(Math.round((1000 / 1499) * 1e4) / 1e4);
+    // One frame every period, 10 of them lost on the way: the sender missed nothing.
+    const every = Array.from({ length: 1000 }, (_, i) => i * P).filter((_, i) => i % 100 !== 50);
+    expect(analyseLane(W, sent(every, 10)).sendRate).toBe(1);
+    // Arrival order is not send order: the frame sent first (at 0) arrives last, 200 π in flight.
+    // The earliest stamp still starts the span: 100 frames in 100 periods.
+    const late = sent(
+      Array.from({ length: 100 }, (_, i) => ((i + 1) % 100) * P),
+      0,
+    );
+    late.latencyNs[99] = 200 * P;
+    late.receivedNs[99] = 200 * P;
+    expect(analyseLane(W, late).sendRate).toBe(1);
+    expect(Number.isNaN(analyseLane(W, sent([0], 0)).sendRate!)).toBe(true);
   });
 
   it('an empty recording gives no figures, never zeros', () => {

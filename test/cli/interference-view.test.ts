@@ -115,7 +115,8 @@ describe('interferenceTable', () => {
       interferenceTable({
         runs: [
           { mode: 'idle', bulkMbps: 0, lanes: [{ ...normal, p99Us: 21.06, withinBound: 1 }] },
-          { mode: 'express', bulkMbps: 941.3, lanes: [normal] },
+          // The share of periods the sender used, where the record has it (older ones do not).
+          { mode: 'express', bulkMbps: 941.3, lanes: [{ ...normal, sendRate: 0.6649 }] },
         ],
       }),
     );
@@ -131,7 +132,7 @@ describe('interferenceTable', () => {
       'max',
       'within',
       'tightness (floor)',
-      'messages',
+      'messages (rate)',
       'lost',
     ]);
     expect(table.slice(1)).toEqual([
@@ -162,7 +163,7 @@ describe('interferenceTable', () => {
         '188',
         '99.993%',
         '3.91 (1.40)',
-        '19998',
+        '19998 (66%)',
         '2',
       ],
     ]);

@@ -20,6 +20,7 @@ export const PINNED = {
   tightnessFloor: 1.39,
   messages: 19_998,
   lost: 2,
+  sendRate: 0.7181,
   outliers: 7,
 } as const;
 
