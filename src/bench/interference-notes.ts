@@ -89,11 +89,37 @@ export function notesFor(
           `and its backup thread read it ${e.backupReads} times.`,
       );
   }
+  const slow = sendRateNote(runs);
+  if (slow) notes.push(slow);
   const floor = tightnessFloorNote(runs);
   if (floor) notes.push(floor);
   const cut = outliersNote(runs);
   if (cut) notes.push(cut);
   return notes;
+}
+
+/** Below this share of its periods a lane's sender is called out: it was late at many boundaries. */
+export const SLOW_SEND_RATE = 0.9;
+
+/** The modes whose lanes used less than SLOW_SEND_RATE of their contract's periods, and why that
+ * happens (the rule is engine/schedule.ts; what an operator can do is in docs/operations.md). */
+export function sendRateNote(runs: readonly InterferenceRunSummary[]): string | undefined {
+  const parts: string[] = [];
+  for (const r of runs) {
+    const rates = r.lanes
+      .map((l) => l.sendRate)
+      .filter((v): v is number => v !== undefined && Number.isFinite(v));
+    if (rates.length === 0 || Math.min(...rates) >= SLOW_SEND_RATE) continue;
+    const lo = Math.round(Math.min(...rates) * 100);
+    const hi = Math.round(Math.max(...rates) * 100);
+    parts.push(`${r.mode} ${lo === hi ? lo : `${lo}–${hi}`} %`);
+  }
+  if (parts.length === 0) return undefined;
+  return (
+    `the lanes' senders used ${parts.join(', ')} of their contract's periods (sendRate): a frame released more than ` +
+    "the grant's release jitter E late costs the lane the delay beyond E, and about one period more to walk back onto " +
+    'its phase. The usual cause is timed wake-ups that end later than the spin margin plus E, or stalls (docs/operations.md, metrics).'
+  );
 }
 
 /** Hosts whose calibration waited on their application (its delivery ring full): that wait is in

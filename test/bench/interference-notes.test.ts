@@ -3,7 +3,13 @@
 // late messages lost their time, and whether the two promise targets could both hold.
 import { describe, expect, it } from 'vitest';
 import { defaultInterferenceOptions, validateInterference } from '../../src/bench/interference.js';
-import { lateNote, notesFor, outliersNote, tightnessFloorNote } from '../../src/bench/interference-notes.js';
+import {
+  lateNote,
+  notesFor,
+  outliersNote,
+  sendRateNote,
+  tightnessFloorNote,
+} from '../../src/bench/interference-notes.js';
 import { analyseLane, FIRST_OUTLIERS } from '../../src/bench/interference-stats.js';
 import type { InterferenceRunDetail } from '../../src/bench/interference-types.js';
 import { W } from './lane-window.js';
@@ -120,5 +126,33 @@ describe('tightnessFloorNote', () => {
     const r = tailRun('idle', 300);
     const { tightnessFloor: _, ...older } = r.lanes[0]!;
     expect(tightnessFloorNote([{ ...r, lanes: [older] }])).toBeUndefined();
+  });
+});
+
+describe('sendRateNote', () => {
+  /** A run whose lanes have these send rates (undefined: a record from before the field). */
+  const rated = (
+    mode: InterferenceRunDetail['mode'],
+    ...rates: (number | undefined)[]
+  ): InterferenceRunDetail => {
+    const r = run(mode, 0);
+    const { sendRate: _, ...base } = r.lanes[0]!;
+    return { ...r, lanes: rates.map((sendRate) => (sendRate === undefined ? base : { ...base, sendRate })) };
+  };
+
+  it('names the modes whose lanes used less than 90 % of their periods, with the range, and why', () => {
+    const note = sendRateNote([
+      rated('idle', 0.9512, 0.97),
+      rated('express', 0.6112, 0.6349),
+      rated('fifo', 0.64, 0.64),
+    ]);
+    expect(note).toMatch(/^the lanes' senders used express 61–63 %, fifo 64 % of their contract's periods/);
+    expect(note).not.toMatch(/idle/);
+    expect(note).toMatch(/delay beyond E/);
+  });
+
+  it('says nothing when every lane kept its rate, or for records without the figure', () => {
+    expect(sendRateNote([rated('idle', 0.99, 1.0001), rated('express', 0.9)])).toBeUndefined();
+    expect(sendRateNote([rated('idle', undefined, Number.NaN)])).toBeUndefined();
   });
 });
