@@ -36,6 +36,7 @@ import { type AgentLog, silentLog } from './log.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { ClientDrops } from './metrics/client-drops.js';
 import { registerFdMetrics } from './metrics/fd-metrics.js';
+import { LateReleaseWatch } from './metrics/late-releases.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import type { PeerMap } from './peers.js';
 import { desiredQos, type QosOptions, qosOptionsFor } from './qos/desired.js';
@@ -85,6 +86,8 @@ export interface AgentOptions {
   measureRealtimeOffset?: () => RealtimeOffsetMeasurement;
   /** How often the agent re-checks that offset for a clock step (default 60 s). */
   clockCheckMs?: number;
+  /** How often the agent looks for lanes whose frames leave late, and logs them (default 60 s). */
+  lateCheckMs?: number;
 }
 
 export type AgentFdOptions = Omit<
@@ -127,6 +130,8 @@ export class Agent implements LocalBackend {
   private readonly realtimeOffset: RealtimeOffset;
   private readonly checkMeasure: () => Promise<RealtimeOffsetMeasurement>;
   private readonly clockTimer: NodeJS.Timeout;
+  private readonly lateTimer: NodeJS.Timeout;
+  private readonly lateReleases: LateReleaseWatch;
   private checkingClock = false;
   private readonly clientDrops: ClientDrops;
   private closed = false;
@@ -155,6 +160,9 @@ export class Agent implements LocalBackend {
     // must still re-phase the senders.
     this.clockTimer = setInterval(() => void this.checkClock(), opts.clockCheckMs ?? 60_000);
     this.clockTimer.unref();
+    this.lateReleases = new LateReleaseWatch(this.log);
+    this.lateTimer = setInterval(() => this.checkLateReleases(), opts.lateCheckMs ?? 60_000);
+    this.lateTimer.unref();
     this.fd = opts.fd
       ? new FdGroupService({
           ...opts.fd,
@@ -288,6 +296,7 @@ export class Agent implements LocalBackend {
     this.fd?.close();
     clearInterval(this.qosTimer);
     clearInterval(this.clockTimer);
+    clearInterval(this.lateTimer);
     await this.watch.close();
     if (this.qos) {
       for (const part of [this.qos, this.marker]) {
@@ -430,6 +439,16 @@ export class Agent implements LocalBackend {
       this.log.warn({ err: (err as Error).message }, 'could not measure the realtime clock offset');
     } finally {
       this.checkingClock = false;
+    }
+  }
+
+  private checkLateReleases(): void {
+    if (this.closed) return;
+    try {
+      this.lateReleases.check(this.opts.engine.counters().lanes);
+    } catch (err) {
+      // A timer's callback: an engine that cannot give its counters right now must not end the agent.
+      this.log.warn({ err: (err as Error).message }, 'could not read the engine counters');
     }
   }
 

@@ -12,7 +12,7 @@ import { ControllerClient } from '../../src/client/controller-client.js';
 import { type RunningController, startController } from '../../src/controller/server.js';
 import { monotonicPhaseNs } from '../../src/engine/schedule.js';
 import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
-import { FakeEngine } from './fake-engine.js';
+import { FakeEngine, laneCounters } from './fake-engine.js';
 import { PEERS } from './grants.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -173,6 +173,31 @@ describe('agent ↔ controller', () => {
     offsetNs += 30_000n;
     await until(() => phase() === monotonicPhaseNs(a.grant.phaseNs!, P, offsetNs));
     expect(await h1.agent.metrics.metrics()).toContain('xlane_agent_realtime_offset_changes_total 1');
+  });
+
+  it("logs a lane whose frames leave late, from the engine's counters on a timer, and outlives an engine that cannot count", async () => {
+    const c = await controllerOn(':memory:');
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = {
+      info() {},
+      warn(obj: object, msg: string) {
+        warnings.push({ obj: obj as Record<string, unknown>, msg });
+      },
+      error() {},
+    };
+    const h1 = await agentFor('h1', c.url, undefined, { log, lateCheckMs: 20 });
+    let sent = 0;
+    let failing = false;
+    h1.engine.counters = () => {
+      if (failing) throw new Error('engine gone');
+      sent += 1000;
+      return { lanes: [laneCounters('L1', { sent, lateReleases: sent / 2 })], dropped: h1.engine.dropped };
+    };
+    await until(() => warnings.some((w) => w.obj.lane === 'L1' && w.obj.lateReleases === 500));
+    failing = true;
+    await until(() => warnings.some((w) => w.msg === 'could not read the engine counters'));
+    // Still serving.
+    expect(h1.agent.grants()).toEqual([]);
   });
 
   it('keeps lanes running while the controller is gone, and resyncs when it returns on the same file', async () => {
