@@ -109,8 +109,10 @@ export function sendRateNote(runs: readonly InterferenceRunSummary[]): string | 
     const rates = r.lanes
       .map((l) => l.sendRate)
       .filter((v): v is number => v !== undefined && Number.isFinite(v));
-    if (rates.length === 0 || Math.min(...rates) >= SLOW_SEND_RATE) continue;
-    const lo = Math.round(Math.min(...rates) * 100);
+    if (rates.length === 0) continue;
+    const min = Math.min(...rates);
+    if (min >= SLOW_SEND_RATE) continue;
+    const lo = Math.round(min * 100);
     const hi = Math.round(Math.max(...rates) * 100);
     parts.push(`${r.mode} ${lo === hi ? lo : `${lo}–${hi}`} %`);
   }

@@ -2,6 +2,7 @@
 // boundaries sends well below its contract (docs/operations.md, "A lane that sends less than its
 // contract"), and an operator who does not scrape /metrics would not know. Checked on a timer from
 // counters the engine keeps anyway; at most one line per lane and check.
+import { LATE_RELEASE_FLOOR_NS } from '../../engine/schedule.js';
 import type { LaneCounters } from '../../engine/types.js';
 import type { AgentLog } from '../log.js';
 
@@ -36,7 +37,7 @@ export class LateReleaseWatch {
           lateReleases: late,
           maxReleaseDelayUs: Math.round(l.maxReleaseDelayNs / 100) / 10,
         },
-        `${late} of ${sent} frames left more than the release jitter (at least 10 µs) after their ` +
+        `${late} of ${sent} frames left more than the release jitter (at least ${LATE_RELEASE_FLOOR_NS / 1000} µs) after their ` +
           'boundary since the last check: the lane sends below its contract (late wake-ups or stalls of the engine thread; ' +
           'docs/operations.md, "A lane that sends less than its contract")',
       );
