@@ -1,4 +1,4 @@
-// The network-calculus formulas of DESIGN.md as small pure functions, so every term can be checked
+// The network-calculus formulas of docs/allocation.md as small pure functions, so every term can be checked
 // by hand. The allocator's hot loop inlines the same arithmetic over typed arrays.
 
 /** Per-hop delay bound of a strict-priority, non-preemptive egress port of rate `rateBps` that

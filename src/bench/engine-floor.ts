@@ -108,7 +108,7 @@ export interface FloorRunnerOptions {
 
 /** Runs the floor in blocks and keeps every sample. The server lives only for its block: a
  * spinning server left between blocks would share the engine peer's CPU with a second busy-poller
- * (FACTS.md: 16 ms stalls). */
+ * (docs/machine-facts.md: 16 ms stalls). */
 export class FloorRunner {
   samplesNs = new Float64Array(0);
   recorded = 0;

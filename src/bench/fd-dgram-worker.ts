@@ -4,7 +4,7 @@
 // the thread inherits), sends one datagram to every other member through connected sockets (no
 // DNS lookup, so the send is synchronous), and yields to its event loop every YIELD_EVERY
 // heartbeats so libuv can finish a send the kernel did not take at once (socket buffer full).
-// Node timers cannot do 100 µs (FACTS.md), and a spinning loop would take a CPU from the engines
+// Node timers cannot do 100 µs (docs/machine-facts.md), and a spinning loop would take a CPU from the engines
 // on a 2-vCPU machine.
 // Slots it wakes up too late for are skipped and counted, as a periodic sender would.
 import dgram from 'node:dgram';

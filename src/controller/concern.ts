@@ -1,5 +1,5 @@
 // Which hosts a grant concerns, and which of them must acknowledge a change before a new lane may
-// send (the safe change order of DESIGN.md). Pure functions: the lifecycle and its tests share them.
+// send (the safe change order of docs/api.md). Pure functions: the lifecycle and its tests share them.
 import type { Grant, GrantChange } from '../alloc/types.js';
 
 /** The sender and every receiver of a lane: the hosts whose watch stream carries its grant. */

@@ -167,6 +167,7 @@ export class Lifecycle {
     }
     if (this.nextLaneId >= HOST_CALIBRATION_WIRE_ID) {
       throw new XlaneError('XL_ERR_ADMISSION_REJECTED', 'lane ids exhausted', {
+        reason: 'ids',
         nextLaneId: this.nextLaneId,
       });
     }

@@ -7,7 +7,7 @@ import { AUTO_SPIN_MAX_NS, AUTO_SPIN_MIN_NS } from './wake-margin.js';
 
 export type SpinSetting = number | 'auto';
 
-/** Where a learned margin starts, and the fixed margin of earlier versions (FACTS.md: 30 µs). */
+/** Where a learned margin starts, and the fixed margin of earlier versions (docs/machine-facts.md: 30 µs). */
 export const INITIAL_SPIN_NS = 30_000;
 const MAX_SPIN_US = 10_000;
 

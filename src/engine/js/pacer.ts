@@ -2,7 +2,7 @@
 // into frames, and releases each lane's frame at its period boundary (π_min after the lane's
 // previous release). A heartbeat lane releases a frame at every boundary, with the pending message
 // if there is one. The same loop runs the receivers' liveness watchdog (watchdog.ts). It sleeps on the shared futex word until a margin before the next boundary
-// and spins on the clock for the rest, because Node timers cannot hold a 100 µs period (FACTS.md).
+// and spins on the clock for the rest, because Node timers cannot hold a 100 µs period (docs/machine-facts.md).
 // The margin is fixed, or learned from how late its own timed sleeps end (wake-margin.ts).
 // The loop allocates nothing on its own (dgram's send() allocates a little per call; see
 // docs/protocol.md), so the worker's heap stays quiet and GC does not add jitter.
@@ -44,7 +44,7 @@ import { Watchdog } from './watchdog.js';
 /** An idle worker still wakes this often, so a lost notify can never stall it for long. */
 const IDLE_WAIT_MS = 200;
 /** Under SCHED_FIFO the loop takes a break of up to FIFO_BREAK_NS after this long awake: a
- * real-time thread that never sleeps is throttled by the kernel for ~50 ms (FACTS.md). */
+ * real-time thread that never sleeps is throttled by the kernel for ~50 ms (docs/machine-facts.md). */
 const FIFO_SLICE_NS = 900_000;
 const FIFO_BREAK_NS = 100_000;
 
