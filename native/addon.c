@@ -435,9 +435,9 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
 }
 
 // setReceiver(handle, slot, gen, wireId, epoch, senderAddress, maxPayload, lambdaMinNs, lambdaMaxNs,
-//             deliverHeartbeats (0/1), livenessTimeoutNs (0: not watched))
+//             deliverHeartbeats (0/1), livenessTimeoutNs (0: not watched), sharedClock (0/1))
 static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
-  ARGS(11);
+  ARGS(12);
   ENGINE();
   uint32_t slot;
   xl_ctrl_t *m = new_ctrl(env, XL_CTRL_SET_RX, argv[1], argv[2], &slot);
@@ -448,9 +448,11 @@ static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
            m->rx.max_payload <= XL_MAX_PAYLOAD &&
            napi_get_value_double(env, argv[7], &m->rx.lambda_min_ns) == napi_ok &&
            napi_get_value_double(env, argv[8], &m->rx.lambda_max_ns) == napi_ok;
-  int64_t deliver = 0;
-  ok = ok && arg_i64(env, argv[9], &deliver) && arg_i64(env, argv[10], &m->rx.timeout_ns) && m->rx.timeout_ns >= 0;
+  int64_t deliver = 0, shared_clock = 1;
+  ok = ok && arg_i64(env, argv[9], &deliver) && arg_i64(env, argv[10], &m->rx.timeout_ns) && m->rx.timeout_ns >= 0 &&
+       arg_i64(env, argv[11], &shared_clock);
   m->rx.deliver_heartbeats = deliver != 0;
+  m->rx.shared_clock = shared_clock != 0;
   if (!ok) {
     free(m);
     return throw_errno(env, "setReceiver arguments", EINVAL);

@@ -58,6 +58,9 @@ typedef struct {
   uint32_t previous_epoch, previous_max_payload;
   uint32_t sender_addr; // network order
   double lambda_min_ns, lambda_max_ns;
+  // 0: the sender's CLOCK_MONOTONIC is another kernel's, so its stamps say nothing about latency
+  // (receive/lane-table.ts: ReceiverSpec.sharedClock).
+  int shared_clock;
   int deliver_heartbeats;
   int64_t timeout_ns; // > 0: watched (liveness)
   xl_seq_window_t win;

@@ -95,7 +95,7 @@ static int admit(xl_engine_t *e, const xl_frame_t *f, uint32_t src, int64_t rece
   if (f->heartbeat >= 0) st[XL_RS_HEARTBEATS]++;
   st[XL_RS_LOST] = (double)l->win.open_gaps;
   st[XL_RS_REORDERED] = (double)l->win.reordered;
-  if (f->clock == XL_CLOCK_MONOTONIC) {
+  if (f->clock == XL_CLOCK_MONOTONIC && l->shared_clock) {
     double lat = (double)received_ns - (double)f->sent_ns;
     if (lat > l->lambda_max_ns) st[XL_RS_LATE]++;
     else if (lat < l->lambda_min_ns) st[XL_RS_EARLY]++;

@@ -119,6 +119,7 @@ static void set_rx(xl_engine_t *e, xl_ctrl_t *m) {
   l->sender_addr = s->sender_addr;
   l->lambda_min_ns = s->lambda_min_ns;
   l->lambda_max_ns = s->lambda_max_ns;
+  l->shared_clock = s->shared_clock;
   l->deliver_heartbeats = s->deliver_heartbeats;
   int64_t timeout = s->timeout_ns > 0 ? s->timeout_ns : 0;
   if (timeout > 0 && l->timeout_ns <= 0) {

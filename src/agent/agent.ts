@@ -18,6 +18,7 @@ import { FdGroupService, type FdServiceOptions } from '../fd/group-service.js';
 import type { FdEvent, GroupSubscription } from '../fd/types.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { readClockDomain } from './clock-domain.js';
 import { EngineSync } from './engine-sync.js';
 import {
   applySnapshot,
@@ -88,6 +89,9 @@ export interface AgentOptions {
   clockCheckMs?: number;
   /** How often the agent looks for lanes whose frames leave late, and logs them (default 60 s). */
   lateCheckMs?: number;
+  /** What identifies this host's CLOCK_MONOTONIC (clock-domain.ts; default: the kernel's boot id,
+   * null: say nothing). Receivers measure latency only on lanes whose sender has the same. */
+  clockDomain?: string | null;
 }
 
 export type AgentFdOptions = Omit<
@@ -126,6 +130,8 @@ export class Agent implements LocalBackend {
   private notConfigured: ReadonlySet<string> = new Set();
   /** Grant versions not acknowledged because they could not be applied in full. */
   private applyFailures = 0;
+  /** This host's clock domain (clock-domain.ts), told to the controller at registration. */
+  private readonly clockDomain: string | undefined;
   /** Turns grants' realtime phases into the engine's monotonic ones (measured on first use). */
   private readonly realtimeOffset: RealtimeOffset;
   private readonly checkMeasure: () => Promise<RealtimeOffsetMeasurement>;
@@ -148,6 +154,7 @@ export class Agent implements LocalBackend {
   ) {
     this.host = opts.host;
     this.log = opts.log ?? silentLog;
+    this.clockDomain = opts.clockDomain === undefined ? readClockDomain() : (opts.clockDomain ?? undefined);
     const engine = opts.engine;
     const measure =
       opts.measureRealtimeOffset ??
@@ -417,6 +424,7 @@ export class Agent implements LocalBackend {
       host: this.host,
       peers: this.opts.peers,
       expressPort,
+      ...(this.clockDomain !== undefined ? { clockDomain: this.clockDomain } : {}),
       ...(this.fd ? { heartbeats: this.fd.heartbeats } : {}),
       realtimeOffsetNs: () => this.realtimeOffsetNs(),
     };
@@ -489,6 +497,7 @@ export class Agent implements LocalBackend {
     await this.opts.controller.registerHost(this.host, {
       agentVersion: AGENT_VERSION,
       engine: this.opts.engine.kind,
+      ...(this.clockDomain !== undefined ? { clockDomain: this.clockDomain } : {}),
     });
     const topology = await this.opts.controller.topology();
     if (topology.expressPort !== this.topology.expressPort) {
@@ -527,9 +536,15 @@ export class Agent implements LocalBackend {
         'grants applied',
       );
     }
-    for (const [id, spec] of this.sync.applied.receivers)
+    // A lane whose sender stamps another machine's clock gets no histogram: its stamps say nothing
+    // about latency, so its deliveries are not recorded (LatencyRecorder.record skips it).
+    const measured = new Set<string>();
+    for (const [id, spec] of this.sync.applied.receivers) {
+      if (spec.sharedClock === false) continue;
       this.latency.configure(id, spec.lambdaMinNs, spec.lambdaMaxNs);
-    this.latency.retain(new Set(this.sync.applied.receivers.keys()));
+      measured.add(id);
+    }
+    this.latency.retain(measured);
     this.clientDrops.retainLanes(new Set(next.grants.keys()));
     await this.reconcileQos();
     this.notify(before, next);

@@ -4,6 +4,7 @@
 import type { WireGrant } from '../controller/views.js';
 import { monotonicPhaseNs } from '../engine/schedule.js';
 import { laneWireId, type ReceiverSpec, type SenderSpec } from '../engine/types.js';
+import { sharesClock } from './clock-domain.js';
 import type { PeerMap } from './peers.js';
 
 export interface LaneSpecs {
@@ -28,6 +29,8 @@ export interface SpecContext {
   /** This host's CLOCK_REALTIME − CLOCK_MONOTONIC (engine/clock.ts RealtimeOffset): turns a
    * grant's phase into the engine's. Without it senders get no phase. */
   realtimeOffsetNs?: () => bigint;
+  /** This host's clock domain (clock-domain.ts); a receiver spec says whether its sender shares it. */
+  clockDomain?: string;
 }
 
 /** Per grant: the heartbeat part of its sender / receiver spec, or undefined for a plain lane. */
@@ -116,6 +119,8 @@ export function desiredLaneSpecs(
           maxPayloadBytes: g.maxPayloadBytes,
           lambdaMinNs: mine.lambdaMinNs,
           lambdaMaxNs: mine.lambdaMaxNs,
+          // Only when false: a spec that says nothing is the engines' default, a shared clock.
+          ...(sharesClock(ctx.clockDomain, g.senderClockDomain) ? {} : { sharedClock: false }),
           ...withHeartbeat(ctx.heartbeats?.receiver(g)),
         });
       }

@@ -88,7 +88,7 @@ export class ControllerClient {
 
   registerHost(
     name: string,
-    info: { agentVersion?: string; engine?: string } = {},
+    info: { agentVersion?: string; engine?: string; clockDomain?: string } = {},
   ): Promise<{ host: HostView; version: number; epoch: number }> {
     return this.call('POST', `/v1/hosts/${enc(name)}/register`, { json: info });
   }

@@ -138,25 +138,38 @@ export class Lifecycle {
 
   grantsFor(host: string): HostGrants {
     this.requireHost(host);
-    const grants = [...this.lanes.values()].filter((l) => hostsOf(l.grant).includes(host)).map(wire);
+    const grants = [...this.lanes.values()]
+      .filter((l) => hostsOf(l.grant).includes(host))
+      .map((l) => this.wire(l));
     return { host, version: this.record(host).version, epoch: this.epoch, grants };
   }
 
-  registerHost(name: string, info: { agentVersion?: string; engine?: string }): HostView {
+  registerHost(
+    name: string,
+    info: { agentVersion?: string; engine?: string; clockDomain?: string },
+  ): HostView {
     this.requireHost(name);
-    const rec: HostRecord = {
-      ...this.record(name),
-      registered: true,
-      registeredAt: new Date().toISOString(),
-    };
+    const before = this.record(name);
+    const rec: HostRecord = { ...before, registered: true, registeredAt: new Date().toISOString() };
     if (info.agentVersion !== undefined) rec.agentVersion = info.agentVersion;
     if (info.engine !== undefined) rec.engine = info.engine;
-    this.commit({ putHosts: [rec] }, new ChangeSet(), []);
+    if (info.clockDomain !== undefined) rec.clockDomain = info.clockDomain;
+    const cs = new ChangeSet();
+    // A new clock domain (first said, or the host rebooted) reaches the receivers of the host's
+    // lanes, which measure latency only on a clock they share (WireGrant.senderClockDomain).
+    if (rec.clockDomain !== before.clockDomain) {
+      for (const lane of this.lanes.values())
+        if (lane.grant.sender === name) cs.addGrant(this.wire(lane, rec));
+    }
+    const bumped = this.bump(cs, undefined, new Map([[name, rec]]));
+    const mine = bumped.get(name) ?? rec;
+    bumped.set(name, mine);
+    this.commit({ putHosts: [...bumped.values()] }, cs, []);
     this.opts.log?.info(
-      { host: name, agentVersion: info.agentVersion, engine: info.engine },
+      { host: name, agentVersion: info.agentVersion, engine: info.engine, clockDomain: info.clockDomain },
       'host registered',
     );
-    return this.hostView(rec);
+    return this.hostView(mine);
   }
 
   openLane(request: LaneRequest): OpenResult {
@@ -185,7 +198,7 @@ export class Lifecycle {
       createdAt: new Date().toISOString(),
       waitFor: {},
     };
-    cs.addGrant(wire(provisional));
+    cs.addGrant(this.wire(provisional));
     const bumped = this.bump(cs);
     // The gate: every registered host that must hold a change has to ACK the version carrying it.
     const waitFor: Record<string, number> = {};
@@ -200,7 +213,7 @@ export class Lifecycle {
       state: Object.keys(waitFor).length === 0 ? 'live' : 'pending',
       waitFor,
     };
-    cs.addGrant(wire(lane));
+    cs.addGrant(this.wire(lane));
     this.commit(
       {
         epoch: r.epoch,
@@ -315,7 +328,7 @@ export class Lifecycle {
       if (Object.keys(waitFor).length === Object.keys(base.waitFor).length) continue;
       const next: StoredLane = { ...base, waitFor, state: Object.keys(waitFor).length ? 'pending' : 'live' };
       lanesById.set(lane.id, next);
-      cs.addGrant(wire(next));
+      cs.addGrant(this.wire(next));
       if (next.state === 'live') events.push([lane.id, 'live']);
     }
     const bumped = this.bump(cs, present, hostEdits);
@@ -371,7 +384,7 @@ export class Lifecycle {
       };
       putLanes.push(next);
       if (next.state === 'live') {
-        cs.addGrant(wire(next));
+        cs.addGrant(this.wire(next));
         events.push([lane.id, 'live']);
       }
     }
@@ -431,7 +444,7 @@ export class Lifecycle {
       const next = { ...lane, grant: c.after };
       out.push(next);
       // Hosts that dropped out of a re-routed tree still need to hear about it.
-      cs.addGrant(wire(next), hostsOf(c.before));
+      cs.addGrant(this.wire(next), hostsOf(c.before));
     }
     return out;
   }
@@ -494,6 +507,13 @@ export class Lifecycle {
     if (m.nextLaneId !== undefined) this.nextLaneId = m.nextLaneId;
   }
 
+  /** A lane's grant as its hosts see it, with what the sender's agent said of its clock. */
+  private wire(lane: StoredLane, sender = this.record(lane.grant.sender)): WireGrant {
+    const g: WireGrant = { ...lane.grant, state: lane.state };
+    if (sender.clockDomain !== undefined) g.senderClockDomain = sender.clockDomain;
+    return g;
+  }
+
   private record(name: string): HostRecord {
     return this.hostRecords.get(name) ?? { name, registered: false, version: 0, ackedVersion: 0 };
   }
@@ -520,15 +540,11 @@ export class Lifecycle {
       id: lane.id,
       state: lane.state,
       request: lane.request,
-      grant: wire(lane),
+      grant: this.wire(lane),
       pendingHosts: Object.keys(lane.waitFor),
       createdAt: lane.createdAt,
     };
     if (lane.request.name !== undefined) v.name = lane.request.name;
     return v;
   }
-}
-
-function wire(lane: StoredLane): WireGrant {
-  return { ...lane.grant, state: lane.state };
 }

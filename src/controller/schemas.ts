@@ -50,6 +50,7 @@ export const RegisterBody = Type.Object(
   {
     agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
     engine: Type.Optional(Type.String({ maxLength: 64 })),
+    clockDomain: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
   { additionalProperties: false },
 );

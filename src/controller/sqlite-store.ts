@@ -161,6 +161,7 @@ class SqliteStore implements LaneStore {
         agentVersion: h.agentVersion,
         engine: h.engine,
         registeredAt: h.registeredAt,
+        clockDomain: h.clockDomain,
         bounds: h.bounds,
       };
       this.putHost.run(h.name, h.registered ? 1 : 0, JSON.stringify(agent), h.version, h.ackedVersion);
@@ -184,6 +185,7 @@ function toHost(r: HostRow): HostRecord {
     agentVersion?: string;
     engine?: string;
     registeredAt?: string;
+    clockDomain?: string;
     bounds?: HostBoundsRecord;
   };
   const h: HostRecord = {
@@ -195,6 +197,7 @@ function toHost(r: HostRow): HostRecord {
   if (agent.agentVersion !== undefined) h.agentVersion = agent.agentVersion;
   if (agent.engine !== undefined) h.engine = agent.engine;
   if (agent.registeredAt !== undefined) h.registeredAt = agent.registeredAt;
+  if (agent.clockDomain !== undefined) h.clockDomain = agent.clockDomain;
   if (agent.bounds !== undefined) h.bounds = agent.bounds;
   return h;
 }

@@ -24,6 +24,9 @@ export interface HostRecord {
   agentVersion?: string;
   engine?: string;
   registeredAt?: string;
+  /** What the agent said identifies its CLOCK_MONOTONIC (its kernel's boot id): hosts with the same
+   * one share a clock, so one-way latency between them is exact. */
+  clockDomain?: string;
   /** Per-host watch version: bumped whenever a grant concerning the host changes. */
   version: number;
   /** Highest version the host's agent acknowledged. */

@@ -3,8 +3,10 @@ import type { Grant, GrantChange, LaneRequest } from '../alloc/types.js';
 import type { HostBoundsView } from './host-bounds.js';
 import type { LaneState } from './store.js';
 
-/** A grant as agents and API clients see it: the allocator's grant plus the lane's state. */
-export type WireGrant = Grant & { state: LaneState };
+/** A grant as agents and API clients see it: the allocator's grant plus the lane's state and the
+ * sender's clock domain (HostRecord.clockDomain) once its agent said it: a receiver whose own
+ * differs measures no latency on the lane (engine ReceiverSpec.sharedClock). */
+export type WireGrant = Grant & { state: LaneState; senderClockDomain?: string };
 
 export interface LaneView {
   id: string;
@@ -26,6 +28,7 @@ export interface HostView {
   agentVersion?: string;
   engine?: string;
   registeredAt?: string;
+  clockDomain?: string;
   /** The send / receive bounds the allocator uses for this host, and where they came from. */
   bounds: HostBoundsView;
 }

@@ -52,6 +52,10 @@ export interface ReceiverSpec {
   /** The granted window for this receiver: messages outside it are counted (late / early). */
   lambdaMinNs: number;
   lambdaMaxNs: number;
+  /** false: the sender's clock is known not to be this host's (another machine: CLOCK_MONOTONIC
+   * counts from each kernel's boot), so no latency is measured and nothing is counted late or
+   * early. Default true: the hosts share a kernel, as in the namespace testbed. */
+  sharedClock?: boolean;
   /** Heartbeat handling for lanes whose sender emits heartbeats. */
   heartbeat?: ReceiverHeartbeatSpec;
 }

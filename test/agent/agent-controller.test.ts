@@ -148,6 +148,44 @@ describe('agent ↔ controller', () => {
     expect(h2.engine.receivers.get(a.laneId)).not.toHaveProperty('phaseNs');
   });
 
+  it("registers its kernel's boot id; a receiver on another machine's clock measures no latency", async () => {
+    const c = await controllerOn(':memory:');
+    const client = new ControllerClient({ url: c.url });
+    // Default: the boot id, which every agent of this one kernel shares.
+    const h1 = await agentFor('h1', c.url);
+    const h2 = await agentFor('h2', c.url);
+    // h3's agent stands for another machine.
+    const h3 = await agentFor('h3', c.url, undefined, { clockDomain: 'another-machine' });
+    const hosts = await client.hosts();
+    const boot = hosts.find((h) => h.name === 'h1')!.clockDomain;
+    expect(boot).toMatch(/^[0-9a-f-]{36}$/);
+    expect(hosts.find((h) => h.name === 'h2')!.clockDomain).toBe(boot);
+    expect(hosts.find((h) => h.name === 'h3')!.clockDomain).toBe('another-machine');
+
+    const near = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    const far = await h3.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    expect((await client.lane(far.laneId)).grant.senderClockDomain).toBe('another-machine');
+    await until(() => h2.engine.receivers.has(near.laneId) && h2.engine.receivers.has(far.laneId));
+    expect(h2.engine.receivers.get(near.laneId)).not.toHaveProperty('sharedClock');
+    expect(h2.engine.receivers.get(far.laneId)?.sharedClock).toBe(false);
+    // Only the lane on a shared clock gets a latency histogram, so only its deliveries count there.
+    const stamp = (laneId: string) =>
+      h2.engine.deliver({
+        laneId,
+        seq: 1,
+        sentNs: 1_000,
+        receivedNs: 51_000,
+        kernelReceivedNs: 0,
+        payload: new Uint8Array(1),
+        heartbeat: -1,
+      });
+    stamp(near.laneId);
+    stamp(far.laneId);
+    const histograms = new Map(h2.agent.latency.entries());
+    expect(histograms.get(near.laneId)?.count).toBe(1);
+    expect(histograms.has(far.laneId)).toBe(false);
+  });
+
   it('re-phases its senders when the realtime clock steps, in a quiet fabric, and only then', async () => {
     const c = await controllerOn(':memory:');
     // A clock this test steps: the offset each measurement finds.

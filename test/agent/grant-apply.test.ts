@@ -54,7 +54,12 @@ const req = (receivers: string[]) => ({ receivers, maxPayloadBytes: 64, minPerio
 
 describe('grants the agent cannot apply', () => {
   it('are not acknowledged, are counted and logged, and are retried on the next change', async () => {
-    const c = await startController({ topology: testbed(), dbPath: ':memory:', allocator: EXACT_WINDOWS });
+    const c = await startController({
+      topology: testbed(),
+      dbPath: ':memory:',
+      listen: '127.0.0.1:0',
+      allocator: EXACT_WINDOWS,
+    });
     cleanups.push(() => c.close());
     const client = new ControllerClient({ url: c.url });
     const h1 = await agentFor('h1', c.url, new Map(PEERS));

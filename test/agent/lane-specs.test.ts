@@ -47,6 +47,31 @@ describe('desiredLaneSpecs', () => {
     });
   });
 
+  it("a receiver whose clock domain is not the sender's measures no latency; the same or an unknown one does", () => {
+    const on = (own: string | undefined, sender: string | undefined) =>
+      desiredLaneSpecs(
+        [grant('L7', sender === undefined ? {} : { senderClockDomain: sender })],
+        own === undefined ? ctx('h2') : { ...ctx('h2'), clockDomain: own },
+      ).specs.receivers.get('L7');
+    expect(on('boot-b', 'boot-a')?.sharedClock).toBe(false);
+    expect(on('boot-a', 'boot-a')).not.toHaveProperty('sharedClock');
+    expect(on(undefined, 'boot-a')).not.toHaveProperty('sharedClock');
+    expect(on('boot-b', undefined)).not.toHaveProperty('sharedClock');
+    // the sender's own spec has nothing to do with it
+    const sender = desiredLaneSpecs([grant('L7', { senderClockDomain: 'boot-a' })], {
+      ...ctx('h1'),
+      clockDomain: 'boot-x',
+    }).specs.senders.get('L7');
+    expect(sender).not.toHaveProperty('sharedClock');
+    // the sender's machine rebooting into another domain re-applies the receiver
+    const before = desiredLaneSpecs([grant('L7')], { ...ctx('h2'), clockDomain: 'boot-b' }).specs;
+    const after = desiredLaneSpecs([grant('L7', { senderClockDomain: 'boot-a' })], {
+      ...ctx('h2'),
+      clockDomain: 'boot-b',
+    }).specs;
+    expect(diffLaneSpecs(after, before)).toEqual([{ op: 'setReceiver', spec: after.receivers.get('L7') }]);
+  });
+
   it("hands the grant's release jitter to the sender's engine, and re-applies the lane when it changes", () => {
     const g = grant('L7', { releaseJitterNs: 20_000 });
     const desired = desiredLaneSpecs([g], ctx('h1')).specs;

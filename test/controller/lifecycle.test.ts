@@ -210,6 +210,38 @@ describe('lane lifecycle', () => {
     expect(again.topologyMismatch).toBe(false);
   });
 
+  it("grants carry the sender's clock domain; a new one is pushed to the lane's hosts, a repeated one is not", () => {
+    const store = openSqliteStore(':memory:');
+    const { lc, updates } = setup(store);
+    const lane = lc.openLane(req('h1', ['h2'])).lane;
+    expect(lane.grant.senderClockDomain).toBeUndefined();
+    lc.registerHost('h2', { clockDomain: 'boot-b' });
+    lc.registerHost('h3', { clockDomain: 'boot-c' });
+    updates.length = 0;
+    // h1's agent comes up after the lane was granted: both ends learn its clock
+    const h1 = lc.registerHost('h1', { clockDomain: 'boot-a' });
+    expect(h1.clockDomain).toBe('boot-a');
+    expect(updates.map((u) => u.host).sort()).toEqual(['h1', 'h2']);
+    for (const u of updates) {
+      expect(u.grants).toHaveLength(1);
+      expect(u.grants[0]).toMatchObject({ laneId: lane.id, senderClockDomain: 'boot-a', state: 'live' });
+      expect(u.version).toBe(lc.hosts().find((h) => h.name === u.host)!.version);
+    }
+    expect(lc.getLane(lane.id).grant.senderClockDomain).toBe('boot-a');
+    expect(lc.grantsFor('h2').grants[0]?.senderClockDomain).toBe('boot-a');
+    // the agent reconnecting registers again with the same id: nothing to push
+    updates.length = 0;
+    lc.registerHost('h1', { clockDomain: 'boot-a' });
+    expect(updates).toEqual([]);
+    // the machine rebooted: a new id is pushed again
+    lc.registerHost('h1', { clockDomain: 'boot-a2' });
+    expect(updates.find((u) => u.host === 'h2')?.grants[0]?.senderClockDomain).toBe('boot-a2');
+    // and it is stored: a restarted controller still says it
+    const again = new Lifecycle(store, fakeFactory, { topology: threeHostSpec() });
+    expect(again.hosts().find((h) => h.name === 'h1')?.clockDomain).toBe('boot-a2');
+    expect(again.getLane(lane.id).grant.senderClockDomain).toBe('boot-a2');
+  });
+
   it('on restart the stored topology wins over a different one given at start', () => {
     const store = openSqliteStore(':memory:');
     const { lc } = setup(store);

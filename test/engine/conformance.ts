@@ -411,6 +411,25 @@ export function runEngineConformance(name: string, factory: () => Engine): void 
       expect(lat.sumNs).toBeGreaterThanOrEqual(3 * lat.minNs);
     });
 
+    it('measures no latency for a sender whose clock is not this host’s (sharedClock false)', async () => {
+      const [a, b] = [await node(), await node()];
+      // The same window as above: with a shared clock every frame would count as late.
+      b.engine.setReceiver(receiver('L1', 1, { lambdaMinNs: 0, lambdaMaxNs: 1, sharedClock: false }));
+      a.engine.setSender(sender('L1', 1, [b.port]));
+      await sendAll(a.engine, 'L1', [u32(1), u32(2), u32(3)]);
+      await waitFor(() => b.got.length === 3, '3 deliveries');
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 3, early: 0, late: 0 });
+      expect(lane(b.engine, 'L1').latency.count).toBe(0);
+      // The deliveries still carry the sender's stamp, for an application that knows the offset.
+      expect(b.got.every((d) => d.sentNs > 0)).toBe(true);
+      // A grant change that says the clocks agree (the sender moved onto this host) measures again.
+      b.engine.setReceiver(receiver('L1', 1, { lambdaMinNs: 0, lambdaMaxNs: 1, sharedClock: true }));
+      await sendAll(a.engine, 'L1', [u32(4)]);
+      await waitFor(() => b.got.length === 4, '4 deliveries');
+      expect(lane(b.engine, 'L1')).toMatchObject({ received: 4, late: 1 });
+      expect(lane(b.engine, 'L1').latency.count).toBe(1);
+    });
+
     it('drops bad datagrams, each counted under exactly one reason, and keeps running', async () => {
       const b = await node();
       const raw = await RawSender.open();

@@ -149,7 +149,7 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
     ])
       expect(() => setSender(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     const setReceiver = (maxPayload: number, timeoutNs = 0) =>
-      addon.setReceiver(h, 0, 1, 1, 1, LO, maxPayload, 0, 1e9, 0, timeoutNs);
+      addon.setReceiver(h, 0, 1, 1, 1, LO, maxPayload, 0, 1e9, 0, timeoutNs, 1);
     // A larger σ_max would let a datagram's payload run past its delivery-ring slot.
     expect(() => setReceiver(addon.layout.MAX_PAYLOAD + 1)).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),

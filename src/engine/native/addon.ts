@@ -169,6 +169,8 @@ export interface NativeAddon {
     deliverHeartbeats: number,
     /** 0: no liveness watch. */
     livenessTimeoutNs: number,
+    /** 0: the sender's clock is another kernel's: no latency measured (ReceiverSpec.sharedClock). */
+    sharedClock: number,
   ): void;
   removeReceiver(h: EngineHandle, slot: number, gen: number): void;
   wake(h: EngineHandle): void;

@@ -478,6 +478,7 @@ export class NativeEngine implements Engine {
       spec.lambdaMaxNs,
       spec.heartbeat?.deliver ? 1 : 0,
       spec.heartbeat?.timeoutNs ?? 0,
+      spec.sharedClock === false ? 0 : 1,
     );
   }
 

@@ -132,7 +132,7 @@ export class ReceiverTable {
     const c = lane.counters;
     c.received++;
     if (f.heartbeat >= 0) c.heartbeats++;
-    if (f.clock === this.localClock) {
+    if (f.clock === this.localClock && spec.sharedClock !== false) {
       const lat = receivedNs - f.sentNs;
       if (lat > spec.lambdaMaxNs) c.late++;
       else if (lat < spec.lambdaMinNs) c.early++;
