@@ -3,7 +3,14 @@
 // maps issue paths to line:column. Works on partially invalid input so that one typo does not
 // hide the next mistake, but never reports a consequence of an error already reported.
 import { isXlaneError, XlaneError } from '../errors.js';
-import { parseDuration, parseRate, parseSize } from '../util/units.js';
+import {
+  formatDuration,
+  formatRate,
+  formatSize,
+  parseDuration,
+  parseRate,
+  parseSize,
+} from '../util/units.js';
 import { formatPath, type Issue, type PathSegment } from './issues.js';
 import { checkReferences } from './references.js';
 import { type SchemaCheck, schemaIssues } from './schema-issues.js';
@@ -53,7 +60,8 @@ class Collector {
   }
 
   /** Parse a unit value; undefined if absent, of the wrong type (already reported) or invalid. */
-  unit(raw: unknown, path: Path, parse: (v: unknown) => number, positive: boolean): number | undefined {
+  unit(raw: unknown, path: Path, kind: UnitKind): number | undefined {
+    const { parse, positive, max, format } = kind;
     if (!isUnitValue(raw)) return undefined;
     let value: number;
     try {
@@ -67,18 +75,24 @@ class Collector {
       this.add(path, `must be greater than 0, got ${describe(raw)}`);
       return undefined;
     }
+    // Absurd but finite values would pass every later check and come out as bounds of Infinity
+    // ns, which JSON (the store, the API) cannot even carry.
+    if (value > max || (positive && value < kind.min)) {
+      this.add(path, `must be between ${format(kind.min)} and ${format(max)}, got ${describe(raw)}`);
+      return undefined;
+    }
     return value;
   }
 
   latency(raw: unknown, path: Path): LatencyRange | undefined {
     if (isUnitValue(raw)) {
-      const ns = this.unit(raw, path, parseDuration, false);
+      const ns = this.unit(raw, path, DURATION);
       return ns === undefined ? undefined : { minNs: ns, maxNs: ns };
     }
     const dict = asDict(raw);
     if (!dict) return undefined;
-    const minNs = this.unit(dict.min, [...path, 'min'], parseDuration, false);
-    const maxNs = this.unit(dict.max, [...path, 'max'], parseDuration, false);
+    const minNs = this.unit(dict.min, [...path, 'min'], DURATION);
+    const maxNs = this.unit(dict.max, [...path, 'max'], DURATION);
     if (minNs === undefined || maxNs === undefined) return undefined;
     if (minNs > maxNs) {
       this.add(path, `min (${describe(dict.min)}) is greater than max (${describe(dict.max)})`);
@@ -89,8 +103,8 @@ class Collector {
 
   share(raw: unknown, path: Path): number | undefined {
     if (typeof raw !== 'number') return undefined;
-    if (!(raw > 0 && raw <= 1)) {
-      this.add(path, `must be in (0, 1], got ${raw}`);
+    if (!(raw >= MIN_SHARE && raw <= 1)) {
+      this.add(path, `must be in [${MIN_SHARE}, 1], got ${raw}`);
       return undefined;
     }
     return raw;
@@ -162,6 +176,25 @@ export interface NormaliseResult {
   issues: Issue[];
 }
 
+/** How a unit value is read and the range it must fall in (min applies to positive kinds only). */
+interface UnitKind {
+  parse: (v: unknown) => number;
+  positive: boolean;
+  min: number;
+  max: number;
+  format: (v: number) => string;
+}
+
+// Wide enough for any real fabric, narrow enough that no sum or quotient of them overflows.
+/** Link and NIC rates: 1 kbit/s to 10 Tbit/s. */
+const RATE: UnitKind = { parse: parseRate, positive: true, min: 1e3, max: 1e13, format: formatRate };
+/** Buffers and frames: 1 B to 1 GiB. */
+const SIZE: UnitKind = { parse: parseSize, positive: true, min: 1, max: 2 ** 30, format: formatSize };
+/** Propagation, switch and host latencies, release jitter: 0 to 1 s. */
+const DURATION: UnitKind = { parse: parseDuration, positive: false, min: 0, max: 1e9, format: formatDuration };
+/** The smallest express share: below it no lane fits, and rates divided by it run away. */
+const MIN_SHARE = 0.001;
+
 /** Check and convert a topology document; `spec` is set only when there are no issues. */
 export function normaliseTopology(value: unknown): NormaliseResult {
   const c = new Collector(schemaIssues(value));
@@ -171,7 +204,7 @@ export function normaliseTopology(value: unknown): NormaliseResult {
   const mtuBytes = root.mtu === undefined ? DEFAULT_MTU : c.integer(root.mtu, ['mtu'], 576, 9000);
   let maxFrameBytes = mtuBytes === undefined ? undefined : mtuBytes + ETHERNET_WIRE_OVERHEAD;
   if (root.maxFrame !== undefined) {
-    const given = c.unit(root.maxFrame, ['maxFrame'], parseSize, true);
+    const given = c.unit(root.maxFrame, ['maxFrame'], SIZE);
     if (given !== undefined && maxFrameBytes !== undefined && given < maxFrameBytes) {
       // A smaller value would understate how long a best-effort frame blocks the express queue.
       c.add(
@@ -196,9 +229,9 @@ export function normaliseTopology(value: unknown): NormaliseResult {
   const dHost = asDict(defaults?.host);
   const dSwitch = asDict(defaults?.switch);
   const dLink = asDict(defaults?.link);
-  const rate = (raw: unknown, p: Path) => c.unit(raw, p, parseRate, true);
-  const size = (raw: unknown, p: Path) => c.unit(raw, p, parseSize, true);
-  const duration = (raw: unknown, p: Path) => c.unit(raw, p, parseDuration, false);
+  const rate = (raw: unknown, p: Path) => c.unit(raw, p, RATE);
+  const size = (raw: unknown, p: Path) => c.unit(raw, p, SIZE);
+  const duration = (raw: unknown, p: Path) => c.unit(raw, p, DURATION);
   const latency = (raw: unknown, p: Path) => c.latency(raw, p);
 
   const hostDefaultsPath: Path = ['defaults', 'host'];

@@ -190,7 +190,7 @@ describe('errors name the file, line, column and path', () => {
     ]);
   });
 
-  it('express share outside (0, 1]', () => {
+  it('express share outside [0.001, 1]', () => {
     const err = thrown(() =>
       parseTopology(edit('  - { a: h1, b: s1 }', '  - { a: h1, b: s1, expressShare: 1.5 }')),
     );
@@ -200,9 +200,27 @@ describe('errors name the file, line, column and path', () => {
         line: 13,
         col: 35,
         path: 'links[0].expressShare',
-        message: 'must be in (0, 1], got 1.5',
+        message: 'must be in [0.001, 1], got 1.5',
         code: 'XL_ERR_VALIDATION',
       },
+    ]);
+  });
+
+  it('values no fabric has, which would make bounds of Infinity ns, each with its position', () => {
+    const text = edit(
+      '  link: { rate: 1Gbit, propagation: 100ns }',
+      '  link: { rate: 1e-300bit, propagation: 1e308ns }',
+      edit('buffer: 1MiB }', 'buffer: 1e300B }'),
+    );
+    const err = thrown(() =>
+      parseTopology(edit('  - { a: h1, b: s1 }', '  - { a: h1, b: s1, expressShare: 1e-9 }', text)),
+    );
+    expect(err.code).toBe('XL_ERR_VALIDATION');
+    expect(entries(err).map((e) => [e.line, e.col, e.path, e.message])).toEqual([
+      [3, 91, 'defaults.host.buffer', 'must be between 1B and 1GiB, got 1e300B'],
+      [5, 17, 'defaults.link.rate', 'must be between 1Kbit and 10Tbit, got 1e-300bit'],
+      [5, 41, 'defaults.link.propagation', 'must be between 0ns and 1s, got 1e308ns'],
+      [13, 35, 'links[0].expressShare', 'must be in [0.001, 1], got 1e-9'],
     ]);
   });
 

@@ -15,7 +15,7 @@ const nodeName = fc.oneof(
   // Plain scalars YAML would read as null, booleans or numbers: the writer must quote them.
   fc.constantFrom('null', 'true', 'False', 'NULL', '123', '1e3', '0x1f', '1.5', '1h', 'yes', 'off'),
 );
-const rate = fc.oneof(fc.integer({ min: 1, max: 1e12 }), fc.double({ min: 1e-3, max: 1e13, noNaN: true }));
+const rate = fc.oneof(fc.integer({ min: 1e3, max: 1e12 }), fc.double({ min: 1e3, max: 1e13, noNaN: true }));
 // Math.abs: a generated -0 would parse back as 0, which is the same number for every purpose.
 const duration = fc
   .oneof(fc.integer({ min: 0, max: 1e9 }), fc.double({ min: 0, max: 1e9, noNaN: true }))
@@ -23,8 +23,8 @@ const duration = fc
 const latency = fc
   .tuple(duration, duration)
   .map(([x, y]) => ({ minNs: Math.min(x, y), maxNs: Math.max(x, y) }));
-const size = fc.integer({ min: 1, max: 2 ** 40 });
-const share = fc.oneof(fc.constantFrom(0.2, 0.5, 1), fc.double({ min: 1e-6, max: 1, noNaN: true }));
+const size = fc.integer({ min: 1, max: 2 ** 30 });
+const share = fc.oneof(fc.constantFrom(0.2, 0.5, 1), fc.double({ min: 0.001, max: 1, noNaN: true }));
 
 const specArb: fc.Arbitrary<TopologySpec> = fc
   .record({
