@@ -11,6 +11,8 @@ export const ErrorCodes = {
   /** A body over the configured size limit. */
   XL_ERR_TOO_LARGE: 413,
   XL_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Malformed HTTP (request line, headers, Content-Length) that never reached a route. */
+  XL_ERR_BAD_REQUEST: 400,
   /** Missing or wrong bearer token on a mutating call. */
   XL_ERR_UNAUTHORIZED: 401,
   XL_ERR_NOT_FOUND: 404,

@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import { createAllocator, restoreAllocator } from '../alloc/allocator.js';
 import type { AllocatorOptions } from '../alloc/types.js';
 import { XlaneError } from '../errors.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { makeTokenCheck } from './auth.js';
-import { errorHandler, notFoundHandler } from './http-errors.js';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './http-errors.js';
 import { WatchHub } from './hub.js';
 import { type AllocatorFactory, Lifecycle } from './lifecycle.js';
 import type { App } from './routes/context.js';
@@ -22,6 +22,7 @@ import { openSqliteStore } from './sqlite-store.js';
 import type { LaneStore } from './store.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_DB = './xlane.db';
 
 export const XLANE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -60,11 +61,16 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
     bodyLimit: BODY_LIMIT,
     // A shutdown must not wait on idle keep-alive clients or half-open upgrades.
     forceCloseConnections: true,
-    // Unknown fields are refused, not silently dropped (fastify's default strips them).
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // Unknown fields are refused, not silently dropped (fastify's default strips them). Nothing is
+    // coerced: fastify's default would take "h2" for ["h2"], true for 1 and null for 0 in a body.
+    // Ajv's coercion is one switch for every part of a request; separate compilers per part
+    // (setValidatorCompiler) would need Ajv instances of our own, a dependency we do not declare.
+    // Querystrings are text by nature: coerceQuery below converts their few non-string values.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const store = opts.store ?? openSqliteStore(opts.dbPath ?? './xlane.db');
+  const store = opts.store ?? openSqliteStore(opts.dbPath ?? DEFAULT_DB);
   let lifecycle: Lifecycle;
   try {
     lifecycle = new Lifecycle(store, opts.allocatorFactory ?? realAllocators, {
@@ -91,11 +97,29 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  // YAML is only understood where a route says so; anywhere else it is the wrong media type.
   app.addContentTypeParser(
     ['application/yaml', 'application/x-yaml', 'text/yaml'],
     { parseAs: 'string' },
-    (_req, body, done) => done(null, body),
+    (request, body, done) => {
+      if ((request.routeOptions.config as { yaml?: boolean }).yaml === true) return done(null, body);
+      done(
+        new XlaneError(
+          'XL_ERR_UNSUPPORTED_MEDIA_TYPE',
+          `unsupported content-type ${request.headers['content-type']}: send application/json`,
+        ),
+        undefined,
+      );
+    },
   );
+  app.addHook('preValidation', coerceQuery);
 
   if (opts.token) {
     const check = makeTokenCheck(opts.token);
@@ -104,16 +128,6 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
       if (mutating || request.url.startsWith('/v1/watch')) check(request.headers.authorization);
     });
   }
-  // YAML is only understood where a route says so; anywhere else it is the wrong media type.
-  app.addHook('preValidation', async (request) => {
-    const yamlRoute = (request.routeOptions.config as { yaml?: boolean }).yaml === true;
-    if (typeof request.body === 'string' && !yamlRoute) {
-      throw new XlaneError(
-        'XL_ERR_UNSUPPORTED_MEDIA_TYPE',
-        `unsupported content-type ${request.headers['content-type']}: send application/json`,
-      );
-    }
-  });
 
   const ctx = { lifecycle, hub, version: XLANE_VERSION };
   await app.register(async (scope) => {
@@ -124,4 +138,66 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
   });
   await app.ready();
   return { app, lifecycle, hub };
+}
+
+/** JSON.parse keeps a "__proto__" key as a plain property, but code that later copies the object
+ * with Object.assign or a merge would set a prototype from it: such bodies are refused, as by
+ * fastify's default parser, but with a message that says why (fastify's: "not valid JSON"). */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) {
+    throw new XlaneError('XL_ERR_BAD_JSON', 'body is empty, but content-type is application/json');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new XlaneError('XL_ERR_BAD_JSON', `body is not valid JSON: ${(err as Error).message}`);
+  }
+  // Iterative: a deeply nested body must not overflow the stack.
+  const todo: [unknown, string][] = [[value, 'body']];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [v, path] = next;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v)) {
+      const poison =
+        k === '__proto__' ||
+        (k === 'constructor' &&
+          typeof child === 'object' &&
+          child !== null &&
+          Object.hasOwn(child, 'prototype'));
+      if (poison) {
+        throw new XlaneError(
+          'XL_ERR_VALIDATION',
+          `${path}/${k}: a __proto__ key (or constructor.prototype) is not allowed`,
+          { path: `${path}/${k}` },
+        );
+      }
+      todo.push([child, `${path}/${k}`]);
+    }
+  }
+  return value;
+}
+
+/** Converts the querystring values a route's schema types as boolean or number, exactly where
+ * the text is one ("true", "false", a finite number); anything else stays text and fails the
+ * schema with its expected type. */
+async function coerceQuery(request: FastifyRequest): Promise<void> {
+  const schema = request.routeOptions.schema?.querystring as
+    | { properties?: Record<string, { type?: unknown }> }
+    | undefined;
+  const props = schema?.properties;
+  if (!props || typeof request.query !== 'object' || request.query === null) return;
+  const query = request.query as Record<string, unknown>;
+  for (const [key, text] of Object.entries(query)) {
+    if (typeof text !== 'string' || !Object.hasOwn(props, key)) continue;
+    const type = props[key]?.type;
+    if (type === 'boolean' && (text === 'true' || text === 'false')) query[key] = text === 'true';
+    else if (
+      (type === 'integer' || type === 'number') &&
+      text.trim() !== '' &&
+      Number.isFinite(Number(text))
+    ) {
+      query[key] = Number(text);
+    }
+  }
 }

@@ -317,7 +317,13 @@ export class Lifecycle {
       if (lane) cs.addRemoved(lane.grant);
     }
     const present = new Set(spec.hosts.map((h) => h.name));
-    const deleteHosts = [...this.hostRecords.keys()].filter((h) => !present.has(h));
+    // A host that leaves keeps only its watch version, so that if it comes back its versions go
+    // on from there: an agent that still holds version 7 must never see a new version 1.
+    const leaving = [...this.hostRecords.values()]
+      .filter((h) => !present.has(h.name) && !isFloor(h))
+      .map(
+        (h): HostRecord => ({ name: h.name, registered: false, version: h.version, ackedVersion: h.version }),
+      );
     // A host that left has no agent to wait for: pending lanes stop waiting on it.
     const lanesById = new Map(putLanes.map((l) => [l.id, l]));
     const events: [string, 'live' | 'gone'][] = [...revoked].map((id) => [id, 'gone']);
@@ -334,6 +340,7 @@ export class Lifecycle {
     const bumped = this.bump(cs, present, hostEdits);
     const putHosts = new Map([...hostEdits].filter(([h]) => present.has(h)));
     for (const [h, rec] of bumped) putHosts.set(h, rec);
+    for (const rec of leaving) putHosts.set(rec.name, rec);
     this.commit(
       {
         topology: spec,
@@ -341,7 +348,6 @@ export class Lifecycle {
         deleteLanes: [...revoked],
         putLanes: [...lanesById.values()],
         putHosts: [...putHosts.values()],
-        deleteHosts,
       },
       cs,
       events,
@@ -473,9 +479,11 @@ export class Lifecycle {
       throw err;
     }
     this.mirrorMutation(m);
+    const inTopology = new Set(this.topology.hosts.map((h) => h.name));
     for (const host of cs.hosts()) {
       const rec = this.hostRecords.get(host);
-      if (!rec) continue;
+      // A host that left has only its version floor: no agent of it is told anything.
+      if (!rec || !inTopology.has(host)) continue;
       this.events.emit('update', {
         host,
         version: rec.version,
@@ -487,9 +495,21 @@ export class Lifecycle {
     for (const [id, state] of events) this.events.emit('lane', id, state);
   }
 
+  /** The store checked the shape of what it read; whatever the allocator still cannot rebuild from
+   * it (a value it would never have granted) is a bad store, reported as one, not a crash. */
   private restoreFrom(spec: TopologySpec, lanes: StoredLane[], epoch: number): Allocator {
     const persisted = lanes.map((l) => ({ laneId: l.id, request: l.request, grant: l.grant }));
-    return this.factory.restore(spec, persisted, epoch, this.opts.allocator);
+    try {
+      return this.factory.restore(spec, persisted, epoch, this.opts.allocator);
+    } catch (err) {
+      if (err instanceof XlaneError) throw err;
+      throw new XlaneError(
+        'XL_ERR_STORE',
+        `the stored topology ${spec.name} and its ${lanes.length} lane(s) cannot be restored: ${(err as Error).message}`,
+        { topology: spec.name },
+        { cause: err },
+      );
+    }
   }
 
   private mirror(): void {
@@ -547,4 +567,9 @@ export class Lifecycle {
     if (lane.request.name !== undefined) v.name = lane.request.name;
     return v;
   }
+}
+
+/** The record a host keeps after it left the topology: its version, nothing of its agent. */
+function isFloor(h: HostRecord): boolean {
+  return Object.keys(h).length === 4 && !h.registered && h.ackedVersion === h.version;
 }

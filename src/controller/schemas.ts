@@ -4,6 +4,12 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { MAX_PAYLOAD_BYTES } from '../alloc/wire.js';
 
+/** A string out of a few: an enum, so a wrong value is one error naming them all (a union of
+ * literals gives one error per literal, then one for the union). */
+function oneOf<const T extends readonly string[]>(values: T) {
+  return Type.Unsafe<T[number]>(Type.String({ enum: [...values] }));
+}
+
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' });
 /** Nanoseconds; an hour is far beyond any sane lane period and keeps the arithmetic exact. */
 const Nanos = Type.Number({ exclusiveMinimum: 0, maximum: 3.6e12 });
@@ -18,7 +24,7 @@ export const LaneRequestBody = Type.Object(
     deadlineNs: Type.Optional(Nanos),
     minPayloadBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAYLOAD_BYTES })),
     maxPeriodNs: Type.Optional(Nanos),
-    policy: Type.Optional(Type.Union([Type.Literal('reject'), Type.Literal('coalesce')])),
+    policy: Type.Optional(oneOf(['reject', 'coalesce'])),
   },
   { additionalProperties: false },
 );
@@ -109,7 +115,7 @@ export type HostLatencyBody = Static<typeof HostLatencyBody>;
 
 /** GET /v1/topology: the normalised spec (JSON, ns / bit/s / bytes) or the YAML file text. */
 export const TopologyQuery = Type.Object(
-  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('yaml')])) },
+  { format: Type.Optional(oneOf(['json', 'yaml'])) },
   { additionalProperties: false },
 );
 

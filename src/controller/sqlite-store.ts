@@ -1,5 +1,7 @@
 // LaneStore on one SQLite file (better-sqlite3, WAL). Each mutation is one transaction, so a
 // controller killed mid-way leaves either the old or the new state, never half of one.
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import Database from 'better-sqlite3';
 import { XlaneError } from '../errors.js';
 import type { HostBoundsRecord } from './host-bounds.js';
@@ -44,7 +46,7 @@ interface HostRow {
 }
 
 export function openSqliteStore(path: string): LaneStore {
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
@@ -60,13 +62,15 @@ export function openSqliteStore(path: string): LaneStore {
       });
     }
     if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    // Inside the try: a table of the right name but another shape fails here, in prepare().
+    return new SqliteStore(db, path);
   } catch (err) {
+    db?.close();
     if (err instanceof XlaneError) throw err;
     throw new XlaneError('XL_ERR_STORE', `cannot open the lane store ${path}: ${(err as Error).message}`, {
       file: path,
     });
   }
-  return new SqliteStore(db, path);
 }
 
 class SqliteStore implements LaneStore {
@@ -100,6 +104,8 @@ class SqliteStore implements LaneStore {
     this.tx = db.transaction((m: StoreMutation) => this.write(m));
   }
 
+  /** Every value is checked for the shape the controller wrote: a file edited by hand (or by a
+   * bug) is refused here with what is wrong, before the allocator trips over it. */
   load(): StoreSnapshot {
     try {
       const meta = new Map(
@@ -111,9 +117,12 @@ class SqliteStore implements LaneStore {
       const hosts = (this.db.prepare('SELECT * FROM hosts ORDER BY name').all() as HostRow[]).map(toHost);
       const topology = meta.get('topology');
       return {
-        epoch: Number(meta.get('epoch') ?? 0),
-        nextLaneId: Number(meta.get('nextLaneId') ?? 1),
-        topology: topology ? JSON.parse(topology) : undefined,
+        epoch: metaInteger(meta, 'epoch', 0, 0),
+        nextLaneId: metaInteger(meta, 'nextLaneId', 1, 1),
+        topology:
+          topology === undefined
+            ? undefined
+            : checked(StoredTopology, parseJson(topology, 'meta topology'), 'meta topology'),
         lanes,
         hosts,
       };
@@ -121,6 +130,7 @@ class SqliteStore implements LaneStore {
       throw new XlaneError(
         'XL_ERR_STORE',
         `cannot read the lane store ${this.path}: ${(err as Error).message}`,
+        { file: this.path },
       );
     }
   }
@@ -129,8 +139,10 @@ class SqliteStore implements LaneStore {
     try {
       this.tx.immediate(mutation);
     } catch (err) {
+      const field = err instanceof XlaneError ? err.details : undefined;
       throw new XlaneError('XL_ERR_STORE', `lane store write failed: ${(err as Error).message}`, {
         file: this.path,
+        ...field,
       });
     }
   }
@@ -140,18 +152,18 @@ class SqliteStore implements LaneStore {
   }
 
   private write(m: StoreMutation): void {
-    if (m.epoch !== undefined) this.putMeta.run('epoch', String(m.epoch));
-    if (m.nextLaneId !== undefined) this.putMeta.run('nextLaneId', String(m.nextLaneId));
-    if (m.topology !== undefined) this.putMeta.run('topology', JSON.stringify(m.topology));
+    if (m.epoch !== undefined) this.putMeta.run('epoch', String(count(m.epoch, 'epoch')));
+    if (m.nextLaneId !== undefined) this.putMeta.run('nextLaneId', String(count(m.nextLaneId, 'nextLaneId')));
+    if (m.topology !== undefined) this.putMeta.run('topology', toJson(m.topology, 'topology'));
     for (const id of m.deleteLanes ?? []) this.delLane.run(id);
     for (const l of m.putLanes ?? []) {
       this.putLane.run(
         l.id,
-        JSON.stringify(l.request),
-        JSON.stringify(l.grant),
+        toJson(l.request, `lane ${l.id} request`),
+        toJson(l.grant, `lane ${l.id} grant`),
         l.state,
         l.createdAt,
-        JSON.stringify(l.waitFor),
+        toJson(l.waitFor, `lane ${l.id} waitFor`),
       );
     }
     for (const n of m.deleteHosts ?? []) this.delHost.run(n);
@@ -164,30 +176,163 @@ class SqliteStore implements LaneStore {
         clockDomain: h.clockDomain,
         bounds: h.bounds,
       };
-      this.putHost.run(h.name, h.registered ? 1 : 0, JSON.stringify(agent), h.version, h.ackedVersion);
+      this.putHost.run(
+        h.name,
+        h.registered ? 1 : 0,
+        toJson(agent, `host ${h.name}`),
+        count(h.version, `host ${h.name} version`),
+        count(h.ackedVersion, `host ${h.name} ackedVersion`),
+      );
     }
   }
 }
 
+/** JSON.stringify writes Infinity and NaN as null, which no later load can tell from a real null:
+ * such a value is refused, naming where it sits, and the whole transaction is rolled back. */
+function toJson(value: unknown, field: string): string {
+  const paths = new WeakMap<object, string>();
+  return JSON.stringify(value, function (this: object, key: string, v: unknown) {
+    const parent = paths.get(this);
+    const path =
+      parent === undefined ? field : Array.isArray(this) ? `${parent}[${key}]` : `${parent}.${key}`;
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      throw new XlaneError('XL_ERR_STORE', `refusing to store ${v} as ${path}: JSON has no such number`, {
+        field: path,
+      });
+    }
+    if (typeof v === 'object' && v !== null) paths.set(v, path);
+    return v;
+  });
+}
+
+function count(n: number, field: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new XlaneError('XL_ERR_STORE', `refusing to store ${n} as ${field}: not a non-negative integer`, {
+      field,
+    });
+  }
+  return n;
+}
+
+// The shapes the controller writes, checked on load. Loose where the allocator checks the
+// content anyway (restoreAllocator refuses a grant that no longer holds), strict where a wrong
+// type would otherwise surface as a TypeError deep inside it.
+const Num = Type.Number();
+const Str = Type.String();
+const Range = Type.Object({ minNs: Num, maxNs: Num });
+const StoredTopology = Type.Object({
+  name: Str,
+  mtuBytes: Num,
+  maxFrameBytes: Num,
+  expressDscp: Num,
+  expressPort: Num,
+  hosts: Type.Array(Type.Object({ name: Str, nicRateBps: Num, send: Range, recv: Range, bufferBytes: Num })),
+  switches: Type.Array(Type.Object({ name: Str, forwarding: Range, portBufferBytes: Num })),
+  links: Type.Array(Type.Object({ a: Str, b: Str, rateBps: Num, propagationNs: Num, expressShare: Num })),
+});
+const StoredRequest = Type.Object({
+  sender: Str,
+  receivers: Type.Array(Str),
+  maxPayloadBytes: Num,
+  minPeriodNs: Num,
+});
+const StoredGrant = Type.Object({
+  laneId: Str,
+  epoch: Num,
+  sender: Str,
+  maxPayloadBytes: Num,
+  minPeriodNs: Num,
+  policy: Str,
+  dscp: Num,
+  priority: Num,
+  srcPort: Num,
+  dstPort: Num,
+  wireBytes: Num,
+  rateBps: Num,
+  tree: Type.Array(Type.Object({ from: Str, to: Str })),
+  receivers: Type.Array(
+    Type.Object({ host: Str, path: Type.Array(Str), lambdaMinNs: Num, lambdaMaxNs: Num, jitterNs: Num }),
+  ),
+});
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const StoredWaitFor = Type.Record(Str, Count);
+const StoredAgent = Type.Object({
+  agentVersion: Type.Optional(Str),
+  engine: Type.Optional(Str),
+  registeredAt: Type.Optional(Str),
+  clockDomain: Type.Optional(Str),
+  bounds: Type.Optional(
+    Type.Object({
+      source: Type.Union([Type.Literal('measured'), Type.Literal('set')]),
+      at: Str,
+      send: Range,
+      recv: Range,
+      declared: Type.Object({ send: Range, recv: Range }),
+    }),
+  ),
+});
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${what} is not JSON (${(err as Error).message})`);
+  }
+}
+
+function checked<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
+  const first = Value.Errors(schema, value).First();
+  if (first)
+    throw new Error(`${what}${first.path ? ` at ${first.path}` : ''}: ${first.message.toLowerCase()}`);
+  return value as Static<T>;
+}
+
+function metaInteger(meta: Map<string, string>, key: string, min: number, absent: number): number {
+  const text = meta.get(key);
+  if (text === undefined) return absent;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new Error(`meta ${key} is "${text}", not an integer ≥ ${min}`);
+  }
+  return n;
+}
+
 function toLane(r: LaneRow): StoredLane {
-  return {
+  const what = `lane ${String(r.id)}`;
+  if (typeof r.id !== 'string' || r.id === '') throw new Error(`a lane row has no id`);
+  if (r.state !== 'live' && r.state !== 'pending') throw new Error(`${what}: unknown state "${r.state}"`);
+  if (typeof r.created !== 'string') throw new Error(`${what}: created is not text`);
+  const lane: StoredLane = {
     id: r.id,
-    request: JSON.parse(r.request),
-    grant: JSON.parse(r.grant_json),
-    state: r.state === 'live' ? 'live' : 'pending',
+    request: checked(
+      StoredRequest,
+      parseJson(r.request, `${what} request`),
+      `${what} request`,
+    ) as StoredLane['request'],
+    grant: checked(
+      StoredGrant,
+      parseJson(r.grant_json, `${what} grant`),
+      `${what} grant`,
+    ) as StoredLane['grant'],
+    state: r.state,
     createdAt: r.created,
-    waitFor: JSON.parse(r.wait_for),
+    waitFor: checked(StoredWaitFor, parseJson(r.wait_for, `${what} wait_for`), `${what} wait_for`),
   };
+  if (lane.grant.laneId !== lane.id) throw new Error(`${what}: grant is for lane ${lane.grant.laneId}`);
+  return lane;
 }
 
 function toHost(r: HostRow): HostRecord {
-  const agent = JSON.parse(r.agent) as {
-    agentVersion?: string;
-    engine?: string;
-    registeredAt?: string;
-    clockDomain?: string;
-    bounds?: HostBoundsRecord;
-  };
+  const what = `host ${String(r.name)}`;
+  if (typeof r.name !== 'string' || r.name === '') throw new Error('a host row has no name');
+  if (r.registered !== 0 && r.registered !== 1) throw new Error(`${what}: registered is ${r.registered}`);
+  for (const [k, v] of [
+    ['version', r.version],
+    ['acked_version', r.acked_version],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${what}: ${k} is ${v}, not an integer ≥ 0`);
+  }
+  const agent = checked(StoredAgent, parseJson(r.agent, `${what} agent`), `${what} agent`);
   const h: HostRecord = {
     name: r.name,
     registered: r.registered === 1,
@@ -198,6 +343,6 @@ function toHost(r: HostRow): HostRecord {
   if (agent.engine !== undefined) h.engine = agent.engine;
   if (agent.registeredAt !== undefined) h.registeredAt = agent.registeredAt;
   if (agent.clockDomain !== undefined) h.clockDomain = agent.clockDomain;
-  if (agent.bounds !== undefined) h.bounds = agent.bounds;
+  if (agent.bounds !== undefined) h.bounds = agent.bounds as HostBoundsRecord;
   return h;
 }

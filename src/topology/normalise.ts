@@ -191,7 +191,13 @@ const RATE: UnitKind = { parse: parseRate, positive: true, min: 1e3, max: 1e13, 
 /** Buffers and frames: 1 B to 1 GiB. */
 const SIZE: UnitKind = { parse: parseSize, positive: true, min: 1, max: 2 ** 30, format: formatSize };
 /** Propagation, switch and host latencies, release jitter: 0 to 1 s. */
-const DURATION: UnitKind = { parse: parseDuration, positive: false, min: 0, max: 1e9, format: formatDuration };
+const DURATION: UnitKind = {
+  parse: parseDuration,
+  positive: false,
+  min: 0,
+  max: 1e9,
+  format: formatDuration,
+};
 /** The smallest express share: below it no lane fits, and rates divided by it run away. */
 const MIN_SHARE = 0.001;
 

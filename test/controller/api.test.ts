@@ -1,6 +1,12 @@
-// Every route and every error of the /v1 API through fastify's inject(), on the real allocator.
+// Every route and every error of the /v1 API through fastify's inject(), on the real allocator;
+// malformed HTTP, which inject() cannot send, through a raw socket.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { startController } from '../../src/controller/server.js';
 import { parseTopology, topologyToYaml } from '../../src/topology/load.js';
 import { lane, makeApp, testbed } from './helpers.js';
 
@@ -163,6 +169,42 @@ describe('controller API: happy paths', () => {
     const noLink = await b.app.inject({ method: 'DELETE', url: '/v1/topology/links/h1/h2' });
     expect(errorOf(noLink).code).toBe('XL_ERR_NOT_FOUND');
   });
+
+  it('a host removed and added again goes on from its watch version, also after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-api-'));
+    try {
+      const dbPath = join(dir, 'state.db');
+      const b = await makeApp({ dbPath });
+      const version = async (x: Built) => (await x.app.inject({ url: '/v1/grants?host=h3' })).json().version;
+      await post(b, '/v1/hosts/h3/register', {});
+      const l = (await post(b, '/v1/lanes', lane('h1', ['h3']))).json().lane;
+      await b.app.inject({ method: 'DELETE', url: `/v1/lanes/${l.id}` });
+      const before = await version(b);
+      expect(before).toBe(2);
+      const del = await b.app.inject({ method: 'DELETE', url: '/v1/topology/hosts/h3' });
+      expect(del.statusCode).toBe(200);
+      const back = await b.app.inject({
+        method: 'PUT',
+        url: '/v1/topology',
+        ...json(parse(topologyToYaml(testbed()))),
+      });
+      expect(back.statusCode).toBe(200);
+      expect(await version(b)).toBe(before);
+      // a host that comes back is a new host in all but its version: its agent registers again
+      const host = (await b.app.inject({ url: '/v1/hosts' }))
+        .json()
+        .hosts.find((h: { name: string }) => h.name === 'h3');
+      expect(host).toMatchObject({ registered: false, version: before });
+      await post(b, '/v1/lanes', lane('h1', ['h3']));
+      expect(await version(b)).toBe(before + 1);
+      await b.app.close();
+      const again = await makeApp({ dbPath });
+      open.push(again);
+      expect(await version(again)).toBe(before + 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('controller API: errors are 4xx with stable codes', () => {
@@ -313,6 +355,51 @@ describe('controller API: errors are 4xx with stable codes', () => {
       400,
       'XL_ERR_VALIDATION',
     ],
+    // Bodies are never coerced: each of these used to be taken as ["h2"], 1, 64, "123" and 0.
+    ...(
+      [
+        ['receivers', 'h2', /body\/receivers must be array/],
+        ['maxPayloadBytes', true, /body\/maxPayloadBytes must be integer/],
+        ['maxPayloadBytes', '64', /body\/maxPayloadBytes must be integer/],
+        ['name', 123, /body\/name must be string/],
+        ['deadlineNs', null, /body\/deadlineNs must be number/],
+      ] as [string, unknown, RegExp][]
+    ).map(
+      ([field, value, message]): [string, (b: Built) => ReturnType<typeof post>, number, string, RegExp] => [
+        `schema: ${field} ${JSON.stringify(value)} is not coerced`,
+        (b) => post(b, '/v1/lanes', lane('h1', ['h2'], { [field]: value })),
+        400,
+        'XL_ERR_VALIDATION',
+        message,
+      ],
+    ),
+    [
+      'a JSON string body is a JSON body of the wrong type, not YAML',
+      (b) => post(b, '/v1/lanes', 'x'),
+      400,
+      'XL_ERR_VALIDATION',
+      /^body must be object$/,
+    ],
+    [
+      'a __proto__ key is refused as such, not as bad JSON',
+      (b) =>
+        b.app.inject({
+          method: 'POST',
+          url: '/v1/lanes',
+          headers: { 'content-type': 'application/json' },
+          payload: `{"sender":"h1","__proto__":{"receivers":["h2"]}}`,
+        }),
+      400,
+      'XL_ERR_VALIDATION',
+      /body\/__proto__: a __proto__ key .* is not allowed/,
+    ],
+    [
+      'a bad enum value is one error naming the allowed values',
+      (b) => b.app.inject({ url: '/v1/topology?format=xml' }),
+      400,
+      'XL_ERR_VALIDATION',
+      /^querystring\/format must be one of: "json", "yaml"$/,
+    ],
     [
       'ack beyond the version sent',
       async (b) => {
@@ -391,4 +478,71 @@ describe('controller API: bearer token', () => {
     expect(right.statusCode).toBe(201);
     expect((await b.app.inject({ url: '/v1/lanes' })).json().lanes).toHaveLength(1);
   });
+});
+
+/** Writes `text` on a fresh connection, half-closes it, and resolves with all that came back. */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      out += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(out));
+    socket.end(text);
+  });
+}
+
+describe('controller API: malformed HTTP', () => {
+  const cases: [string, string, number, string, RegExp][] = [
+    ['a bad request line', 'NOT HTTP\r\n\r\n', 400, 'XL_ERR_BAD_REQUEST', /malformed HTTP request/],
+    [
+      'Content-Length: abc',
+      'POST /v1/lanes HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      400,
+      'XL_ERR_BAD_REQUEST',
+      /Content-Length/,
+    ],
+    [
+      'two Content-Length headers',
+      'POST /v1/lanes HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
+      400,
+      'XL_ERR_BAD_REQUEST',
+      /Content-Length/,
+    ],
+    [
+      'a body shorter than its Content-Length',
+      'POST /v1/lanes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}',
+      400,
+      'XL_ERR_BAD_REQUEST',
+      /malformed HTTP request/,
+    ],
+    [
+      '20 KB of headers',
+      `GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'XL_ERR_TOO_LARGE',
+      /headers over \d+ bytes/,
+    ],
+  ];
+  for (const [what, request, status, code, message] of cases) {
+    it(`${what} → ${status} ${code} in the documented shape`, async () => {
+      const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+      try {
+        const answer = await rawHttp(Number(new URL(c.url).port), request);
+        const [head = '', body = ''] = answer.split('\r\n\r\n');
+        expect(head.split('\r\n')[0]).toBe(
+          `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}`,
+        );
+        expect(head).toMatch(/content-type: application\/json/i);
+        const e = (JSON.parse(body) as { error: { code: string; message: string } }).error;
+        expect(e.code).toBe(code);
+        expect(e.message).toMatch(message);
+      } finally {
+        await c.close();
+      }
+    });
+  }
 });

@@ -5,8 +5,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../src/client/controller-client.js';
+import { openSqliteStore } from '../../src/controller/sqlite-store.js';
+import { loadTopologyFile } from '../../src/topology/load.js';
 import { lane, REPO, TESTBED } from './helpers.js';
 import { TestWatch } from './watch-client.js';
 
@@ -174,5 +177,20 @@ describe('xlane controller process', () => {
     const refused = runCli(['status', '--controller', second.url]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/XL_ERR_CONNECT/);
+  });
+
+  it('a state file of the wrong shape stops the start with one XL_ERR_STORE line, no stack', () => {
+    const db = join(dir, 'corrupt.db');
+    const store = openSqliteStore(db);
+    store.apply({ topology: loadTopologyFile(TESTBED), epoch: 0, nextLaneId: 1 });
+    store.close();
+    const raw = new Database(db);
+    raw.prepare(`UPDATE meta SET value = '{"name":"x"}' WHERE key = 'topology'`).run();
+    raw.close();
+    const r = runCli(['controller', '--db', db, '--listen', '127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^xlane: XL_ERR_STORE: cannot read the lane store .*corrupt\.db: meta topology/),
+    ]);
   });
 });

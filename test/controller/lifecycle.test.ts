@@ -197,6 +197,61 @@ describe('lane lifecycle', () => {
     expect(next.changed.map((c) => c.laneId)).toEqual([before[0]!.id]);
   });
 
+  it('a grant with a non-finite bound fails atomically (XL_ERR_STORE) and a restart still succeeds', () => {
+    const store = openSqliteStore(':memory:');
+    let infinite = false;
+    const lc = new Lifecycle(
+      store,
+      {
+        create: (spec) => {
+          const a = fakeFactory.create(spec);
+          const admit = a.admit.bind(a);
+          // what an absurd topology once made: λ_max of Infinity, which JSON would store as null
+          a.admit = (id, r) => {
+            const res = admit(id, r);
+            if (!infinite || !res.ok) return res;
+            const receivers = res.grant.receivers.map((x) => ({ ...x, lambdaMaxNs: Infinity }));
+            return { ...res, grant: { ...res.grant, receivers } };
+          };
+          return a;
+        },
+        restore: fakeFactory.restore,
+      },
+      { topology: threeHostSpec() },
+    );
+    const a = lc.openLane(req('h1', ['h2']));
+    const before = { lanes: lc.listLanes(), hosts: lc.hosts(), epoch: lc.epoch };
+    infinite = true;
+    expect(() => lc.openLane(req('h3', ['h2']))).toThrow(
+      expect.objectContaining({
+        code: 'XL_ERR_STORE',
+        message: expect.stringMatching(/Infinity.*lambdaMaxNs/),
+      }),
+    );
+    expect({ lanes: lc.listLanes(), hosts: lc.hosts(), epoch: lc.epoch }).toEqual(before);
+    const again = new Lifecycle(store, fakeFactory, { topology: threeHostSpec() });
+    expect(again.listLanes()).toEqual([a.lane]);
+  });
+
+  it('a stored state the allocator cannot rebuild is XL_ERR_STORE with the reason, not a raw TypeError', () => {
+    const store = openSqliteStore(':memory:');
+    setup(store).lc.openLane(req('h1', ['h2']));
+    const broken = {
+      create: fakeFactory.create,
+      restore: () => {
+        throw new TypeError("Cannot read properties of null (reading 'laneId')");
+      },
+    };
+    expect(() => new Lifecycle(store, broken, { topology: threeHostSpec() })).toThrow(
+      expect.objectContaining({
+        code: 'XL_ERR_STORE',
+        message: expect.stringMatching(
+          /stored topology fake-3 .* cannot be restored: Cannot read properties/,
+        ),
+      }),
+    );
+  });
+
   it('survives a restart on the same store: lanes, grants and versions are unchanged', () => {
     const store = openSqliteStore(':memory:');
     const { lc } = setup(store);

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkListenSafety, isLoopback, parseListen } from '../../src/controller/listen.js';
 import { startController } from '../../src/controller/server.js';
@@ -39,6 +42,35 @@ describe('listen address', () => {
       ).rejects.toThrow(/address in use/);
     } finally {
       await first.close();
+    }
+  });
+
+  it('a failed start leaves no state file it created, and keeps one that was there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-listen-'));
+    const first = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    try {
+      const taken = `127.0.0.1:${new URL(first.url).port}`;
+      const noTopology = join(dir, 'a.db');
+      await expect(startController({ dbPath: noTopology, listen: '127.0.0.1:0' })).rejects.toThrow(
+        expect.objectContaining({ code: 'XL_ERR_TOPOLOGY' }),
+      );
+      expect(existsSync(noTopology)).toBe(false);
+
+      const inUse = join(dir, 'b.db');
+      await expect(startController({ topology: testbed(), dbPath: inUse, listen: taken })).rejects.toThrow(
+        /address in use/,
+      );
+      expect(existsSync(inUse)).toBe(false);
+
+      const kept = join(dir, 'c.db');
+      await (await startController({ topology: testbed(), dbPath: kept, listen: '127.0.0.1:0' })).close();
+      await expect(startController({ dbPath: kept, listen: taken })).rejects.toThrow(/address in use/);
+      const again = await startController({ dbPath: kept, listen: '127.0.0.1:0' });
+      expect(again.lifecycle.topology).toEqual(testbed());
+      await again.close();
+    } finally {
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
