@@ -12,11 +12,12 @@ import { JsEngine } from '../engine/js/engine.js';
 import { NativeEngine } from '../engine/native/engine.js';
 import { spinStatsOf } from '../engine/native/select.js';
 import type { DeliveryView, Engine, LaneCounters, SendOutcome } from '../engine/types.js';
-import { isXlaneError, XlaneError } from '../errors.js';
+import { type ErrorCode, isXlaneError, XlaneError } from '../errors.js';
 import { FD_LANE_PREFIX, type FdGroupSpec, resolveFdGroups } from '../fd/group-config.js';
 import { FdGroupService, type FdServiceOptions } from '../fd/group-service.js';
 import type { FdEvent, GroupSubscription } from '../fd/types.js';
 import type { TopologySpec } from '../topology/spec.js';
+import { type AppLaneEntry, AppLaneFile } from './app-lanes.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { readClockDomain } from './clock-domain.js';
 import { EngineSync } from './engine-sync.js';
@@ -31,7 +32,7 @@ import {
   type UpdateMessage,
 } from './grant-book.js';
 import { type HostBoundsCalibration, measureHostBounds } from './host-bounds/measure.js';
-import type { SpecContext } from './lane-specs.js';
+import type { LaneSpecError, SpecContext } from './lane-specs.js';
 import type { LocalBackend, LocalLane, LocalSubscriber } from './local-api/backend.js';
 import { type AgentLog, silentLog } from './log.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
@@ -140,6 +141,12 @@ export class Agent implements LocalBackend {
   private readonly lateReleases: LateReleaseWatch;
   private checkingClock = false;
   private readonly clientDrops: ClientDrops;
+  private appLanes: AppLaneFile | undefined;
+  /** Lanes a previous run's applications opened and this run has not released yet. */
+  private leftoverLanes: AppLaneEntry[] = [];
+  private releasing = false;
+  /** Lanes this engine was not able to take as their sender, with why (the last sync's errors). */
+  private senderErrors: ReadonlyMap<string, { message: string; code?: ErrorCode }> = new Map();
   private closed = false;
   private resolveReady!: () => void;
   /** Resolves once the first snapshot is applied; acknowledged too, unless a lane could not be
@@ -213,11 +220,12 @@ export class Agent implements LocalBackend {
         onSnapshot: (m) => this.applySnapshot(m),
         onUpdate: (m) => this.applyUpdate(m),
         onConnected: (c) => {
-          this.log.info(
-            { host: this.host },
-            c ? 'watch: in sync with the controller' : 'watch: disconnected',
-          );
-          if (c) this.resolveReady();
+          // No `host` field: the daemon's logger carries it on every line already.
+          this.log.info({}, c ? 'watch: in sync with the controller' : 'watch: disconnected');
+          if (c) {
+            this.resolveReady();
+            void this.releaseLeftoverLanes();
+          }
         },
       },
     );
@@ -292,6 +300,16 @@ export class Agent implements LocalBackend {
     };
   }
 
+  /** From now on records the lanes opened through openLane in `path` (app-lanes.ts), and closes at
+   * the controller those a previous run left there (now if connected, else once it is). Call it
+   * only once this process serves the local socket: before that, the file may still be a live
+   * agent's, whose lanes are not orphans. */
+  trackAppLanes(path: string): void {
+    this.appLanes = new AppLaneFile(path, this.log);
+    this.leftoverLanes = this.appLanes.load();
+    if (this.watch.connected) void this.releaseLeftoverLanes();
+  }
+
   /** The grants this agent holds now. */
   grants(): WireGrant[] {
     return [...this.book.grants.values()];
@@ -332,19 +350,92 @@ export class Agent implements LocalBackend {
         },
       );
     }
+    // A receiver this agent has no address for would be admitted (the controller knows hosts, not
+    // addresses) and then never sent to: refuse before the lane takes any bandwidth.
+    const receivers: unknown[] = Array.isArray(request.receivers) ? request.receivers : [];
+    const unreachable = receivers.filter((h) => typeof h === 'string' && !this.opts.peers.has(h));
+    if (unreachable.length > 0) {
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `this agent has no address for receiver(s) ${unreachable.join(', ')}: add them to its --peers or --peers-file`,
+        { receivers: unreachable, host: this.host },
+      );
+    }
     const res = await this.opts.controller.openLane(
       { ...request, sender: this.host },
       opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs } : {},
     );
     const id = res.lane.id;
+    this.appLanes?.add({ id, createdAt: res.lane.createdAt });
     const live = res.lane.state === 'live';
-    // The engine gets the sender from our own watch stream: wait for it, so send() works at once.
+    // The engine gets the sender from our own watch stream: wait for it, so send() works at once,
+    // or for the engine to have refused it.
     const held = await this.waitFor((b) => {
       const g = b.grants.get(id);
-      return g !== undefined && (!live || g.state === 'live');
+      return g !== undefined && (!live || g.state === 'live' || this.senderErrors.has(id));
     }, this.opts.bookWaitMs ?? 5_000);
+    const refused = this.senderErrors.get(id);
+    if (refused) await this.refuseOpened(id, refused);
     const g = held ? this.settled.grants.get(id) : undefined;
     return { laneId: id, grant: g ?? res.lane.grant, state: g?.state ?? res.lane.state };
+  }
+
+  /** A lane admitted for this host that its engine cannot send on: handing it out as live would
+   * only move the failure to the first send, while the lane holds its bandwidth at the controller.
+   * So it is closed again and the caller hears why. */
+  private async refuseOpened(id: string, why: { message: string; code?: ErrorCode }): Promise<never> {
+    let closed = true;
+    try {
+      await this.closeLane(id);
+    } catch (err) {
+      closed = false;
+      this.log.error(
+        { lane: id, err: (err as Error).message },
+        'could not close a lane this engine cannot send on: close it by hand',
+      );
+    }
+    throw new XlaneError(
+      why.code ?? 'XL_ERR_KERNEL',
+      `lane ${id} cannot be sent from ${this.host}: ${why.message}` +
+        (closed ? '; it was closed again' : '; closing it failed, it is still admitted'),
+      { lane: id, cause: why.message, closed },
+    );
+  }
+
+  /** Closes at the controller the lanes a previous run's applications left open (app-lanes.ts):
+   * the connections that owned them died with that process. Runs on every (re)connection until
+   * each is either closed or known to be gone; a lane whose id now names another lane (a controller
+   * that lost its state) is left alone. */
+  private async releaseLeftoverLanes(): Promise<void> {
+    if (this.releasing || this.leftoverLanes.length === 0) return;
+    this.releasing = true;
+    try {
+      for (const e of [...this.leftoverLanes]) {
+        if (this.closed) return;
+        try {
+          const lane = await this.opts.controller.lane(e.id);
+          if (lane.createdAt === e.createdAt && lane.grant.sender === this.host) {
+            await this.opts.controller.closeLane(e.id);
+            this.log.warn(
+              { lane: e.id },
+              'closed a lane a local application had opened before this agent last stopped without closing it (killed?)',
+            );
+          }
+        } catch (err) {
+          if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) {
+            this.log.warn(
+              { lane: e.id, err: (err as Error).message },
+              'could not release a lane left by the previous run; retrying on the next connection',
+            );
+            return;
+          }
+        }
+        this.leftoverLanes = this.leftoverLanes.filter((x) => x !== e);
+        this.appLanes?.removeEntry(e);
+      }
+    } finally {
+      this.releasing = false;
+    }
   }
 
   async listen(laneIdOrName: string): Promise<LocalLane> {
@@ -367,6 +458,7 @@ export class Agent implements LocalBackend {
     } catch (err) {
       if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) throw err;
     }
+    this.appLanes?.remove(laneId);
   }
 
   send(laneId: string, payload: Uint8Array): SendOutcome {
@@ -467,7 +559,7 @@ export class Agent implements LocalBackend {
   }
 
   /** Each failing lane is logged once while it keeps failing (every grant change retries it). */
-  private noteSyncErrors(errors: { laneId: string; role: string; message: string }[]): void {
+  private noteSyncErrors(errors: LaneSpecError[]): void {
     const keys = new Set<string>();
     for (const e of errors) {
       const key = `${e.laneId}/${e.role}/${e.message}`;
@@ -478,6 +570,12 @@ export class Agent implements LocalBackend {
     }
     for (const k of this.reported) if (!keys.has(k)) this.reported.delete(k);
     this.notConfigured = new Set(errors.map((e) => e.laneId));
+    const senderErrors = new Map<string, { message: string; code?: ErrorCode }>();
+    for (const e of errors) {
+      if (e.role === 'sender')
+        senderErrors.set(e.laneId, { message: e.message, ...(e.code ? { code: e.code } : {}) });
+    }
+    this.senderErrors = senderErrors;
   }
 
   private deliver(d: DeliveryView): void {
@@ -576,8 +674,10 @@ export class Agent implements LocalBackend {
     const change = diffBooks(before, after);
     for (const g of change.changed)
       this.emit(g.laneId, { type: 'grant', laneId: g.laneId, grant: g, state: g.state });
-    for (const id of change.removed)
+    for (const id of change.removed) {
       this.emit(id, { type: 'closed', laneId: id, reason: 'removed by the controller' });
+      this.appLanes?.remove(id);
+    }
   }
 
   private emit(laneId: string, event: Parameters<LocalSubscriber['onEvent']>[0]): void {

@@ -27,6 +27,11 @@ export class Backoff {
     return Math.round(ceiling / 2 + (ceiling / 2) * this.random());
   }
 
+  /** A delay at the cap (jittered like the others): for failures that waiting will not fix soon. */
+  atCap(): number {
+    return Math.round(this.maxMs / 2 + (this.maxMs / 2) * this.random());
+  }
+
   reset(): void {
     this.attempt = 0;
   }

@@ -1,6 +1,7 @@
 // Runs a complete agent from command-line style options: peers, engine, kernel QoS (when allowed),
 // the agent itself, the metrics endpoint and the local API socket. `xlane agent` is a thin shell
 // around this; the testbed can call it in-process too.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ControllerClient } from '../client/controller-client.js';
@@ -50,6 +51,8 @@ export interface DaemonOptions {
   boundsPolicy?: Partial<BoundsPolicy>;
   /** X-FD groups, `GROUP=h1,h2,h3` each (the --fd option). */
   fd?: string[];
+  /** Whether a network interface of this name exists (default: /sys/class/net/NAME). */
+  interfaceExists?: (name: string) => boolean;
   /** Heartbeat period asked for the FD lanes (ns; default 1 ms). */
   fdPeriodNs?: number;
   /** Suspected this long without interruption → down (ns; default 1 s). */
@@ -58,6 +61,25 @@ export interface DaemonOptions {
 
 /** `--iface none`: run without kernel QoS on purpose (no interface is named "none"). */
 export const NO_QOS_IFACE = 'none';
+
+/** Every interface the kernel has, up or down, is a directory there (symlinks to devices). */
+export function sysInterfaceExists(name: string): boolean {
+  return !name.includes('/') && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
+}
+
+/** An interface named explicitly must exist: a typo would otherwise run the host without its QoS
+ * (and place the lane core by a NIC that is not there), with only a warning to show for it. */
+export function checkInterface(
+  iface: string | undefined,
+  exists: (name: string) => boolean = sysInterfaceExists,
+): void {
+  if (iface === undefined || iface === NO_QOS_IFACE || exists(iface)) return;
+  throw new XlaneError(
+    'XL_ERR_VALIDATION',
+    `no network interface ${iface} (--iface: the egress toward the peers, \`ip route get PEER\` names it; or --iface none)`,
+    { iface },
+  );
+}
 
 export interface Daemon {
   agent: Agent;
@@ -71,6 +93,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     o.peersFile ? loadPeersFile(o.peersFile) : new Map(),
     o.peers ? parsePeerList(o.peers) : new Map(),
   );
+  checkInterface(o.iface, o.interfaceExists);
   const fd = await fdOptions(o);
   const controller = new ControllerClient({
     ...(o.controller ? { url: o.controller } : {}),
@@ -118,6 +141,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     if (o.metrics) metrics = await startMetricsServer(o.metrics, agent.metrics);
     await mkdir(dirname(o.socket), { recursive: true });
     localApi = await startLocalApi({ socketPath: o.socket, backend: agent });
+    // Only now: startLocalApi refuses a socket another agent still serves, and that agent's lanes
+    // are not orphans.
+    agent.trackAppLanes(`${o.socket}.app-lanes`);
   } catch (err) {
     await metrics?.close();
     await agent.close();

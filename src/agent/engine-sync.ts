@@ -2,6 +2,7 @@
 // difference, and remembers what the engine holds (the Engine interface has no getter for it).
 import type { WireGrant } from '../controller/views.js';
 import type { Engine } from '../engine/types.js';
+import { isXlaneError } from '../errors.js';
 import {
   desiredLaneSpecs,
   diffLaneSpecs,
@@ -44,7 +45,12 @@ export class EngineSync {
       } catch (err) {
         const laneId = op.op === 'setSender' || op.op === 'setReceiver' ? op.spec.laneId : op.laneId;
         const role = op.op.endsWith('Sender') ? 'sender' : 'receiver';
-        errors.push({ laneId, role, message: (err as Error).message });
+        errors.push({
+          laneId,
+          role,
+          message: (err as Error).message,
+          ...(isXlaneError(err) ? { code: err.code } : {}),
+        });
         // A sender that could not take its new grant must not keep sending on the old one.
         if (op.op === 'setSender') this.forget('sender', laneId);
         if (op.op === 'setReceiver') this.forget('receiver', laneId);

@@ -4,6 +4,7 @@
 import type { WireGrant } from '../controller/views.js';
 import { monotonicPhaseNs } from '../engine/schedule.js';
 import { laneWireId, type ReceiverSpec, type SenderSpec } from '../engine/types.js';
+import type { ErrorCode } from '../errors.js';
 import { sharesClock } from './clock-domain.js';
 import type { PeerMap } from './peers.js';
 
@@ -17,6 +18,9 @@ export interface LaneSpecError {
   laneId: string;
   role: 'sender' | 'receiver';
   message: string;
+  /** The error's code when known: a configuration gap is XL_ERR_VALIDATION, an engine's refusal
+   * keeps the code it threw with. */
+  code?: ErrorCode;
 }
 
 export interface SpecContext {
@@ -69,6 +73,7 @@ export function desiredLaneSpecs(
         laneId: g.laneId,
         role: g.sender === ctx.host ? 'sender' : 'receiver',
         message: 'not a lane id',
+        code: 'XL_ERR_VALIDATION',
       });
       continue;
     }
@@ -79,6 +84,7 @@ export function desiredLaneSpecs(
           laneId: g.laneId,
           role: 'sender',
           message: `no address for receiver(s) ${missing.join(', ')}`,
+          code: 'XL_ERR_VALIDATION',
         });
       } else {
         if (offset === undefined && phased(g)) offset = ctx.realtimeOffsetNs?.();
@@ -109,7 +115,12 @@ export function desiredLaneSpecs(
     if (mine) {
       const senderAddress = ctx.peers.get(g.sender);
       if (senderAddress === undefined) {
-        errors.push({ laneId: g.laneId, role: 'receiver', message: `no address for sender ${g.sender}` });
+        errors.push({
+          laneId: g.laneId,
+          role: 'receiver',
+          message: `no address for sender ${g.sender}`,
+          code: 'XL_ERR_VALIDATION',
+        });
       } else {
         specs.receivers.set(g.laneId, {
           laneId: g.laneId,

@@ -4,8 +4,11 @@
 // and ACKed only once the daemon resolved it, and not when it resolved false (some grant could not
 // be applied): an ACK means "this host obeys these grants".
 // When the controller goes away nothing is torn down; the client just keeps trying, with capped
-// exponential backoff and jitter.
+// exponential backoff and jitter. A controller that refuses this agent's token (401) is not away:
+// that is a setup error, logged as one, and retried at the backoff's cap in case the operator fixes
+// the controller's side.
 import WebSocket from 'ws';
+import { isXlaneError } from '../errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { SnapshotMessage, UpdateMessage } from './grant-book.js';
 import type { AgentLog } from './log.js';
@@ -52,6 +55,9 @@ export class WatchClient {
   private chain: Promise<void> = Promise.resolve();
   /** One warning per outage: a controller down for an hour must not flood the log. */
   private outageLogged = false;
+  /** Same for a refused token, and the last attempt was refused (the close that follows retries slowly). */
+  private unauthorizedLogged = false;
+  private unauthorized = false;
   private acked = 0;
 
   constructor(
@@ -93,7 +99,8 @@ export class WatchClient {
     try {
       await this.handlers.beforeConnect?.();
     } catch (err) {
-      this.retry(`registration failed: ${(err as Error).message}`);
+      if (isXlaneError(err) && err.code === 'XL_ERR_UNAUTHORIZED') this.retryUnauthorized(err.message);
+      else this.retry(`registration failed: ${(err as Error).message}`);
       return;
     }
     if (this.closed) return;
@@ -118,7 +125,8 @@ export class WatchClient {
     });
     ws.on('unexpected-response', (req, res) => {
       req.destroy();
-      this.opts.log.warn({ status: res.statusCode }, 'watch: the controller refused the connection');
+      if (res.statusCode === 401) this.unauthorized = true;
+      else this.opts.log.warn({ status: res.statusCode }, 'watch: the controller refused the connection');
       ws.terminate();
     });
     ws.on('error', () => {
@@ -128,7 +136,10 @@ export class WatchClient {
       if (this.ws !== ws) return;
       clearTimeout(this.idleTimer);
       this.setConnected(false);
-      this.retry('watch connection closed');
+      if (this.unauthorized) {
+        this.unauthorized = false;
+        this.retryUnauthorized('the watch stream needs a token');
+      } else this.retry('watch connection closed');
     });
   }
 
@@ -141,6 +152,7 @@ export class WatchClient {
         // In sync with the stream even when not all of it applied: reconnecting would bring the same.
         this.backoff.reset();
         this.outageLogged = false;
+        this.unauthorizedLogged = false;
         this.setConnected(true);
       } else if (msg.type === 'update') {
         const applied = await this.handlers.onUpdate(msg as UpdateMessage);
@@ -177,6 +189,19 @@ export class WatchClient {
     if (c === this.isConnected) return;
     this.isConnected = c;
     this.handlers.onConnected?.(c);
+  }
+
+  private retryUnauthorized(why: string): void {
+    if (this.closed) return;
+    const delay = this.backoff.atCap();
+    if (!this.unauthorizedLogged) {
+      this.unauthorizedLogged = true;
+      this.opts.log.error(
+        { code: 'XL_ERR_UNAUTHORIZED', retryMs: delay },
+        `the controller refused this agent's token (${why}): start the agent with the controller's token (--token or XLANE_TOKEN); retrying slowly meanwhile`,
+      );
+    }
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
 
   private retry(reason: string): void {

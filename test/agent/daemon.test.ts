@@ -1,12 +1,14 @@
 // startDaemon composes everything `xlane agent` runs: the agent against a real controller, the
 // /metrics endpoint, the local API socket; without CAP_NET_ADMIN it runs without QoS and says so.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDaemon } from '../../src/agent/daemon.js';
+import { type DaemonOptions, startDaemon, sysInterfaceExists } from '../../src/agent/daemon.js';
+import { LOCAL_API_VERSION } from '../../src/agent/local-api/frames.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { startController } from '../../src/controller/server.js';
+import { RawClient } from '../client/raw-client.js';
 import { testbed } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
 import { LoopbackEngine } from './loopback-engine.js';
@@ -38,6 +40,7 @@ describe('startDaemon', () => {
       engineInstance: engine,
       socket,
       iface: 'eth0',
+      interfaceExists: (name) => name === 'eth0',
       peers: 'h1=10.0.0.1,h2=10.0.0.2',
       metrics: '127.0.0.1:0',
       log,
@@ -88,6 +91,104 @@ describe('startDaemon', () => {
     expect(lines.filter((l) => l.level === 'warn' && /--iface/.test(l.msg))).toHaveLength(warnings);
     expect(lines.some((l) => /CAP_NET_ADMIN/.test(l.msg))).toBe(false);
     expect(daemon.agent.status()).toMatchObject({ qos: false });
+  });
+
+  it('refuses an --iface that names no interface before starting anything', async () => {
+    const { lines, log } = recordingLog();
+    const engine = new FakeEngine();
+    const asked: string[] = [];
+    await expect(
+      startDaemon({
+        host: 'h1',
+        engine: 'js',
+        engineInstance: engine,
+        socket: '/nonexistent/x.sock',
+        iface: 'nosuchdev',
+        interfaceExists: (name) => {
+          asked.push(name);
+          return false;
+        },
+        peers: 'h1=10.0.0.1',
+        log,
+        netAdmin: true,
+      }),
+    ).rejects.toMatchObject({
+      code: 'XL_ERR_VALIDATION',
+      message: expect.stringMatching(/^no network interface nosuchdev/),
+      details: { iface: 'nosuchdev' },
+    });
+    expect(asked).toEqual(['nosuchdev']);
+    expect(engine.started).toBeUndefined();
+    expect(lines).toEqual([]);
+    // Without the check it would wait for a controller that is not there, instead of refusing.
+  }, 5_000);
+
+  it('looks interfaces up in /sys/class/net', () => {
+    expect(sysInterfaceExists('lo')).toBe(true);
+    expect(sysInterfaceExists('nosuchdev')).toBe(false);
+    expect(sysInterfaceExists('../lo')).toBe(false);
+  });
+
+  it('records the lanes its applications open next to the socket, and the next daemon closes those a killed one left; a daemon refused for a live socket touches none', async () => {
+    const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    cleanups.push(() => c.close());
+    const client = new ControllerClient({ url: c.url });
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socket = join(dir, 'agent.sock');
+    const opts = (host: string, sock = socket): DaemonOptions => ({
+      controller: c.url,
+      host,
+      engine: 'js',
+      engineInstance: new FakeEngine(),
+      socket: sock,
+      iface: 'none',
+      peers: 'h1=10.0.0.1,h2=10.0.0.2',
+      log: recordingLog().log,
+    });
+    const h2 = await startDaemon(opts('h2', join(dir, 'h2.sock')));
+    cleanups.push(() => h2.close());
+    await h2.agent.ready;
+    const first = await startDaemon(opts('h1'));
+    let firstClosed = false;
+    cleanups.push(async () => {
+      if (!firstClosed) await first.close();
+    });
+    await first.agent.ready;
+    const app = await RawClient.open(socket);
+    cleanups.push(() => {
+      app.sock.destroy();
+    });
+    expect((await app.request('hello', { version: LOCAL_API_VERSION })).ok).toBe(true);
+    const opened = (await app.request('open', {
+      request: { receivers: ['h2'], maxPayloadBytes: 64, minPeriodNs: 100_000 },
+      waitLiveMs: 5_000,
+    })) as { result: { lane: { laneId: string } } };
+    const laneId = opened.result.lane.laneId;
+    const recorded = () =>
+      (JSON.parse(readFileSync(`${socket}.app-lanes`, 'utf8')) as { lanes: { id: string }[] }).lanes.map(
+        (l) => l.id,
+      );
+    expect(recorded()).toEqual([laneId]);
+
+    // A second agent on the same socket is refused, and leaves the live one's lane alone.
+    await expect(startDaemon(opts('h1'))).rejects.toMatchObject({ code: 'XL_ERR_DUPLICATE' });
+    expect((await client.lanes()).map((l) => l.id)).toEqual([laneId]);
+    expect(recorded()).toEqual([laneId]);
+
+    // As if killed: the connection ends, but nothing closes its lane at the controller.
+    first.agent.closeLane = async () => {};
+    await first.close();
+    firstClosed = true;
+    expect((await client.lanes()).map((l) => l.id)).toEqual([laneId]);
+
+    const next = await startDaemon(opts('h1'));
+    cleanups.push(() => next.close());
+    await next.agent.ready;
+    for (let i = 0; i < 500 && (await client.lanes()).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await client.lanes()).toEqual([]);
+    expect(recorded()).toEqual([]);
   });
 
   it('refuses a bad --peers before starting anything', async () => {

@@ -116,7 +116,7 @@ describe('desiredLaneSpecs', () => {
     const asSender = desiredLaneSpecs([grant('L1')], ctx('h1', peers));
     expect(asSender.specs.senders.size).toBe(0);
     expect(asSender.errors).toEqual([
-      { laneId: 'L1', role: 'sender', message: 'no address for receiver(s) h2' },
+      { laneId: 'L1', role: 'sender', message: 'no address for receiver(s) h2', code: 'XL_ERR_VALIDATION' },
     ]);
     const asReceiver = desiredLaneSpecs([grant('L1')], ctx('h2', new Map([['h2', '10.0.0.2']])));
     expect(asReceiver.specs.receivers.size).toBe(0);

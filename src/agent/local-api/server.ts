@@ -1,6 +1,8 @@
 // The agent's local API: a Unix socket (mode 0660, so only the agent's user and group reach it)
 // serving LocalSession per connection. A stale socket file left by a crashed agent is replaced;
 // a live one (another agent answers) or a non-socket file at the path is refused, never deleted.
+// A connection whose unsent replies pass highWaterBytes is not read from until they drained
+// (LocalSession.reply says why pausing rather than closing).
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { XlaneError } from '../../errors.js';
@@ -14,7 +16,8 @@ export interface LocalApiOptions {
   maxFrameBytes?: number;
   /** Socket file mode; default 0o660. */
   mode?: number;
-  /** Per-connection write backlog above which deliveries are dropped (default 4 MiB). */
+  /** Per-connection write backlog above which deliveries are dropped and the connection's input is
+   * paused until it drained (default 4 MiB). */
   highWaterBytes?: number;
 }
 
@@ -33,6 +36,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   const pendingCloses = new Set<Promise<void>>();
 
   const server = createServer((socket) => {
+    let paused = false;
     const session = new LocalSession(
       opts.backend,
       {
@@ -41,6 +45,17 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
         },
         backlog: () => socket.writableLength,
         end: () => socket.end(),
+        pauseInput: () => {
+          // Only once a write asked for 'drain' (backlog at the socket's own high-water mark):
+          // otherwise no 'drain' would come to resume it.
+          if (paused || socket.destroyed || !socket.writableNeedDrain) return;
+          paused = true;
+          socket.pause();
+          socket.once('drain', () => {
+            paused = false;
+            socket.resume();
+          });
+        },
       },
       { maxFrameBytes, highWaterBytes: opts.highWaterBytes ?? 4 * 1024 * 1024 },
     );
@@ -55,8 +70,10 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     });
   });
 
-  await listen(server, opts.socketPath);
-  await chmod(opts.socketPath, opts.mode ?? 0o660);
+  const mode = opts.mode ?? 0o660;
+  await listen(server, opts.socketPath, mode);
+  // Already created with this mode (listen); again in case the umask could not be set.
+  await chmod(opts.socketPath, mode);
 
   return {
     socketPath: opts.socketPath,
@@ -71,12 +88,25 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   };
 }
 
-function listen(server: Server, path: string): Promise<void> {
+/** The socket file is born with `mode`: a chmod after listen would leave it, for a moment, open to
+ * whoever the process umask lets in. The umask is process-wide, but bind(2) happens inside
+ * server.listen() itself, so it is restored before any other code runs. */
+function listen(server: Server, path: string, mode: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new XlaneError('XL_ERR_FILE', `cannot listen on ${path}: ${err.code ?? err.message}`, { path })),
     );
-    server.listen(path, () => resolve());
+    let saved: number | undefined;
+    try {
+      saved = process.umask(0o777 & ~mode);
+    } catch {
+      // A worker thread may not set the umask: the chmod after listen is all there is there.
+    }
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      if (saved !== undefined) process.umask(saved);
+    }
   });
 }
 

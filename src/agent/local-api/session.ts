@@ -25,19 +25,42 @@ import {
 } from './frames.js';
 
 export interface SessionIo {
-  /** Writes a whole frame; returns false when the peer reads too slowly (see highWaterBytes). */
+  /** Writes a whole frame (a slow reader's frames queue up: see backlog and highWaterBytes). */
   write(frame: Buffer): void;
   /** Bytes written but not yet taken by the peer. */
   backlog(): number;
   /** Ends the connection after the frames already written. */
   end(): void;
+  /** Stops taking input from the peer until its backlog has drained (the transport resumes by
+   * itself). Called once a reply pushed the backlog past highWaterBytes. */
+  pauseInput?(): void;
 }
 
 export interface SessionOptions {
   maxFrameBytes: number;
-  /** Deliveries are dropped (and counted) while more than this is waiting for a slow reader. */
+  /** Deliveries are dropped (and counted) while more than this is waiting for a slow reader, and
+   * input is paused (pauseInput) while replies wait beyond it. */
   highWaterBytes?: number;
 }
+
+/** Longest an `open` may wait for its lane to go live: the controller's own limit (timeoutMs). */
+export const MAX_WAIT_LIVE_MS = 300_000;
+
+/** What a local `open` may ask for: a LaneRequest without `sender`, which is always this agent's host
+ * (a client naming another host must hear no, not see its wish silently replaced). */
+const OPEN_REQUEST_FIELDS: ReadonlySet<string> = new Set(
+  // A Record, so that a field added to LaneRequest fails to compile here until it is listed.
+  Object.keys({
+    name: true,
+    receivers: true,
+    maxPayloadBytes: true,
+    minPeriodNs: true,
+    deadlineNs: true,
+    minPayloadBytes: true,
+    maxPeriodNs: true,
+    policy: true,
+  } satisfies Record<keyof Omit<LaneRequest, 'sender'>, true>),
+);
 
 interface GroupSub {
   group: string;
@@ -177,10 +200,11 @@ export class LocalSession {
             'open needs request: {receivers, maxPayloadBytes, minPeriodNs, ...}',
           );
         }
-        const wait = msg.waitLiveMs;
+        checkOpenFields(request as Record<string, unknown>);
+        const wait = checkWaitLiveMs(msg.waitLiveMs);
         const lane = await this.backend.openLane(
           request as Omit<LaneRequest, 'sender'>,
-          typeof wait === 'number' && wait >= 0 ? { waitLiveMs: wait } : undefined,
+          wait !== undefined ? { waitLiveMs: wait } : undefined,
         );
         return this.own(lane, true);
       }
@@ -355,12 +379,52 @@ export class LocalSession {
   }
 
   private reply(r: ReplyBody): void {
-    if (!this.ended) this.io.write(encodeJsonFrame(FrameType.Reply, r));
+    if (this.ended) return;
+    this.io.write(encodeJsonFrame(FrameType.Reply, r));
+    // Replies are never dropped (a client matches each to its request), so a client that writes
+    // and does not read must be slowed instead: pausing its input holds it at about this limit and
+    // loses nothing, where closing would also take the lanes and replies of a client that only
+    // pipelines and reads late. The check is one integer compare per reply, no allocation.
+    if (this.opts.highWaterBytes !== undefined && this.io.backlog() > this.opts.highWaterBytes) {
+      this.io.pauseInput?.();
+    }
   }
 
   private replyError(id: number, error: WireError): void {
     this.reply({ id, ok: false, error });
   }
+}
+
+function checkOpenFields(request: Record<string, unknown>): void {
+  if ('sender' in request) {
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      "open request must not name a sender: a local lane is always sent by this agent's host",
+      { field: 'sender' },
+    );
+  }
+  const unknown = Object.keys(request).filter((k) => !OPEN_REQUEST_FIELDS.has(k));
+  if (unknown.length > 0) {
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `open request has unknown field(s) ${unknown.join(', ')} (allowed: ${[...OPEN_REQUEST_FIELDS].join(', ')})`,
+      { fields: unknown },
+    );
+  }
+}
+
+/** undefined: do not wait. Checked here because the controller client turns it into a timer and a
+ * query parameter, where an absurd value fails as something else entirely (a connect error). */
+function checkWaitLiveMs(wait: unknown): number | undefined {
+  if (wait === undefined) return undefined;
+  if (typeof wait !== 'number' || !Number.isInteger(wait) || wait < 0 || wait > MAX_WAIT_LIVE_MS) {
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `waitLiveMs must be an integer 0..${MAX_WAIT_LIVE_MS} (ms), not ${JSON.stringify(wait) ?? String(wait)}`,
+      { field: 'waitLiveMs' },
+    );
+  }
+  return wait;
 }
 
 function toWire(err: unknown): WireError {

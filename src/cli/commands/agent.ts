@@ -2,7 +2,7 @@
 // closes the engine).
 import type { Command } from 'commander';
 import pino from 'pino';
-import { NO_QOS_IFACE, startDaemon } from '../../agent/daemon.js';
+import { checkInterface, NO_QOS_IFACE, startDaemon } from '../../agent/daemon.js';
 import { parseEngineKind, parseEngineTuning } from '../../agent/engine-factory.js';
 import {
   parseBoundsPolicy,
@@ -137,6 +137,8 @@ export function register(program: Command): void {
       if (asked !== undefined && !(Number.isInteger(asked) && asked >= 0)) {
         throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
       }
+      // Before the core choice, which would otherwise name a NIC that does not exist.
+      checkInterface(o.iface);
       // Same placement rule as `xlane tune core`: isolated CPUs on the NIC's NUMA node first.
       const placement = resolveCore(createHostFs('/'), {
         ...(asked !== undefined ? { core: asked } : {}),
