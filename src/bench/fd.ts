@@ -12,6 +12,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ControllerClient } from '../client/controller-client.js';
 import { startController } from '../controller/server.js';
+import { EXAMPLE_TOPOLOGY } from '../demo/controller-demo.js';
 import { monotonicNs } from '../engine/clock.js';
 import { XlaneError } from '../errors.js';
 import { testbedDown, testbedUp } from '../testbed/lifecycle.js';
@@ -58,7 +59,8 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 export function defaultFdBenchOptions(): Omit<FdBenchOptions, 'command' | 'engine'> {
   return {
-    topologyFile: 'examples/testbed-3.yaml',
+    // The shipped example, not one under the working directory: `xlane demo` runs from anywhere.
+    topologyFile: EXAMPLE_TOPOLOGY,
     runsDir: 'runs',
     members: ['h1', 'h2', 'h3'],
     periodNs: 100_000,

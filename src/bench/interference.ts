@@ -17,6 +17,7 @@ import { classSentPackets } from '../agent/qos/tc-parse.js';
 import { ControllerClient } from '../client/controller-client.js';
 import { type RunningController, startController } from '../controller/server.js';
 import type { WireGrant } from '../controller/views.js';
+import { EXAMPLE_TOPOLOGY } from '../demo/controller-demo.js';
 import { RealtimeOffset } from '../engine/clock.js';
 import { measureRealtimeOffsetBest } from '../engine/native/select.js';
 import { SHARED_CPU_MAX_SPIN_US } from '../engine/spin-setting.js';
@@ -128,7 +129,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function defaultInterferenceOptions(): Omit<InterferenceOptions, 'command'> {
   return {
-    topologyFile: 'examples/testbed-3.yaml',
+    // The shipped example, not one under the working directory: `xlane demo` runs from anywhere.
+    topologyFile: EXAMPLE_TOPOLOGY,
     runsDir: 'runs',
     modes: ['idle', 'express', 'fifo'],
     seconds: 12,

@@ -2,9 +2,9 @@
 // each lane's rolling p50 / p99 against its bound, redrawn in place on a terminal (cli-progress),
 // one line per phase change otherwise (logs, CI).
 import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
 import type { InterferenceProgress } from '../bench/interference.js';
 import type { InterferenceTargets } from '../bench/interference-targets.js';
+import { plainTable } from './plain-table.js';
 
 /** A lane without messages has NaN figures in memory, null once read back from JSON: both print –. */
 const fmt = (v: number | null) =>
@@ -117,7 +117,7 @@ function tightnessText(l: TableLane): string {
 }
 
 export function interferenceTable(out: TableInput): string {
-  const t = new Table({
+  const t = plainTable({
     head: [
       'mode',
       'bulk Mbit/s',

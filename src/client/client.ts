@@ -53,7 +53,7 @@ export class Client extends EventEmitter<ClientEvents> {
   async openLane(opts: OpenLaneOptions): Promise<Lane> {
     this.usable();
     const { to, waitLiveMs, highWaterMark, ...rest } = opts;
-    const receivers = Array.isArray(to) ? to : [to];
+    const receivers = receiversOf(to);
     const { key, lane } = await this.transport.open({ ...rest, receivers }, waitLiveMs ?? 10_000);
     return this.track(key, lane, 'sender', { highWaterMark });
   }
@@ -108,4 +108,13 @@ export class Client extends EventEmitter<ClientEvents> {
   private usable(): void {
     if (this.isClosed) throw new XlaneError('XL_ERR_CONNECT', 'the client is closed');
   }
+}
+
+/** Checked here: the controller would refuse a missing `to` in terms of its own request body
+ * (`body/receivers/0 must NOT have fewer than 1 characters`), not of this call's options. */
+function receiversOf(to: unknown): string[] {
+  const receivers = Array.isArray(to) ? to : [to];
+  if (receivers.length === 0 || !receivers.every((r) => typeof r === 'string' && r.trim() !== ''))
+    throw new XlaneError('XL_ERR_VALIDATION', '`to` is required (a host or a list of hosts)');
+  return receivers;
 }

@@ -51,7 +51,10 @@ export class ControllerClient {
   private readonly timeoutMs: number;
 
   constructor(opts: ControllerClientOptions = {}) {
-    this.url = (opts.url ?? process.env.XLANE_CONTROLLER ?? DEFAULT_CONTROLLER_URL).replace(/\/+$/, '');
+    this.url = checkUrl(opts.url ?? process.env.XLANE_CONTROLLER ?? DEFAULT_CONTROLLER_URL).replace(
+      /\/+$/,
+      '',
+    );
     this.token = opts.token ?? (process.env.XLANE_TOKEN || undefined);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
@@ -182,13 +185,25 @@ export class ControllerClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new XlaneError(
-        'XL_ERR_INTERNAL',
-        `${method} ${path}: the controller answered ${res.status} with non-JSON`,
-      );
+      throw this.notXlane(method, path, `HTTP ${res.status} with a body that is not JSON`);
     }
-    if (!res.ok) throw serverError(res.status, parsed);
+    if (!res.ok) {
+      // Every error of the xlane API has an XL_ERR_* code: any other error answer is from something else.
+      if (!hasXlaneError(parsed))
+        throw this.notXlane(method, path, `HTTP ${res.status} without an xlane error`);
+      throw serverError(parsed);
+    }
     return parsed as T;
+  }
+
+  /** Something answers at the URL, but not as the xlane API does: a wrong port or path, not a bug. */
+  private notXlane(method: string, path: string, what: string): XlaneError {
+    return new XlaneError(
+      'XL_ERR_CONNECT',
+      `${method} ${path}: ${this.url} answered ${what}: is that an xlane controller? ` +
+        'Point --controller or XLANE_CONTROLLER at one.',
+      { url: this.url },
+    );
   }
 
   private transportError(err: unknown): XlaneError {
@@ -207,11 +222,38 @@ export class ControllerClient {
   }
 }
 
-function serverError(status: number, body: unknown): XlaneError {
-  const e = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
-    ?.error;
-  const code: ErrorCode = e?.code && e.code in ErrorCodes ? (e.code as ErrorCode) : 'XL_ERR_INTERNAL';
-  return new XlaneError(code, e?.message ?? `the controller answered HTTP ${status}`, e?.details);
+interface WireError {
+  error: { code: ErrorCode; message?: string; details?: Record<string, unknown> };
+}
+
+function hasXlaneError(body: unknown): body is WireError {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' && code in ErrorCodes;
+}
+
+function serverError({ error: e }: WireError): XlaneError {
+  return new XlaneError(e.code, e.message ?? `the controller answered ${e.code}`, e.details);
+}
+
+/** Refused here: fetch would report a malformed URL as a failed connection. */
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `controller URL "${url}" is not a URL (expected e.g. ${DEFAULT_CONTROLLER_URL}); check --controller or XLANE_CONTROLLER`,
+      { url },
+    );
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `controller URL "${url}" must be http:// or https:// (expected e.g. ${DEFAULT_CONTROLLER_URL})`,
+      { url },
+    );
+  return url;
 }
 
 function enc(s: string): string {

@@ -113,6 +113,7 @@ export class Lane extends EventEmitter<LaneEvents> {
 
   /** Calls `cb` for every message; the message object and payload are reused after it returns. */
   onMessage(cb: (m: LaneMessage) => void): () => void {
+    this.checkReceive('onMessage');
     this.handlers.add(cb);
     return () => this.handlers.delete(cb);
   }
@@ -170,6 +171,7 @@ export class Lane extends EventEmitter<LaneEvents> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<LaneMessage> {
+    this.checkReceive('async iteration');
     return this.iterators.iterator();
   }
 
@@ -230,6 +232,19 @@ export class Lane extends EventEmitter<LaneEvents> {
     this.iterators.end(err, now);
     this.handlers.clear();
     this.emit('closed', reason);
+  }
+
+  /** A lane opened here delivers only if its own host is among its receivers, which the controller
+   * refuses for applications' lanes: a callback or loop on it would wait forever, unnoticed. */
+  private checkReceive(how: string): void {
+    const g = this.current;
+    if (this.role === 'receiver' || g.receivers.some((r) => r.host === g.sender)) return;
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `${how} on lane ${this.id}: it was opened here to send to ${g.receivers.map((r) => r.host).join(', ')}, ` +
+        'so nothing arrives on it; receive with listen() on the receiving host',
+      { laneId: this.id },
+    );
   }
 
   private checkSend(payload: Uint8Array): void {

@@ -63,6 +63,8 @@ export class SocketTransport implements ClientTransport {
   private lastServerError: XlaneError | undefined;
   private goneErr: XlaneError | undefined;
   private isGone = false;
+  /** close() or destroy() was called: the connection ending is this client's doing. */
+  private leaving = false;
 
   private constructor(
     private readonly sock: Socket,
@@ -163,6 +165,7 @@ export class SocketTransport implements ClientTransport {
 
   async close(): Promise<void> {
     if (this.isGone) return;
+    this.leaving = true;
     await Promise.allSettled([...this.laneIds.keys()].map((k) => this.closeLane(k)));
     await new Promise<void>((resolve) => {
       if (this.sock.destroyed) return resolve();
@@ -172,6 +175,7 @@ export class SocketTransport implements ClientTransport {
   }
 
   destroy(err?: XlaneError): void {
+    this.leaving = true;
     this.goneErr ??= err;
     this.sock.destroy();
   }
@@ -266,9 +270,14 @@ export class SocketTransport implements ClientTransport {
     }
   }
 
-  private finish(err?: XlaneError): void {
+  private finish(closeErr?: XlaneError): void {
     if (this.isGone) return;
     this.isGone = true;
+    // A clean end the client did not ask for is the agent stopping (or restarting): the application
+    // must not mistake it for its own close().
+    const err =
+      closeErr ??
+      (this.leaving ? undefined : new XlaneError('XL_ERR_CONNECT', 'the agent closed the connection'));
     this.goneErr = err;
     this.deframer.poison();
     this.groups.clear();

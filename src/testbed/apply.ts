@@ -89,15 +89,29 @@ export function applyPlan(plan: TestbedPlan): string[] {
   return created;
 }
 
+/** What an interrupted build removed before exiting: the caller's last word to the user. */
+export interface Interrupted {
+  signal: StopSignal;
+  /** Namespaces removed. */
+  removed: string[];
+  /** Controller and agent processes stopped (testbedStartAgents only). */
+  stopped?: number;
+}
+
 /** applyPlan for `xlane testbed up`, which may be stopped while it builds: each step runs
  * asynchronously so the event loop turns between steps, and SIGINT, SIGTERM or SIGHUP — or an
  * exit — removes what was built; a signal then exits with 128 + its number. The handlers are
  * removed before it returns or throws, so none stays in a process that runs on. */
-export async function applyPlanInterruptible(plan: TestbedPlan): Promise<string[]> {
+export async function applyPlanInterruptible(
+  plan: TestbedPlan,
+  onInterrupted?: (note: Interrupted) => void,
+): Promise<string[]> {
   requireRoot();
   refuseIfUp(plan);
   const created: string[] = [];
-  const undo = () => deleteNamespaces(created.splice(0));
+  // Everything undo() removed, for the message: a failed step has already undone it once.
+  const removed: string[] = [];
+  const undo = () => removed.push(...deleteNamespaces(created.splice(0)));
   let caught: StopSignal | undefined;
   // Only noted here: the step in flight finishes first, so a namespace it is adding is recorded
   // (and removed) rather than created after this process has gone.
@@ -107,6 +121,7 @@ export async function applyPlanInterruptible(plan: TestbedPlan): Promise<string[
   const stopIfCaught = () => {
     if (caught === undefined) return;
     undo();
+    onInterrupted?.({ signal: caught, removed });
     process.exit(exitStatusFor(caught));
   };
   process.on('exit', undo);

@@ -8,6 +8,7 @@ import {
   applyPlan,
   applyPlanInterruptible,
   deleteNamespaces,
+  type Interrupted,
   requireRoot,
   testbedNamespaces,
 } from './apply.js';
@@ -19,6 +20,8 @@ export interface UpOptions extends PlanOptions {
   topologyFile?: string;
   /** Test hook: change the plan before it is applied (e.g. inject a rate the kernel refuses). */
   mutatePlan?: (plan: TestbedPlan) => void;
+  /** testbedUpInterruptible: called after a signal removed what was built, just before the exit. */
+  onInterrupted?: (note: Interrupted) => void;
 }
 
 export interface UpResult {
@@ -36,7 +39,7 @@ export function testbedUp(spec: TopologySpec, opts: UpOptions): UpResult {
  * built and exits (see applyPlanInterruptible). */
 export async function testbedUpInterruptible(spec: TopologySpec, opts: UpOptions): Promise<UpResult> {
   const plan = preparePlan(spec, opts);
-  return record(plan, await applyPlanInterruptible(plan), opts);
+  return record(plan, await applyPlanInterruptible(plan, opts.onInterrupted), opts);
 }
 
 function preparePlan(spec: TopologySpec, opts: UpOptions): TestbedPlan {
@@ -86,11 +89,13 @@ export async function testbedStartAgents(
   state: TestbedState,
   topologyFile: string,
   opts: AgentOptions,
+  onInterrupted?: (note: Interrupted) => void,
 ): Promise<TestbedState> {
   // The agents run detached (no terminal signals reach them): Ctrl-C, SIGTERM or a closed terminal
   // here must remove them too.
   const offSignals = onStopSignals((sig) => {
-    testbedDown(runsDir, state.name);
+    const down = testbedDown(runsDir, state.name);
+    onInterrupted?.({ signal: sig, removed: down.removed, stopped: down.stopped.length });
     process.exit(exitStatusFor(sig));
   });
   try {

@@ -1,6 +1,13 @@
 // The client library over a real Unix socket (and over an in-process backend), against the fake.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Client, connect, type LaneMessage, type TimeoutChange, XlaneError } from '../../src/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  type Client,
+  connect,
+  type LaneMessage,
+  type OpenLaneOptions,
+  type TimeoutChange,
+  XlaneError,
+} from '../../src/index.js';
 import { FakeBackend } from './fake-backend.js';
 import { type Harness, startHarness, until } from './helpers.js';
 
@@ -11,6 +18,7 @@ beforeEach(async () => {
   client = await connect({ socket: h.socketPath });
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   client.destroy();
   await h.cleanup();
 });
@@ -127,28 +135,55 @@ describe('client over the socket', () => {
 
   it('close() releases the lane gracefully; the lane ends and its iterator finishes', async () => {
     const lane = await open();
-    const it = lane[Symbol.asyncIterator]();
-    const pending = it.next();
     const reasons: string[] = [];
     lane.on('closed', (r) => reasons.push(r));
     await lane.close();
-    expect(await pending).toEqual({ value: undefined, done: true });
     expect(h.backend.closedLanes).toEqual([lane.id]);
     expect(lane.state).toBe('closed');
     expect(reasons).toHaveLength(1);
     expect(() => lane.send(Buffer.from('x'))).toThrow(
       expect.objectContaining({ code: 'XL_ERR_UNKNOWN_LANE' }),
     );
+    h.backend.addRemote('rx');
+    const rx = await client.listen('rx');
+    const pending = rx[Symbol.asyncIterator]().next();
+    await rx.close();
+    expect(await pending).toEqual({ value: undefined, done: true });
   });
 
   it('destroy(err) ends a lane at once: its iterator rejects with err; the agent still releases it', async () => {
-    const lane = await open();
-    const it = lane[Symbol.asyncIterator]();
-    const pending = it.next();
+    h.backend.addRemote('rx');
+    const rx = await client.listen('rx');
+    const pending = rx[Symbol.asyncIterator]().next();
     const boom = new Error('boom');
-    lane.destroy(boom);
+    rx.destroy(boom);
     await expect(pending).rejects.toBe(boom);
+    const lane = await open();
+    lane.destroy(boom);
     await until(() => h.backend.closedLanes.includes(lane.id), 'lane released');
+  });
+
+  it('a lane opened here refuses onMessage and iteration: it sends, nothing arrives on it', async () => {
+    const lane = await open();
+    expect(lane.role).toBe('sender');
+    const refused = expect.objectContaining({
+      code: 'XL_ERR_VALIDATION',
+      message: expect.stringMatching(
+        /opened here to send to h2, so nothing arrives on it; receive with listen\(\)/,
+      ),
+    });
+    expect(() => lane.onMessage(() => {})).toThrow(refused);
+    expect(() => lane[Symbol.asyncIterator]()).toThrow(refused);
+  });
+
+  it('openLane without `to` says so before asking the agent', async () => {
+    const refused = { code: 'XL_ERR_VALIDATION', message: '`to` is required (a host or a list of hosts)' };
+    const asked = vi.spyOn(h.backend, 'openLane');
+    for (const to of [undefined, '', [], ['h2', ' ']])
+      await expect(
+        client.openLane({ to, maxPayloadBytes: 64, minPeriodNs: 100_000 } as unknown as OpenLaneOptions),
+      ).rejects.toMatchObject(refused);
+    expect(asked).not.toHaveBeenCalled();
   });
 
   it('client.close() releases every lane; client.destroy() drops the connection and the agent closes them', async () => {
@@ -174,17 +209,36 @@ describe('client over the socket', () => {
     expect(lane.state).toBe('closed');
   });
 
-  it('the agent going away ends every lane and emits disconnect', async () => {
+  it('the agent going away ends every lane and emits disconnect with why, unlike close()', async () => {
+    // The client's own close first: no error.
+    const c2 = await connect({ socket: h.socketPath });
+    const own: (XlaneError | undefined)[] = [];
+    c2.on('disconnect', (err) => own.push(err));
+    await c2.close();
+    await until(() => own.length === 1, 'own disconnect');
+    expect(own).toEqual([undefined]);
+
     const lane = await open();
-    let disconnected = false;
-    client.on('disconnect', () => {
-      disconnected = true;
-    });
-    const it = lane[Symbol.asyncIterator]();
-    const pending = it.next();
+    h.backend.addRemote('rx');
+    const rx = await client.listen('rx');
+    const disconnects: (XlaneError | undefined)[] = [];
+    client.on('disconnect', (err) => disconnects.push(err));
+    const reasons: string[] = [];
+    for (const l of [lane, rx]) l.on('closed', (r) => reasons.push(r));
+    // Caught at once: the rejection comes while the test waits for the disconnect.
+    const pending = rx[Symbol.asyncIterator]()
+      .next()
+      .then(
+        (r) => r,
+        (err: unknown) => err,
+      );
     await h.api.close();
-    await until(() => disconnected, 'disconnect');
-    await expect(pending).resolves.toMatchObject({ done: true });
+    await until(() => disconnects.length === 1, 'disconnect');
+    const gone = { code: 'XL_ERR_CONNECT', message: 'the agent closed the connection' };
+    expect(disconnects[0]).toBeInstanceOf(XlaneError);
+    expect(disconnects[0]).toMatchObject(gone);
+    expect(reasons).toEqual(['the agent closed the connection', 'the agent closed the connection']);
+    expect(await pending).toMatchObject(gone);
     expect(lane.state).toBe('closed');
     expect(() => lane.send(Buffer.from('x'))).toThrow(XlaneError);
   });

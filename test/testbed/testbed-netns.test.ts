@@ -370,7 +370,7 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
 
         const bad = cli(['traffic', '--name', state.name, '--from', 'h1', '--to', 'h9', '--json']);
         expect(bad.code).toBe(1);
-        expect(bad.stderr).toMatch(/XL_ERR_VALIDATION: unknown host h9/);
+        expect(bad.stderr).toMatch(/XL_ERR_UNKNOWN_HOST: no host h9/);
       } finally {
         testbedDown(runsDir, state.name);
       }

@@ -1,5 +1,5 @@
 // `xlane bench engine`: added to the `bench` group by bench.ts (registerEngineBench).
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import { DEFAULT_RELEASE_JITTER_US, type EngineBenchResult, runEngineBench } from '../../bench/engine.js';
 import type { BenchEngineKind, NativeReceiveMode, PacingFeed } from '../../bench/engine-peer-protocol.js';
@@ -8,6 +8,7 @@ import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '..
 import { parseSpinSetting, type SpinSetting } from '../../engine/spin-setting.js';
 import { XlaneError } from '../../errors.js';
 import { num, oneOf } from '../option-values.js';
+import { plainTable } from '../plain-table.js';
 
 function positive(name: string, integer: boolean): (v: string) => number {
   return (v) => {
@@ -69,7 +70,7 @@ interface EngineCliOptions {
 }
 
 function printResult(r: EngineBenchResult): void {
-  const t = new Table({ head: ['µs', 'p50', 'p99', 'p99.9', 'max'] });
+  const t = plainTable({ head: ['µs', 'p50', 'p99', 'p99.9', 'max'] });
   const name = r.mode ? `${r.engine} ${r.mode}` : r.engine;
   t.push(
     row(`${name} RTT`, r.rttUs),

@@ -1,12 +1,13 @@
 // `xlane bench fd`: added to the `bench` group by bench.ts. Thin: options → library → one progress
 // line per injection on stderr, a table or JSON on stdout.
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import { defaultFdBenchOptions, runFdBench } from '../../bench/fd.js';
 import type { FdBenchOutput } from '../../bench/fd-types.js';
 import { loadNativeAddon } from '../../engine/native/addon.js';
 import { parseDuration } from '../../util/units.js';
 import { num, oneOf } from '../option-values.js';
+import { plainTable } from '../plain-table.js';
 
 interface FdCli {
   topology: string;
@@ -133,7 +134,7 @@ export function registerFdBench(bench: Command): void {
 }
 
 export function fdTable(out: FdBenchOutput): string {
-  const t = new Table({
+  const t = plainTable({
     head: ['detector', 'detection p50 (µs)', 'p99', 'max', 'false positives', 'missed'],
   });
   const row = (name: string, s: Pick<FdBenchOutput, 'detectionUs' | 'falsePositives' | 'missed'>) => [

@@ -1,8 +1,9 @@
 // `xlane bench host`: added to the `bench` group by bench.ts.
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import { runHostBench } from '../../bench/host.js';
 import { XlaneError } from '../../errors.js';
+import { plainTable } from '../plain-table.js';
 
 function positive(name: string): (v: string) => number {
   return (v) => {
@@ -41,7 +42,7 @@ export function registerHostBench(bench: Command): void {
         console.log(JSON.stringify(r));
         return;
       }
-      const t = new Table({
+      const t = plainTable({
         head: ['µs', 'p50 before', 'p50 after', 'p99 before', 'p99 after', 'max before', 'max after'],
       });
       for (const k of ['cyclictestUs', 'pacingErrUs'] as const)

@@ -1,9 +1,10 @@
 // `xlane bench …`: measurements live here, never in tests. Each bench prints one JSON object with
 // --json (for scripts and reports) or a short table.
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import { runAllocBench } from '../../bench/alloc.js';
 import { XlaneError } from '../../errors.js';
+import { plainTable } from '../plain-table.js';
 import { registerEngineBench } from './bench-engine.js';
 import { registerFdBench } from './bench-fd.js';
 import { registerHostBench } from './bench-host.js';
@@ -40,7 +41,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify(r));
         return;
       }
-      const t = new Table({ head: ['metric', 'value'] });
+      const t = plainTable({ head: ['metric', 'value'] });
       t.push(
         ['hosts', r.hosts],
         ['lanes admitted', r.lanes],

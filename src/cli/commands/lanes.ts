@@ -1,11 +1,11 @@
 // `xlane lanes open|close|list`: thin wrappers over the controller client.
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import type { LaneRequest } from '../../alloc/types.js';
 import { ControllerClient } from '../../client/controller-client.js';
 import type { LaneView } from '../../controller/lifecycle.js';
 import { XlaneError } from '../../errors.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from '../../util/units.js';
+import { plainTable } from '../plain-table.js';
 
 export interface ClientCliOptions {
   controller?: string;
@@ -65,14 +65,24 @@ export function register(program: Command): void {
       buildRequest(o),
       o.wait ? { waitLiveMs: parseDuration(o.waitTimeout) / 1e6 } : {},
     );
-    if (o.json) return print(res);
-    console.log(laneTable([res.lane]));
-    if (res.changed.length)
-      console.log(
-        `re-tuned lanes: ${res.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ')}`,
+    if (o.json) print(res);
+    else {
+      console.log(laneTable([res.lane]));
+      if (res.changed.length)
+        console.log(
+          `re-tuned lanes: ${res.changed.map((c) => `${c.laneId} (${c.reasons.join(', ')})`).join('; ')}`,
+        );
+      if (res.lane.state === 'pending')
+        console.log(`pending: waiting for acks from ${res.lane.pendingHosts.join(', ')}`);
+    }
+    // The lane stays admitted; the exit status tells a script that it may not send yet.
+    if (o.wait && res.lane.state === 'pending')
+      throw new XlaneError(
+        'XL_ERR_TIMEOUT',
+        `lane ${res.lane.id} still pending after --wait-timeout ${o.waitTimeout} ` +
+          `(no ack from ${res.lane.pendingHosts.join(', ')}): is \`xlane agent\` running there?`,
+        { laneId: res.lane.id, pendingHosts: res.lane.pendingHosts },
       );
-    if (res.lane.state === 'pending')
-      console.log(`pending: waiting for acks from ${res.lane.pendingHosts.join(', ')}`);
   });
 
   withClientOptions(
@@ -117,9 +127,8 @@ function buildRequest(o: OpenOptions): LaneRequest {
 }
 
 export function laneTable(lanes: LaneView[]): string {
-  const t = new Table({
+  const t = plainTable({
     head: ['id', 'name', 'sender → receivers', 'σ', 'π', 'phase', 'λ_min..λ_max', 'state'],
-    style: { head: [], border: [] },
   });
   for (const l of lanes) {
     const g = l.grant;

@@ -1,11 +1,12 @@
 // `xlane status`: the controller at a glance: health, hosts and their agents, lanes by state, and
 // the most loaded egress ports (express load against its share, per-hop delay bound).
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import type { PortReport } from '../../alloc/types.js';
 import type { HostView } from '../../controller/views.js';
 import type { LatencyRange } from '../../topology/spec.js';
 import { formatDuration, formatRate } from '../../util/units.js';
+import { plainTable } from '../plain-table.js';
 import { type ClientCliOptions, clientFrom, withClientOptions } from './lanes.js';
 
 const TOP_PORTS = 5;
@@ -49,7 +50,7 @@ export function register(program: Command): void {
 /** Hosts, their agents, and the send / receive bounds every grant through them includes — with
  * where those came from (the topology file, the host's agent measuring them, or an operator). */
 export function hostTable(hosts: HostView[]): string {
-  const ht = new Table({
+  const ht = plainTable({
     head: [
       'host',
       'registered',
@@ -62,7 +63,6 @@ export function hostTable(hosts: HostView[]): string {
       'release jitter',
       'bounds',
     ],
-    style: { head: [], border: [] },
   });
   for (const h of hosts) {
     const b = h.bounds;
@@ -85,9 +85,8 @@ export function hostTable(hosts: HostView[]): string {
 const range = (r: LatencyRange) => `${formatDuration(r.minNs)} – ${formatDuration(r.maxNs)}`;
 
 export function portTable(ports: PortReport[]): string {
-  const pt = new Table({
+  const pt = plainTable({
     head: ['port', 'express', 'share', 'load', 'delay bound', 'lanes'],
-    style: { head: [], border: [] },
   });
   for (const p of ports) {
     pt.push([

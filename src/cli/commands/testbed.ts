@@ -1,19 +1,20 @@
 // `xlane testbed up|down|status`: the topology built in network namespaces (src/testbed). Thin:
 // parse, call the library, print a table or `--json`.
 import { dirname } from 'node:path';
-import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadNativeAddon } from '../../engine/native/addon.js';
 import { XlaneError } from '../../errors.js';
 import { agentOptionsFromCli } from '../../testbed/agent-options.js';
+import type { Interrupted } from '../../testbed/apply.js';
 import { testbedDown, testbedStartAgents, testbedUpInterruptible } from '../../testbed/lifecycle.js';
 import { defaultTestbedName, validateHtbBurst, validateTestbedName } from '../../testbed/plan.js';
-import { DEFAULT_RUNS_DIR, readState, resolveName } from '../../testbed/state.js';
+import { DEFAULT_RUNS_DIR, readState, resolveName, type TestbedState } from '../../testbed/state.js';
 import { type TestbedStatus, testbedStatus } from '../../testbed/status.js';
 import { runCrossTraffic } from '../../testbed/traffic.js';
 import { loadTopologyFile } from '../../topology/load.js';
 import { HTB_BURST_NS } from '../../util/htb-burst.js';
 import { canonicalDuration, formatRate, parseDuration, parseRate } from '../../util/units.js';
+import { plainTable } from '../plain-table.js';
 
 interface UpOpts {
   topology: string;
@@ -78,13 +79,14 @@ export function register(program: Command): void {
         runsDir: o.runsDir,
         topologyFile: o.topology,
         htbBurstNs,
+        onInterrupted: interrupted(name),
       });
       const { stateFile } = up;
       const state = agents
-        ? await testbedStartAgents(o.runsDir, up.state, o.topology, agents.options)
+        ? await testbedStartAgents(o.runsDir, up.state, o.topology, agents.options, interrupted(name))
         : up.state;
       if (o.json) return console.log(JSON.stringify(state));
-      const table = new Table({ head: ['host', 'namespace', 'address'] });
+      const table = plainTable({ head: ['host', 'namespace', 'address'] });
       for (const a of state.plan.addresses) table.push([a.host, a.ns, a.address]);
       console.log(table.toString());
       console.log(
@@ -154,6 +156,27 @@ function needRoot(what: string): void {
     throw new XlaneError('XL_ERR_NOT_ROOT', `testbed ${what}: run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN)`);
 }
 
+/** Ctrl-C during `up` removes the testbed and exits: say so, or the user cannot tell what is left. */
+function interrupted(name: string): (note: Interrupted) => void {
+  return ({ signal, removed, stopped }) =>
+    console.error(
+      `interrupted (${signal}): removed the testbed ${name} (${removed.length} namespaces` +
+        `${stopped ? `, ${stopped} processes stopped` : ''})`,
+    );
+}
+
+/** An unknown host is XL_ERR_UNKNOWN_HOST here as in every other command (the library's own check
+ * reports it with the traffic's other problems, as XL_ERR_VALIDATION). */
+function knownHosts(state: TestbedState, names: string[]): void {
+  const hosts = state.plan.addresses.map((a) => a.host);
+  for (const h of names)
+    if (!hosts.includes(h))
+      throw new XlaneError(
+        'XL_ERR_UNKNOWN_HOST',
+        `no host ${h} in testbed ${state.name} (hosts: ${hosts.join(', ')})`,
+      );
+}
+
 function positive(value: string): number {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError('expected a number > 0');
@@ -195,6 +218,7 @@ function registerTraffic(testbed: Command): void {
       const name = resolveName(o.runsDir, o.name);
       const state = readState(o.runsDir, name);
       if (!state) throw new XlaneError('XL_ERR_NOT_FOUND', `no testbed ${name} under ${o.runsDir}/`);
+      knownHosts(state, [o.from, o.to]);
       const r = await runCrossTraffic(state, {
         from: o.from,
         to: o.to,
@@ -232,7 +256,7 @@ function printStatus(s: TestbedStatus): void {
       );
     }
   }
-  const table = new Table({
+  const table = plainTable({
     head: ['port', 'class', 'role', 'prio', 'rate', 'ceil', 'packets', 'bytes', 'dropped'],
   });
   for (const p of s.ports) {

@@ -1,14 +1,14 @@
 // `xlane topology gen leaf-spine …` and `xlane topology check FILE`: thin wrappers over
-// src/topology (generator, loader). Errors go to main.ts's reportError, which prints the
+// src/topology (generator, loader). Errors go to main.ts, which prints the
 // XlaneError message: one `file:line:col: path: problem` line per error.
 import { writeFileSync } from 'node:fs';
-import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
 import { isXlaneError, XlaneError } from '../../errors.js';
 import { generateLeafSpine, LEAF_SPINE_DEFAULTS, type LeafSpineOptions } from '../../topology/generate.js';
 import { loadTopologyFile, topologyToYaml } from '../../topology/load.js';
 import { summariseTopology } from '../../topology/summary.js';
 import { formatRate, formatSize, parseRate } from '../../util/units.js';
+import { plainTable } from '../plain-table.js';
 
 function count(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -120,7 +120,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify({ ok: true, file, ...summary }, null, 2));
         return;
       }
-      const table = new Table();
+      const table = plainTable();
       const rates =
         summary.minLinkRateBps === summary.maxLinkRateBps
           ? formatRate(summary.minLinkRateBps)

@@ -1,5 +1,5 @@
 // `xlane tune check|apply|revert|core`: audit and fix the host's jitter sources on the lane core.
-import Table from 'cli-table3';
+
 import type { Command } from 'commander';
 import { XlaneError } from '../../errors.js';
 import { type ApplyResult, applyTuning, revertTuning } from '../../tune/apply.js';
@@ -10,6 +10,7 @@ import type { Finding } from '../../tune/finding.js';
 import { createHostFs } from '../../tune/host-fs.js';
 import { probeCpuGaps, probeTimerWakeup } from '../../tune/probes-timing.js';
 import { measureTiming } from '../../tune/timing-sample.js';
+import { plainTable } from '../plain-table.js';
 
 interface TargetOpts {
   core?: number;
@@ -41,7 +42,7 @@ function withTarget(cmd: Command): Command {
 }
 
 function findingsTable(findings: Finding[]): string {
-  const t = new Table({
+  const t = plainTable({
     head: ['id', 'status', 'current', 'recommended', 'fix'],
     wordWrap: true,
     colWidths: [20, 8, 34, 30, 44],
