@@ -1,15 +1,20 @@
 // Tables go to pipes and files as often as to terminals: no ANSI colour escapes in any of them (cli-
 // table3 colours head and borders unless told not to).
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { interferenceTable } from '../../src/cli/interference-view.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { EXAMPLE_TOPOLOGY } from '../../src/demo/controller-demo.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+// The colour switch cli-table3 reads (the same module instance: required from cli-table3's place).
+// Its default depends on the environment (off where CI is set, on in a terminal, even for a pipe),
+// so the tests turn it on: a table that is not plain then shows it anywhere.
+const colors = createRequire(import.meta.url)('@colors/colors/safe') as { enabled: boolean };
 const ESC = '\x1b[';
 
 /** What a command prints on stdout, run in this process. */
@@ -23,6 +28,13 @@ async function output(args: string[]): Promise<string> {
 }
 
 describe('tables without colour', () => {
+  const wasEnabled = colors.enabled;
+  beforeAll(() => {
+    colors.enabled = true;
+  });
+  afterAll(() => {
+    colors.enabled = wasEnabled;
+  });
   afterEach(() => vi.restoreAllMocks());
 
   it('cli-table3 colours by default here, so the checks below can fail', () => {
