@@ -133,6 +133,8 @@ export function interferenceTable(out: TableInput): string {
       'messages (rate)',
       'lost',
     ],
+    // One line per lane and mode, no rule between them: six rows read as one block.
+    style: { compact: true },
   });
   for (const r of out.runs) {
     for (const l of r.lanes) {
