@@ -67,11 +67,11 @@ export function mergePeers(...maps: PeerMap[]): Map<string, string> {
 function addEntry(out: Map<string, string>, parts: string[], path: string, errors: PeerError[]): void {
   const [name, address, ...rest] = parts.map((p) => p.trim());
   if (!name || !address || rest.length > 0) {
-    errors.push({ path, message: `expected name=address, got "${parts.join('=')}"` });
+    errors.push({ path, message: `expected name=address, got "${shown(parts.join('='))}"` });
     return;
   }
   if (isIP(address) === 0) {
-    errors.push({ path, message: `"${address}" (for ${name}) is not an IP address` });
+    errors.push({ path, message: `"${shown(address)}" (for ${shown(name)}) is not an IP address` });
     return;
   }
   if (out.has(name)) {
@@ -81,8 +81,19 @@ function addEntry(out: Map<string, string>, parts: string[], path: string, error
   out.set(name, address);
 }
 
+/** Every bad entry, one line each (as the topology loader does): fixing a file one error per run
+ * is slow. */
 function peersError(source: string, errors: PeerError[]): XlaneError {
-  const first = errors[0]!;
-  const where = first.line !== undefined ? `${source}:${first.line}:${first.col}` : source;
-  return new XlaneError('XL_ERR_VALIDATION', `${where}: ${first.message}`, { file: source, errors });
+  const line = (e: PeerError) =>
+    `${e.line !== undefined ? `${source}:${e.line}:${e.col}` : `${source} ${e.path}`}: ${e.message}`;
+  const message =
+    errors.length === 1
+      ? line(errors[0]!)
+      : `${source}: ${errors.length} bad entries\n${errors.map(line).join('\n')}`;
+  return new XlaneError('XL_ERR_VALIDATION', message, { file: source, errors });
+}
+
+/** An entry as quoted in an error: a pasted blob must not fill the terminal. */
+function shown(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
 }

@@ -77,10 +77,12 @@ export class WatchHub {
       throw new XlaneError('XL_ERR_BAD_JSON', 'watch messages are JSON text');
     }
     if (!checkMessage.Check(msg)) {
+      // The root's own error is TypeBox's "Expected union value", which says less than the message.
       const first = checkMessage.Errors(msg).First();
+      const detail = first?.path ? `: ${first.path} ${first.message}` : '';
       throw new XlaneError(
         'XL_ERR_VALIDATION',
-        `expected {type:'hello', host, version?} or {type:'ack', version}${first ? `: ${first.path || '/'} ${first.message}` : ''}`,
+        `expected {type:'hello', host, version?} or {type:'ack', version}${detail}`,
       );
     }
     if (msg.type === 'hello') {

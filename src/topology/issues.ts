@@ -53,9 +53,17 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    // A binary or huge file parses as one long string: the message names it, it does not echo it.
+    if (value.length > MAX_SHOWN_CHARS)
+      return `${JSON.stringify(value.slice(0, MAX_SHOWN_CHARS))}… (${value.length} characters)`;
+    return JSON.stringify(value);
+  }
   return String(value);
 }
+
+/** The most of a string value an error message quotes. */
+export const MAX_SHOWN_CHARS = 60;
 
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -62,7 +62,8 @@ class Collector {
   /** Parse a unit value; undefined if absent, of the wrong type (already reported) or invalid. */
   unit(raw: unknown, path: Path, kind: UnitKind): number | undefined {
     const { parse, positive, max, format } = kind;
-    if (!isUnitValue(raw)) return undefined;
+    // A non-finite number (YAML .inf, .nan) was already reported by the schema check.
+    if (!isUnitValue(raw) || (typeof raw === 'number' && !Number.isFinite(raw))) return undefined;
     let value: number;
     try {
       value = parse(raw);

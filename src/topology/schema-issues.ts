@@ -86,6 +86,9 @@ function* reword(error: ValueError, prefix: PathSegment[], root: unknown): Gener
     case ValueErrorType.Number:
       yield { path, message: `expected a number, got ${got}`, kind: 'validation' };
       return;
+    case ValueErrorType.Boolean:
+      yield { path, message: `expected true or false, got ${got}`, kind: 'validation' };
+      return;
     default:
       yield { path, message: error.message, kind: 'validation' };
   }

@@ -62,7 +62,9 @@ const SIZE: UnitTable = {
 const NUMBER_WITH_UNIT = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*(\S*)$/;
 
 function fail(table: UnitTable, input: unknown, why: string): never {
-  throw new XlaneError('XL_ERR_VALIDATION', `invalid ${table.kind} ${JSON.stringify(input)}: ${why}`, {
+  // String(), not JSON.stringify, for numbers: JSON writes Infinity and NaN as null.
+  const shown = typeof input === 'string' ? JSON.stringify(input) : String(input);
+  throw new XlaneError('XL_ERR_VALIDATION', `invalid ${table.kind} ${shown}: ${why}`, {
     value: input,
   });
 }

@@ -25,6 +25,23 @@ describe('peers', () => {
     expect(() => parsePeerList('h1=10.0.0.1,h1=10.0.0.2')).toThrow(/h1 is listed twice/);
     expect(() => parsePeerList('h1')).toThrow(expect.objectContaining({ code: 'XL_ERR_VALIDATION' }));
   });
+
+  it('names every bad entry at once, and quotes none whole', () => {
+    const blob = 'x'.repeat(5000);
+    let message = '';
+    try {
+      parsePeersFile(`h1 10.0.0.1\nh2 nope\n${blob}\nh1 10.0.0.9\n`, 'peers.txt');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'peers.txt: 3 bad entries',
+      'peers.txt:2:1: "nope" (for h2) is not an IP address',
+      `peers.txt:3:1: expected name=address, got "${'x'.repeat(60)}… (5000 characters)"`,
+      'peers.txt:4:1: h1 is listed twice',
+    ]);
+    expect(() => parsePeerList('h1=1.2.3.4,h2')).toThrow(/^--peers peers\[1\]: expected name=address/);
+  });
 });
 
 describe('hasNetAdmin', () => {

@@ -224,6 +224,24 @@ describe('errors name the file, line, column and path', () => {
     ]);
   });
 
+  it('a non-finite number is one error, a flag takes true or false, and a long string is not echoed whole', () => {
+    const text = edit(
+      '  link: { rate: 1Gbit, propagation: 100ns }',
+      '  link: { rate: .inf, propagation: 100ns }',
+      edit('name: t\n', `name: t\nmtu: "${'x'.repeat(5000)}"\n`),
+    );
+    const err = thrown(() =>
+      parseTopology(edit('  - { a: h1, b: s1 }', '  - { a: h1, b: s1, serializes: "no" }', text)),
+    );
+    const list = entries(err).map((e) => `${e.path}: ${e.message}`);
+    expect(list.filter((m) => m.startsWith('defaults.link.rate'))).toEqual([
+      'defaults.link.rate: expected a rate: a number in bit/s or a string such as "10Gbit", got Infinity',
+    ]);
+    expect(list).toContain('links[0].serializes: expected true or false, got "no"');
+    const long = list.find((m) => m.startsWith('mtu: '));
+    expect(long).toMatch(/^mtu: expected a number, got "x{60}"… \(5000 characters\)$/);
+  });
+
   it('YAML syntax error', () => {
     const err = thrown(() => parseTopology(edit('  - { a: h2, b: s1 }', '  - { a: h2, b: s1'), 'topo.yaml'));
     expect(err.code).toBe('XL_ERR_BAD_YAML');
