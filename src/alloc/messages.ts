@@ -46,7 +46,9 @@ export function describeInfeasibility(
     }
     case 'deadline':
       return {
-        message: `lane ${v.lane!.id} would miss its deadline (worst hop ${link}): λ_max ${formatNs(v.value)} > deadline ${formatNs(v.limit)}`,
+        // The new lane's id is only a candidate: refused, it is handed to the next lane admitted,
+        // so naming it would point at a lane that never existed (or at a later, other one).
+        message: `${v.lane!.id === newLaneId ? 'the new lane' : `lane ${v.lane!.id}`} would miss its deadline (worst hop ${link}): λ_max ${formatNs(v.value)} > deadline ${formatNs(v.limit)}`,
         details: { ...base, laneId: v.lane!.id, lambdaMaxNs: v.value, deadlineNs: v.limit },
       };
     case 'unstable':

@@ -112,7 +112,7 @@ describe('admission control', () => {
     expect(err.code).toBe('XL_ERR_ADMISSION_REJECTED');
     expect(err.details).toMatchObject({ reason: 'deadline', laneId: 'd', deadlineNs: 30_000 });
     expect(err.details!.lambdaMaxNs as number).toBeCloseTo(41_929.4449152, 6);
-    expect(err.message).toMatch(/^lane d would miss its deadline/);
+    expect(err.message).toMatch(/^the new lane would miss its deadline/);
   });
 
   it('caps a granted window at the deadline and protects it from later lanes', () => {
@@ -123,6 +123,8 @@ describe('admission control', () => {
     // A large lane on the same ports would push the bound past 43 µs.
     const err = expectRejected(a.admit('x', unicast('h1', 'h2', { maxPayloadBytes: 1418 })));
     expect(err.details).toMatchObject({ reason: 'deadline', laneId: 'd' });
+    // An admitted lane's deadline is named with its id.
+    expect(err.message).toMatch(/^lane d would miss its deadline/);
     expect(a.grant('d')).toEqual(d.grant);
   });
 
