@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { XlaneError } from '../errors.js';
+import { shorten } from '../util/shorten.js';
 
 export type PeerMap = ReadonlyMap<string, string>;
 
@@ -93,7 +94,8 @@ function peersError(source: string, errors: PeerError[]): XlaneError {
   return new XlaneError('XL_ERR_VALIDATION', message, { file: source, errors });
 }
 
-/** An entry as quoted in an error: a pasted blob must not fill the terminal. */
+/** An entry as quoted in an error. */
 function shown(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
+  const { head, rest } = shorten(text);
+  return head + rest;
 }

@@ -154,8 +154,8 @@ export function parseJsonBody(text: string): unknown {
     throw new XlaneError('XL_ERR_BAD_JSON', `body is not valid JSON: ${(err as Error).message}`);
   }
   // Iterative: a deeply nested body must not overflow the stack.
-  const todo: [unknown, string][] = [[value, 'body']];
-  for (let next = todo.pop(); next; next = todo.pop()) {
+  const unvisited: [unknown, string][] = [[value, 'body']];
+  for (let next = unvisited.pop(); next; next = unvisited.pop()) {
     const [v, path] = next;
     if (typeof v !== 'object' || v === null) continue;
     for (const [k, child] of Object.entries(v)) {
@@ -172,7 +172,7 @@ export function parseJsonBody(text: string): unknown {
           { path: `${path}/${k}` },
         );
       }
-      todo.push([child, `${path}/${k}`]);
+      unvisited.push([child, `${path}/${k}`]);
     }
   }
   return value;

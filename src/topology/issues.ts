@@ -1,7 +1,9 @@
 // One problem found in a topology document, and how the whole list becomes one XlaneError.
 // Checks record issues against a path (["links", 2, "b"]) and never stop at the first one; the
 // loader then adds line:column from the YAML document, so people can fix every mistake in one go.
+
 import { type ErrorCode, XlaneError } from '../errors.js';
+import { shorten } from '../util/shorten.js';
 
 export type PathSegment = string | number;
 
@@ -55,15 +57,11 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') {
     // A binary or huge file parses as one long string: the message names it, it does not echo it.
-    if (value.length > MAX_SHOWN_CHARS)
-      return `${JSON.stringify(value.slice(0, MAX_SHOWN_CHARS))}… (${value.length} characters)`;
-    return JSON.stringify(value);
+    const { head, rest } = shorten(value);
+    return `${JSON.stringify(head)}${rest}`;
   }
   return String(value);
 }
-
-/** The most of a string value an error message quotes. */
-export const MAX_SHOWN_CHARS = 60;
 
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -2,19 +2,16 @@
 // client that writes and never reads is paused (its replies are bounded, nothing is lost once it
 // reads), `open` checks waitLiveMs and refuses fields it does not know (a `sender` above all), and
 // the socket file never exists with looser permissions than 0660.
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LocalLane } from '../../src/agent/local-api/backend.js';
 import { Deframer } from '../../src/agent/local-api/deframer.js';
-import { encodeSendFrame, FrameType, LOCAL_API_VERSION } from '../../src/agent/local-api/frames.js';
-import { type LocalApi, startLocalApi } from '../../src/agent/local-api/server.js';
+import { encodeSendFrame, FrameType } from '../../src/agent/local-api/frames.js';
 import { LocalSession } from '../../src/agent/local-api/session.js';
 import type { LaneRequest } from '../../src/alloc/types.js';
 import { FakeBackend } from '../client/fake-backend.js';
-import { errorCode, RawClient } from '../client/raw-client.js';
+import { errorCode, greetedRawClient, serveLocalApi } from '../client/raw-client.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -34,28 +31,8 @@ class WaitBackend extends FakeBackend {
   }
 }
 
-async function serve(
-  opts: { highWaterBytes?: number } = {},
-): Promise<{ backend: WaitBackend; api: LocalApi; path: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'xlane-limits-'));
-  const path = join(dir, 'agent.sock');
-  const backend = new WaitBackend();
-  const api = await startLocalApi({ socketPath: path, backend, ...opts });
-  cleanups.push(async () => {
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { backend, api, path };
-}
-
-async function greeted(path: string): Promise<RawClient> {
-  const c = await RawClient.open(path);
-  cleanups.push(() => {
-    c.sock.destroy();
-  });
-  expect((await c.request('hello', { version: LOCAL_API_VERSION })).ok).toBe(true);
-  return c;
-}
+const serve = (opts: { highWaterBytes?: number } = {}) => serveLocalApi(new WaitBackend(), cleanups, opts);
+const greeted = (path: string) => greetedRawClient(path, cleanups);
 
 const request = { receivers: ['h2'], maxPayloadBytes: 64, minPeriodNs: 100_000 };
 

@@ -1,7 +1,17 @@
 // A bare local-API connection for protocol tests: writes arbitrary bytes, collects decoded frames.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LocalBackend } from '../../src/agent/local-api/backend.js';
 import { Deframer } from '../../src/agent/local-api/deframer.js';
-import { encodeJsonFrame, FrameType, parseJsonBody } from '../../src/agent/local-api/frames.js';
+import {
+  encodeJsonFrame,
+  FrameType,
+  LOCAL_API_VERSION,
+  parseJsonBody,
+} from '../../src/agent/local-api/frames.js';
+import { type LocalApi, type LocalApiOptions, startLocalApi } from '../../src/agent/local-api/server.js';
 
 export type Frame = { type: number; json?: Record<string, unknown>; body: Uint8Array };
 
@@ -80,4 +90,34 @@ export class RawClient {
 export function errorCode(f: Frame | Record<string, unknown>): string | undefined {
   const j = ('json' in f ? f.json : f) as { ok?: boolean; error?: { code?: string } } | undefined;
   return j?.ok === false ? j.error?.code : undefined;
+}
+
+/** Cleanups a test file runs after each test (in reverse), shared by the helpers below. */
+export type Cleanups = (() => Promise<void> | void)[];
+
+/** The local API on a socket in a fresh temporary folder, removed after the test. */
+export async function serveLocalApi<B extends LocalBackend>(
+  backend: B,
+  cleanups: Cleanups,
+  opts: Omit<LocalApiOptions, 'socketPath' | 'backend'> = {},
+): Promise<{ backend: B; api: LocalApi; path: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'xlane-api-'));
+  const path = join(dir, 'agent.sock');
+  const api = await startLocalApi({ socketPath: path, backend, ...opts });
+  cleanups.push(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { backend, api, path };
+}
+
+/** A raw connection that has said hello (closed after the test). */
+export async function greetedRawClient(path: string, cleanups: Cleanups): Promise<RawClient> {
+  const c = await RawClient.open(path);
+  cleanups.push(() => {
+    c.sock.destroy();
+  });
+  const hello = await c.request('hello', { version: LOCAL_API_VERSION });
+  if (hello.ok !== true) throw new Error(`hello refused: ${JSON.stringify(hello)}`);
+  return c;
 }

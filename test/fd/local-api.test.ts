@@ -1,14 +1,7 @@
-// The local API's failure-detector ops over a real Unix socket (fake backend): subscribe returns the
-// member table, changes are pushed as 0x04 frames, bad requests get error replies, and a
-// connection's subscriptions end with it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeJsonFrame, FrameType } from '../../src/agent/local-api/frames.js';
-import { type LocalApi, startLocalApi } from '../../src/agent/local-api/server.js';
 import { FakeBackend } from '../client/fake-backend.js';
-import { errorCode, RawClient } from '../client/raw-client.js';
+import { errorCode, greetedRawClient, RawClient, serveLocalApi } from '../client/raw-client.js';
 import { FdFakeBackend, fdEvent } from './fake-fd-backend.js';
 import { until } from './fakes.js';
 
@@ -17,27 +10,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function serve<B extends FakeBackend>(
-  backend: B,
-): Promise<{ backend: B; api: LocalApi; path: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'xlane-fdapi-'));
-  const path = join(dir, 'agent.sock');
-  const api = await startLocalApi({ socketPath: path, backend });
-  cleanups.push(async () => {
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { backend, api, path };
-}
-
-async function greeted(path: string): Promise<RawClient> {
-  const c = await RawClient.open(path);
-  cleanups.push(() => {
-    c.sock.destroy();
-  });
-  expect((await c.request('hello', { version: 1 })).ok).toBe(true);
-  return c;
-}
+const serve = <B extends FakeBackend>(backend: B) => serveLocalApi(backend, cleanups);
+const greeted = (path: string) => greetedRawClient(path, cleanups);
 
 describe('local API: failure detector', () => {
   it('fdSubscribe → member table; member changes arrive as FdEvent frames; fdUnsubscribe stops them', async () => {
