@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,13 +105,94 @@ static napi_value throw_range(napi_env env, const char *message) {
   return NULL;
 }
 
+// The engine's memory is mapped, not malloc()ed: each region is whole pages of its own, so what
+// the engine thread mlocks is unlocked with it (munlock or munmap) and touches no other object,
+// and a closed engine's memory goes back to the system instead of staying in malloc's heap.
+static size_t page_round(size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (n + page - 1) / page * page;
+}
+
+static void *map_zeroed(size_t n) {
+  void *p = mmap(NULL, page_round(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap(void *p, size_t n) {
+  if (p) munmap(p, page_round(n));
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+// The engine thread's private memory, one mapping: its stack first (a mapping starts on a page,
+// and an overflow runs off the bottom into no man's land rather than into the tables), then the
+// lane tables, the receive index and watch list, and the recvmmsg buffers.
+static int map_private(xl_engine_t *e) {
+  size_t stack = 0, tx = stack + XL_STACK_BYTES;
+  size_t rx = align64(tx + XL_MAX_LANES * sizeof *e->tx);
+  size_t tx_active = align64(rx + XL_MAX_LANES * sizeof *e->rx);
+  size_t rx_index = align64(tx_active + XL_MAX_LANES * sizeof *e->tx_active);
+  size_t rx_watch = align64(rx_index + XL_RX_INDEX_SIZE * sizeof *e->rx_index);
+  size_t scratch = align64(rx_watch + XL_MAX_LANES * sizeof *e->rx_watch);
+  size_t total = page_round(scratch + sizeof *e->rx_scratch);
+  uint8_t *p = map_zeroed(total);
+  if (!p) return ENOMEM;
+  e->priv = p;
+  e->priv_bytes = total;
+  e->stack = p + stack;
+  e->tx = (xl_tx_lane_t *)(p + tx);
+  e->rx = (xl_rx_lane_t *)(p + rx);
+  e->tx_active = (uint16_t *)(p + tx_active);
+  e->rx_index = (int16_t *)(p + rx_index);
+  e->rx_watch = (uint16_t *)(p + rx_watch);
+  e->rx_scratch = (xl_rx_scratch_t *)(p + scratch);
+  for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
+  for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
+  return 0;
+}
+
+static void unmap_private(xl_engine_t *e) {
+  unmap(e->priv, e->priv_bytes);
+  e->priv = NULL;
+  e->priv_bytes = 0;
+  e->stack = NULL;
+  e->tx = NULL;
+  e->rx = NULL;
+  e->tx_active = NULL;
+  e->rx_index = NULL;
+  e->rx_watch = NULL;
+  e->rx_scratch = NULL;
+}
+
+// Stops the threads, closes every socket and the eventfd, releases the threadsafe function and
+// gives the private memory back; idempotent. What stays until the finalizers: the shared block
+// (JS may hold views of it) and this struct.
 static void release_engine(xl_engine_t *e) {
+  if (e->released) return;
   xl_engine_stop_thread(e);
+  e->released = 1;
   xl_close_all_lanes(e);
   if (e->rx_fd >= 0) close(e->rx_fd);
   e->rx_fd = -1;
+  if (e->event_fd >= 0) close(e->event_fd);
+  e->event_fd = -1;
   if (e->tsfn) napi_release_threadsafe_function(e->tsfn, napi_tsfn_abort);
   e->tsfn = NULL;
+  xl_engine_unlock_memory(e);
+  unmap_private(e);
+}
+
+static void free_engine(xl_engine_t *e) {
+  release_engine(e);
+  pthread_mutex_destroy(&e->lock);
+  pthread_mutex_destroy(&e->loop_lock);
+  pthread_mutex_destroy(&e->tx_lock);
+  pthread_cond_destroy(&e->cond);
+  unmap(e, sizeof *e);
+}
+
+static void unref_engine(xl_engine_t *e) {
+  if (--e->refs == 0) free_engine(e);
 }
 
 static void finalize_engine(napi_env env, void *data, void *hint) {
@@ -118,80 +200,80 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   xl_engine_t *e = data;
   // Dropped without close(): stop the thread before the memory it uses can go.
   release_engine(e);
-  if (e->event_fd >= 0) close(e->event_fd);
   if (e->mem_ref) napi_delete_reference(env, e->mem_ref);
-  free(e->tx);
-  free(e->rx);
-  free(e->tx_active);
-  free(e->rx_index);
-  free(e->rx_watch);
-  free(e->rx_scratch);
-  free(e->stack);
-  pthread_mutex_destroy(&e->lock);
-  pthread_mutex_destroy(&e->loop_lock);
-  pthread_mutex_destroy(&e->tx_lock);
-  pthread_cond_destroy(&e->cond);
-  free(e);
+  e->mem_ref = NULL;
+  unref_engine(e);
 }
 
+// The shared block's ArrayBuffer is gone. The handle's reference keeps it while the handle lives,
+// except when an environment is torn down: then Node frees it when it likes, the handle's
+// finalizer maybe later, and the engine thread (or the backup) still wrote into it (ASan:
+// heap-use-after-free in xl_drain_tx_ring and backup_read; a SEGV without it, the whole process
+// down because a worker ended). So the threads stop first.
 static void free_block(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)hint;
-  free(data);
+  xl_engine_t *e = hint;
+  release_engine(e);
+  if (e->mem == data) e->mem = NULL;
+  unmap(data, XL_SHARED_BYTES);
+  unref_engine(e);
+}
+
+// The threadsafe function is being destroyed. After our own release that changes nothing. At an
+// environment's teardown Node destroys it by itself; should that come before the block's and the
+// handle's finalizers (not seen so far: the block's ran first), the engine thread would call into
+// freed memory, so the threads stop here first (a call meanwhile gets napi_closing).
+static void tsfn_finalized(napi_env env, void *data, void *hint) {
+  (void)env;
+  xl_engine_t *e = data;
+  if (e->tsfn && e->tsfn_gen == (uint32_t)(uintptr_t)hint) {
+    xl_engine_stop_thread(e);
+    e->tsfn = NULL;
+  }
+  unref_engine(e);
 }
 
 // create() → [handle, sharedBlock]
 static napi_value js_create(napi_env env, napi_callback_info info) {
   (void)info;
-  xl_engine_t *e = calloc(1, sizeof *e);
+  xl_engine_t *e = map_zeroed(sizeof *e);
   if (!e) return throw_errno(env, "allocate the engine", ENOMEM);
-  // Everything finalize_engine touches is valid from here on, whatever fails below.
+  // Everything free_engine touches is valid from here on, whatever fails below.
   e->rx_fd = -1;
   e->event_fd = -1;
   pthread_mutex_init(&e->lock, NULL);
   pthread_mutex_init(&e->loop_lock, NULL);
   pthread_mutex_init(&e->tx_lock, NULL);
   pthread_cond_init(&e->cond, NULL);
-  void *mem = NULL;
-  int err = posix_memalign(&mem, 4096, XL_SHARED_BYTES); // returns the error, leaves errno alone
-  if (!err) {
-    memset(mem, 0, XL_SHARED_BYTES);
-    e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (e->event_fd < 0) err = errno;
-  }
-  if (!err) {
-    e->tx = calloc(XL_MAX_LANES, sizeof *e->tx);
-    e->rx = calloc(XL_MAX_LANES, sizeof *e->rx);
-    e->tx_active = calloc(XL_MAX_LANES, sizeof *e->tx_active);
-    e->rx_index = calloc(XL_RX_INDEX_SIZE, sizeof *e->rx_index);
-    e->rx_watch = calloc(XL_MAX_LANES, sizeof *e->rx_watch);
-    e->rx_scratch = calloc(1, sizeof *e->rx_scratch);
-    if (!e->tx || !e->rx || !e->tx_active || !e->rx_index || !e->rx_watch || !e->rx_scratch) err = ENOMEM;
-  }
-  if (!err) err = posix_memalign(&e->stack, 4096, XL_STACK_BYTES);
+  int err = 0;
+  e->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (e->event_fd < 0) err = errno;
+  if (!err) err = map_private(e);
+  if (!err && !(e->mem = map_zeroed(XL_SHARED_BYTES))) err = ENOMEM;
   if (err) {
-    e->stack = NULL;
-    free(mem);
-    finalize_engine(env, e, NULL);
+    unmap(e->mem, XL_SHARED_BYTES);
+    free_engine(e);
     return throw_errno(env, "create the engine", err);
   }
-  e->mem = mem;
-  for (int i = 0; i < XL_MAX_LANES; i++) e->tx[i].fd = -1;
-  for (int i = 0; i < XL_RX_INDEX_SIZE; i++) e->rx_index[i] = -1;
   napi_value handle, block, out;
-  if (napi_create_external_arraybuffer(env, mem, XL_SHARED_BYTES, free_block, NULL, &block) != napi_ok) {
-    free(mem);
-    finalize_engine(env, e, NULL);
+  if (napi_create_external_arraybuffer(env, e->mem, XL_SHARED_BYTES, free_block, e, &block) != napi_ok) {
+    unmap(e->mem, XL_SHARED_BYTES);
+    e->mem = NULL;
+    free_engine(e);
     napi_throw_error(env, "XL_NATIVE_ARGS", "native engine: cannot create the shared block");
     return NULL;
   }
-  // The ArrayBuffer owns `mem` now; until the handle exists, `e` is still ours to free.
+  e->refs = 1; // the ArrayBuffer's, dropped by free_block
   if (napi_create_reference(env, block, 1, &e->mem_ref) != napi_ok ||
       napi_create_external(env, e, finalize_engine, NULL, &handle) != napi_ok) {
-    finalize_engine(env, e, NULL);
+    // The block's finalizer frees `e` when the ArrayBuffer is collected.
+    if (e->mem_ref) napi_delete_reference(env, e->mem_ref);
+    e->mem_ref = NULL;
+    release_engine(e);
     napi_throw_error(env, "XL_NATIVE_ARGS", "native engine: cannot create the engine handle");
     return NULL;
   }
+  e->refs++; // the handle's, dropped by finalize_engine
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_set_element(env, out, 0, handle));
   CHECK(napi_set_element(env, out, 1, block));
@@ -206,6 +288,9 @@ static napi_value js_open_receiver(napi_env env, napi_callback_info info) {
   int port;
   if (!arg_str(env, argv[1], addr, sizeof addr) || !arg_int(env, argv[2], 0, 65535, &port))
     return throw_errno(env, "openReceiver arguments", EINVAL);
+  // The engine thread polls rx_fd from start() on: closing it under the thread would have it read
+  // whatever file gets that number next.
+  if (e->thread_started || e->released) return throw_errno(env, "openReceiver", EALREADY);
   const char *step = "";
   int fd = xl_open_receive_socket(addr, port, &step);
   if (fd < 0) return throw_errno(env, step, -fd);
@@ -311,7 +396,7 @@ static int opt_i64(napi_env env, napi_value obj, const char *name, int64_t fallb
 static napi_value js_start(napi_env env, napi_callback_info info) {
   ARGS(3);
   ENGINE();
-  if (e->thread_started || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
+  if (e->thread_started || e->released || e->rx_fd < 0) return throw_errno(env, "start", EALREADY);
   const int64_t SEC = 1000000000LL;
   int64_t core, prio, lock, busy, inl, idle, spin, spin_auto, spin_min, spin_max, slice, brk, backup_core,
       backup_delay, backup_read;
@@ -353,7 +438,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   e->rx_locking = o->backup_read_ns > 0;
   napi_value name;
   CHECK(napi_create_string_utf8(env, "xlane-native-engine", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &e->tsfn));
+  // Its finalizer holds `e` (tsfn_finalized); the hint tells it which function it finalizes.
+  e->tsfn_gen++;
+  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, e, tsfn_finalized,
+                                        (void *)(uintptr_t)e->tsfn_gen, call_js, &e->tsfn));
+  e->refs++;
   int err = xl_engine_start_thread(e);
   if (err || e->report.failed) {
     napi_release_threadsafe_function(e->tsfn, napi_tsfn_abort);
@@ -374,6 +463,18 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   set_int(env, out, "backupTid", atomic_load(&e->backup_tid));
   set_int(env, out, "backupPinned", e->backup_pinned);
   return out;
+}
+
+// After stop() no thread applies control: a message would wait, its socket open, until the handle
+// is collected. The engine owns the socket handed to it either way, so it is closed now.
+static void post(xl_engine_t *e, xl_ctrl_t *m) {
+  if (!e->released) {
+    xl_engine_post(e, m);
+    return;
+  }
+  if (m->op == XL_CTRL_SET_TX && m->tx.fd >= 0) close(m->tx.fd);
+  free(m->tx.dest);
+  free(m);
 }
 
 static xl_ctrl_t *new_ctrl(napi_env env, int op, napi_value slot_v, napi_value gen_v, uint32_t *slot) {
@@ -403,7 +504,7 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
            arg_i64(env, argv[9], &incarnation) && incarnation >= -1 && incarnation <= 0xffffffffLL &&
            arg_u32(env, argv[5], &m->tx.epoch) && arg_u32(env, argv[6], &m->tx.max_payload) &&
            m->tx.max_payload <= XL_MAX_PAYLOAD && arg_i64(env, argv[7], &m->tx.min_period_ns) &&
-           m->tx.min_period_ns > 0 && arg_i64(env, argv[10], &m->tx.release_jitter_ns) &&
+           m->tx.min_period_ns > 0 && m->tx.min_period_ns <= XL_MAX_SPAN_NS && arg_i64(env, argv[10], &m->tx.release_jitter_ns) &&
            m->tx.release_jitter_ns >= 0 && m->tx.release_jitter_ns < m->tx.min_period_ns &&
            arg_int(env, argv[11], 0, 1, &m->tx.reject) && arg_i64(env, argv[12], &m->tx.phase_ns) &&
            m->tx.phase_ns >= -1 && m->tx.phase_ns < m->tx.min_period_ns && napi_get_array_length(env, argv[8], &ndest_x2) == napi_ok;
@@ -430,7 +531,7 @@ static napi_value js_set_sender(napi_env env, napi_callback_info info) {
     free(m);
     return throw_errno(env, "setSender arguments", EINVAL);
   }
-  xl_engine_post(e, m);
+  post(e, m);
   return NULL;
 }
 
@@ -451,13 +552,15 @@ static napi_value js_set_receiver(napi_env env, napi_callback_info info) {
   int64_t deliver = 0, shared_clock = 1;
   ok = ok && arg_i64(env, argv[9], &deliver) && arg_i64(env, argv[10], &m->rx.timeout_ns) && m->rx.timeout_ns >= 0 &&
        arg_i64(env, argv[11], &shared_clock);
+  // Longer than XL_MAX_SPAN_NS (36.5 years) is "never" either way, and keeps the deadline in int64.
+  if (m->rx.timeout_ns > XL_MAX_SPAN_NS) m->rx.timeout_ns = XL_MAX_SPAN_NS;
   m->rx.deliver_heartbeats = deliver != 0;
   m->rx.shared_clock = shared_clock != 0;
   if (!ok) {
     free(m);
     return throw_errno(env, "setReceiver arguments", EINVAL);
   }
-  xl_engine_post(e, m);
+  post(e, m);
   return NULL;
 }
 
@@ -467,7 +570,7 @@ static napi_value remove_lane(napi_env env, napi_callback_info info, int op) {
   uint32_t slot;
   xl_ctrl_t *m = new_ctrl(env, op, argv[1], argv[2], &slot);
   if (!m) return throw_errno(env, "remove arguments", EINVAL);
-  xl_engine_post(e, m);
+  post(e, m);
   return NULL;
 }
 

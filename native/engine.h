@@ -118,8 +118,17 @@ typedef struct {
 } xl_thread_report_t;
 
 typedef struct xl_engine {
-  uint8_t *mem; // the shared block (XL_SHARED_BYTES), freed with its ArrayBuffer
+  uint8_t *mem; // the shared block (XL_SHARED_BYTES, its own mapping), unmapped with its ArrayBuffer
   napi_ref mem_ref;
+  // What holds this struct (JS thread only): the handle, the shared block's ArrayBuffer and the
+  // threadsafe function, each dropping its hold in its own finalizer; the last one unmaps it.
+  // Node runs those finalizers in an order of its own when an environment is torn down (a worker
+  // that ends with its engine running), so whichever runs first stops the threads (addon.c).
+  int refs;
+  // release_engine ran (close(), or a finalizer): threads joined, sockets closed, the private
+  // memory unmapped. Nothing applies control any more, and the engine never starts again.
+  int released;
+  uint32_t tsfn_gen; // which threadsafe function e->tsfn is (its finalizer's hint)
   int rx_fd, event_fd;
   xl_options_t opt;
   pthread_t thread;
@@ -150,6 +159,15 @@ typedef struct xl_engine {
   struct xl_rx_scratch *rx_scratch; // recvmmsg buffers
   void *stack;           // the engine thread's own stack, so it can be locked
   int own_stack;         // the thread runs on `stack` (else on a default one: pthread_attr_setstack failed)
+  // The tables, buffers and stack above are one mapping of the engine's own, unmapped by stop():
+  // a closed engine's memory goes back to the system at once, not when the handle is collected.
+  void *priv;
+  size_t priv_bytes;
+  // What setup_thread mlocked, munlocked once the thread is joined. Every region is a mapping of
+  // this engine's own (the block, this struct, priv): a locked heap page shared with other objects
+  // stayed locked after free() (VmLck grew with every engine created and closed).
+  struct { void *p; size_t n; } locked[4];
+  int n_locked;
   // With a backup clock, the sender lanes (tx, tx_active, their frames and sockets) are shared by
   // two threads: every change and every release holds tx_lock. Fixed at start, so both threads see
   // the same answer to "lock?".
@@ -187,6 +205,11 @@ typedef struct xl_rx_scratch {
 
 #define XL_STACK_BYTES (512 * 1024)
 
+// The longest period or liveness timeout the engine takes (2^60 ns, 36.5 years): boundaries and
+// deadlines are sums of monotonic times (< 2^61 ns for 73 years of uptime) and of these, and must
+// stay inside int64 (a larger value wrapped them negative: a lane released at every loop pass).
+#define XL_MAX_SPAN_NS (1LL << 60)
+
 #define XL_RX_INDEX_SIZE 4096
 
 int64_t xl_mono_ns(void);
@@ -198,6 +221,8 @@ int64_t xl_realtime_offset(int tries, int64_t enough_gap_ns, int64_t *gap_ns);
 int xl_engine_start_thread(xl_engine_t *e);
 void xl_engine_stop_thread(xl_engine_t *e);
 void xl_engine_wake(xl_engine_t *e);
+// munlock what setup_thread locked (the thread is joined).
+void xl_engine_unlock_memory(xl_engine_t *e);
 void xl_engine_post(xl_engine_t *e, xl_ctrl_t *m);
 
 // Engine-thread internals (engine_tx.c, engine_rx.c).

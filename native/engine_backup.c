@@ -38,8 +38,8 @@ static void backup_read(xl_engine_t *e, read_watch_t *w) {
   struct pollfd p = {.fd = e->rx_fd, .events = POLLIN};
   int pending = poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
   double *es = xl_engine_stats(e);
-  // Written by the engine thread only; an aligned 8-byte load does not tear on the targets we build.
-  double loops = es[XL_ES_LOOPS];
+  // Written by the engine thread only, with a relaxed atomic store (engine_main).
+  double loops = atomic_load_explicit((_Atomic double *)&es[XL_ES_LOOPS], memory_order_relaxed);
   if (pending && w->pending && loops == w->loops && pthread_mutex_trylock(&e->loop_lock) == 0) {
     xl_drain_socket(e, BACKUP_READ_BATCHES);
     es[XL_ES_BACKUP_READS]++;

@@ -65,6 +65,7 @@ int64_t xl_realtime_offset(int tries, int64_t enough_gap_ns, int64_t *gap_ns) {
 }
 
 void xl_engine_wake(xl_engine_t *e) {
+  if (e->event_fd < 0) return; // stopped: closed, and its number may be another file's by now
   uint64_t one = 1;
   ssize_t r = write(e->event_fd, &one, sizeof one);
   (void)r; // EAGAIN means the counter is already non-zero: the engine wakes anyway
@@ -107,28 +108,27 @@ static void setup_thread(xl_engine_t *e) {
   if (e->opt.lock_memory) {
     // Not mlockall(): V8 madvise(MADV_DONTNEED)s its own heap pages and aborts when that fails,
     // which it does on locked memory. Lock exactly what this thread touches instead: the shared
-    // block, the lane tables, the receive buffers and its stack (best effort; RLIMIT_MEMLOCK).
+    // block, the engine struct, and its private mapping — the lane tables, the receive buffers and
+    // its stack (best effort; RLIMIT_MEMLOCK). Each is a mapping of this engine's own, so the
+    // munlock after the join (xl_engine_unlock_memory) unlocks nothing another engine locked.
     struct { void *p; size_t n; } regions[] = {
         {e->mem, XL_SHARED_BYTES},
         {e, sizeof *e},
-        {e->tx, XL_MAX_LANES * sizeof *e->tx},
-        {e->rx, XL_MAX_LANES * sizeof *e->rx},
-        {e->tx_active, XL_MAX_LANES * sizeof *e->tx_active},
-        {e->rx_index, XL_RX_INDEX_SIZE * sizeof *e->rx_index},
-        {e->rx_watch, XL_MAX_LANES * sizeof *e->rx_watch},
-        {e->rx_scratch, sizeof *e->rx_scratch},
-        {e->stack, XL_STACK_BYTES},
+        {e->priv, e->priv_bytes},
+        {NULL, 0},
     };
-    const size_t count = sizeof regions / sizeof regions[0];
+    size_t count = 3;
     if (!e->own_stack) {
-      // The thread runs on a default stack (engine_start_thread): lock that one instead.
+      // The thread runs on a default stack (engine_start_thread): lock that one too.
       pthread_attr_t attr;
-      regions[count - 1].p = NULL;
+      count = 4;
       if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &regions[count - 1].p, &regions[count - 1].n);
+        pthread_attr_getstack(&attr, &regions[3].p, &regions[3].n);
         pthread_attr_destroy(&attr);
       }
     }
+    _Static_assert(sizeof regions / sizeof regions[0] <= sizeof e->locked / sizeof e->locked[0],
+                   "room to remember every locked region");
     size_t locked = 0;
     int err = 0;
     for (; locked < count; locked++) {
@@ -142,8 +142,18 @@ static void setup_thread(xl_engine_t *e) {
       r->mlock_err = err;
     } else {
       r->mlocked = 1;
+      for (size_t i = 0; i < count; i++) {
+        e->locked[i].p = regions[i].p;
+        e->locked[i].n = regions[i].n;
+      }
+      e->n_locked = (int)count;
     }
   }
+}
+
+void xl_engine_unlock_memory(xl_engine_t *e) {
+  for (int i = 0; i < e->n_locked; i++) munlock(e->locked[i].p, e->locked[i].n);
+  e->n_locked = 0;
 }
 
 static void announce(xl_engine_t *e) {
@@ -220,6 +230,9 @@ static int64_t thread_cpu_ns(void) {
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+_Static_assert(sizeof(_Atomic double) == sizeof(double) && _Alignof(_Atomic double) == _Alignof(double),
+               "the loop counter is a shared-block f64 accessed atomically");
+
 static void *engine_main(void *arg) {
   xl_engine_t *e = arg;
   setup_thread(e);
@@ -252,8 +265,11 @@ static void *engine_main(void *arg) {
   const int inline_poll = o->inline_poll;
   // Inline poll (the JS thread) or a backup reader (engine_backup.c) may run a pass too.
   const int lock_pass = inline_poll || e->rx_locking;
+  // The backup reader compares it between its looks (engine_backup.c): an atomic, relaxed — a
+  // plain load and store on x86-64 and arm64 — so that read is not a data race (TSan reported it).
+  _Atomic double *loops = (_Atomic double *)&es[XL_ES_LOOPS];
   while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
-    es[XL_ES_LOOPS]++;
+    atomic_store_explicit(loops, atomic_load_explicit(loops, memory_order_relaxed) + 1, memory_order_relaxed);
     if (lock_pass) pthread_mutex_lock(&e->loop_lock);
     // Inline poll: the JS thread reads the socket (js_poll); this thread never competes for it.
     int got = inline_poll ? 0 : xl_receive_batch(e);
@@ -261,6 +277,9 @@ static void *engine_main(void *arg) {
     int took = xl_drain_tx_ring(e);
     int64_t next_due = xl_release_due(e);
     int64_t next_watch = xl_watchdog(e);
+    // Read under the lock: the JS thread (inline poll) or the backup reader may apply a receiver
+    // change between passes.
+    int watched = e->n_watch > 0;
     if (lock_pass) pthread_mutex_unlock(&e->loop_lock);
     int64_t now = xl_mono_ns();
     if (got || took) last_activity = now;
@@ -331,7 +350,7 @@ static void *engine_main(void *arg) {
     int64_t until = wake_for_timer;
     // A full delivery ring: JS will drain it soon; do not wake for datagrams we cannot take yet —
     // unless liveness is watched, which is judged on what this thread reads (engine_rx.c).
-    int full = e->n_watch == 0 && rx_ring_full(e);
+    int full = !watched && rx_ring_full(e);
     if (full && until - now > 1000000) until = now + 1000000;
     if (block_until(e, until, !inline_poll && !full) && o->spin_auto && until == wake_for_timer) {
       int64_t woke = xl_mono_ns();

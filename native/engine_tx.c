@@ -172,6 +172,11 @@ int xl_drain_tx_ring(xl_engine_t *e) {
   uint32_t head = (uint32_t)atomic_load_explicit(headw, memory_order_acquire);
   uint32_t tail = (uint32_t)atomic_load_explicit(tailw, memory_order_relaxed);
   if (head == tail) return 0;
+  // push() never gets more than the ring ahead. A head further on (a producer writing the block
+  // directly, or a stray write) would have this loop walk up to 2^32 stale slots (2^31 took 3.6 s
+  // on the development VM, every lane late meanwhile): only the last ring's worth is looked at,
+  // each slot checked as any request is.
+  if (head - tail > XL_TX_SLOTS) tail = head - XL_TX_SLOTS;
   // JS posts a lane's control message before its first request: look at control again now that
   // requests are visible, so a fresh lane's first message is never taken for a stale one.
   xl_apply_control(e);

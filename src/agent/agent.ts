@@ -107,6 +107,11 @@ interface Waiter {
   check(book: GrantBook): boolean;
 }
 
+interface Orphan extends AppLaneEntry {
+  /** Its application closed it (or left) in this run, while the controller did not answer. */
+  thisRun?: boolean;
+}
+
 export class Agent implements LocalBackend {
   readonly host: string;
   readonly latency = new LatencyRecorder();
@@ -142,9 +147,13 @@ export class Agent implements LocalBackend {
   private checkingClock = false;
   private readonly clientDrops: ClientDrops;
   private appLanes: AppLaneFile | undefined;
-  /** Lanes a previous run's applications opened and this run has not released yet. */
-  private leftoverLanes: AppLaneEntry[] = [];
+  /** Lanes no local application holds any more that the controller may still admit: a previous
+   * run's (app-lanes.ts), and this run's whose close did not reach the controller (it was away). */
+  private orphans: Orphan[] = [];
   private releasing = false;
+  /** The controller's createdAt of each lane opened through openLane in this run and not closed yet:
+   * an orphan is released by the same rule as a previous run's (releaseOrphans). */
+  private readonly openedAt = new Map<string, string>();
   /** Lanes this engine was not able to take as their sender, with why (the last sync's errors). */
   private senderErrors: ReadonlyMap<string, { message: string; code?: ErrorCode }> = new Map();
   private closed = false;
@@ -224,7 +233,7 @@ export class Agent implements LocalBackend {
           this.log.info({}, c ? 'watch: in sync with the controller' : 'watch: disconnected');
           if (c) {
             this.resolveReady();
-            void this.releaseLeftoverLanes();
+            void this.releaseOrphans();
           }
         },
       },
@@ -306,8 +315,8 @@ export class Agent implements LocalBackend {
    * agent's, whose lanes are not orphans. */
   trackAppLanes(path: string): void {
     this.appLanes = new AppLaneFile(path, this.log);
-    this.leftoverLanes = this.appLanes.load();
-    if (this.watch.connected) void this.releaseLeftoverLanes();
+    this.orphans = [...this.appLanes.load(), ...this.orphans];
+    if (this.watch.connected) void this.releaseOrphans();
   }
 
   /** The grants this agent holds now. */
@@ -366,6 +375,7 @@ export class Agent implements LocalBackend {
       opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs } : {},
     );
     const id = res.lane.id;
+    this.openedAt.set(id, res.lane.createdAt);
     this.appLanes?.add({ id, createdAt: res.lane.createdAt });
     const live = res.lane.state === 'live';
     // The engine gets the sender from our own watch stream: wait for it, so send() works at once,
@@ -402,15 +412,16 @@ export class Agent implements LocalBackend {
     );
   }
 
-  /** Closes at the controller the lanes a previous run's applications left open (app-lanes.ts):
-   * the connections that owned them died with that process. Runs on every (re)connection until
-   * each is either closed or known to be gone; a lane whose id now names another lane (a controller
-   * that lost its state) is left alone. */
-  private async releaseLeftoverLanes(): Promise<void> {
-    if (this.releasing || this.leftoverLanes.length === 0) return;
+  /** Closes at the controller the lanes no local application holds any more (orphans): a previous
+   * run's applications' (app-lanes.ts), whose connections died with that process, and this run's
+   * whose close the controller did not answer. Runs on every (re)connection until each is either
+   * closed or known to be gone; a lane whose id now names another lane (a controller that lost its
+   * state) is left alone. */
+  private async releaseOrphans(): Promise<void> {
+    if (this.releasing || this.orphans.length === 0) return;
     this.releasing = true;
     try {
-      for (const e of [...this.leftoverLanes]) {
+      for (const e of [...this.orphans]) {
         if (this.closed) return;
         try {
           const lane = await this.opts.controller.lane(e.id);
@@ -418,20 +429,23 @@ export class Agent implements LocalBackend {
             await this.opts.controller.closeLane(e.id);
             this.log.warn(
               { lane: e.id },
-              'closed a lane a local application had opened before this agent last stopped without closing it (killed?)',
+              e.thisRun
+                ? 'closed a lane whose application let go of it while the controller was away'
+                : 'closed a lane a local application had opened before this agent last stopped without closing it (killed?)',
             );
           }
         } catch (err) {
           if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) {
             this.log.warn(
               { lane: e.id, err: (err as Error).message },
-              'could not release a lane left by the previous run; retrying on the next connection',
+              'could not release a lane no local application holds; retrying on the next connection',
             );
             return;
           }
         }
-        this.leftoverLanes = this.leftoverLanes.filter((x) => x !== e);
+        this.orphans = this.orphans.filter((x) => x !== e);
         this.appLanes?.removeEntry(e);
+        if (this.openedAt.get(e.id) === e.createdAt) this.openedAt.delete(e.id);
       }
     } finally {
       this.releasing = false;
@@ -456,8 +470,30 @@ export class Agent implements LocalBackend {
     try {
       await this.opts.controller.closeLane(laneId);
     } catch (err) {
-      if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) throw err;
+      if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) {
+        this.releaseLater(laneId, err as Error);
+        throw err;
+      }
     }
+    this.forgetOpened(laneId);
+  }
+
+  /** A close the controller did not answer (it is away, or timed out): nobody holds the lane any
+   * more — the connection that opened it has let go — but the controller keeps it admitted, with
+   * its share of every port on its path, until someone closes it. Released on the next connection,
+   * as a previous run's are (the lane stays in the app-lanes file until then). */
+  private releaseLater(laneId: string, err: Error): void {
+    const createdAt = this.openedAt.get(laneId);
+    if (createdAt === undefined || this.orphans.some((o) => o.id === laneId)) return;
+    this.orphans.push({ id: laneId, createdAt, thisRun: true });
+    this.log.warn(
+      { lane: laneId, err: err.message },
+      'could not close a lane at the controller: closing it once the controller answers again',
+    );
+  }
+
+  private forgetOpened(laneId: string): void {
+    this.openedAt.delete(laneId);
     this.appLanes?.remove(laneId);
   }
 
@@ -676,7 +712,7 @@ export class Agent implements LocalBackend {
       this.emit(g.laneId, { type: 'grant', laneId: g.laneId, grant: g, state: g.state });
     for (const id of change.removed) {
       this.emit(id, { type: 'closed', laneId: id, reason: 'removed by the controller' });
-      this.appLanes?.remove(id);
+      this.forgetOpened(id);
     }
   }
 

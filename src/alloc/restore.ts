@@ -6,7 +6,7 @@ import { deepFreeze } from './grants.js';
 import type { CompiledGraph } from './graph.js';
 import { portOf } from './graph.js';
 import type { Router, RouteTree } from './routing.js';
-import { type FabricState, type LaneRec, laneRec } from './state.js';
+import { type FabricState, factorOf, type LaneRec, laneRec } from './state.js';
 import type { Hop, PersistedLane } from './types.js';
 import { validateRequest } from './validate.js';
 import { wireBytes } from './wire.js';
@@ -110,9 +110,6 @@ function recFromPersisted(g: CompiledGraph, lane: PersistedLane): LaneRec {
   const pi = grant.minPeriodNs;
   if (!(sigma >= norm.sigmaMin && sigma <= norm.sigmaReq && pi >= norm.piReq && pi <= norm.piMax))
     throw storeError(laneId, 'its grant lies outside its request');
-  // The squeeze factor the grant stands for, so a later release can ease it back.
-  const fs = norm.sigmaReq > norm.sigmaMin ? (norm.sigmaReq - sigma) / (norm.sigmaReq - norm.sigmaMin) : 0;
-  const fp = norm.piMax > norm.piReq ? (pi - norm.piReq) / (norm.piMax - norm.piReq) : 0;
   const byHost = new Map(grant.receivers.map((r) => [r.host, r]));
   const windows = request.receivers.map((name) => byHost.get(name));
   if (windows.some((w) => w === undefined) || grant.receivers.length !== request.receivers.length)
@@ -133,7 +130,9 @@ function recFromPersisted(g: CompiledGraph, lane: PersistedLane): LaneRec {
     ...norm,
     sigma,
     pi,
-    squeeze: Math.min(1, Math.max(fs, fp)),
+    // The squeeze factor the grant stands for (as live lanes record it), so a later release eases
+    // it back exactly as it would have without the restart.
+    squeeze: factorOf(norm, sigma, pi),
     phase: phase ?? -1,
     ...tree,
     hops: [],

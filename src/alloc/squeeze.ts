@@ -2,7 +2,7 @@
 // f ∈ [0,1] (σ toward minPayloadBytes, π toward maxPeriodNs); on release the squeezed lanes are eased
 // back by the same rule. Bisection finds the smallest feasible f: load only falls as f grows.
 import { assess, type Infeasibility } from './feasibility.js';
-import { type FabricState, type LaneRec, squeezed } from './state.js';
+import { type FabricState, factorOf, type LaneRec, squeezed } from './state.js';
 
 const BISECTION_STEPS = 20;
 
@@ -30,7 +30,7 @@ function applyFactor(s: FabricState, base: RateSnapshot[], f: number, tighten: b
     if (target === b.squeeze) s.setRate(b.rec, b.sigma, b.pi, b.squeeze);
     else {
       const { sigma, pi } = squeezed(b.rec, target);
-      s.setRate(b.rec, sigma, pi, target);
+      s.setRate(b.rec, sigma, pi, factorOf(b.rec, sigma, pi));
     }
   }
 }

@@ -82,6 +82,20 @@ export function hasSlack(rec: LaneRec): boolean {
   return rec.sigmaMin < rec.sigmaReq || rec.piMax > rec.piReq;
 }
 
+/** The squeeze factor a granted σ/π stands for: the larger of the two fractions of the way from the
+ * request to the floor. Live lanes record this, not the factor bisection tried, because it is all a
+ * restart can recover from the stored grant: the two must agree, or a controller that restarted
+ * would ease lanes back (or squeeze them) differently from one that did not. */
+export function factorOf(
+  rec: Pick<LaneRec, 'sigmaReq' | 'sigmaMin' | 'piReq' | 'piMax'>,
+  sigma: number,
+  pi: number,
+): number {
+  const fs = rec.sigmaReq > rec.sigmaMin ? (rec.sigmaReq - sigma) / (rec.sigmaReq - rec.sigmaMin) : 0;
+  const fp = rec.piMax > rec.piReq ? (pi - rec.piReq) / (rec.piMax - rec.piReq) : 0;
+  return Math.min(1, Math.max(fs, fp, 0));
+}
+
 /** σ/π for a squeeze factor f: σ rounded down to whole bytes, π up to whole ns (both conservative). */
 export function squeezed(rec: LaneRec, f: number): { sigma: number; pi: number } {
   return {
@@ -277,9 +291,7 @@ export class FabricState {
         this.lhNextSibling[h] = this.lhFirstChild[parent]!;
         this.lhFirstChild[parent] = h;
       }
-      const list = this.portLH[p]!;
-      this.lhPos[h] = list.length;
-      list.push(h);
+      this.insertHop(this.portLH[p]!, h, rec.seq);
       this.portRate[p] = this.portRate[p]! + r;
       rec.hops[i] = h;
       if (parentIdx >= 0 && this.portRank[rec.ports[parentIdx]!]! >= this.portRank[p]!)
@@ -302,12 +314,7 @@ export class FabricState {
     for (const h of rec.hops) {
       const p = this.lhPort[h]!;
       const list = this.portLH[p]!;
-      const pos = this.lhPos[h]!;
-      const last = list.pop()!;
-      if (last !== h) {
-        list[pos] = last;
-        this.lhPos[last] = pos;
-      }
+      this.removeHop(list, h);
       this.portRate[p] = list.length === 0 ? 0 : this.portRate[p]! - r;
       this.freeLH.push(h);
       this.markDirty(p);
@@ -322,6 +329,33 @@ export class FabricState {
     this.lanes.delete(rec.id);
     this.deadlineLanes.delete(rec);
     this.srcPortsInUse.get(rec.sender)?.delete(rec.srcPort);
+  }
+
+  /** A port's lane-hops stay in admission order (seq). The bound pass sums them in list order, and
+   * float sums depend on it: a restart installs the stored lanes in admission order, so only with
+   * the same order do the live and the restored state agree to the bit (and decide alike later).
+   * Admission appends; a lane taken back after a forced topology change goes back in its place. */
+  private insertHop(list: number[], h: number, seq: number): void {
+    let pos = list.length;
+    list.push(h);
+    for (; pos > 0; pos--) {
+      const prev = list[pos - 1]!;
+      if (this.slots[this.lhLane[prev]!]!.seq <= seq) break;
+      list[pos] = prev;
+      this.lhPos[prev] = pos;
+    }
+    list[pos] = h;
+    this.lhPos[h] = pos;
+  }
+
+  /** Order-preserving: costs the hops behind it, as one bound pass over the port does anyway. */
+  private removeHop(list: number[], h: number): void {
+    for (let i = this.lhPos[h]! + 1; i < list.length; i++) {
+      const next = list[i]!;
+      list[i - 1] = next;
+      this.lhPos[next] = i - 1;
+    }
+    list.pop();
   }
 
   /** Changes a lane's granted σ/π (and the squeeze factor they stand for). */

@@ -51,8 +51,7 @@ export class BackendTransport implements ClientTransport {
 
   async closeLane(key: number): Promise<void> {
     const e = this.entry(key);
-    this.lanes.delete(key);
-    e.unsubscribe();
+    this.forget(key, e);
     if (e.opened) await this.backend.closeLane(e.laneId);
   }
 
@@ -129,12 +128,24 @@ export class BackendTransport implements ClientTransport {
 
   private track(laneId: string, opened: boolean): number {
     const key = this.nextKey++;
-    const unsubscribe = this.backend.subscribe(laneId, {
+    const entry: Entry = { laneId, opened, unsubscribe: () => {} };
+    entry.unsubscribe = this.backend.subscribe(laneId, {
       onDelivery: (d) => this.sink?.delivery(key, d),
-      onEvent: (e) => this.sink?.event(key, e),
+      onEvent: (e) => {
+        this.sink?.event(key, e);
+        // Closed at the controller: the Lane has ended on this event and will not close it, so the
+        // entry and the backend's subscriber would otherwise stay until the client closes.
+        if (e.type === 'closed') this.forget(key, entry);
+      },
     });
-    this.lanes.set(key, { laneId, opened, unsubscribe });
+    this.lanes.set(key, entry);
     return key;
+  }
+
+  private forget(key: number, entry: Entry): void {
+    if (this.lanes.get(key) !== entry) return;
+    this.lanes.delete(key);
+    entry.unsubscribe();
   }
 
   private entry(key: number): Entry {

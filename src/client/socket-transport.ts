@@ -246,7 +246,12 @@ export class SocketTransport implements ClientTransport {
     const msg = parseJsonBody(body);
     if (!msg) return;
     if (type === FrameType.Event) {
-      this.sink?.event(msg.handle as number, msg.event as LaneEvent);
+      const handle = msg.handle as number;
+      const event = msg.event as LaneEvent;
+      this.sink?.event(handle, event);
+      // The agent let go of the handle with this event (the lane closed at the controller): the
+      // Lane has ended and will not close it, so nothing else would ever remove it here.
+      if (event?.type === 'closed') this.laneIds.delete(handle);
     } else if (type === FrameType.FdEvent) {
       this.groups.get(msg.sub as number)?.event(msg.event as FdEvent);
     } else if (type === FrameType.Reply) {

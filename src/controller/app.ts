@@ -23,6 +23,8 @@ import type { LaneStore } from './store.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_DB = './xlane.db';
+/** As Node's own headersTimeout: the headers alone already had to arrive within 60 s. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export const XLANE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -40,6 +42,10 @@ export interface ControllerOptions {
   token?: string;
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
+  /** Time a client has to send a whole request, headers and body (default 60 s); then 408. */
+  requestTimeoutMs?: number;
+  /** Unsent bytes a watch socket may hold before it is closed (hub.ts; default 8 MiB). */
+  watchMaxBufferedBytes?: number;
   allocator?: AllocatorOptions;
   allocatorFactory?: AllocatorFactory;
 }
@@ -54,6 +60,7 @@ export interface BuiltApp {
 
 export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
   const topology = typeof opts.topology === 'string' ? loadTopologyFile(opts.topology) : opts.topology;
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: opts.logger ?? false,
     // The lifecycle logs one line per mutation; per-request lines would drown them.
@@ -61,6 +68,15 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
     bodyLimit: BODY_LIMIT,
     // A shutdown must not wait on idle keep-alive clients or half-open upgrades.
     forceCloseConnections: true,
+    // fastify turns Node's request timeout off: a client that stops (or vanishes) in the middle of
+    // sending a body then holds its socket forever. The timeout covers receiving the request, not
+    // answering it (a ?wait=live long poll is unaffected). Node checks every half of it, at most
+    // 30 s, and swaps the two timeouts when the headers' one is the longer.
+    requestTimeout,
+    http: {
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeout / 2)),
+      headersTimeout: Math.min(60_000, requestTimeout),
+    },
     // Unknown fields are refused, not silently dropped (fastify's default strips them). Nothing is
     // coerced: fastify's default would take "h2" for ["h2"], true for 1 and null for 0 in a body.
     // Ajv's coercion is one switch for every part of a request; separate compilers per part
@@ -82,10 +98,11 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
     store.close();
     throw err;
   }
-  const hub = new WatchHub(
-    lifecycle,
-    opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {},
-  );
+  const hub = new WatchHub(lifecycle, {
+    log: app.log,
+    ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+    ...(opts.watchMaxBufferedBytes !== undefined ? { maxBufferedBytes: opts.watchMaxBufferedBytes } : {}),
+  });
   app.addHook('onClose', async () => {
     hub.close();
     store.close();

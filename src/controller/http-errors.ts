@@ -63,7 +63,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException & { reason?: strin
     status = 431;
     xe = new XlaneError('XL_ERR_TOO_LARGE', `request headers over ${maxHeaderSize} bytes`);
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    // Only with a requestTimeout, which fastify leaves off by default.
+    // A request not received within requestTimeout (app.ts), e.g. a body that stopped coming.
     status = 408;
     xe = new XlaneError('XL_ERR_TIMEOUT', 'the request was not received in time');
   } else {

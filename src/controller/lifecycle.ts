@@ -56,6 +56,7 @@ export class Lifecycle {
   private alloc: Allocator;
   private readonly events = new EventEmitter();
   private connectivity: (host: string) => boolean = () => false;
+  private liveWaits = 0;
   /** The --topology given at start when the store already held a different one. */
   readonly topologyMismatch: boolean;
 
@@ -115,6 +116,11 @@ export class Lifecycle {
 
   ports() {
     return this.alloc.ports();
+  }
+
+  /** How many lanes are admitted, without building their views (GET /v1/health is polled). */
+  get laneCount(): number {
+    return this.lanes.size;
   }
 
   listLanes(): LaneView[] {
@@ -401,25 +407,35 @@ export class Lifecycle {
     return this.hostView(bumped.get(host) ?? acked);
   }
 
-  /** Resolves when the lane is live, or with its current (pending) view after timeoutMs. */
-  waitLive(id: string, timeoutMs: number): Promise<LaneView> {
+  /** Resolves when the lane is live, or with its current (pending) view after timeoutMs or once
+   * `signal` aborts (the client that asked went away: nobody is left to answer). */
+  waitLive(id: string, timeoutMs: number, signal?: AbortSignal): Promise<LaneView> {
     const lane = this.getLane(id);
-    if (lane.state === 'live') return Promise.resolve(lane);
+    if (lane.state === 'live' || signal?.aborted) return Promise.resolve(lane);
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         off();
+        signal?.removeEventListener('abort', done);
+        this.liveWaits--;
         try {
           resolve(this.getLane(id));
         } catch (err) {
           reject(err);
         }
       };
+      this.liveWaits++;
       const timer = setTimeout(done, timeoutMs);
       const off = this.onLaneState((laneId) => {
         if (laneId === id) done();
       });
+      signal?.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** waitLive calls not yet resolved. */
+  get pendingWaits(): number {
+    return this.liveWaits;
   }
 
   /** An allocator that throws instead of answering (a bug) may be half-way through a change:

@@ -1,7 +1,7 @@
 // The agent against a REAL controller started in-process on 127.0.0.1 (real HTTP, real WebSocket,
 // SQLite file): registration, snapshot and updates applied to a (fake) engine, ACK → live, the
 // LocalBackend calls, grant-change events, and a controller outage and restart on the same file.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,6 +268,36 @@ describe('agent ↔ controller', () => {
     // The stream is live again: a change made on the restarted controller reaches both engines.
     await client.closeLane(lane.laneId);
     await until(() => !h1.engine.senders.has(lane.laneId) && !h2.engine.receivers.has(lane.laneId));
+  });
+
+  it('closes, once the controller is back, the lanes applications let go of while it was away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-agent-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const db = join(dir, 'state.db');
+    const first = await controllerOn(db);
+    const h1 = await agentFor('h1', first.url);
+    await agentFor('h2', first.url);
+    const appLanes = join(dir, 'agent.sock.app-lanes');
+    h1.agent.trackAppLanes(appLanes);
+    const kept = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    const left = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    const port = new URL(first.url).port;
+
+    await first.close();
+    await until(() => !h1.agent.status().connected);
+    // The application closes (or its connection ends) with nobody to tell.
+    await expect(h1.agent.closeLane(left.laneId)).rejects.toMatchObject({ code: 'XL_ERR_CONNECT' });
+
+    const second = await controllerOn(db, `127.0.0.1:${port}`);
+    const client = new ControllerClient({ url: second.url });
+    const open = async () => (await client.lanes()).map((l) => l.id);
+    for (let i = 0; i < 300 && (await open()).includes(left.laneId); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await open()).toEqual([kept.laneId]);
+    await until(() => !h1.engine.senders.has(left.laneId));
+    expect(JSON.parse(readFileSync(appLanes, 'utf8')).lanes.map((e: { id: string }) => e.id)).toEqual([
+      kept.laneId,
+    ]);
   });
 
   it('waits for a controller that is not up yet, and speaks with the token it needs', async () => {

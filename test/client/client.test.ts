@@ -25,6 +25,14 @@ afterEach(async () => {
 
 const open = (c = client) => c.openLane({ to: 'h2', maxPayloadBytes: 64, minPeriodNs: 100_000 });
 
+/** Lanes the client's transport still tracks (socket: handle → lane id; in-process: key → entry):
+ * internal, but the only place a lane that ended without close() could linger. */
+function laneKeysHeld(c: Client): number {
+  const t = (c as unknown as { transport: { laneIds?: Map<number, string>; lanes?: Map<number, unknown> } })
+    .transport;
+  return (t.laneIds ?? t.lanes)!.size;
+}
+
 describe('client over the socket', () => {
   it('fails with XL_ERR_CONNECT when no agent listens', async () => {
     await expect(connect({ socket: `${h.dir}/none.sock` })).rejects.toMatchObject({ code: 'XL_ERR_CONNECT' });
@@ -209,6 +217,22 @@ describe('client over the socket', () => {
     expect(lane.state).toBe('closed');
   });
 
+  it('a long-lived client that listens to lane after lane closed by their senders holds none of them', async () => {
+    const ended: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const remote = h.backend.addRemote(`rx${i}`);
+      const lane = await client.listen(remote.laneId);
+      lane.on('closed', (r) => ended.push(r));
+      await h.backend.closeLane(remote.laneId);
+      await until(() => lane.state === 'closed', 'closed event');
+      await lane.close(); // after the event: nothing to do, and no error
+    }
+    expect(ended).toHaveLength(150);
+    expect(client.openLanes).toEqual([]);
+    expect([...h.backend.subs.values()].every((s) => s.size === 0)).toBe(true);
+    expect(laneKeysHeld(client)).toBe(0);
+  });
+
   it('the agent going away ends every lane and emits disconnect with why, unlike close()', async () => {
     // The client's own close first: no error.
     const c2 = await connect({ socket: h.socketPath });
@@ -245,6 +269,21 @@ describe('client over the socket', () => {
 });
 
 describe('client over an in-process backend', () => {
+  it('lets go of lanes closed by their senders while the client stays', async () => {
+    const backend = new FakeBackend();
+    const c = await connect({ backend });
+    for (let i = 0; i < 150; i++) {
+      const remote = backend.addRemote(`rx${i}`);
+      const lane = await c.listen(remote.laneId);
+      await backend.closeLane(remote.laneId);
+      expect(lane.state).toBe('closed');
+    }
+    expect(c.openLanes).toEqual([]);
+    expect([...backend.subs.values()].every((s) => s.size === 0)).toBe(true);
+    expect(laneKeysHeld(c)).toBe(0);
+    await c.close();
+  });
+
   it('sends synchronously through the backend, with its errors thrown in place', async () => {
     const backend = new FakeBackend();
     backend.enforceRate = true;

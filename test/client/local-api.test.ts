@@ -162,6 +162,35 @@ describe('local API socket', () => {
     expect(h.backend.lanes.has(remote.laneId)).toBe(true);
   });
 
+  it('lets go of lanes closed elsewhere while the connection stays, and answers a late close of their handle', async () => {
+    const c = await greeted();
+    const remotes = Array.from({ length: 200 }, (_, i) => h.backend.addRemote(`rx${i}`));
+    const handles: number[] = [];
+    for (const r of remotes)
+      handles.push(
+        ((await c.request('listen', { lane: r.laneId })) as { result: { handle: number } }).result.handle,
+      );
+    expect(remotes.every((r) => h.backend.subscribers(r.laneId) === 1)).toBe(true);
+    // Their senders close them: the client hears 'closed' once per lane, then nothing holds them.
+    for (const r of remotes) await h.backend.closeLane(r.laneId);
+    await until(
+      () => c.frames.filter((f) => f.type === FrameType.Event).length === remotes.length,
+      'a closed event per lane',
+    );
+    expect(c.frames.filter((f) => f.type === FrameType.Event).map((f) => f.json)).toEqual(
+      remotes.map((r, i) => ({
+        handle: handles[i],
+        event: { type: 'closed', laneId: r.laneId, reason: 'closed' },
+      })),
+    );
+    expect(remotes.filter((r) => h.backend.subscribers(r.laneId) > 0)).toEqual([]);
+    // A client that asked to close before the event reached it gets an answer, not an error.
+    expect(await c.request('close', { lane: handles[0] })).toMatchObject({ ok: true });
+    // A handle never given out is still nobody's.
+    expect(errorCode(await c.request('close', { lane: handles.at(-1)! + 1 }))).toBe('XL_ERR_FORBIDDEN');
+    await c.end();
+  });
+
   it('answers bad frames with an error and keeps serving', async () => {
     const c = await greeted();
     const frame = (body: Uint8Array) => {

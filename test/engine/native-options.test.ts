@@ -150,4 +150,14 @@ describe.skipIf(skipReason !== '')(`native engine options and refused lane chang
     await waitFor(() => got.length === 1, 'the delivery on the unchanged lane');
     expect(got).toEqual([3]);
   });
+
+  it('a period too long for int64 boundaries is refused, not sent at every loop pass', async () => {
+    const { e, fds, spec } = await engineWithSockets();
+    // Finite and > 0, so the spec check lets it through. Before: anchor + period wrapped negative
+    // and the heartbeat lane went out at every pass of the loop (18,056 frames in 200 ms).
+    const huge = spec({ minPeriodNs: 2 ** 63 - 1024, heartbeat: { incarnation: 1 } });
+    expect(codeOf(() => e.setSender(huge))).toBe('XL_ERR_VALIDATION');
+    expect(existsSync(`/proc/self/fd/${fds[0]}`)).toBe(false);
+    expect(e.counters().lanes).toEqual([expect.objectContaining({ laneId: 'L1', sent: 0, received: 0 })]);
+  });
 });

@@ -140,6 +140,8 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
       { minPeriodNs: Number.NaN },
       { minPeriodNs: 0 },
       { minPeriodNs: 2 ** 64 },
+      // Above 2^60 ns a boundary (a monotonic time plus the period) could leave int64.
+      { minPeriodNs: 2 ** 61 },
       { fd: Number.POSITIVE_INFINITY },
       { maxPayload: addon.layout.MAX_PAYLOAD + 1 },
       { reject: 2 },
@@ -155,7 +157,34 @@ describe.skipIf(skipReason !== '')(`native engine send ring (raw addon) ${skipRe
       expect.objectContaining({ code: 'EINVAL' }),
     );
     expect(() => setReceiver(8, Number.NaN)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    setSender({ minPeriodNs: 2 ** 60 });
     expect(() => addon.openReceiver(h, LO, 1e20)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     setReceiver(addon.layout.MAX_PAYLOAD);
+  });
+
+  it('a send-ring head far beyond what push() writes costs the engine one ring, not 2^31 slots', async () => {
+    const { h, block } = await engine();
+    const { port, got } = await peer();
+    const L = addon.layout;
+    sender(h, port, 0);
+    // Before: the engine thread walked every slot up to it, 3.6 s with every lane late.
+    const far = 0x7fffffff;
+    Atomics.store(block.i32, L.W_TX_HEAD, far);
+    addon.wake(h);
+    await waitFor(() => Atomics.load(block.i32, L.W_TX_TAIL) === far, 'the engine caught up', 1000);
+    // The stale slots it looked at belong to no lane; the ring works on from there.
+    expect(stat(block, L.TS_SENT)).toBe(0);
+    push(h, block, 1, [9, 9, 9, 9]);
+    await waitFor(() => got.length === 1, 'the frame at the peer');
+    expect(got[0]).toEqual([9, 9, 9, 9]);
+  });
+
+  it('a liveness timeout too long for int64 deadlines means never: no suspicion', async () => {
+    const { h, block } = await engine();
+    // Before: the deadline (a monotonic time plus the timeout) wrapped negative, and the watchdog
+    // suspected the lane at once (UBSan: signed integer overflow in silence_deadline).
+    addon.setReceiver(h, 0, 1, 1, 1, LO, 8, 0, 1e9, 0, 2 ** 63 - 1024, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Atomics.load(block.i32, addon.layout.W_RX_HEAD)).toBe(0);
   });
 });

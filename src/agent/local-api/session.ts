@@ -215,10 +215,11 @@ export class LocalSession {
         return this.own(await this.backend.listen(msg.lane), false);
       }
       case 'close': {
+        // A handle this connection let go of when its lane closed elsewhere (forget): the client
+        // asked before the 'closed' event reached it. Nothing is left to close.
+        if (this.released(msg.lane)) return {};
         const lane = this.owned(msg.lane);
-        this.byHandle.delete(lane.handle);
-        this.byLane.delete(lane.laneId);
-        lane.unsubscribe();
+        this.forget(lane);
         if (lane.opened) await this.backend.closeLane(lane.laneId);
         return {};
       }
@@ -309,12 +310,36 @@ export class LocalSession {
     owned.unsubscribe = this.backend.subscribe(lane.laneId, {
       onDelivery: (d) => this.deliver(owned, d),
       onEvent: (event) => {
-        if (!this.ended) this.io.write(encodeJsonFrame(FrameType.Event, { handle, event }));
+        if (this.ended) return;
+        this.io.write(encodeJsonFrame(FrameType.Event, { handle, event }));
+        // Closed at the controller (by its opener elsewhere, an operator, a topology change): the
+        // client ends the lane on this event and never closes it here, so a long-lived connection
+        // that listens to lane after lane would otherwise hold every one of them until it ends.
+        if (event.type === 'closed') this.forget(owned);
       },
     });
     this.byHandle.set(handle, owned);
     this.byLane.set(lane.laneId, owned);
     return { handle, lane };
+  }
+
+  /** The connection stops holding the lane: no more deliveries or events, its handle is retired. */
+  private forget(lane: OwnedLane): void {
+    if (this.byHandle.get(lane.handle) !== lane) return;
+    this.byHandle.delete(lane.handle);
+    this.byLane.delete(lane.laneId);
+    lane.unsubscribe();
+  }
+
+  /** A handle this connection was given and no longer holds (handles are never reused). */
+  private released(ref: unknown): boolean {
+    return (
+      typeof ref === 'number' &&
+      Number.isInteger(ref) &&
+      ref >= 1 &&
+      ref < this.nextHandle &&
+      !this.byHandle.has(ref)
+    );
   }
 
   /** A lane this connection holds, by handle or lane id. */

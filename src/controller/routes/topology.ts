@@ -10,7 +10,7 @@ export function topologyRoutes(app: App, { lifecycle, version }: RouteContext): 
     status: 'ok',
     epoch: lifecycle.epoch,
     version,
-    lanes: lifecycle.listLanes().length,
+    lanes: lifecycle.laneCount,
     hosts: lifecycle.topology.hosts.length,
   }));
 

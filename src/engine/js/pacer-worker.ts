@@ -22,6 +22,15 @@ const pacer = new Pacer(
   (n: WorkerNotice) => parentPort?.postMessage(n),
   data.spin,
 );
-pacer.run();
-// Sockets close asynchronously; the thread exits once their handles are gone.
-data.control.close();
+
+/** Two turns of the event loop between runs: an immediate runs before the loop's close phase, so
+ * only the second one comes after the closed sockets' handles were released. */
+function runPacer(): void {
+  if (pacer.run() === 'settle') {
+    setImmediate(() => setImmediate(runPacer));
+    return;
+  }
+  // Sockets close asynchronously; the thread exits once their handles are gone.
+  data.control.close();
+}
+runPacer();
