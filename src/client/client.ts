@@ -58,10 +58,21 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.track(key, lane, 'sender', { highWaterMark });
   }
 
-  /** Receives an existing lane whose receiver is this host, by lane id ("L3") or name. */
+  /** Receives an existing lane whose receiver is this host, by lane id ("L3") or name. Listening
+   * again on a lane this client already listens on gives the same Lane (with its first options):
+   * the agent hands one connection one handle per lane, and a second Lane on it would leave the
+   * first one's iterators waiting forever. */
   async listen(laneIdOrName: string, opts: LaneOptions = {}): Promise<Lane> {
     this.usable();
     const { key, lane } = await this.transport.listen(laneIdOrName);
+    const held = this.lanes.get(key);
+    if (held?.role === 'receiver') return held;
+    if (held)
+      throw new XlaneError(
+        'XL_ERR_DUPLICATE',
+        `lane ${lane.laneId} was opened by this client as its sender: listen from another client`,
+        { lane: lane.laneId },
+      );
     return this.track(key, lane, 'receiver', opts);
   }
 

@@ -159,6 +159,17 @@ describe('client over the socket', () => {
     expect(await pending).toEqual({ value: undefined, done: true });
   });
 
+  it('listening twice on a lane gives the same Lane, whose iterator still ends when it closes', async () => {
+    h.backend.addRemote('rx');
+    const first = await client.listen('rx');
+    const pending = first[Symbol.asyncIterator]().next();
+    const again = await client.listen('rx');
+    expect(again).toBe(first);
+    expect(client.openLanes).toEqual([first]);
+    await again.close();
+    expect(await pending).toEqual({ value: undefined, done: true });
+  });
+
   it('destroy(err) ends a lane at once: its iterator rejects with err; the agent still releases it', async () => {
     h.backend.addRemote('rx');
     const rx = await client.listen('rx');
