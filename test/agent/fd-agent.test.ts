@@ -9,11 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { startDaemon } from '../../src/agent/daemon.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
-import { type RunningController, startController } from '../../src/controller/server.js';
+import type { RunningController } from '../../src/controller/server.js';
 import type { FdGroupSpec } from '../../src/fd/group-config.js';
 import { failureTimeoutNs } from '../../src/fd/timeout.js';
 import type { FdEvent } from '../../src/fd/types.js';
-import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
+import { startTestController } from '../controller/helpers.js';
 import { FdFakeEngine, PEERS } from '../fd/fakes.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -24,12 +24,7 @@ afterEach(async () => {
 const GROUP = { name: 'g', members: ['h1', 'h2', 'h3'] };
 
 async function controller(): Promise<RunningController> {
-  const c = await startController({
-    topology: testbed(),
-    dbPath: ':memory:',
-    listen: '127.0.0.1:0',
-    allocator: EXACT_WINDOWS,
-  });
+  const c = await startTestController();
   cleanups.push(() => c.close());
   return c;
 }

@@ -6,8 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import type { AgentLog } from '../../src/agent/log.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
-import { startController } from '../../src/controller/server.js';
-import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
+import { startTestController } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
 import { PEERS } from './grants.js';
 
@@ -54,12 +53,7 @@ const req = (receivers: string[]) => ({ receivers, maxPayloadBytes: 64, minPerio
 
 describe('grants the agent cannot apply', () => {
   it('are not acknowledged, are counted and logged, and are retried on the next change', async () => {
-    const c = await startController({
-      topology: testbed(),
-      dbPath: ':memory:',
-      listen: '127.0.0.1:0',
-      allocator: EXACT_WINDOWS,
-    });
+    const c = await startTestController();
     cleanups.push(() => c.close());
     const client = new ControllerClient({ url: c.url });
     const h1 = await agentFor('h1', c.url, new Map(PEERS));

@@ -7,8 +7,8 @@ import { Agent } from '../../src/agent/agent.js';
 import { HOST_CALIBRATION_LANE_ID } from '../../src/agent/host-bounds/calibration-lane.js';
 import type { AgentLog } from '../../src/agent/log.js';
 import { ControllerClient } from '../../src/client/controller-client.js';
-import { type RunningController, startController } from '../../src/controller/server.js';
-import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
+import type { RunningController } from '../../src/controller/server.js';
+import { startTestController } from '../controller/helpers.js';
 import { PEERS } from './grants.js';
 import { LoopbackEngine } from './loopback-engine.js';
 
@@ -26,12 +26,7 @@ function recordingLog(): AgentLog & { lines: string[] } {
 }
 
 async function controller(): Promise<RunningController> {
-  const c = await startController({
-    topology: testbed(),
-    dbPath: ':memory:',
-    listen: '127.0.0.1:0',
-    allocator: EXACT_WINDOWS,
-  });
+  const c = await startTestController();
   cleanups.push(() => c.close());
   return c;
 }

@@ -9,8 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Daemon, startDaemon } from '../../src/agent/daemon.js';
 import { silentLog } from '../../src/agent/log.js';
 import { connect } from '../../src/client/connect.js';
-import { startController } from '../../src/controller/server.js';
-import { EXACT_WINDOWS, testbed } from '../controller/helpers.js';
+import { startTestController } from '../controller/helpers.js';
 import { FakeEngine } from './fake-engine.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -46,12 +45,7 @@ const subscribedLanes = (d: Daemon) => (d.agent as unknown as { subs: Map<string
 
 describe('lane churn through the agents', () => {
   it('leaves no lane behind in subscriber tables, the app-lanes file or /metrics', async () => {
-    const c = await startController({
-      topology: testbed(),
-      dbPath: ':memory:',
-      listen: '127.0.0.1:0',
-      allocator: EXACT_WINDOWS,
-    });
+    const c = await startTestController();
     cleanups.push(() => c.close());
     const dir = mkdtempSync(join(tmpdir(), 'xlane-churn-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

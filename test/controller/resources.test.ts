@@ -6,20 +6,14 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type WebSocket from 'ws';
 import { ControllerClient } from '../../src/client/controller-client.js';
-import { type RunningController, type StartOptions, startController } from '../../src/controller/server.js';
-import { EXACT_WINDOWS, lane, makeApp, testbed } from './helpers.js';
+import type { RunningController, StartOptions } from '../../src/controller/server.js';
+import { lane, makeApp, startTestController } from './helpers.js';
 import { TestWatch } from './watch-client.js';
 
 const running: RunningController[] = [];
 const sockets: TestWatch[] = [];
 async function start(opts: Partial<StartOptions> = {}) {
-  const c = await startController({
-    topology: testbed(),
-    dbPath: ':memory:',
-    listen: '127.0.0.1:0',
-    allocator: EXACT_WINDOWS,
-    ...opts,
-  });
+  const c = await startTestController(opts);
   running.push(c);
   return { c, client: new ControllerClient({ url: c.url }) };
 }

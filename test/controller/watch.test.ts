@@ -2,20 +2,14 @@
 // on admission, ack → live, reconnect → resync, errors that keep the connection, dead agents.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../src/client/controller-client.js';
-import { type RunningController, startController } from '../../src/controller/server.js';
-import { EXACT_WINDOWS, lane, testbed } from './helpers.js';
+import type { RunningController } from '../../src/controller/server.js';
+import { lane, startTestController } from './helpers.js';
 import { type Message, TestWatch } from './watch-client.js';
 
 const running: RunningController[] = [];
 const sockets: TestWatch[] = [];
 async function start(opts: { token?: string; heartbeatMs?: number } = {}) {
-  const c = await startController({
-    topology: testbed(),
-    dbPath: ':memory:',
-    listen: '127.0.0.1:0',
-    allocator: EXACT_WINDOWS,
-    ...opts,
-  });
+  const c = await startTestController(opts);
   running.push(c);
   return { c, client: new ControllerClient({ url: c.url, ...(opts.token ? { token: opts.token } : {}) }) };
 }

@@ -118,3 +118,31 @@ export const RECEIVER_L1: ReceiverSpec = {
   lambdaMinNs: 1_000,
   lambdaMaxNs: 10_000,
 };
+
+/** Lane L1 looped back on 127.0.0.1 within one engine: its receiver (8 B, any latency) ... */
+export const LOOPBACK_RECEIVER_L1: ReceiverSpec = {
+  laneId: 'L1',
+  wireId: 1,
+  epoch: 1,
+  senderAddress: '127.0.0.1',
+  maxPayloadBytes: 8,
+  lambdaMinNs: 0,
+  lambdaMaxNs: 1e12,
+};
+
+/** ... and its sender to the engine's own `port` (every 100 µs, coalescing), with `over` applied. */
+export function loopbackSenderL1(port: number, over: Partial<SenderSpec> = {}): SenderSpec {
+  return {
+    laneId: 'L1',
+    wireId: 1,
+    epoch: 1,
+    maxPayloadBytes: 8,
+    minPeriodNs: 100_000,
+    policy: 'coalesce',
+    dscp: 0,
+    priority: 0,
+    srcPort: 0,
+    destinations: [{ host: 'self', address: '127.0.0.1', port }],
+    ...over,
+  };
+}

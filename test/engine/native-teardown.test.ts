@@ -7,7 +7,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import { SharedBlock } from '../../src/engine/native/shared-block.js';
-import { encodeFrame, freeUdpPort, RawSender, waitFor } from './helpers.js';
+import {
+  encodeFrame,
+  freeUdpPort,
+  LOOPBACK_RECEIVER_L1,
+  loopbackSenderL1,
+  RawSender,
+  waitFor,
+} from './helpers.js';
 import {
   allowedCpus,
   nativeEngine,
@@ -46,27 +53,8 @@ describe.skipIf(skipReason !== '')(`native engine teardown ${skipReason}`, () =>
     e.onDelivery(() => {
       got++;
     });
-    e.setReceiver({
-      laneId: 'L1',
-      wireId: 1,
-      epoch: 1,
-      senderAddress: LO,
-      maxPayloadBytes: 8,
-      lambdaMinNs: 0,
-      lambdaMaxNs: 1e12,
-    });
-    e.setSender({
-      laneId: 'L1',
-      wireId: 1,
-      epoch: 1,
-      maxPayloadBytes: 8,
-      minPeriodNs: 100_000,
-      policy: 'coalesce',
-      dscp: 0,
-      priority: 0,
-      srcPort: 0,
-      destinations: [{ host: 'self', address: LO, port }],
-    });
+    e.setReceiver(LOOPBACK_RECEIVER_L1);
+    e.setSender(loopbackSenderL1(port));
     e.send('L1', Buffer.from([1]));
     await waitFor(() => got === 1, 'the delivery');
     // The receive socket, the lane's socket and the eventfd.

@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
-import { freeUdpPort, waitFor } from './helpers.js';
+import { freeUdpPort, LOOPBACK_RECEIVER_L1, loopbackSenderL1, waitFor } from './helpers.js';
 import { allowedCpus, lastCpu, nativeEngine, skipReason, taskField, threadCount } from './native-helpers.js';
 
 const LO = '127.0.0.1';
@@ -73,27 +73,8 @@ describe.skipIf(skipReason !== '')(`native engine thread ${skipReason}`, () => {
     e.onDelivery(() => {
       got++;
     });
-    e.setReceiver({
-      laneId: 'L1',
-      wireId: 1,
-      epoch: 1,
-      senderAddress: LO,
-      maxPayloadBytes: 8,
-      lambdaMinNs: 0,
-      lambdaMaxNs: 1e12,
-    });
-    e.setSender({
-      laneId: 'L1',
-      wireId: 1,
-      epoch: 1,
-      maxPayloadBytes: 8,
-      minPeriodNs: 100_000,
-      policy: 'coalesce',
-      dscp: 46,
-      priority: 0,
-      srcPort: 0,
-      destinations: [{ host: 'self', address: LO, port }],
-    });
+    e.setReceiver(LOOPBACK_RECEIVER_L1);
+    e.setSender(loopbackSenderL1(port, { dscp: 46 }));
     e.send('L1', Buffer.from([1]));
     await waitFor(() => got === 1, 'the delivery');
     const tid = e.thread()!.tid;
