@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createJsEngine } from '../../src/engine/js/engine.js';
 import type { NativeEngine } from '../../src/engine/native/engine.js';
 import type { Engine } from '../../src/engine/types.js';
-import { freeUdpPort, waitFor } from './helpers.js';
+import { freeUdpPort, LOOPBACK_RECEIVER_L1, loopbackSenderL1, waitFor } from './helpers.js';
 import { nativeEngine, skipReason } from './native-helpers.js';
 
 interface Stamps {
@@ -32,17 +32,8 @@ async function selfLane(e: Engine): Promise<Stamps[]> {
   e.onDelivery((d) =>
     got.push({ sentNs: d.sentNs, kernelReceivedNs: d.kernelReceivedNs, receivedNs: d.receivedNs }),
   );
-  const lane = { laneId: 'L1', wireId: 1, epoch: 1, maxPayloadBytes: 8 };
-  e.setReceiver({ ...lane, senderAddress: '127.0.0.1', lambdaMinNs: 0, lambdaMaxNs: 60e9 });
-  e.setSender({
-    ...lane,
-    minPeriodNs: 100_000,
-    policy: 'coalesce',
-    dscp: 0,
-    priority: 0,
-    srcPort: 0,
-    destinations: [{ host: 'self', address: '127.0.0.1', port }],
-  });
+  e.setReceiver({ ...LOOPBACK_RECEIVER_L1, lambdaMaxNs: 60e9 });
+  e.setSender(loopbackSenderL1(port));
   for (let i = 0; i < N; i++) {
     e.send('L1', Buffer.from([i]));
     await waitFor(() => got.length > i, `delivery ${i}`);
