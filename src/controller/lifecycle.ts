@@ -5,7 +5,8 @@
 // Every mutation follows one pattern: the allocator computes (pure, in memory), the whole result is
 // written to the store in one transaction, and only then are the in-memory mirror updated and the
 // watch updates pushed. If the write fails the allocator has already moved, so it is rebuilt from
-// the store (the source of truth) before the error is reported: memory never diverges from disk.
+// the mirror (what the store last took) before the error is reported: memory never diverges from
+// disk, even when the store can no longer be read either.
 import { EventEmitter } from 'node:events';
 import type { Allocator, AllocatorOptions, GrantChange, LaneRequest, PersistedLane } from '../alloc/types.js';
 import { XlaneError } from '../errors.js';
@@ -47,6 +48,8 @@ export interface LifecycleOptions {
   allocator?: AllocatorOptions;
   /** Structured log of mutations and warnings (pino-compatible subset). */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Period of retrying an agent's ack the store refused (default 1 s). */
+  ackRetryMs?: number;
 }
 
 export class Lifecycle {
@@ -57,6 +60,12 @@ export class Lifecycle {
   private readonly events = new EventEmitter();
   private connectivity: (host: string) => boolean = () => false;
   private liveWaits = 0;
+  /** Topology and epoch as last stored (the lanes: `lanes`), for rebuilding the allocator. */
+  private committed!: { topology: TopologySpec; epoch: number };
+  /** Acks the store could not take, by host: the agent will not send them again. */
+  private readonly unstoredAcks = new Map<string, number>();
+  private ackRetry: NodeJS.Timeout | undefined;
+  private closed = false;
   /** The --topology given at start when the store already held a different one. */
   readonly topologyMismatch: boolean;
 
@@ -96,6 +105,12 @@ export class Lifecycle {
 
   get topology(): TopologySpec {
     return this.alloc.topology;
+  }
+
+  /** Stops retrying acks the store could not take (the store closes next). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.ackRetry);
   }
 
   /** Tells the lifecycle which hosts have a live watch connection (for host views). */
@@ -170,7 +185,7 @@ export class Lifecycle {
     const bumped = this.bump(cs, undefined, new Map([[name, rec]]));
     const mine = bumped.get(name) ?? rec;
     bumped.set(name, mine);
-    this.commit({ putHosts: [...bumped.values()] }, cs, []);
+    this.commit({ putHosts: [...bumped.values()] }, cs, [], false);
     this.opts.log?.info(
       { host: name, agentVersion: info.agentVersion, engine: info.engine, clockDomain: info.clockDomain },
       'host registered',
@@ -380,7 +395,10 @@ export class Lifecycle {
         },
       );
     }
-    if (version <= rec.ackedVersion) return this.hostView(rec);
+    if (version <= rec.ackedVersion) {
+      this.ackStored(host, rec.ackedVersion);
+      return this.hostView(rec);
+    }
     const acked: HostRecord = { ...rec, ackedVersion: version };
     const cs = new ChangeSet();
     const putLanes: StoredLane[] = [];
@@ -402,7 +420,13 @@ export class Lifecycle {
     }
     const bumped = this.bump(cs, undefined, new Map([[host, acked]]));
     if (!bumped.has(host)) bumped.set(host, acked);
-    this.commit({ putLanes, putHosts: [...bumped.values()] }, cs, events);
+    try {
+      this.commit({ putLanes, putHosts: [...bumped.values()] }, cs, events, false);
+    } catch (err) {
+      if (err instanceof XlaneError && err.code === 'XL_ERR_STORE') this.keepAck(host, version);
+      throw err;
+    }
+    this.ackStored(host, version);
     for (const [id] of events) this.opts.log?.info({ laneId: id, ackedBy: host, version }, 'lane live');
     return this.hostView(bumped.get(host) ?? acked);
   }
@@ -438,24 +462,59 @@ export class Lifecycle {
     return this.liveWaits;
   }
 
+  /** An agent sends an ack once: one the store refused (full, read-only) is applied again every
+   * second until it is stored, or else a lane waiting for it stays pending until the host's next
+   * update, however long after the store recovered that comes. */
+  private keepAck(host: string, version: number): void {
+    const first = this.unstoredAcks.size === 0;
+    this.unstoredAcks.set(host, Math.max(version, this.unstoredAcks.get(host) ?? 0));
+    if (first) this.opts.log?.warn({ host, version }, 'ack not stored: retrying it until the store takes it');
+    this.scheduleAckRetry();
+  }
+
+  private ackStored(host: string, version: number): void {
+    const kept = this.unstoredAcks.get(host);
+    if (kept === undefined || kept > version) return;
+    this.unstoredAcks.delete(host);
+    this.opts.log?.info({ host, version: kept }, 'a retried ack is stored');
+  }
+
+  private scheduleAckRetry(): void {
+    if (this.closed || this.ackRetry !== undefined || this.unstoredAcks.size === 0) return;
+    this.ackRetry = setTimeout(() => {
+      this.ackRetry = undefined;
+      for (const [host, version] of [...this.unstoredAcks]) {
+        try {
+          this.ack(host, version);
+        } catch (err) {
+          // Still not stored: kept by ack(). Anything else (the host left) has nothing to retry.
+          if (!(err instanceof XlaneError && err.code === 'XL_ERR_STORE')) this.unstoredAcks.delete(host);
+        }
+      }
+      this.scheduleAckRetry();
+    }, this.opts.ackRetryMs ?? 1000);
+    this.ackRetry.unref();
+  }
+
   /** An allocator that throws instead of answering (a bug) may be half-way through a change:
-   * rebuild it from the store so the next call starts from the committed state. */
+   * rebuild it so the next call starts from the committed state. */
   private guard<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
       if (err instanceof XlaneError) throw err;
-      this.reload();
+      this.rollback();
       throw new XlaneError('XL_ERR_INTERNAL', `allocator failure: ${(err as Error).message}`, undefined, {
         cause: err,
       });
     }
   }
 
-  private reload(): void {
-    const snap = this.store.load();
-    if (snap.topology) this.alloc = this.restoreFrom(snap.topology, snap.lanes, snap.epoch);
-    this.mirror();
+  /** The allocator as of the last stored change, from the mirror rather than the store: after a
+   * failed write the store may fail reads too (an I/O error), and an allocator left moved would
+   * hold a lane nobody was granted, and its id, until a restart. */
+  private rollback(): void {
+    this.alloc = this.restoreFrom(this.committed.topology, [...this.lanes.values()], this.committed.epoch);
   }
 
   private applyChanges(changes: GrantChange[], cs: ChangeSet): StoredLane[] {
@@ -487,11 +546,18 @@ export class Lifecycle {
     return out;
   }
 
-  private commit(m: StoreMutation, cs: ChangeSet, events: [string, 'live' | 'gone'][]): void {
+  /** `allocatorMoved`: false for changes the allocator takes no part in (registration, acks),
+   * which need no rebuild when refused; an ack is retried every second while the disk is full. */
+  private commit(
+    m: StoreMutation,
+    cs: ChangeSet,
+    events: [string, 'live' | 'gone'][],
+    allocatorMoved = true,
+  ): void {
     try {
       this.store.apply(m);
     } catch (err) {
-      this.reload();
+      if (allocatorMoved) this.rollback();
       throw err;
     }
     this.mirrorMutation(m);
@@ -533,6 +599,7 @@ export class Lifecycle {
     this.lanes = new Map(snap.lanes.map((l) => [l.id, l]));
     this.hostRecords = new Map(snap.hosts.map((h) => [h.name, h]));
     this.nextLaneId = snap.nextLaneId;
+    this.committed = { topology: snap.topology ?? this.alloc.topology, epoch: snap.epoch };
   }
 
   private mirrorMutation(m: StoreMutation): void {
@@ -541,6 +608,8 @@ export class Lifecycle {
     for (const h of m.deleteHosts ?? []) this.hostRecords.delete(h);
     for (const h of m.putHosts ?? []) this.hostRecords.set(h.name, h);
     if (m.nextLaneId !== undefined) this.nextLaneId = m.nextLaneId;
+    if (m.topology !== undefined) this.committed.topology = m.topology;
+    if (m.epoch !== undefined) this.committed.epoch = m.epoch;
   }
 
   /** A lane's grant as its hosts see it, with what the sender's agent said of its clock. */

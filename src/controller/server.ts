@@ -1,6 +1,6 @@
 // startController: the controller as a running service on a TCP address.
 import { existsSync, rmSync } from 'node:fs';
-import { XlaneError } from '../errors.js';
+import { isXlaneError, XlaneError } from '../errors.js';
 import { buildApp, type ControllerOptions, DEFAULT_DB } from './app.js';
 import type { WatchHub } from './hub.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -31,7 +31,9 @@ export async function startController(opts: StartOptions): Promise<RunningContro
   try {
     built = await buildApp(opts);
   } catch (err) {
-    if (created) removeStoreFile(created);
+    // A lock held by another process means it created the file between our look and our open:
+    // that controller's file, not ours to remove.
+    if (created && !heldByAnother(err)) removeStoreFile(created);
     throw err;
   }
   try {
@@ -58,6 +60,13 @@ export async function startController(opts: StartOptions): Promise<RunningContro
 
 /** The SQLite file with its WAL and shared-memory companions (closed stores leave none, but a
  * failed close might). */
+function heldByAnother(err: unknown): boolean {
+  const sqlite = isXlaneError(err) ? err.details?.sqlite : undefined;
+  return (
+    typeof sqlite === 'string' && (sqlite.startsWith('SQLITE_BUSY') || sqlite.startsWith('SQLITE_LOCKED'))
+  );
+}
+
 function removeStoreFile(path: string): void {
   for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(f, { force: true });
 }

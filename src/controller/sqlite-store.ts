@@ -1,5 +1,9 @@
 // LaneStore on one SQLite file (better-sqlite3, WAL). Each mutation is one transaction, so a
-// controller killed mid-way leaves either the old or the new state, never half of one.
+// controller killed mid-way leaves either the old or the new state, never half of one. A write the
+// file system refuses (full, read-only, failing) is an XL_ERR_STORE that says which and changes
+// nothing; docs/operations.md ("The state file under storage faults") has what each one means.
+import { accessSync, type BigIntStats, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import Database from 'better-sqlite3';
@@ -45,13 +49,23 @@ interface HostRow {
   acked_version: number;
 }
 
+/** How long a start waits for the file's lock: only another controller holds it for long. */
+const LOCK_WAIT_MS = 1000;
+
 export function openSqliteStore(path: string): LaneStore {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path);
+    db = new Database(path, { timeout: LOCK_WAIT_MS });
+    // Exclusive: the lock is taken at the first access and held until close, so a second
+    // controller on the same file is refused at its start instead of granting lanes from its own
+    // copy of the state over this one's. It also means no -shm file: the WAL index is in memory.
+    db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // FULL: a grant the controller answered must survive a power loss, and mutations are rare.
     db.pragma('synchronous = FULL');
+    // Takes the lock now, and fails now on a file SQLite could open only read-only (it would
+    // otherwise start, serve reads and refuse every change).
+    db.exec('BEGIN IMMEDIATE; COMMIT');
     db.exec(SCHEMA);
     const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as
       | { value: string }
@@ -67,10 +81,65 @@ export function openSqliteStore(path: string): LaneStore {
   } catch (err) {
     db?.close();
     if (err instanceof XlaneError) throw err;
-    throw new XlaneError('XL_ERR_STORE', `cannot open the lane store ${path}: ${(err as Error).message}`, {
+    const { why, sqlite } = explain(err, path);
+    throw new XlaneError('XL_ERR_STORE', `cannot open the lane store ${path}: ${why}`, {
       file: path,
+      ...(sqlite ? { sqlite } : {}),
     });
   }
+}
+
+/** The operator's reading of a SQLite failure, by its code (better-sqlite3 puts it in `code`). */
+function explain(err: unknown, path: string): { why: string; sqlite?: string } {
+  const message = (err as Error).message;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return { why: message };
+  const why = (text: string) => ({ why: `${text} (${code}: ${message})`, sqlite: code });
+  if (code === 'SQLITE_FULL') return why('the file system holding it is full');
+  // SQLite falls back to reading a file it may not write, and then fails on the lock
+  // (SQLITE_IOERR_LOCK) or the first write: say why it could not write.
+  const writeFault = ['SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN'].some((c) => code.startsWith(c));
+  const denied = writeFault ? notWritable(path) : undefined;
+  if (denied === 'EROFS') return why('it is on a read-only file system');
+  if (denied !== undefined) return why(`no write permission on it or its directory (${denied})`);
+  if (code.startsWith('SQLITE_READONLY')) return why('it is read-only');
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return why(
+      `it or its ${path}-wal cannot be opened or created: does the directory exist, and may the controller write there?`,
+    );
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return why(
+      'another process holds its lock, most likely a controller already running on this --db: one controller per state file',
+    );
+  }
+  if (code.startsWith('SQLITE_IOERR')) return why('the disk or the file system failed');
+  return { why: message, sqlite: code };
+}
+
+/** Why the controller may not write the file (or create it in its directory), if it may not. */
+function notWritable(path: string): string | undefined {
+  if (path === '' || path === ':memory:') return undefined;
+  try {
+    accessSync(existsSync(path) ? path : dirname(path), constants.W_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? code : undefined;
+  }
+}
+
+/** Device and inode of a file, or undefined once its name leads nowhere. */
+function identity(file: string): string | undefined {
+  let st: BigIntStats | undefined;
+  try {
+    st = statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    // Not allowed to look (a directory made unreadable): no evidence that the file moved.
+    return 'unknown';
+  }
+  return st && `${st.dev}:${st.ino}`;
 }
 
 class SqliteStore implements LaneStore {
@@ -80,6 +149,8 @@ class SqliteStore implements LaneStore {
   private readonly putHost;
   private readonly delHost;
   private readonly tx;
+  /** The state file and its WAL as opened: writes stop once a name leads elsewhere. */
+  private readonly files: { file: string; id: string }[] = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -102,6 +173,13 @@ class SqliteStore implements LaneStore {
     );
     this.delHost = db.prepare('DELETE FROM hosts WHERE name = ?');
     this.tx = db.transaction((m: StoreMutation) => this.write(m));
+    if (path === '' || path === ':memory:') return;
+    for (const file of [path, `${path}-wal`]) {
+      const id = identity(file);
+      // Gone already: removed by another process between SQLite's open and here.
+      if (id === undefined && file === path) this.checkFiles([{ file, id: '' }]);
+      if (id !== undefined && id !== 'unknown') this.files.push({ file, id });
+    }
   }
 
   /** Every value is checked for the shape the controller wrote: a file edited by hand (or by a
@@ -127,23 +205,47 @@ class SqliteStore implements LaneStore {
         hosts,
       };
     } catch (err) {
-      throw new XlaneError(
-        'XL_ERR_STORE',
-        `cannot read the lane store ${this.path}: ${(err as Error).message}`,
-        { file: this.path },
-      );
+      const { why, sqlite } = explain(err, this.path);
+      throw new XlaneError('XL_ERR_STORE', `cannot read the lane store ${this.path}: ${why}`, {
+        file: this.path,
+        ...(sqlite ? { sqlite } : {}),
+      });
     }
   }
 
   apply(mutation: StoreMutation): void {
+    this.checkFiles();
     try {
       this.tx.immediate(mutation);
     } catch (err) {
-      const field = err instanceof XlaneError ? err.details : undefined;
-      throw new XlaneError('XL_ERR_STORE', `lane store write failed: ${(err as Error).message}`, {
+      if (err instanceof XlaneError) {
+        throw new XlaneError('XL_ERR_STORE', `lane store write failed: ${err.message}`, {
+          file: this.path,
+          ...err.details,
+        });
+      }
+      const { why, sqlite } = explain(err, this.path);
+      throw new XlaneError('XL_ERR_STORE', `cannot write the lane store ${this.path}: ${why}`, {
         file: this.path,
-        ...field,
+        ...(sqlite ? { sqlite } : {}),
       });
+    }
+  }
+
+  /** SQLite writes on through the descriptors it holds after its file or the file's directory
+   * was removed (or another file moved in under its name): every change from then on would be
+   * answered as stored, yet gone at the next start. Refused instead, before the transaction. */
+  private checkFiles(files = this.files): void {
+    for (const { file, id } of files) {
+      const now = identity(file);
+      if (now === id || now === 'unknown') continue;
+      throw new XlaneError(
+        'XL_ERR_STORE',
+        `cannot write the lane store ${this.path}: ${file} was ${now === undefined ? 'removed (or its directory)' : 'replaced by another file'} ` +
+          'while the controller ran: a change written now would be gone at the next start, so none is ' +
+          '(docs/operations.md, "The state file under storage faults", says how to keep the state)',
+        { file: this.path, reason: 'moved', movedFile: file },
+      );
     }
   }
 

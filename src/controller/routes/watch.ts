@@ -4,6 +4,8 @@ import { WatchQuery } from '../schemas.js';
 import type { App, RouteContext } from './context.js';
 
 export function watchRoutes(app: App, { lifecycle, hub }: RouteContext): void {
+  // Acks arrive here; the lifecycle retries those the store refused until the app closes.
+  app.addHook('onClose', async () => lifecycle.close());
   app.route({
     method: 'GET',
     url: '/v1/watch',
