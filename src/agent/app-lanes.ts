@@ -4,7 +4,8 @@
 // lane admitted (and its share of the express class reserved) with no application left to use it.
 // The next agent on the host reads the file: every lane in it belonged to a connection of a process
 // that is gone, so it releases them (Agent.trackAppLanes). Lanes the agent opens for itself (the
-// failure detector's) never enter the file.
+// failure detector's) never enter the file. The embedded client keeps one such file per process
+// (client/lane-records.ts), with a header saying whose it is.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AgentLog } from './log.js';
 
@@ -15,12 +16,26 @@ export interface AppLaneEntry {
   createdAt: string;
 }
 
-export class AppLaneFile {
+/** Where an agent records its applications' lanes: the daemon's file, or an embedded client's. */
+export interface AppLaneStore {
+  /** The lanes that earlier runs left, for this agent to release (they are recorded in this store
+   * from now on, until released). */
+  load(): AppLaneEntry[];
+  add(entry: AppLaneEntry): void;
+  remove(id: string): void;
+  removeEntry(entry: AppLaneEntry): void;
+  /** The agent stops: what the store still lists is left for the next run. */
+  close?(): void;
+}
+
+export class AppLaneFile implements AppLaneStore {
   private readonly lanes = new Map<string, AppLaneEntry>();
 
   constructor(
     readonly path: string,
     private readonly log: AgentLog,
+    /** Written before the lanes on every save (the embedded client's owner record). */
+    private readonly header: () => Record<string, unknown> = () => ({}),
   ) {}
 
   /** The lanes a previous run left (then the file is this run's: the caller releases them). A file
@@ -70,10 +85,11 @@ export class AppLaneFile {
 
   /** Written whole and renamed into place, so a crash mid-write leaves the old list, never half of
    * one. Opens and closes are rare (never per message), so a synchronous write is fine here. */
-  private save(): void {
+  save(): void {
     const tmp = `${this.path}.tmp`;
     try {
-      writeFileSync(tmp, `${JSON.stringify({ lanes: [...this.lanes.values()] })}\n`, { mode: 0o600 });
+      const body = { ...this.header(), lanes: [...this.lanes.values()] };
+      writeFileSync(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
       renameSync(tmp, this.path);
     } catch (err) {
       this.log.warn(

@@ -29,8 +29,9 @@ export class BackendTransport implements ClientTransport {
 
   constructor(
     private readonly backend: LocalBackend,
-    /** Stops what the backend runs (engine, controller watch); called once on close/destroy. */
-    private readonly shutdown: () => Promise<void> = async () => {},
+    /** Stops what the backend runs (engine, controller watch); called once on close (graceful) or
+     * destroy. What it throws on close, close() throws: the lanes it could not release. */
+    private readonly shutdown: (graceful: boolean) => Promise<void> = async () => {},
   ) {}
 
   bind(sink: TransportSink): void {
@@ -96,7 +97,7 @@ export class BackendTransport implements ClientTransport {
   async close(): Promise<void> {
     if (this.isGone) return;
     await Promise.allSettled([...this.lanes.keys()].map((k) => this.closeLane(k)));
-    await this.end();
+    await this.end(undefined, true);
   }
 
   destroy(err?: XlaneError): void {
@@ -113,12 +114,19 @@ export class BackendTransport implements ClientTransport {
     this.sink?.gone(err);
   }
 
-  private async end(err?: XlaneError): Promise<void> {
+  private async end(err?: XlaneError, graceful = false): Promise<void> {
     const first = !this.isGone;
     this.dropGroups();
     this.isGone = true;
-    await this.shutdown().catch(() => {});
+    let failure: unknown;
+    try {
+      await this.shutdown(graceful);
+    } catch (e) {
+      failure = e;
+    }
     if (first) this.sink?.gone(err);
+    // destroy() has nobody to tell: it returned long ago.
+    if (graceful && failure !== undefined) throw failure;
   }
 
   private dropGroups(): void {

@@ -92,7 +92,9 @@ export class Client extends EventEmitter<ClientEvents> {
     return [...this.lanes.values()];
   }
 
-  /** Graceful: releases every lane, then disconnects. */
+  /** Graceful: releases every lane, then disconnects. Embedded, it rejects when lanes are left that
+   * the controller did not answer for (details.lanes; see EmbeddedOptions.releaseTimeoutMs): the
+   * client is closed all the same. */
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;

@@ -1,15 +1,17 @@
 // connect(): the library's entry point. `{ socket }` reaches the host's agent over its Unix socket;
 // `{ embedded }` runs an engine in this process (lowest latency, no agent needed on the host);
 // `{ backend }` plugs any LocalBackend in (the agent uses it in-process; tests use a fake).
+import { resolve } from 'node:path';
 import { Agent, type AgentFdOptions, type AgentOptions } from '../agent/agent.js';
 import type { LocalBackend } from '../agent/local-api/backend.js';
 import { createEngineOfKind, type EngineKind } from '../engine/native/select.js';
 import type { Engine } from '../engine/types.js';
-import { XlaneError } from '../errors.js';
+import { isXlaneError, XlaneError } from '../errors.js';
 import { nextIncarnation } from '../fd/incarnation.js';
 import { BackendTransport } from './backend-transport.js';
 import { Client } from './client.js';
 import { ControllerClient } from './controller-client.js';
+import { defaultStateDir, EmbeddedLaneRecords } from './lane-records.js';
 import { SocketTransport } from './socket-transport.js';
 
 export const DEFAULT_SOCKET = '/run/xlane/agent.sock';
@@ -40,6 +42,17 @@ export interface EmbeddedOptions {
    * The incarnation defaults to the wall clock in seconds: restart no faster than once a second,
    * or pass a larger one yourself. */
   fd?: Omit<AgentFdOptions, 'incarnation'> & { incarnation?: number };
+  /** Where this client records the lanes it opens (one small file per client, gone once it closes
+   * with every lane released), so that lanes it leaves admitted at the controller (the process was
+   * killed, or closed while the controller did not answer) are released by the next embedded start
+   * for the same host and controller URL with this directory. Processes may share it: a start only
+   * takes over the records of clients that closed or whose process is gone. Keep it on a disk local
+   * to the machine. Default `$XDG_STATE_HOME/xlane/embedded` (`~/.local/state/xlane/embedded`);
+   * false: record nothing. */
+  stateDir?: string | false;
+  /** How long client.close() keeps trying to release lanes whose close the controller did not
+   * answer before it gives up and rejects (default 5 s; 0: do not wait). */
+  releaseTimeoutMs?: number;
 }
 
 export type ConnectOptions =
@@ -61,6 +74,14 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
     typeof o.controller === 'string'
       ? new ControllerClient({ url: o.controller, ...(o.token !== undefined ? { token: o.token } : {}) })
       : o.controller;
+  const dir = o.stateDir === undefined ? defaultStateDir() : o.stateDir;
+  if (dir !== false && (typeof dir !== 'string' || dir === ''))
+    throw new XlaneError('XL_ERR_VALIDATION', 'embedded.stateDir must be a directory path or false');
+  // Absolute now: the application may change its working directory while the client runs.
+  const stateDir: string | false = dir === false ? false : resolve(dir);
+  const releaseTimeoutMs = o.releaseTimeoutMs ?? 5_000;
+  if (!Number.isFinite(releaseTimeoutMs) || releaseTimeoutMs < 0)
+    throw new XlaneError('XL_ERR_VALIDATION', 'embedded.releaseTimeoutMs must be a number of ms ≥ 0');
   // The agent waits for an absent controller; an application asking to connect wants to know now.
   await controller.health();
   const engine = typeof o.engine === 'object' ? o.engine : engineOfKind(o.engine ?? 'js');
@@ -75,6 +96,8 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
       ? { fd: { ...o.fd, incarnation: o.fd.incarnation ?? nextIncarnation(undefined, Date.now()) } }
       : {}),
   });
+  if (stateDir !== false)
+    agent.trackAppLanes(new EmbeddedLaneRecords(stateDir, { host: o.host, controller: controller.url }));
   const timeoutMs = o.readyTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([
@@ -91,7 +114,34 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
       `no grant snapshot from ${controller.url} for ${o.host} in ${timeoutMs} ms`,
     );
   }
-  return new Client(new BackendTransport(agent, () => agent.close()));
+  const stop = { host: o.host, url: controller.url, stateDir, releaseTimeoutMs };
+  return new Client(new BackendTransport(agent, (graceful) => stopAgent(agent, graceful, stop)));
+}
+
+/** A lane whose close the controller did not answer stays admitted there, and this process will
+ * not connect again to release it. So close() gives the controller `releaseTimeoutMs` more (a
+ * restart takes seconds), then says which lanes are left rather than resolve as if all were
+ * released; destroy() does not wait. Either way the lane record keeps them for the next start. */
+async function stopAgent(
+  agent: Agent,
+  graceful: boolean,
+  o: { host: string; url: string; stateDir: string | false; releaseTimeoutMs: number },
+): Promise<void> {
+  const left = graceful ? await agent.releaseOrphansWithin(o.releaseTimeoutMs) : { lanes: [] };
+  await agent.close();
+  if (left.lanes.length === 0) return;
+  const lanes = left.lanes.join(', ');
+  const why = left.cause ? left.cause.message : 'no answer';
+  throw new XlaneError(
+    isXlaneError(left.cause) ? left.cause.code : 'XL_ERR_CONNECT',
+    `could not release lane(s) ${lanes} within ${o.releaseTimeoutMs} ms, so they may stay admitted ` +
+      `at ${o.url} (${why}); ` +
+      (o.stateDir === false
+        ? `nothing records them (stateDir: false): close them with \`xlane lanes close\``
+        : `the next embedded start for ${o.host} with stateDir ${o.stateDir} releases them`),
+    { lanes: left.lanes, host: o.host, stateDir: o.stateDir },
+    left.cause ? { cause: left.cause } : undefined,
+  );
 }
 
 /** What the agent's `--engine` does (agent/engine-factory.ts is createEngineOfKind plus its log):
