@@ -17,7 +17,7 @@ import { FD_LANE_PREFIX, type FdGroupSpec, resolveFdGroups } from '../fd/group-c
 import { FdGroupService, type FdServiceOptions } from '../fd/group-service.js';
 import type { FdEvent, GroupSubscription } from '../fd/types.js';
 import type { TopologySpec } from '../topology/spec.js';
-import { type AppLaneEntry, AppLaneFile } from './app-lanes.js';
+import { type AppLaneEntry, AppLaneFile, type AppLaneStore } from './app-lanes.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { readClockDomain } from './clock-domain.js';
 import { EngineSync } from './engine-sync.js';
@@ -146,11 +146,17 @@ export class Agent implements LocalBackend {
   private readonly lateReleases: LateReleaseWatch;
   private checkingClock = false;
   private readonly clientDrops: ClientDrops;
-  private appLanes: AppLaneFile | undefined;
+  private appLanes: AppLaneStore | undefined;
   /** Lanes no local application holds any more that the controller may still admit: a previous
    * run's (app-lanes.ts), and this run's whose close did not reach the controller (it was away). */
   private orphans: Orphan[] = [];
   private releasing = false;
+  /** Why the last attempt to close an orphan at the controller failed. */
+  private releaseError: Error | undefined;
+  /** A controller that answers the watch but refused a release (its disk full, a timeout) sends no
+   * reconnect to retry on: the orphans are retried on this timer until it takes them. */
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private readonly releaseBackoff: Backoff;
   /** The controller's createdAt of each lane opened through openLane in this run and not closed yet:
    * an orphan is released by the same rule as a previous run's (releaseOrphans). */
   private readonly openedAt = new Map<string, string>();
@@ -186,6 +192,9 @@ export class Agent implements LocalBackend {
     this.lateReleases = new LateReleaseWatch(this.log);
     this.lateTimer = setInterval(() => this.checkLateReleases(), opts.lateCheckMs ?? 60_000);
     this.lateTimer.unref();
+    // The watch's backoff where one is given (tests shorten it), slower by default: a release is
+    // not urgent, and a controller with its disk full is not helped by a retry a second.
+    this.releaseBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, ...opts.backoff });
     this.fd = opts.fd
       ? new FdGroupService({
           ...opts.fd,
@@ -309,14 +318,44 @@ export class Agent implements LocalBackend {
     };
   }
 
-  /** From now on records the lanes opened through openLane in `path` (app-lanes.ts), and closes at
-   * the controller those a previous run left there (now if connected, else once it is). Call it
-   * only once this process serves the local socket: before that, the file may still be a live
-   * agent's, whose lanes are not orphans. */
-  trackAppLanes(path: string): void {
-    this.appLanes = new AppLaneFile(path, this.log);
+  /** From now on records the lanes opened through openLane in `store` (a file path: app-lanes.ts),
+   * and closes at the controller those a previous run left there (now if connected, else once it
+   * is). The daemon calls it only once it serves the local socket: before that, the file may still
+   * be a live agent's, whose lanes are not orphans (an embedded client's store judges that itself,
+   * client/lane-records.ts). */
+  trackAppLanes(store: string | AppLaneStore): void {
+    this.appLanes = typeof store === 'string' ? new AppLaneFile(store, this.log) : store;
     this.orphans = [...this.appLanes.load(), ...this.orphans];
     if (this.watch.connected) void this.releaseOrphans();
+  }
+
+  /** Keeps trying for up to `ms` to close the orphans at the controller, without waiting for the
+   * watch to reconnect: for an embedded client that is closing, this process has no next
+   * connection. Resolves with the lanes still not released and the controller's last error. */
+  async releaseOrphansWithin(ms: number): Promise<{ lanes: string[]; cause?: Error }> {
+    const deadline = Date.now() + ms;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 1_000 });
+    let timer: NodeJS.Timeout | undefined;
+    // A request to an unreachable controller may hang for the client's whole timeout: the deadline
+    // is the caller's, so the attempts race it.
+    const expired = new Promise<void>((r) => {
+      timer = setTimeout(r, Math.max(0, ms));
+    });
+    const attempts = async () => {
+      while (!this.closed && this.orphans.length > 0 && Date.now() < deadline) {
+        await this.releaseOrphans();
+        if (this.orphans.length === 0) return;
+        const wait = Math.min(backoff.next(), deadline - Date.now());
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    };
+    try {
+      await Promise.race([attempts(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const lanes = this.orphans.map((o) => o.id);
+    return lanes.length > 0 && this.releaseError ? { lanes, cause: this.releaseError } : { lanes };
   }
 
   /** The grants this agent holds now. */
@@ -331,6 +370,7 @@ export class Agent implements LocalBackend {
     clearInterval(this.qosTimer);
     clearInterval(this.clockTimer);
     clearInterval(this.lateTimer);
+    clearTimeout(this.releaseTimer);
     await this.watch.close();
     if (this.qos) {
       for (const part of [this.qos, this.marker]) {
@@ -341,7 +381,11 @@ export class Agent implements LocalBackend {
         }
       }
     }
-    await this.opts.engine.close();
+    try {
+      await this.opts.engine.close();
+    } finally {
+      this.appLanes?.close?.();
+    }
   }
 
   // ---- LocalBackend ----
@@ -436,9 +480,10 @@ export class Agent implements LocalBackend {
           }
         } catch (err) {
           if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) {
+            this.releaseError = err as Error;
             this.log.warn(
               { lane: e.id, err: (err as Error).message },
-              'could not release a lane no local application holds; retrying on the next connection',
+              'could not release a lane no local application holds; retrying',
             );
             return;
           }
@@ -449,7 +494,19 @@ export class Agent implements LocalBackend {
       }
     } finally {
       this.releasing = false;
+      if (this.orphans.length === 0) this.releaseBackoff.reset();
+      else this.retryReleases();
     }
+  }
+
+  /** Retries the orphans later while the watch is up (a reconnect retries them anyway). */
+  private retryReleases(): void {
+    if (this.closed || this.releaseTimer || this.orphans.length === 0 || !this.watch.connected) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      void this.releaseOrphans();
+    }, this.releaseBackoff.next());
+    this.releaseTimer.unref();
   }
 
   async listen(laneIdOrName: string): Promise<LocalLane> {
@@ -485,11 +542,13 @@ export class Agent implements LocalBackend {
   private releaseLater(laneId: string, err: Error): void {
     const createdAt = this.openedAt.get(laneId);
     if (createdAt === undefined || this.orphans.some((o) => o.id === laneId)) return;
+    this.releaseError = err;
     this.orphans.push({ id: laneId, createdAt, thisRun: true });
     this.log.warn(
       { lane: laneId, err: err.message },
       'could not close a lane at the controller: closing it once the controller answers again',
     );
+    this.retryReleases();
   }
 
   private forgetOpened(laneId: string): void {

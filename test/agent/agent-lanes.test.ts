@@ -167,6 +167,30 @@ describe('lanes of local applications across an agent that was killed', () => {
   });
 });
 
+describe('a release the controller refuses while the watch stays up', () => {
+  it('is retried until the controller takes it, with no reconnect to wait for', async () => {
+    const c = await controller();
+    const client = new ControllerClient({ url: c.url });
+    await agentFor('h2', c.url);
+    // A controller whose disk is full answers the watch and refuses the DELETE; its disk comes back.
+    const flaky = new ControllerClient({ url: c.url });
+    let refusals = 2;
+    const closeLane = flaky.closeLane.bind(flaky);
+    flaky.closeLane = async (id) => {
+      if (refusals-- > 0) throw new XlaneError('XL_ERR_STORE', 'cannot write the lane store: disk full');
+      return closeLane(id);
+    };
+    const { lines, log } = recording();
+    const h1 = await agentFor('h1', c.url, { controller: flaky, log });
+    const lane = await h1.agent.openLane(req(['h2']), { waitLiveMs: 5_000 });
+    await expect(h1.agent.closeLane(lane.laneId)).rejects.toMatchObject({ code: 'XL_ERR_STORE' });
+    expect((await client.lanes()).map((l) => l.id)).toEqual([lane.laneId]);
+    await until(async () => (await client.lanes()).length === 0);
+    expect(refusals).toBe(-1);
+    expect(lines.some((l) => /let go of it while the controller was away/.test(l.msg))).toBe(true);
+  });
+});
+
 describe('agent log lines', () => {
   it('carry host once, on a logger that binds it (as `xlane agent` does)', async () => {
     const c = await controller();
