@@ -3,7 +3,7 @@
 // around this; the testbed can call it in-process too.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ControllerClient } from '../client/controller-client.js';
 import type { Engine } from '../engine/types.js';
 import { XlaneError } from '../errors.js';
@@ -30,6 +30,10 @@ export interface DaemonOptions {
   engineTuning?: EngineTuning;
   core?: number;
   socket: string;
+  /** Where the agent keeps what must outlive it (its applications' lanes, the X-FD incarnation):
+   * `<dir>/<host>.app-lanes`, `<dir>/<host>.fd-incarnation`. Default: next to the socket,
+   * `<socket>.app-lanes` — which a /run socket loses at a reboot (stateFiles). */
+  stateDir?: string;
   /** Egress interface for kernel QoS; 'none' → no QoS, knowingly; absent → no QoS and a warning. */
   iface?: string;
   /** `h1=10.0.0.1,…` */
@@ -140,10 +144,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   try {
     if (o.metrics) metrics = await startMetricsServer(o.metrics, agent.metrics);
     await mkdir(dirname(o.socket), { recursive: true });
+    if (o.stateDir !== undefined) await makeStateDir(o.stateDir);
     localApi = await startLocalApi({ socketPath: o.socket, backend: agent });
     // Only now: startLocalApi refuses a socket another agent still serves, and that agent's lanes
     // are not orphans.
-    agent.trackAppLanes(`${o.socket}.app-lanes`);
+    agent.trackAppLanes(stateFiles(o).appLanes);
   } catch (err) {
     await metrics?.close();
     await agent.close();
@@ -175,7 +180,7 @@ async function fdOptions(o: DaemonOptions): Promise<AgentFdOptions | undefined> 
   ] as const) {
     if (v !== undefined && !(v > 0)) throw new XlaneError('XL_ERR_VALIDATION', `${flag} must be > 0`);
   }
-  const path = `${o.socket}.fd-incarnation`;
+  const path = stateFiles(o).fdIncarnation;
   await mkdir(dirname(path), { recursive: true }).catch(() => {});
   const incarnation = claimIncarnation(path, Date.now(), (msg) => o.log.warn({ path }, `fd: ${msg}`));
   o.log.info({ groups: groups.map((g) => g.name), incarnation }, 'fd: failure detector on');
@@ -185,4 +190,24 @@ async function fdOptions(o: DaemonOptions): Promise<AgentFdOptions | undefined> 
     ...(o.fdPeriodNs !== undefined ? { periodNs: o.fdPeriodNs } : {}),
     ...(o.fdConfirmNs !== undefined ? { confirmNs: o.fdConfirmNs } : {}),
   };
+}
+
+/** The agent's files. Next to the socket by default; a persistent --state-dir keeps them across a
+ * reboot, after which every application that held a lane is gone and the next agent releases it. */
+export function stateFiles(o: Pick<DaemonOptions, 'socket' | 'stateDir' | 'host'>): {
+  appLanes: string;
+  fdIncarnation: string;
+} {
+  const base = o.stateDir !== undefined ? join(o.stateDir, o.host) : o.socket;
+  return { appLanes: `${base}.app-lanes`, fdIncarnation: `${base}.fd-incarnation` };
+}
+
+async function makeStateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new XlaneError('XL_ERR_VALIDATION', `cannot create --state-dir ${dir}: ${(err as Error).message}`, {
+      stateDir: dir,
+    });
+  }
 }

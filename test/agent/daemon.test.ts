@@ -191,6 +191,54 @@ describe('startDaemon', () => {
     expect(recorded()).toEqual([]);
   });
 
+  it('with --state-dir, the record outlives the socket directory (a /run wiped by a reboot)', async () => {
+    const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
+    cleanups.push(() => c.close());
+    const client = new ControllerClient({ url: c.url });
+    const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const run = join(dir, 'run');
+    const stateDir = join(dir, 'var', 'lib', 'xlane');
+    const opts = (host: string, socket: string): DaemonOptions => ({
+      controller: c.url,
+      host,
+      engine: 'js',
+      engineInstance: new FakeEngine(),
+      socket,
+      stateDir,
+      iface: 'none',
+      peers: 'h1=10.0.0.1,h2=10.0.0.2',
+      log: recordingLog().log,
+    });
+    const h2 = await startDaemon(opts('h2', join(dir, 'h2.sock')));
+    cleanups.push(() => h2.close());
+    const first = await startDaemon(opts('h1', join(run, 'agent.sock')));
+    await first.agent.ready;
+    const app = await RawClient.open(join(run, 'agent.sock'));
+    expect((await app.request('hello', { version: LOCAL_API_VERSION })).ok).toBe(true);
+    const opened = (await app.request('open', {
+      request: { receivers: ['h2'], maxPayloadBytes: 64, minPeriodNs: 100_000 },
+      waitLiveMs: 5_000,
+    })) as { result: { lane: { laneId: string } } };
+    const laneId = opened.result.lane.laneId;
+    expect(JSON.parse(readFileSync(join(stateDir, 'h1.app-lanes'), 'utf8')).lanes).toMatchObject([
+      { id: laneId },
+    ]);
+    // The machine went down: the agent and its application with it, and /run with them.
+    first.agent.closeLane = async () => {};
+    app.sock.destroy();
+    await first.close();
+    rmSync(run, { recursive: true, force: true });
+    expect((await client.lanes()).map((l) => l.id)).toEqual([laneId]);
+
+    const next = await startDaemon(opts('h1', join(run, 'agent.sock')));
+    cleanups.push(() => next.close());
+    await next.agent.ready;
+    for (let i = 0; i < 500 && (await client.lanes()).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await client.lanes()).toEqual([]);
+  });
+
   it('refuses a bad --peers before starting anything', async () => {
     const { log } = recordingLog();
     await expect(

@@ -28,6 +28,7 @@ interface AgentCliOptions {
   backupReadUs?: string;
   core?: string;
   socket?: string;
+  stateDir?: string;
   iface?: string;
   peers?: string;
   peersFile?: string;
@@ -79,6 +80,10 @@ export function register(program: Command): void {
       'native engine, with --backup-core: the backup thread also reads the socket when data waited this long (µs) with no pass of the engine thread (its CPU stalled)',
     )
     .option('--socket <path>', `local API socket (default: env XLANE_SOCKET or ${DEFAULT_SOCKET})`)
+    .option(
+      '--state-dir <dir>',
+      "where the agent keeps its applications' lanes and the X-FD incarnation (default: next to the socket; a persistent one, e.g. /var/lib/xlane, keeps them across a reboot)",
+    )
     .option(
       '--iface <dev>',
       'egress interface for kernel QoS (tc HTB); none: knowingly without (absent: without, with a warning)',
@@ -157,6 +162,7 @@ export function register(program: Command): void {
         engine: parseEngineKind(o.engine),
         engineTuning,
         socket: o.socket ?? process.env.XLANE_SOCKET ?? DEFAULT_SOCKET,
+        ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
         log,
         ...(o.controller ? { controller: o.controller } : {}),
         ...(token ? { token } : {}),
