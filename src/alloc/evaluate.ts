@@ -23,6 +23,10 @@ let indegScratch = new Int32Array(0);
 let queueScratch = new Int32Array(0);
 let doneScratch = new Uint8Array(0);
 
+/** Set by visitPort with `propagate`: lane-hops with children whose J did not move, so whose
+ * children it did not mark. */
+let unmarkedHops = 0;
+
 /** Re-computes one port from its lane-hops. With `propagate`, marks downstream ports whose inputs
  * moved. Returns |ΔD|. */
 function visitPort(s: FabricState, p: number, propagate: boolean): number {
@@ -33,6 +37,7 @@ function visitPort(s: FabricState, p: number, propagate: boolean): number {
   const entry = g.entryJitterNs[p]!;
   let sumB = 0;
   let sumR = 0;
+  let unmarked = 0;
   for (let k = 0; k < list.length; k++) {
     const h = list[k]!;
     const lane = lhLane[h]!;
@@ -44,13 +49,16 @@ function visitPort(s: FabricState, p: number, propagate: boolean): number {
       const q = lhPort[par]!;
       J += lhJ[par]! + Math.max(portDelay[q]! - L * nsPerByte[q]!, 0);
     }
-    if (propagate && J !== lhJ[h]) {
-      for (let c = lhFirstChild[h]!; c >= 0; c = lhNextSibling[c]!) s.markDirty(lhPort[c]!);
+    if (propagate) {
+      if (J !== lhJ[h]) {
+        for (let c = lhFirstChild[h]!; c >= 0; c = lhNextSibling[c]!) s.markDirty(lhPort[c]!);
+      } else if (lhFirstChild[h]! >= 0) unmarked++;
     }
     lhJ[h] = J;
     sumB += L + r * J;
     sumR += r;
   }
+  unmarkedHops = unmarked;
   const D = (g.maxFrameBytes + sumB) * nsPerByte[p]!;
   const moved = Math.abs(D - portDelay[p]!);
   portDelay[p] = D;
@@ -65,6 +73,18 @@ function visitPort(s: FabricState, p: number, propagate: boolean): number {
     s.overloaded.add(p);
   else s.overloaded.delete(p);
   return moved;
+}
+
+/** Whether port p is over its express share with the lanes' current rates: Σr summed exactly as
+ * visitPort sums it and tested as assess tests it, so true is the verdict the next pass would reach
+ * (that pass visits p, or p's rates have not moved since it was last visited over its share, or the
+ * pass ends unstable). The bisection (squeeze.ts) skips the pass of a step this already refutes. */
+export function overShare(s: FabricState, p: number): boolean {
+  const list = s.portLH[p]!;
+  const { lhLane, laneR } = s;
+  let sumR = 0;
+  for (let k = 0; k < list.length; k++) sumR += laneR[lhLane[list[k]!]!]!;
+  return list.length > 0 && sumR > s.g.shareBytesPerNs[p]! * (1 + CAPACITY_EPS);
 }
 
 /** Which deadline lanes are past their deadline: a scan of the receiver table. */
@@ -94,8 +114,9 @@ export function evaluate(s: FabricState): void {
     for (let i = 0; i < bucket.length; i++) {
       const p = bucket[i]!;
       s.dirty[p] = 0;
-      // visitPort queues the children of lane-hops whose J moved; if D moved, every child moves.
-      if (visitPort(s, p, true) !== 0) {
+      // visitPort queues the children of lane-hops whose J moved; if D moved, every child moves
+      // (nothing left to queue when every J moved: the common case deep in a loaded fabric).
+      if (visitPort(s, p, true) !== 0 && unmarkedHops > 0) {
         const list = s.portLH[p]!;
         for (let k = 0; k < list.length; k++)
           for (let c = s.lhFirstChild[list[k]!]!; c >= 0; c = s.lhNextSibling[c]!) s.markDirty(s.lhPort[c]!);

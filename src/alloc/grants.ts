@@ -40,6 +40,19 @@ function releaseJitterOf(g: CompiledGraph, rec: LaneRec): { releaseJitterNs?: nu
   return e > 0 ? { releaseJitterNs: e } : {};
 }
 
+/** deepFreeze for the one shape buildGrant makes, without walking every value: a squeeze re-issues
+ * the grant of every lane on the port, thousands of them. */
+function freezeGrant(grant: Grant): Grant {
+  for (const hop of grant.tree) Object.freeze(hop);
+  Object.freeze(grant.tree);
+  for (const r of grant.receivers) {
+    Object.freeze(r.path);
+    Object.freeze(r);
+  }
+  Object.freeze(grant.receivers);
+  return Object.freeze(grant);
+}
+
 export function buildGrant(g: CompiledGraph, rec: LaneRec, epoch: number): Grant {
   const names = g.nodeNames;
   const tree: Hop[] = rec.ports.map((p) => ({ from: names[g.portFrom[p]!]!, to: names[g.portTo[p]!]! }));
@@ -69,7 +82,7 @@ export function buildGrant(g: CompiledGraph, rec: LaneRec, epoch: number): Grant
       jitterNs: rec.grantedMax[k]! - rec.lambdaMin[k]!,
     })),
   };
-  return deepFreeze(grant);
+  return freezeGrant(grant);
 }
 
 function treeMatches(g: CompiledGraph, rec: LaneRec, hops: Hop[]): boolean {

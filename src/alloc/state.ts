@@ -96,12 +96,19 @@ export function factorOf(
   return Math.min(1, Math.max(fs, fp, 0));
 }
 
-/** σ/π for a squeeze factor f: σ rounded down to whole bytes, π up to whole ns (both conservative). */
+/** σ for a squeeze factor f, rounded down to whole bytes (conservative). */
+export function squeezedSigma(sigmaReq: number, sigmaMin: number, f: number): number {
+  return Math.max(sigmaMin, Math.floor(sigmaReq - f * (sigmaReq - sigmaMin) + 1e-9));
+}
+
+/** π for a squeeze factor f, rounded up to whole ns (conservative). */
+export function squeezedPi(piReq: number, piMax: number, f: number): number {
+  return Math.min(piMax, Math.ceil(piReq + f * (piMax - piReq) - 1e-9));
+}
+
+/** σ/π for a squeeze factor f. */
 export function squeezed(rec: LaneRec, f: number): { sigma: number; pi: number } {
-  return {
-    sigma: Math.max(rec.sigmaMin, Math.floor(rec.sigmaReq - f * (rec.sigmaReq - rec.sigmaMin) + 1e-9)),
-    pi: Math.min(rec.piMax, Math.ceil(rec.piReq + f * (rec.piMax - rec.piReq) - 1e-9)),
-  };
+  return { sigma: squeezedSigma(rec.sigmaReq, rec.sigmaMin, f), pi: squeezedPi(rec.piReq, rec.piMax, f) };
 }
 
 export class FabricState {
@@ -367,16 +374,35 @@ export class FabricState {
     rec.sigma = sigma;
     rec.pi = pi;
     this.rateTouched.add(rec);
-    const L = wireBytes(sigma);
-    const r = L / pi;
-    const dr = r - this.laneR[rec.slot]!;
-    this.laneL[rec.slot] = L;
-    this.laneR[rec.slot] = r;
-    this.lanePi[rec.slot] = pi;
+    const dr = this.rateArrays(rec.slot, sigma, pi);
     for (const p of rec.ports) {
       this.portRate[p] = this.portRate[p]! + dr;
       this.markDirty(p);
     }
+  }
+
+  /** setRate for one step of a bisection (squeeze.ts): σ/π of lane `slot` into the bound arrays
+   * only, its ports (ports[from..to), in rec.ports order) queued. The record and the squeeze
+   * bookkeeping follow once, for the outcome: per step and lane, reading the record and two Set
+   * operations cost more than the rest. */
+  trialRate(slot: number, sigma: number, pi: number, ports: Int32Array, from: number, to: number): void {
+    const dr = this.rateArrays(slot, sigma, pi);
+    for (let i = from; i < to; i++) {
+      const p = ports[i]!;
+      this.portRate[p] = this.portRate[p]! + dr;
+      this.markDirty(p);
+    }
+  }
+
+  /** L and r = L/π of a lane slot for σ/π; returns how much r moved. */
+  private rateArrays(slot: number, sigma: number, pi: number): number {
+    const L = wireBytes(sigma);
+    const r = L / pi;
+    const dr = r - this.laneR[slot]!;
+    this.laneL[slot] = L;
+    this.laneR[slot] = r;
+    this.lanePi[slot] = pi;
+    return dr;
   }
 
   /** Lowest free source port of a sender from `base`. */
