@@ -46,6 +46,10 @@ export interface ControllerOptions {
   requestTimeoutMs?: number;
   /** Unsent bytes a watch socket may hold before it is closed (hub.ts; default 8 MiB). */
   watchMaxBufferedBytes?: number;
+  /** A watch socket without a valid hello this long after it opened is closed (hub.ts; default 10 s). */
+  watchHelloTimeoutMs?: number;
+  /** Watch sockets that said hello for one host; one more closes the oldest (hub.ts; default 4). */
+  watchMaxPerHost?: number;
   allocator?: AllocatorOptions;
   allocatorFactory?: AllocatorFactory;
 }
@@ -102,6 +106,8 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
     log: app.log,
     ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
     ...(opts.watchMaxBufferedBytes !== undefined ? { maxBufferedBytes: opts.watchMaxBufferedBytes } : {}),
+    ...(opts.watchHelloTimeoutMs !== undefined ? { helloTimeoutMs: opts.watchHelloTimeoutMs } : {}),
+    ...(opts.watchMaxPerHost !== undefined ? { maxPerHost: opts.watchMaxPerHost } : {}),
   });
   app.addHook('onClose', async () => {
     hub.close();

@@ -8,6 +8,14 @@
 // order, behind the updates), and a socket with more than maxBufferedBytes unsent (or four of its
 // own snapshots, for a host with so many lanes that one snapshot comes near that) is closed at the
 // next message. Closing loses nothing: a reconnect is a resync from a fresh snapshot.
+//
+// Nor may sockets pile up: one that has not said a valid hello within helloTimeoutMs is closed
+// (pings alone keep nothing open), and a host has at most maxPerHost sockets that said hello. An
+// agent has one; it drops its old socket before opening the next, but the controller may not learn
+// of that (a half-open connection) until two ping periods pass, and a person may look at a host's
+// stream by hand beside its agent, so the cap leaves room. A hello beyond it closes the host's
+// oldest socket, the likeliest to be dead: the agent's reconnect, which says hello at once, is
+// never the one refused. (An agent ignores the close of a socket it no longer uses.)
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { WebSocket } from 'ws';
 import { isXlaneError, XlaneError } from '../errors.js';
@@ -19,9 +27,13 @@ const checkMessage = TypeCompiler.Compile(ClientMessage);
 interface Conn {
   socket: WebSocket;
   host?: string;
+  /** Order of the last valid hello (the oldest socket of a host goes first). */
+  helloSeq: number;
   alive: boolean;
   /** Size of the last snapshot sent: a big host's reader may be a few of them behind. */
   snapshotBytes: number;
+  /** Until the first valid hello. */
+  helloTimer: NodeJS.Timeout | undefined;
 }
 
 export interface HubOptions {
@@ -29,25 +41,46 @@ export interface HubOptions {
   heartbeatMs?: number;
   /** Unsent bytes a socket may hold before the next message closes it (default 8 MiB). */
   maxBufferedBytes?: number;
+  /** A socket that has not said a valid hello this long after the upgrade is closed (default 10 s). */
+  helloTimeoutMs?: number;
+  /** Sockets that said hello for one host; another hello closes the oldest (default 4). */
+  maxPerHost?: number;
   log?: { warn(obj: object, msg: string): void };
 }
 
 /** Many full snapshots of a busy host: an agent this far behind reads nothing. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const SNAPSHOTS_BEHIND = 4;
+/** An agent says hello as soon as its socket opens; this leaves room for a slow network. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** The agent's socket, a look by hand, and the half-open remains of reconnects not yet reaped. */
+export const DEFAULT_MAX_PER_HOST = 4;
+/** Close codes (4000–4999: the application's), after the HTTP statuses they resemble. */
+export const WATCH_CLOSE_HELLO_TIMEOUT = 4408;
+export const WATCH_CLOSE_SUPERSEDED = 4409;
+/** At most one "superseded" warning per host this often: more live clients under one host name
+ * than the cap evict each other in a loop, which must show in the log without flooding it. */
+const SUPERSEDED_LOG_INTERVAL_MS = 10_000;
 
 export class WatchHub {
   private readonly conns = new Set<Conn>();
   private readonly timer: NodeJS.Timeout;
   private readonly offUpdate: () => void;
   private readonly maxBufferedBytes: number;
+  private readonly helloTimeoutMs: number;
+  private readonly maxPerHost: number;
   private readonly log: HubOptions['log'];
+  private helloCount = 0;
+  /** Per host: when the last "superseded" warning was logged, and closes since. */
+  private readonly supersededLog = new Map<string, { at: number; closed: number }>();
 
   constructor(
     private readonly lifecycle: Lifecycle,
     opts: HubOptions = {},
   ) {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.maxPerHost = Math.max(1, opts.maxPerHost ?? DEFAULT_MAX_PER_HOST);
     this.log = opts.log;
     this.offUpdate = lifecycle.onUpdate((u) => this.push(u));
     lifecycle.setConnectivity((h) => this.isConnected(h));
@@ -57,16 +90,26 @@ export class WatchHub {
 
   /** Takes over a freshly upgraded socket; `queryHost` (from ?host=) pins the host it may speak for. */
   attach(socket: WebSocket, queryHost?: string): void {
-    const conn: Conn = { socket, alive: true, snapshotBytes: 0 };
+    const conn: Conn = { socket, helloSeq: 0, alive: true, snapshotBytes: 0, helloTimer: undefined };
     this.conns.add(conn);
+    conn.helloTimer = setTimeout(() => {
+      this.log?.warn(
+        { host: queryHost, helloTimeoutMs: this.helloTimeoutMs },
+        'watch socket said no hello in time: closing it',
+      );
+      this.drop(conn, WATCH_CLOSE_HELLO_TIMEOUT, `no hello within ${this.helloTimeoutMs} ms`);
+    }, this.helloTimeoutMs);
+    conn.helloTimer.unref();
     socket.on('pong', () => {
       conn.alive = true;
     });
-    socket.on('close', () => this.conns.delete(conn));
-    socket.on('error', () => this.conns.delete(conn));
+    socket.on('close', () => this.forget(conn));
+    socket.on('error', () => this.forget(conn));
     // Only a pong marks the peer alive: a client that sends but never reads would otherwise stay
     // "connected" while everything sent to it piles up here.
     socket.on('message', (data, isBinary) => {
+      // A socket being closed (it waits for the peer's close frame) is no longer served.
+      if (!this.conns.has(conn)) return;
       try {
         this.handle(conn, isBinary ? undefined : data.toString(), queryHost);
       } catch (err) {
@@ -89,8 +132,49 @@ export class WatchHub {
   close(): void {
     clearInterval(this.timer);
     this.offUpdate();
-    for (const c of this.conns) c.socket.terminate();
+    for (const c of this.conns) {
+      clearTimeout(c.helloTimer);
+      c.socket.terminate();
+    }
     this.conns.clear();
+  }
+
+  private forget(conn: Conn): void {
+    clearTimeout(conn.helloTimer);
+    this.conns.delete(conn);
+  }
+
+  /** Closes with a code and reason the peer can read (terminate() would give it 1006 and none). */
+  private drop(conn: Conn, code: number, reason: string): void {
+    this.forget(conn);
+    conn.socket.close(code, reason);
+  }
+
+  /** After a hello for `host`: closes the host's oldest sockets beyond maxPerHost. */
+  private capHost(host: string): void {
+    const mine: Conn[] = [];
+    for (const c of this.conns) if (c.host === host) mine.push(c);
+    if (mine.length <= this.maxPerHost) return;
+    mine.sort((a, b) => a.helloSeq - b.helloSeq);
+    const excess = mine.slice(0, mine.length - this.maxPerHost);
+    for (const c of excess)
+      this.drop(
+        c,
+        WATCH_CLOSE_SUPERSEDED,
+        `more than ${this.maxPerHost} watches for this host: oldest closed`,
+      );
+    const now = Date.now();
+    const entry = this.supersededLog.get(host) ?? { at: Number.NEGATIVE_INFINITY, closed: 0 };
+    entry.closed += excess.length;
+    if (now - entry.at >= SUPERSEDED_LOG_INTERVAL_MS) {
+      this.log?.warn(
+        { host, maxPerHost: this.maxPerHost, closed: entry.closed },
+        'a new watch for this host closed its oldest (two agents with one host name evict each other)',
+      );
+      entry.at = now;
+      entry.closed = 0;
+    }
+    this.supersededLog.set(host, entry);
   }
 
   private handle(conn: Conn, text: string | undefined, queryHost?: string): void {
@@ -116,6 +200,9 @@ export class WatchHub {
       }
       const snap = this.lifecycle.grantsFor(msg.host);
       conn.host = msg.host;
+      conn.helloSeq = ++this.helloCount;
+      clearTimeout(conn.helloTimer);
+      conn.helloTimer = undefined;
       const text = JSON.stringify({
         type: 'snapshot',
         version: snap.version,
@@ -124,6 +211,7 @@ export class WatchHub {
       });
       conn.snapshotBytes = Buffer.byteLength(text);
       this.send(conn, text);
+      this.capHost(msg.host);
       return;
     }
     if (conn.host === undefined) throw new XlaneError('XL_ERR_VALIDATION', "send {type:'hello', host} first");
@@ -139,7 +227,7 @@ export class WatchHub {
     for (const c of this.conns) {
       if (!c.alive) {
         c.socket.terminate();
-        this.conns.delete(c);
+        this.forget(c);
         continue;
       }
       c.alive = false;
@@ -159,7 +247,7 @@ export class WatchHub {
         'watch consumer does not read: closing it (a reconnect resyncs from a snapshot)',
       );
       socket.terminate();
-      this.conns.delete(conn);
+      this.forget(conn);
       return;
     }
     socket.send(typeof msg === 'string' ? msg : JSON.stringify(msg));

@@ -7,7 +7,7 @@ export {
   realAllocators,
   XLANE_VERSION,
 } from './app.js';
-export { WatchHub } from './hub.js';
+export { WATCH_CLOSE_HELLO_TIMEOUT, WATCH_CLOSE_SUPERSEDED, WatchHub } from './hub.js';
 export { type AllocatorFactory, Lifecycle, type LifecycleOptions } from './lifecycle.js';
 export { checkListenSafety, DEFAULT_LISTEN, isLoopback, parseListen } from './listen.js';
 export { type RunningController, type StartOptions, startController } from './server.js';
