@@ -24,6 +24,18 @@ function recordingLog() {
   return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
+/** A daemon of h1/h2 on a fake engine, without kernel QoS. */
+const fakeDaemon = (controller: string, host: string, socket: string): DaemonOptions => ({
+  controller,
+  host,
+  engine: 'js',
+  engineInstance: new FakeEngine(),
+  socket,
+  iface: 'none',
+  peers: 'h1=10.0.0.1,h2=10.0.0.2',
+  log: recordingLog().log,
+});
+
 describe('startDaemon', () => {
   it('runs agent, metrics and local socket; warns once without CAP_NET_ADMIN; closes cleanly', async () => {
     const c = await startController({ topology: testbed(), dbPath: ':memory:', listen: '127.0.0.1:0' });
@@ -136,16 +148,7 @@ describe('startDaemon', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xlane-daemon-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const socket = join(dir, 'agent.sock');
-    const opts = (host: string, sock = socket): DaemonOptions => ({
-      controller: c.url,
-      host,
-      engine: 'js',
-      engineInstance: new FakeEngine(),
-      socket: sock,
-      iface: 'none',
-      peers: 'h1=10.0.0.1,h2=10.0.0.2',
-      log: recordingLog().log,
-    });
+    const opts = (host: string, sock = socket) => fakeDaemon(c.url, host, sock);
     const h2 = await startDaemon(opts('h2', join(dir, 'h2.sock')));
     cleanups.push(() => h2.close());
     await h2.agent.ready;
@@ -199,17 +202,7 @@ describe('startDaemon', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const run = join(dir, 'run');
     const stateDir = join(dir, 'var', 'lib', 'xlane');
-    const opts = (host: string, socket: string): DaemonOptions => ({
-      controller: c.url,
-      host,
-      engine: 'js',
-      engineInstance: new FakeEngine(),
-      socket,
-      stateDir,
-      iface: 'none',
-      peers: 'h1=10.0.0.1,h2=10.0.0.2',
-      log: recordingLog().log,
-    });
+    const opts = (host: string, socket: string) => ({ ...fakeDaemon(c.url, host, socket), stateDir });
     const h2 = await startDaemon(opts('h2', join(dir, 'h2.sock')));
     cleanups.push(() => h2.close());
     const first = await startDaemon(opts('h1', join(run, 'agent.sock')));

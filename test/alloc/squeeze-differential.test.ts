@@ -8,9 +8,10 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as live from '../../src/alloc/allocator.js';
 import * as liveEvaluate from '../../src/alloc/evaluate.js';
-import type { Allocator, LaneRequest, PersistedLane } from '../../src/alloc/types.js';
+import type { Allocator, LaneRequest } from '../../src/alloc/types.js';
 import type { LinkSpec, TopologySpec } from '../../src/topology/spec.js';
 import { GBIT, host, leafSpine, link, sw, topology } from './fixtures.js';
+import { persistedOf } from './helpers.js';
 
 type AllocatorModule = typeof live;
 let reference: AllocatorModule;
@@ -32,10 +33,6 @@ beforeAll(async () => {
 /** Everything a caller can observe, as text: equal text is equal doubles (JSON spells them exactly). */
 function observed(a: Allocator): string {
   return JSON.stringify({ epoch: a.epoch, grants: a.grants(), ports: a.ports() });
-}
-
-function persisted(a: Allocator): PersistedLane[] {
-  return a.grants().map((grant) => ({ laneId: grant.laneId, request: a.request(grant.laneId)!, grant }));
 }
 
 /** Hosts on one switch: every lane shares the switch's ports, so squeezes are common. */
@@ -177,8 +174,8 @@ function lockstep(t: TopologySpec, ops: Op[]): void {
       rb = b.replaceTopology(next, { force: op.force });
     } else {
       // A controller restart: each side restores from what it would have stored.
-      a = live.restoreAllocator(a.topology, persisted(a), a.epoch);
-      b = reference.restoreAllocator(b.topology, persisted(b), b.epoch);
+      a = live.restoreAllocator(a.topology, persistedOf(a), a.epoch);
+      b = reference.restoreAllocator(b.topology, persistedOf(b), b.epoch);
     }
     expect(JSON.stringify(ra)).toBe(JSON.stringify(rb));
     expect(observed(a)).toBe(observed(b));

@@ -1,7 +1,7 @@
 // The real binary: `xlane controller` on a SQLite file, killed with SIGKILL (no graceful close) and
 // restarted on the same file: every lane, grant, host version and the pending gate are unchanged.
 // Also a smoke test of `xlane lanes` / `xlane status` against it. Spawns are slow: few of them.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../src/client/controller-client.js';
 import { openSqliteStore } from '../../src/controller/sqlite-store.js';
 import { loadTopologyFile } from '../../src/topology/load.js';
-import { lane, REPO, TESTBED } from './helpers.js';
+import { lane, REPO, spawnControllerCli, TESTBED } from './helpers.js';
 import { TestWatch } from './watch-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xlane-cli-'));
@@ -22,29 +22,7 @@ afterAll(() => {
 
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/main.ts', ...args];
 
-/** Starts `xlane controller` (node itself, not npx, so the PID we kill is the controller's). */
-function startCli(db: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawn(
-    process.execPath,
-    cliArgs(['controller', '--topology', TESTBED, '--db', db, '--listen', '127.0.0.1:0']),
-    {
-      cwd: REPO,
-      env: { ...process.env, XLANE_TOKEN: '' },
-    },
-  );
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) resolve({ child, url: m[1]!, log: () => out });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`controller exited ${code}: ${out}`)));
-  });
-}
+const startCli = (db: string) => spawnControllerCli(db, children);
 
 function runCli(args: string[]) {
   const r = spawnSync(process.execPath, cliArgs(args), {

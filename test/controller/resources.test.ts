@@ -5,27 +5,11 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type WebSocket from 'ws';
-import { ControllerClient } from '../../src/client/controller-client.js';
-import type { RunningController, StartOptions } from '../../src/controller/server.js';
-import { lane, makeApp, startTestController } from './helpers.js';
-import { TestWatch } from './watch-client.js';
+import { controllerHarness, lane, makeApp } from './helpers.js';
+import type { TestWatch } from './watch-client.js';
 
-const running: RunningController[] = [];
-const sockets: TestWatch[] = [];
-async function start(opts: Partial<StartOptions> = {}) {
-  const c = await startTestController(opts);
-  running.push(c);
-  return { c, client: new ControllerClient({ url: c.url }) };
-}
-async function watch(url: string, opts = {}) {
-  const w = await TestWatch.open(url, opts);
-  sockets.push(w);
-  return w;
-}
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.ws.terminate();
-  for (const c of running.splice(0)) await c.close();
-});
+const { start, watch, cleanup } = controllerHarness();
+afterEach(cleanup);
 
 /** Polls `check` until it holds or `ms` pass; the caller asserts on the result. */
 async function within(ms: number, check: () => boolean | Promise<boolean>): Promise<boolean> {

@@ -1,7 +1,7 @@
 // The state file under faults that need no root: its directory removed or the file replaced while
 // the controller runs, a second controller on the same file, a WAL that cannot be created, a
 // store that fails reads after a failed write, and an agent's ack the store refused.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { ControllerClient } from '../../src/client/controller-client.js';
 import { openSqliteStore } from '../../src/controller/sqlite-store.js';
 import type { LaneStore } from '../../src/controller/store.js';
 import { XlaneError } from '../../src/errors.js';
-import { lane, makeApp, REPO, startTestController, TESTBED, testbed } from './helpers.js';
+import { lane, makeApp, spawnControllerCli, startTestController, testbed } from './helpers.js';
 import { TestWatch } from './watch-client.js';
 
 const root = mkdtempSync(join(tmpdir(), 'xlane-store-faults-'));
@@ -257,34 +257,4 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** `xlane controller` on `db`: its URL once it listens, or its output once it exits. */
-function startCli(db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'controller',
-      '--topology',
-      TESTBED,
-      '--db',
-      db,
-      '--listen',
-      '127.0.0.1:0',
-    ],
-    { cwd: REPO, env: { ...process.env, XLANE_TOKEN: '' } },
-  );
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out.trim()}`)));
-  });
-}
+const startCli = (db: string) => spawnControllerCli(db, children);

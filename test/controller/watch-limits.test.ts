@@ -2,28 +2,13 @@
 // closed once the hello timeout passes, and the sockets that said hello for one host are capped (a
 // new hello closes the host's oldest, so an agent's reconnect behind a dead socket is never refused).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControllerClient } from '../../src/client/controller-client.js';
 import { WATCH_CLOSE_HELLO_TIMEOUT, WATCH_CLOSE_SUPERSEDED } from '../../src/controller/hub.js';
-import type { RunningController, StartOptions } from '../../src/controller/server.js';
-import { lane, startTestController } from './helpers.js';
-import { TestWatch } from './watch-client.js';
+import type { StartOptions } from '../../src/controller/server.js';
+import { controllerHarness, lane } from './helpers.js';
+import type { TestWatch } from './watch-client.js';
 
-const running: RunningController[] = [];
-const sockets: TestWatch[] = [];
-async function start(opts: Partial<StartOptions> = {}) {
-  const c = await startTestController(opts);
-  running.push(c);
-  return { c, client: new ControllerClient({ url: c.url }) };
-}
-async function watch(url: string) {
-  const w = await TestWatch.open(url);
-  sockets.push(w);
-  return w;
-}
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.ws.terminate();
-  for (const c of running.splice(0)) await c.close();
-});
+const { start, watch, cleanup } = controllerHarness();
+afterEach(cleanup);
 
 type Closed = { code: number; reason: string } | 'still open';
 
