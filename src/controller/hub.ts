@@ -58,9 +58,29 @@ export const DEFAULT_MAX_PER_HOST = 4;
 /** Close codes (4000–4999: the application's), after the HTTP statuses they resemble. */
 export const WATCH_CLOSE_HELLO_TIMEOUT = 4408;
 export const WATCH_CLOSE_SUPERSEDED = 4409;
-/** At most one "superseded" warning per host this often: more live clients under one host name
- * than the cap evict each other in a loop, which must show in the log without flooding it. */
-const SUPERSEDED_LOG_INTERVAL_MS = 10_000;
+/** At most one warning of a kind this often, with the count since: more live clients under one
+ * host name than the cap evict each other in a loop, and a local process may open sockets that say
+ * nothing in one; either must show in the log without flooding it. */
+const WARN_INTERVAL_MS = 10_000;
+
+/** Counts events per key and lets one warning through per interval, with how many there were. */
+class WarnThrottle {
+  private readonly last = new Map<string, { at: number; count: number }>();
+
+  /** The count to report now, or undefined to stay quiet. */
+  hit(key: string, n = 1, now = Date.now()): number | undefined {
+    const e = this.last.get(key) ?? { at: Number.NEGATIVE_INFINITY, count: 0 };
+    e.count += n;
+    this.last.set(key, e);
+    if (now - e.at < WARN_INTERVAL_MS) return undefined;
+    const count = e.count;
+    e.at = now;
+    e.count = 0;
+    return count;
+  }
+}
+
+const NO_HELLO = '\0no-hello';
 
 export class WatchHub {
   private readonly conns = new Set<Conn>();
@@ -71,8 +91,8 @@ export class WatchHub {
   private readonly maxPerHost: number;
   private readonly log: HubOptions['log'];
   private helloCount = 0;
-  /** Per host: when the last "superseded" warning was logged, and closes since. */
-  private readonly supersededLog = new Map<string, { at: number; closed: number }>();
+  /** Keys: a host name (superseded sockets; a host of the topology said hello) or NO_HELLO. */
+  private readonly warns = new WarnThrottle();
 
   constructor(
     private readonly lifecycle: Lifecycle,
@@ -93,10 +113,13 @@ export class WatchHub {
     const conn: Conn = { socket, helloSeq: 0, alive: true, snapshotBytes: 0, helloTimer: undefined };
     this.conns.add(conn);
     conn.helloTimer = setTimeout(() => {
-      this.log?.warn(
-        { host: queryHost, helloTimeoutMs: this.helloTimeoutMs },
-        'watch socket said no hello in time: closing it',
-      );
+      // One key for all: the query's host is the peer's to make up.
+      const closed = this.warns.hit(NO_HELLO);
+      if (closed !== undefined)
+        this.log?.warn(
+          { host: queryHost, helloTimeoutMs: this.helloTimeoutMs, closed },
+          'watch socket said no hello in time: closing it',
+        );
       this.drop(conn, WATCH_CLOSE_HELLO_TIMEOUT, `no hello within ${this.helloTimeoutMs} ms`);
     }, this.helloTimeoutMs);
     conn.helloTimer.unref();
@@ -163,18 +186,12 @@ export class WatchHub {
         WATCH_CLOSE_SUPERSEDED,
         `more than ${this.maxPerHost} watches for this host: oldest closed`,
       );
-    const now = Date.now();
-    const entry = this.supersededLog.get(host) ?? { at: Number.NEGATIVE_INFINITY, closed: 0 };
-    entry.closed += excess.length;
-    if (now - entry.at >= SUPERSEDED_LOG_INTERVAL_MS) {
+    const closed = this.warns.hit(host, excess.length);
+    if (closed !== undefined)
       this.log?.warn(
-        { host, maxPerHost: this.maxPerHost, closed: entry.closed },
+        { host, maxPerHost: this.maxPerHost, closed },
         'a new watch for this host closed its oldest (two agents with one host name evict each other)',
       );
-      entry.at = now;
-      entry.closed = 0;
-    }
-    this.supersededLog.set(host, entry);
   }
 
   private handle(conn: Conn, text: string | undefined, queryHost?: string): void {

@@ -50,6 +50,18 @@ describe('watch sockets without a hello', () => {
     expect((await client.hosts()).find((h) => h.name === 'h2')!.connected).toBe(true);
   });
 
+  it('many of them close one by one, and the warning comes once per interval with the count', async () => {
+    const log = logLines();
+    const { c, client } = await start({ watchHelloTimeoutMs: 200, logger: log.logger });
+    const silent = await Promise.all(Array.from({ length: 5 }, () => watch(client.watchUrl('h1'))));
+    const closed = await Promise.all(silent.map((w) => closedWithin(w, 3000)));
+    for (const x of closed) expect(x).toMatchObject({ code: WATCH_CLOSE_HELLO_TIMEOUT });
+    expect(c.hub.connectionCount).toBe(0);
+    const warned = log.lines.filter((l) => l.includes('said no hello in time'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0]!)).toMatchObject({ closed: 1 });
+  });
+
   it('a hello that fails (another host than ?host=) does not stop the clock', async () => {
     const { c, client } = await start({ watchHelloTimeoutMs: 300 });
     const w = await watch(client.watchUrl('h1'));
