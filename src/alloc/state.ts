@@ -374,35 +374,32 @@ export class FabricState {
     rec.sigma = sigma;
     rec.pi = pi;
     this.rateTouched.add(rec);
-    const dr = this.rateArrays(rec.slot, sigma, pi);
-    for (const p of rec.ports) {
-      this.portRate[p] = this.portRate[p]! + dr;
-      this.markDirty(p);
-    }
+    this.trialRate(rec.slot, sigma, pi, rec.ports, 0, rec.ports.length);
   }
 
-  /** setRate for one step of a bisection (squeeze.ts): σ/π of lane `slot` into the bound arrays
-   * only, its ports (ports[from..to), in rec.ports order) queued. The record and the squeeze
-   * bookkeeping follow once, for the outcome: per step and lane, reading the record and two Set
-   * operations cost more than the rest. */
-  trialRate(slot: number, sigma: number, pi: number, ports: Int32Array, from: number, to: number): void {
-    const dr = this.rateArrays(slot, sigma, pi);
-    for (let i = from; i < to; i++) {
-      const p = ports[i]!;
-      this.portRate[p] = this.portRate[p]! + dr;
-      this.markDirty(p);
-    }
-  }
-
-  /** L and r = L/π of a lane slot for σ/π; returns how much r moved. */
-  private rateArrays(slot: number, sigma: number, pi: number): number {
+  /** σ/π of lane `slot` into the bound arrays only (L, r = L/π, π), its ports (ports[from..to), in
+   * rec.ports order) queued. setRate is this plus the record's bookkeeping; a bisection step
+   * (squeeze.ts) calls it alone and settles the records once, for the outcome: per step and lane,
+   * reading the record and two Set operations cost more than the rest. */
+  trialRate(
+    slot: number,
+    sigma: number,
+    pi: number,
+    ports: ArrayLike<number>,
+    from: number,
+    to: number,
+  ): void {
     const L = wireBytes(sigma);
     const r = L / pi;
     const dr = r - this.laneR[slot]!;
     this.laneL[slot] = L;
     this.laneR[slot] = r;
     this.lanePi[slot] = pi;
-    return dr;
+    for (let i = from; i < to; i++) {
+      const p = ports[i]!;
+      this.portRate[p] = this.portRate[p]! + dr;
+      this.markDirty(p);
+    }
   }
 
   /** Lowest free source port of a sender from `base`. */
