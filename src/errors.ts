@@ -39,7 +39,9 @@ export const ErrorCodes = {
   XL_ERR_FILE: 400,
   XL_ERR_CONNECT: 503,
   XL_ERR_TIMEOUT: 504,
-  XL_ERR_STORE: 500,
+  /** The state file refused a write (full, read-only, failing, removed): nothing changed, and no
+   * change can be stored until an operator fixes it; reads still answer. Unavailable, not broken. */
+  XL_ERR_STORE: 503,
   /** A host change (`xlane tune apply|revert`) needs root, unless --root points at a fake tree. */
   XL_ERR_NOT_ROOT: 403,
   /** A host change failed; everything already changed was restored (details say what failed). */
@@ -50,6 +52,10 @@ export const ErrorCodes = {
   XL_ERR_NO_COMPILER: 500,
   /** The agent's host calibration (a loopback lane through its own engine) got no usable sample. */
   XL_ERR_CALIBRATION: 500,
+  /** An agent whose control protocol the controller does not serve (src/control-protocol.ts): the
+   * message names both versions and which side to upgrade. 400, not 426: that status obliges an
+   * Upgrade header naming an HTTP-level protocol. */
+  XL_ERR_VERSION: 400,
   XL_ERR_INTERNAL: 500,
 } as const;
 

@@ -4,7 +4,11 @@ export type { LaneEvent, LocalBackend, LocalLane, LocalSubscriber } from './agen
 export type { Grant, LanePolicy, LaneRequest, ReceiverGuarantee } from './alloc/types.js';
 export { Client, type ClientEvents, type OpenLaneOptions } from './client/client.js';
 export { type ConnectOptions, connect, DEFAULT_SOCKET, type EmbeddedOptions } from './client/connect.js';
-export { ControllerClient, type ControllerClientOptions } from './client/controller-client.js';
+export {
+  ControllerClient,
+  type ControllerClientOptions,
+  type RequestOptions,
+} from './client/controller-client.js';
 export {
   FailureDetector,
   type FailureDetectorEvents,
@@ -13,6 +17,7 @@ export {
 export { failureTimeoutNs, type TimeoutChange } from './client/grant-diff.js';
 export { Lane, type LaneEvents, type LaneMessage, type LaneOptions, type LaneState } from './client/lane.js';
 export type { ClientLaneCounters } from './client/transport.js';
+export { CONTROL_PROTOCOL, PACKAGE_VERSION } from './control-protocol.js';
 export { createJsEngine, JsEngine, type JsEngineOptions } from './engine/js/engine.js';
 export { NativeEngine, type NativeEngineOptions } from './engine/native/engine.js';
 export { createNativeEngine } from './engine/native/select.js';

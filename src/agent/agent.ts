@@ -5,6 +5,12 @@
 import { readFileSync } from 'node:fs';
 import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
+import {
+  CONTROL_PROTOCOL,
+  PACKAGE_VERSION,
+  refusedAsUnknownField,
+  UNNAMED_PROTOCOL,
+} from '../control-protocol.js';
 import type { WireGrant } from '../controller/views.js';
 import { RealtimeOffset, type RealtimeOffsetMeasurement } from '../engine/clock.js';
 import { measureRealtimeOffsetOffThread } from '../engine/clock-off-thread.js';
@@ -48,9 +54,7 @@ import { TcManager } from './qos/tc-manager.js';
 import type { TcRunner } from './qos/tc-runner.js';
 import { WatchClient } from './watch-client.js';
 
-export const AGENT_VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const AGENT_VERSION = PACKAGE_VERSION;
 
 export interface AgentQosOptions {
   iface: string;
@@ -136,6 +140,8 @@ export class Agent implements LocalBackend {
   private notConfigured: ReadonlySet<string> = new Set();
   /** Grant versions not acknowledged because they could not be applied in full. */
   private applyFailures = 0;
+  /** Said once per run: a controller that predates control protocols (register). */
+  private unnamedProtocolLogged = false;
   /** This host's clock domain (clock-domain.ts), told to the controller at registration. */
   private readonly clockDomain: string | undefined;
   /** Turns grants' realtime phases into the engine's monotonic ones (measured on first use). */
@@ -153,6 +159,13 @@ export class Agent implements LocalBackend {
   private releasing = false;
   /** Why the last attempt to close an orphan at the controller failed. */
   private releaseError: Error | undefined;
+  /** Closes sent to the controller and not answered yet, by lane: a closing client waits for them
+   * (releaseOrphansWithin) and counts those still unanswered as not released. */
+  private readonly closing = new Map<string, Promise<unknown>>();
+  /** Aborted by close(): requests to a controller that does not answer end with the agent instead of
+   * holding the process for their whole timeout. */
+  private readonly stopping = new AbortController();
+  private readonly untilClosed = { signal: this.stopping.signal };
   /** A controller that answers the watch but refused a release (its disk full, a timeout) sends no
    * reconnect to retry on: the orphans are retried on this timer until it takes them. */
   private releaseTimer: NodeJS.Timeout | undefined;
@@ -278,6 +291,12 @@ export class Agent implements LocalBackend {
       if (t?.fifoError) log.warn({ error: t.fifoError }, 'engine thread not made SCHED_FIFO');
       if (opts.core !== undefined && t && !t.pinned)
         log.warn({ core: opts.core }, 'engine thread not pinned');
+      // mlock is best effort as well: under a low RLIMIT_MEMLOCK the engine runs on pageable
+      // memory, and a page the kernel reclaimed is a major fault on the packet path.
+      if (t && !t.mlocked && t.mlockError) {
+        const w = memoryNotLockedWarning(t.mlockError, memlockLimit());
+        log.warn(w.fields, w.msg);
+      }
     }
     if (opts.hostBounds) {
       // Registered, but not serving yet: the calibration lane has the engine to itself.
@@ -342,6 +361,8 @@ export class Agent implements LocalBackend {
       timer = setTimeout(r, Math.max(0, ms));
     });
     const attempts = async () => {
+      // A close still waiting for its answer may yet release its lane, or fail and make it an orphan.
+      await Promise.allSettled(this.closing.values());
       while (!this.closed && this.orphans.length > 0 && Date.now() < deadline) {
         await this.releaseOrphans();
         if (this.orphans.length === 0) return;
@@ -354,7 +375,7 @@ export class Agent implements LocalBackend {
     } finally {
       clearTimeout(timer);
     }
-    const lanes = this.orphans.map((o) => o.id);
+    const lanes = [...new Set([...this.closing.keys(), ...this.orphans.map((o) => o.id)])];
     return lanes.length > 0 && this.releaseError ? { lanes, cause: this.releaseError } : { lanes };
   }
 
@@ -366,6 +387,7 @@ export class Agent implements LocalBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort();
     this.fd?.close();
     clearInterval(this.qosTimer);
     clearInterval(this.clockTimer);
@@ -416,7 +438,7 @@ export class Agent implements LocalBackend {
     }
     const res = await this.opts.controller.openLane(
       { ...request, sender: this.host },
-      opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs } : {},
+      opts.waitLiveMs !== undefined ? { waitLiveMs: opts.waitLiveMs, ...this.untilClosed } : this.untilClosed,
     );
     const id = res.lane.id;
     this.openedAt.set(id, res.lane.createdAt);
@@ -468,9 +490,9 @@ export class Agent implements LocalBackend {
       for (const e of [...this.orphans]) {
         if (this.closed) return;
         try {
-          const lane = await this.opts.controller.lane(e.id);
+          const lane = await this.opts.controller.lane(e.id, this.untilClosed);
           if (lane.createdAt === e.createdAt && lane.grant.sender === this.host) {
-            await this.opts.controller.closeLane(e.id);
+            await this.opts.controller.closeLane(e.id, this.untilClosed);
             this.log.warn(
               { lane: e.id },
               e.thisRun
@@ -524,13 +546,17 @@ export class Agent implements LocalBackend {
     const g = this.book.grants.get(laneId);
     // Receivers do not own a lane: they stop listening by unsubscribing.
     if (g && g.sender !== this.host) return;
+    const request = this.opts.controller.closeLane(laneId, this.untilClosed);
+    this.closing.set(laneId, request);
     try {
-      await this.opts.controller.closeLane(laneId);
+      await request;
     } catch (err) {
       if (!(isXlaneError(err) && err.code === 'XL_ERR_UNKNOWN_LANE')) {
         this.releaseLater(laneId, err as Error);
         throw err;
       }
+    } finally {
+      if (this.closing.get(laneId) === request) this.closing.delete(laneId);
     }
     this.forgetOpened(laneId);
   }
@@ -687,11 +713,36 @@ export class Agent implements LocalBackend {
   }
 
   private async register(): Promise<void> {
-    await this.opts.controller.registerHost(this.host, {
+    const info = {
       agentVersion: AGENT_VERSION,
+      protocol: CONTROL_PROTOCOL,
       engine: this.opts.engine.kind,
       ...(this.clockDomain !== undefined ? { clockDomain: this.clockDomain } : {}),
-    });
+    };
+    try {
+      await this.opts.controller.registerHost(this.host, info);
+    } catch (err) {
+      if (!refusedAsUnknownField(err)) throw err;
+      // A controller of xlane 0.1.0: its closed register body refuses `protocol`, yet it speaks
+      // protocol 1, which an agent that names none is taken to speak. An agent of protocol 1 may
+      // so register without it, and a fleet's agents may go first in this one upgrade.
+      if (CONTROL_PROTOCOL !== UNNAMED_PROTOCOL) {
+        throw new XlaneError(
+          'XL_ERR_VERSION',
+          `the controller predates control protocols (it speaks protocol ${UNNAMED_PROTOCOL}) and this agent ` +
+            `(xlane ${AGENT_VERSION}) speaks protocol ${CONTROL_PROTOCOL}: upgrade the controller`,
+        );
+      }
+      const { protocol: _, ...unnamed } = info;
+      await this.opts.controller.registerHost(this.host, unnamed);
+      if (!this.unnamedProtocolLogged) {
+        this.unnamedProtocolLogged = true;
+        this.log.warn(
+          { agentVersion: AGENT_VERSION, protocol: CONTROL_PROTOCOL },
+          'the controller predates control protocols (xlane 0.1.0): registered without naming protocol 1, which it speaks; upgrade the controller (controllers go first)',
+        );
+      }
+    }
     const topology = await this.opts.controller.topology();
     if (topology.expressPort !== this.topology.expressPort) {
       this.log.warn(
@@ -887,4 +938,53 @@ async function fetchTopology(
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/** What the native engine mlocks: its shared block, its struct and its private mapping (lane
+ * tables, receive buffers, stack), whatever the number of lanes; VmLck of a running engine, which
+ * test/agent/mlock-warning.test.ts measures against this figure. The addon does not report it. */
+export const NATIVE_ENGINE_LOCKED_BYTES = 5444 * 1024;
+
+/** RLIMIT_MEMLOCK's soft limit in bytes, as /proc/self/limits shows it; undefined if unreadable. */
+export function memlockLimit(limits?: string): number | 'unlimited' | undefined {
+  let text = limits;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const soft = /^Max locked memory\s+(\S+)/m.exec(text)?.[1];
+  if (soft === 'unlimited') return soft;
+  const n = Number(soft);
+  return soft !== undefined && Number.isSafeInteger(n) ? n : undefined;
+}
+
+const mib = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+
+/** The start-up warning when the native engine could not lock its memory: what it needs, what the
+ * limit allows, and where to raise it. */
+export function memoryNotLockedWarning(
+  mlockError: string,
+  limit: number | 'unlimited' | undefined,
+): { fields: Record<string, unknown>; msg: string } {
+  const allows =
+    limit === undefined
+      ? 'RLIMIT_MEMLOCK (unknown here) allows less'
+      : limit === 'unlimited'
+        ? 'RLIMIT_MEMLOCK is unlimited, so the refusal came from elsewhere'
+        : `RLIMIT_MEMLOCK allows ${mib(limit)}`;
+  return {
+    fields: {
+      error: mlockError,
+      needBytes: NATIVE_ENGINE_LOCKED_BYTES,
+      ...(limit !== undefined ? { memlockLimitBytes: limit } : {}),
+    },
+    msg:
+      `engine memory not locked (mlock: ${mlockError}): the engine thread may page-fault on the packet path. ` +
+      `It locks about ${mib(NATIVE_ENGINE_LOCKED_BYTES)}; ${allows}. Raise the limit: LimitMEMLOCK= in ` +
+      'the systemd unit (the shipped one sets 16M; docs/deploy.md), or `ulimit -l` before starting it',
+  };
 }

@@ -12,11 +12,17 @@ export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
  * then the agent says nothing, and receivers measure as if the clock were shared. */
 export function readClockDomain(path = BOOT_ID_PATH): string | undefined {
   try {
-    const id = readFileSync(path, 'utf8').trim();
-    return id.length > 0 && id.length <= 64 ? id : undefined;
+    return bootIdOf(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The boot id in the text of BOOT_ID_PATH (undefined for none), for readers that reach the file
+ * their own way: `xlane tune` reads the host through HostFs, whose root may be a fake tree. */
+export function bootIdOf(text: string | undefined): string | undefined {
+  const id = text?.trim();
+  return id && id.length <= 64 ? id : undefined;
 }
 
 /** Whether a receiver on `own` may read a sender's stamps as its own clock: yes unless both ids are

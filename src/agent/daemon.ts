@@ -66,9 +66,18 @@ export interface DaemonOptions {
 /** `--iface none`: run without kernel QoS on purpose (no interface is named "none"). */
 export const NO_QOS_IFACE = 'none';
 
-/** Every interface the kernel has, up or down, is a directory there (symlinks to devices). */
+/** Every interface the kernel has, up or down, is a directory there (symlinks to devices). Not ''
+ * (that path is the directory itself), nor a name the kernel refuses (dev_valid_name: '/', ':'
+ * or blanks, '.', '..', 16 bytes or more). */
 export function sysInterfaceExists(name: string): boolean {
-  return !name.includes('/') && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
+  return (
+    name !== '' &&
+    name.length < 16 &&
+    !/[/:\s]/.test(name) &&
+    name !== '.' &&
+    name !== '..' &&
+    existsSync(`/sys/class/net/${name}`)
+  );
 }
 
 /** An interface named explicitly must exist: a typo would otherwise run the host without its QoS
@@ -77,7 +86,15 @@ export function checkInterface(
   iface: string | undefined,
   exists: (name: string) => boolean = sysInterfaceExists,
 ): void {
-  if (iface === undefined || iface === NO_QOS_IFACE || exists(iface)) return;
+  if (iface === undefined || iface === NO_QOS_IFACE) return;
+  // Before `exists`: an empty name would otherwise reach tc as `dev ""`.
+  if (iface.trim() === '')
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `--iface is ${iface === '' ? 'empty' : 'blank'}: name the egress toward the peers, or --iface none`,
+      { iface },
+    );
+  if (exists(iface)) return;
   throw new XlaneError(
     'XL_ERR_VALIDATION',
     `no network interface ${iface} (--iface: the egress toward the peers, \`ip route get PEER\` names it; or --iface none)`,

@@ -6,8 +6,14 @@
 // When the controller goes away nothing is torn down; the client just keeps trying, with capped
 // exponential backoff and jitter. A controller that refuses this agent's token (401) is not away:
 // that is a setup error, logged as one, and retried at the backoff's cap in case the operator fixes
-// the controller's side.
+// the controller's side. Nor is one that does not serve this agent's control protocol
+// (XL_ERR_VERSION, at registration or as close code 4426): logged as an error naming the side to
+// upgrade, and retried with the usual backoff, so that the agent gets in once the controller is
+// upgraded.
 import WebSocket from 'ws';
+import type { Hop, ReceiverGuarantee } from '../alloc/types.js';
+import { CONTROL_PROTOCOL, PACKAGE_VERSION, WATCH_CLOSE_VERSION } from '../control-protocol.js';
+import type { WireGrant } from '../controller/views.js';
 import { isXlaneError } from '../errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { SnapshotMessage, UpdateMessage } from './grant-book.js';
@@ -58,6 +64,10 @@ export class WatchClient {
   /** Same for a refused token, and the last attempt was refused (the close that follows retries slowly). */
   private unauthorizedLogged = false;
   private unauthorized = false;
+  /** The refusal of this agent's protocol last logged (again only when it says something else). */
+  private versionLogged: string | undefined;
+  /** The controller's XL_ERR_VERSION on this socket: the close that follows says less. */
+  private versionRefusal: string | undefined;
   private acked = 0;
 
   constructor(
@@ -100,15 +110,25 @@ export class WatchClient {
       await this.handlers.beforeConnect?.();
     } catch (err) {
       if (isXlaneError(err) && err.code === 'XL_ERR_UNAUTHORIZED') this.retryUnauthorized(err.message);
+      else if (isXlaneError(err) && err.code === 'XL_ERR_VERSION') this.retryVersion(err.message);
       else this.retry(`registration failed: ${(err as Error).message}`);
       return;
     }
     if (this.closed) return;
     const ws = new WebSocket(this.opts.url, { headers: this.opts.headers ?? {} });
     this.ws = ws;
+    this.versionRefusal = undefined;
     ws.on('open', () => {
       this.touch(ws);
-      ws.send(JSON.stringify({ type: 'hello', host: this.opts.host, version: this.opts.lastVersion() }));
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          host: this.opts.host,
+          version: this.opts.lastVersion(),
+          agentVersion: PACKAGE_VERSION,
+          protocol: CONTROL_PROTOCOL,
+        }),
+      );
     });
     ws.on('ping', () => this.touch(ws));
     ws.on('message', (data, isBinary) => {
@@ -119,6 +139,11 @@ export class WatchClient {
         msg = JSON.parse(data.toString()) as ServerMessage;
       } catch {
         this.opts.log.warn({}, 'watch: ignoring a message that is not JSON');
+        return;
+      }
+      // Taken at once, not in the chain: the close it precedes may come first.
+      if (msg.type === 'error' && (msg as { code?: unknown }).code === 'XL_ERR_VERSION') {
+        this.versionRefusal = String((msg as { message?: unknown }).message);
         return;
       }
       this.chain = this.chain.then(() => this.handle(ws, msg));
@@ -132,14 +157,15 @@ export class WatchClient {
     ws.on('error', () => {
       // 'close' follows and schedules the retry; the error itself is reported there.
     });
-    ws.on('close', () => {
+    ws.on('close', (code, reason) => {
       if (this.ws !== ws) return;
       clearTimeout(this.idleTimer);
       this.setConnected(false);
       if (this.unauthorized) {
         this.unauthorized = false;
         this.retryUnauthorized('the watch stream needs a token');
-      } else this.retry('watch connection closed');
+      } else if (code === WATCH_CLOSE_VERSION) this.retryVersion(this.versionRefusal ?? reason.toString());
+      else this.retry('watch connection closed');
     });
   }
 
@@ -147,16 +173,19 @@ export class WatchClient {
     if (ws !== this.ws || this.closed) return;
     try {
       if (msg.type === 'snapshot') {
-        const applied = await this.handlers.onSnapshot(msg as SnapshotMessage);
-        if (applied) this.ack(ws, (msg as SnapshotMessage).version);
+        const snapshot = msg as SnapshotMessage;
+        const applied = await this.handlers.onSnapshot({ ...snapshot, grants: knownGrants(snapshot.grants) });
+        if (applied) this.ack(ws, snapshot.version);
         // In sync with the stream even when not all of it applied: reconnecting would bring the same.
         this.backoff.reset();
         this.outageLogged = false;
         this.unauthorizedLogged = false;
+        this.versionLogged = undefined;
         this.setConnected(true);
       } else if (msg.type === 'update') {
-        const applied = await this.handlers.onUpdate(msg as UpdateMessage);
-        if (applied) this.ack(ws, (msg as UpdateMessage).version);
+        const update = msg as UpdateMessage;
+        const applied = await this.handlers.onUpdate({ ...update, grants: knownGrants(update.grants) });
+        if (applied) this.ack(ws, update.version);
       } else if (msg.type === 'error') {
         const e = msg as { code: string; message: string };
         this.opts.log.warn({ code: e.code }, `watch: the controller reported: ${e.message}`);
@@ -198,7 +227,20 @@ export class WatchClient {
       this.unauthorizedLogged = true;
       this.opts.log.error(
         { code: 'XL_ERR_UNAUTHORIZED', retryMs: delay },
-        `the controller refused this agent's token (${why}): start the agent with the controller's token (--token or XLANE_TOKEN); retrying slowly meanwhile`,
+        `the controller refused this agent's token (${why}): start the agent with the controller's token (--token, --token-file, XLANE_TOKEN or XLANE_TOKEN_FILE); retrying slowly meanwhile`,
+      );
+    }
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private retryVersion(refusal: string): void {
+    if (this.closed) return;
+    const delay = this.backoff.next();
+    if (this.versionLogged !== refusal) {
+      this.versionLogged = refusal;
+      this.opts.log.error(
+        { code: 'XL_ERR_VERSION', agentVersion: PACKAGE_VERSION, protocol: CONTROL_PROTOCOL, retryMs: delay },
+        `the controller does not serve this agent's control protocol: ${refusal}; lanes keep their last grants, retrying until it does`,
       );
     }
     this.retryTimer = setTimeout(() => void this.connect(), delay);
@@ -213,4 +255,58 @@ export class WatchClient {
     }
     this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
+}
+
+// The grant fields this agent acts on. A newer controller may send more (the compatibility rule of
+// src/control-protocol.ts): they are dropped here, so the book, the engine, the change events and
+// local applications see what this release understands, and a field it ignores cannot make a grant
+// look changed. Typed as a Record of every key, so a field added to WireGrant is a compile error
+// until it is listed.
+const GRANT_FIELDS: Record<keyof WireGrant, true> = {
+  laneId: true,
+  name: true,
+  epoch: true,
+  sender: true,
+  maxPayloadBytes: true,
+  minPeriodNs: true,
+  phaseNs: true,
+  releaseJitterNs: true,
+  policy: true,
+  dscp: true,
+  priority: true,
+  srcPort: true,
+  dstPort: true,
+  wireBytes: true,
+  rateBps: true,
+  tree: true,
+  receivers: true,
+  state: true,
+  senderClockDomain: true,
+};
+const RECEIVER_FIELDS: Record<keyof ReceiverGuarantee, true> = {
+  host: true,
+  path: true,
+  lambdaMinNs: true,
+  lambdaMaxNs: true,
+  jitterNs: true,
+};
+const HOP_FIELDS: Record<keyof Hop, true> = { from: true, to: true };
+
+/** `value` with only `fields`; anything but an object is left for the daemon to refuse. */
+function known<T>(value: T, fields: Record<keyof T, true>): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Partial<T> = {};
+  for (const k of Object.keys(fields) as (keyof T)[]) if (Object.hasOwn(value, k)) out[k] = value[k];
+  return out as T;
+}
+
+function knownGrants(grants: WireGrant[]): WireGrant[] {
+  if (!Array.isArray(grants)) return grants;
+  return grants.map((g) => {
+    const out = known(g, GRANT_FIELDS);
+    if (out === g) return g;
+    if (Array.isArray(g.receivers)) out.receivers = g.receivers.map((r) => known(r, RECEIVER_FIELDS));
+    if (Array.isArray(g.tree)) out.tree = g.tree.map((h) => known(h, HOP_FIELDS));
+    return out;
+  });
 }

@@ -12,4 +12,12 @@ function reportError(err: unknown): never {
   process.exit(1);
 }
 
+// `xlane … | head`: the reader went away, which is not this command's failure (an unhandled EPIPE
+// would print a stack trace after the work was done).
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+
 buildProgram().parseAsync(process.argv).catch(reportError);

@@ -2,6 +2,7 @@
 // can build and parse it. Every refusal, commander's own parse errors included, carries an XL_ERR_*
 // code: scripts match on the code whichever layer refused.
 import { Command, type CommanderError } from 'commander';
+import { PACKAGE_VERSION } from '../control-protocol.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import { register as registerAgent } from './commands/agent.js';
 import { register as registerBench } from './commands/bench.js';
@@ -13,13 +14,12 @@ import { register as registerStatus } from './commands/status.js';
 import { register as registerTestbed } from './commands/testbed.js';
 import { register as registerTopology } from './commands/topology.js';
 import { register as registerTune } from './commands/tune.js';
-
-const VERSION = '0.1.0';
+import { refuseBlankValues } from './option-values.js';
 
 export function buildProgram(): Command {
   const program = new Command('xlane')
     .description('Express lanes for data-center coordination traffic, with guaranteed latency windows.')
-    .version(VERSION);
+    .version(PACKAGE_VERSION);
   registerDemo(program);
   registerController(program);
   registerAgent(program);
@@ -30,6 +30,7 @@ export function buildProgram(): Command {
   registerTune(program);
   registerBench(program);
   registerReport(program);
+  refuseBlankValues(program);
   usageErrorsAsXlane(program);
   return program;
 }
@@ -63,7 +64,8 @@ function commandPath(cmd: Command): string {
 
 /** What the user can do about an error of this code, when the CLI knows. */
 const HINTS: Partial<Record<string, string>> = {
-  XL_ERR_UNAUTHORIZED: 'pass the controller token with --token or set XLANE_TOKEN',
+  XL_ERR_UNAUTHORIZED:
+    'pass the controller token with --token or --token-file, or set XLANE_TOKEN or XLANE_TOKEN_FILE',
 };
 
 /** The one line an error is reported with. */

@@ -30,8 +30,12 @@ export class BackendTransport implements ClientTransport {
   constructor(
     private readonly backend: LocalBackend,
     /** Stops what the backend runs (engine, controller watch); called once on close (graceful) or
-     * destroy. What it throws on close, close() throws: the lanes it could not release. */
-    private readonly shutdown: (graceful: boolean) => Promise<void> = async () => {},
+     * destroy. What it throws on close, close() throws: the lanes it could not release. On close it
+     * is given the instant (Date.now() ms) by which close() should have ended, if there is one. */
+    private readonly shutdown: (graceful: boolean, deadline?: number) => Promise<void> = async () => {},
+    /** How long close() waits for the lanes' closes before it shuts the backend down anyway (which
+     * then knows which are unanswered); default: as long as they take. */
+    private readonly closeWithinMs?: number,
   ) {}
 
   bind(sink: TransportSink): void {
@@ -96,8 +100,15 @@ export class BackendTransport implements ClientTransport {
 
   async close(): Promise<void> {
     if (this.isGone) return;
-    await Promise.allSettled([...this.lanes.keys()].map((k) => this.closeLane(k)));
-    await this.end(undefined, true);
+    const deadline = this.closeWithinMs === undefined ? undefined : Date.now() + this.closeWithinMs;
+    const closes = Promise.allSettled([...this.lanes.keys()].map((k) => this.closeLane(k)));
+    if (deadline === undefined) await closes;
+    else {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closes, new Promise((r) => (timer = setTimeout(r, deadline - Date.now())))]);
+      clearTimeout(timer);
+    }
+    await this.end(undefined, true, deadline);
   }
 
   destroy(err?: XlaneError): void {
@@ -114,13 +125,13 @@ export class BackendTransport implements ClientTransport {
     this.sink?.gone(err);
   }
 
-  private async end(err?: XlaneError, graceful = false): Promise<void> {
+  private async end(err?: XlaneError, graceful = false, deadline?: number): Promise<void> {
     const first = !this.isGone;
     this.dropGroups();
     this.isGone = true;
     let failure: unknown;
     try {
-      await this.shutdown(graceful);
+      await this.shutdown(graceful, deadline);
     } catch (e) {
       failure = e;
     }

@@ -98,7 +98,9 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
-    await Promise.allSettled([...this.lanes.values()].map((l) => l.close()));
+    // The transport closes every lane it holds, within its own time limit (an embedded client's
+    // releaseTimeoutMs): the lanes end here at once.
+    for (const lane of [...this.lanes.values()]) lane.end('closed by the application');
     for (const fd of [...this.detectors]) fd.end('client closed');
     await this.transport.close();
   }

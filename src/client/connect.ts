@@ -50,8 +50,9 @@ export interface EmbeddedOptions {
    * to the machine. Default `$XDG_STATE_HOME/xlane/embedded` (`~/.local/state/xlane/embedded`);
    * false: record nothing. */
   stateDir?: string | false;
-  /** How long client.close() keeps trying to release lanes whose close the controller did not
-   * answer before it gives up and rejects (default 5 s; 0: do not wait). */
+  /** How long client.close() may spend releasing this client's lanes at the controller — their
+   * closes, and retries of those the controller refused or did not answer — before it gives up and
+   * rejects, naming the lanes left (default 5 s; 0: do not wait). */
   releaseTimeoutMs?: number;
 }
 
@@ -63,7 +64,11 @@ export type ConnectOptions =
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
   if ('backend' in opts) return new Client(new BackendTransport(opts.backend, opts.shutdown));
   if ('embedded' in opts) return connectEmbedded(opts.embedded);
-  const socket = opts.socket ?? process.env.XLANE_SOCKET ?? DEFAULT_SOCKET;
+  // `||`: an empty XLANE_SOCKET is unset, as the CLI takes its XLANE_* variables.
+  const socket = opts.socket ?? (process.env.XLANE_SOCKET || DEFAULT_SOCKET);
+  // net.connect('') would take it for a TCP port and fail with a Node error, not an XlaneError.
+  if (typeof socket !== 'string' || socket === '')
+    throw new XlaneError('XL_ERR_VALIDATION', "socket must be the path of the agent's Unix socket");
   return new Client(await SocketTransport.connect({ ...opts, socket }));
 }
 
@@ -115,25 +120,35 @@ async function connectEmbedded(o: EmbeddedOptions): Promise<Client> {
     );
   }
   const stop = { host: o.host, url: controller.url, stateDir, releaseTimeoutMs };
-  return new Client(new BackendTransport(agent, (graceful) => stopAgent(agent, graceful, stop)));
+  return new Client(
+    new BackendTransport(
+      agent,
+      (graceful, deadline) => stopAgent(agent, graceful, stop, deadline ?? Date.now() + releaseTimeoutMs),
+      releaseTimeoutMs,
+    ),
+  );
 }
 
 /** A lane whose close the controller did not answer stays admitted there, and this process will
- * not connect again to release it. So close() gives the controller `releaseTimeoutMs` more (a
- * restart takes seconds), then says which lanes are left rather than resolve as if all were
- * released; destroy() does not wait. Either way the lane record keeps them for the next start. */
+ * not connect again to release it. So close() gives the controller until `deadline` (its
+ * releaseTimeoutMs: a restart takes seconds), then says which lanes are left rather than resolve as
+ * if all were released; destroy() does not wait. Either way the lane record keeps them for the next
+ * start. Closing the agent ends its requests still waiting for an answer. */
 async function stopAgent(
   agent: Agent,
   graceful: boolean,
   o: { host: string; url: string; stateDir: string | false; releaseTimeoutMs: number },
+  deadline: number,
 ): Promise<void> {
-  const left = graceful ? await agent.releaseOrphansWithin(o.releaseTimeoutMs) : { lanes: [] };
+  const left = graceful
+    ? await agent.releaseOrphansWithin(Math.max(0, deadline - Date.now()))
+    : { lanes: [] };
   await agent.close();
   if (left.lanes.length === 0) return;
   const lanes = left.lanes.join(', ');
-  const why = left.cause ? left.cause.message : 'no answer';
+  const why = left.cause ? left.cause.message : 'the controller did not answer';
   throw new XlaneError(
-    isXlaneError(left.cause) ? left.cause.code : 'XL_ERR_CONNECT',
+    isXlaneError(left.cause) ? left.cause.code : 'XL_ERR_TIMEOUT',
     `could not release lane(s) ${lanes} within ${o.releaseTimeoutMs} ms, so they may stay admitted ` +
       `at ${o.url} (${why}); ` +
       (o.stateDir === false

@@ -1,6 +1,8 @@
 // HTTP client of the controller's /v1 API (fetch). Every failure surfaces as an XlaneError with the
 // server's own XL_ERR_* code, so the CLI and agents handle remote and local errors the same way.
+import { readFileSync, statSync } from 'node:fs';
 import type { GrantChange, LaneRequest, PortReport } from '../alloc/types.js';
+import { PACKAGE_VERSION } from '../control-protocol.js';
 import type { HostBoundsMeasurement } from '../controller/host-bounds.js';
 import type {
   CloseResult,
@@ -19,16 +21,29 @@ export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:7300';
 export interface ControllerClientOptions {
   /** Base URL; default env XLANE_CONTROLLER, else http://127.0.0.1:7300. */
   url?: string;
-  /** Bearer token; default env XLANE_TOKEN. */
+  /** Bearer token; default env XLANE_TOKEN, or the file env XLANE_TOKEN_FILE names
+   * (tokenFromEnvironment). */
   token?: string;
   /** Per-request timeout (ms); long-polls add their own wait to it. */
   timeoutMs?: number;
 }
 
+/** `signal` ends the request when it aborts (XL_ERR_CONNECT): whoever is stopping does not wait out
+ * the timeout of a controller that accepts connections and does not answer. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
 export interface Health {
   status: 'ok';
   epoch: number;
+  /** The controller's xlane release. */
   version: string;
+  /** The control protocol it speaks, and the agents' it serves (control-protocol.ts). */
+  protocol: number;
+  agentProtocols: { min: number; max: number };
+  /** The registered hosts by what their agents said of themselves. */
+  agents: { agentVersion?: string; protocol?: number; hosts: number }[];
   lanes: number;
   hosts: number;
 }
@@ -51,11 +66,10 @@ export class ControllerClient {
   private readonly timeoutMs: number;
 
   constructor(opts: ControllerClientOptions = {}) {
-    this.url = checkUrl(opts.url ?? process.env.XLANE_CONTROLLER ?? DEFAULT_CONTROLLER_URL).replace(
-      /\/+$/,
-      '',
-    );
-    this.token = opts.token ?? (process.env.XLANE_TOKEN || undefined);
+    this.url = checkUrl(
+      opts.url ?? envSetting('XLANE_CONTROLLER', process.env.XLANE_CONTROLLER) ?? DEFAULT_CONTROLLER_URL,
+    ).replace(/\/+$/, '');
+    this.token = opts.token ?? tokenFromEnvironment();
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
@@ -91,7 +105,7 @@ export class ControllerClient {
 
   registerHost(
     name: string,
-    info: { agentVersion?: string; engine?: string; clockDomain?: string } = {},
+    info: { agentVersion?: string; protocol?: number; engine?: string; clockDomain?: string } = {},
   ): Promise<{ host: HostView; version: number; epoch: number }> {
     return this.call('POST', `/v1/hosts/${enc(name)}/register`, { json: info });
   }
@@ -118,21 +132,28 @@ export class ControllerClient {
   }
 
   /** Opens a lane; with `waitLiveMs` the call returns once the lane is live or that time passed. */
-  openLane(request: LaneRequest, opts: { waitLiveMs?: number } = {}): Promise<OpenLaneResponse> {
+  openLane(
+    request: LaneRequest,
+    opts: { waitLiveMs?: number } & RequestOptions = {},
+  ): Promise<OpenLaneResponse> {
     const q = opts.waitLiveMs !== undefined ? `?wait=live&timeoutMs=${Math.round(opts.waitLiveMs)}` : '';
-    return this.call('POST', `/v1/lanes${q}`, { json: request, extraMs: opts.waitLiveMs ?? 0 });
+    return this.call('POST', `/v1/lanes${q}`, {
+      json: request,
+      extraMs: opts.waitLiveMs ?? 0,
+      signal: opts.signal,
+    });
   }
 
   async lanes(): Promise<LaneView[]> {
     return (await this.call<{ lanes: LaneView[] }>('GET', '/v1/lanes')).lanes;
   }
 
-  async lane(id: string): Promise<LaneView> {
-    return (await this.call<{ lane: LaneView }>('GET', `/v1/lanes/${enc(id)}`)).lane;
+  async lane(id: string, opts: RequestOptions = {}): Promise<LaneView> {
+    return (await this.call<{ lane: LaneView }>('GET', `/v1/lanes/${enc(id)}`, { signal: opts.signal })).lane;
   }
 
-  closeLane(id: string): Promise<CloseResult> {
-    return this.call('DELETE', `/v1/lanes/${enc(id)}`);
+  closeLane(id: string, opts: RequestOptions = {}): Promise<CloseResult> {
+    return this.call('DELETE', `/v1/lanes/${enc(id)}`, { signal: opts.signal });
   }
 
   grants(host: string): Promise<HostGrants> {
@@ -156,7 +177,13 @@ export class ControllerClient {
   private async call<T>(
     method: string,
     path: string,
-    body?: { json?: unknown; text?: string; contentType?: string; extraMs?: number },
+    body?: {
+      json?: unknown;
+      text?: string;
+      contentType?: string;
+      extraMs?: number;
+      signal?: AbortSignal | undefined;
+    },
     as: 'json' | 'text' = 'json',
   ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
@@ -168,18 +195,30 @@ export class ControllerClient {
       headers['content-type'] = body.contentType ?? 'text/plain';
       payload = body.text;
     }
+    // An AbortController per request, not AbortSignal.any(): Node 20 keeps every combined signal
+    // alive as long as the long-lived one (nodejs/node#55351).
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(TIMED_OUT), this.timeoutMs + (body?.extraMs ?? 0));
+    const stop = () => ac.abort(STOPPED);
+    const signal = body?.signal;
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
     let res: Response;
+    let text: string;
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
         headers,
         ...(payload !== undefined ? { body: payload } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs + (body?.extraMs ?? 0)),
+        signal: ac.signal,
       });
+      text = await res.text();
     } catch (err) {
-      throw this.transportError(err);
+      throw this.transportError(err, ac.signal.reason);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
     }
-    const text = await res.text();
     if (res.ok && as === 'text') return text as T;
     let parsed: unknown;
     try {
@@ -206,11 +245,16 @@ export class ControllerClient {
     );
   }
 
-  private transportError(err: unknown): XlaneError {
-    const e = err as Error & { cause?: { code?: string } };
-    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+  private transportError(err: unknown, aborted: unknown): XlaneError {
+    if (aborted === TIMED_OUT)
       return new XlaneError('XL_ERR_TIMEOUT', `the controller at ${this.url} did not answer in time`);
-    }
+    if (aborted === STOPPED)
+      return new XlaneError(
+        'XL_ERR_CONNECT',
+        `request to the controller at ${this.url} abandoned: its sender is stopping`,
+        { url: this.url },
+      );
+    const e = err as Error & { cause?: { code?: string } };
     const code = e?.cause?.code;
     const why = code === 'ECONNREFUSED' ? 'connection refused' : (code ?? e?.message ?? String(err));
     return new XlaneError(
@@ -222,17 +266,28 @@ export class ControllerClient {
   }
 }
 
+const TIMED_OUT = Symbol('timed out');
+const STOPPED = Symbol('stopped');
+
 interface WireError {
   error: { code: ErrorCode; message?: string; details?: Record<string, unknown> };
 }
 
 function hasXlaneError(body: unknown): body is WireError {
   const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
-  return typeof code === 'string' && code in ErrorCodes;
+  return typeof code === 'string' && /^XL_ERR_[A-Z0-9_]+$/.test(code);
 }
 
 function serverError({ error: e }: WireError): XlaneError {
-  return new XlaneError(e.code, e.message ?? `the controller answered ${e.code}`, e.details);
+  const message = e.message ?? `the controller answered ${e.code}`;
+  if (e.code in ErrorCodes) return new XlaneError(e.code, message, e.details);
+  // A code of a later release: what it means is in the message; that the two differ is the
+  // controller's version, which a caller can act on.
+  return new XlaneError(
+    'XL_ERR_VERSION',
+    `${message} (${e.code}: a code of a later xlane than this client's ${PACKAGE_VERSION})`,
+    { ...e.details, code: e.code },
+  );
 }
 
 /** Refused here: fetch would report a malformed URL as a failed connection. */
@@ -258,4 +313,91 @@ function checkUrl(url: string): string {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+/**
+ * An XLANE_* variable as xlane reads it: unset and empty are the same (systemd's `VAR=`, and an
+ * env file line left blank, mean "not set"), so the default applies. Only blanks is a mistake, not
+ * a value: refused, naming the variable.
+ */
+export function envSetting(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.trim() === '')
+    throw new XlaneError('XL_ERR_VALIDATION', `${name} holds only blanks: unset it or give it a value`, {
+      variable: name,
+    });
+  return value;
+}
+
+/** The controller token from the environment: XLANE_TOKEN, or the file XLANE_TOKEN_FILE names
+ * (systemd's LoadCredential=). Both set is refused: which one was meant cannot be told. */
+export function tokenFromEnvironment(): string | undefined {
+  const token = envSetting('XLANE_TOKEN', process.env.XLANE_TOKEN);
+  const file = envSetting('XLANE_TOKEN_FILE', process.env.XLANE_TOKEN_FILE);
+  if (token !== undefined && file !== undefined)
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      'XLANE_TOKEN and XLANE_TOKEN_FILE are both set: unset one of them',
+    );
+  if (file !== undefined) return readTokenFile(file, 'XLANE_TOKEN_FILE');
+  return token === undefined ? undefined : checkToken(token, 'XLANE_TOKEN');
+}
+
+/** Anything longer is not a token file (a wrong path, /dev/zero): refused before reading it. */
+const TOKEN_FILE_MAX_BYTES = 4096;
+
+/** The token in `path` (`--token-file`, XLANE_TOKEN_FILE): its trailing line break dropped, as
+ * `echo`, editors and `openssl rand -hex 32 >FILE` leave one. */
+export function readTokenFile(path: string, source = '--token-file'): string {
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > TOKEN_FILE_MAX_BYTES)
+      throw new XlaneError(
+        'XL_ERR_VALIDATION',
+        `${source} ${path}: ${st.size} bytes is not a token (at most ${TOKEN_FILE_MAX_BYTES})`,
+        { file: path },
+      );
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof XlaneError) throw err;
+    throw new XlaneError('XL_ERR_FILE', `${source} ${path}: cannot read: ${(err as Error).message}`, {
+      file: path,
+    });
+  }
+  const token = text.replace(/(\r?\n)+$/, '');
+  if (token === '')
+    throw new XlaneError('XL_ERR_VALIDATION', `${source} ${path} is empty: write the token into it`, {
+      file: path,
+    });
+  if (/[\r\n]/.test(token))
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `${source} ${path} holds more than one line: the token is its only line`,
+      { file: path },
+    );
+  return checkToken(token, `${source} ${path}`);
+}
+
+/**
+ * The controller compares the token it was given with the one a request presents trimmed (an HTTP
+ * header value loses its surrounding blanks on the way): a token with leading or trailing blanks
+ * would refuse every client, and control characters cannot travel in a header at all.
+ */
+export function checkToken(token: string, source: string): string {
+  if (token.trim() === '')
+    throw new XlaneError('XL_ERR_VALIDATION', `${source}: the token is empty`, { source });
+  if (token !== token.trim())
+    throw new XlaneError(
+      'XL_ERR_VALIDATION',
+      `${source}: the token starts or ends with blanks, which the controller cannot match`,
+      { source },
+    );
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(token))
+    throw new XlaneError('XL_ERR_VALIDATION', `${source}: the token holds control characters`, {
+      source,
+    });
+  return token;
 }

@@ -1,18 +1,18 @@
 // buildApp composes the controller: store + allocator (through the lifecycle) + watch hub + the
 // HTTP routes. Tests drive it with fastify's inject(); startController (server.ts) adds the listen.
-import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import { createAllocator, restoreAllocator } from '../alloc/allocator.js';
 import type { AllocatorOptions } from '../alloc/types.js';
-import { XlaneError } from '../errors.js';
+import { PACKAGE_VERSION } from '../control-protocol.js';
+import { isXlaneError, XlaneError } from '../errors.js';
 import { loadTopologyFile } from '../topology/load.js';
 import type { TopologySpec } from '../topology/spec.js';
 import { makeTokenCheck } from './auth.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './http-errors.js';
 import { WatchHub } from './hub.js';
-import { type AllocatorFactory, Lifecycle } from './lifecycle.js';
+import { type AllocatorFactory, Lifecycle, type LifecycleOptions } from './lifecycle.js';
 import type { App } from './routes/context.js';
 import { hostRoutes } from './routes/hosts.js';
 import { laneRoutes } from './routes/lanes.js';
@@ -26,13 +26,12 @@ export const DEFAULT_DB = './xlane.db';
 /** As Node's own headersTimeout: the headers alone already had to arrive within 60 s. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
-export const XLANE_VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const XLANE_VERSION = PACKAGE_VERSION;
 
 export interface ControllerOptions {
   /** The topology, or the path of its YAML file. Needed when the store holds none yet; otherwise
-   * the stored one (which the API may have replaced) wins and a difference is logged. */
+   * the stored one (which the API may have replaced) wins and a difference is logged, as is a file
+   * that is missing or does not parse. */
   topology?: TopologySpec | string;
   /** SQLite file (default ./xlane.db); ':memory:' for a throw-away controller. */
   dbPath?: string;
@@ -63,7 +62,18 @@ export interface BuiltApp {
 }
 
 export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
-  const topology = typeof opts.topology === 'string' ? loadTopologyFile(opts.topology) : opts.topology;
+  let topology: TopologySpec | undefined;
+  let topologyFileError: LifecycleOptions['topologyFileError'];
+  if (typeof opts.topology === 'string') {
+    try {
+      topology = loadTopologyFile(opts.topology);
+    } catch (err) {
+      // Whether the file is needed is known only once the store is open: a controller whose store
+      // holds a topology must not be kept from starting by a file it would not use.
+      if (!isXlaneError(err)) throw err;
+      topologyFileError = { file: opts.topology, error: err };
+    }
+  } else topology = opts.topology;
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -95,6 +105,7 @@ export async function buildApp(opts: ControllerOptions): Promise<BuiltApp> {
   try {
     lifecycle = new Lifecycle(store, opts.allocatorFactory ?? realAllocators, {
       ...(topology ? { topology } : {}),
+      ...(topologyFileError ? { topologyFileError } : {}),
       ...(opts.allocator ? { allocator: opts.allocator } : {}),
       log: app.log,
     });

@@ -18,6 +18,7 @@
 // never the one refused. (An agent ignores the close of a socket it no longer uses.)
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { WebSocket } from 'ws';
+import { AGENT_PROTOCOLS, protocolRefusal, refusalReason, WATCH_CLOSE_VERSION } from '../control-protocol.js';
 import { isXlaneError, XlaneError } from '../errors.js';
 import type { HostUpdate, Lifecycle } from './lifecycle.js';
 import { ClientMessage } from './schemas.js';
@@ -58,6 +59,9 @@ export const DEFAULT_MAX_PER_HOST = 4;
 /** Close codes (4000–4999: the application's), after the HTTP statuses they resemble. */
 export const WATCH_CLOSE_HELLO_TIMEOUT = 4408;
 export const WATCH_CLOSE_SUPERSEDED = 4409;
+/** A hello of a control protocol this controller does not serve (4426, after 426 Upgrade Required). */
+export { WATCH_CLOSE_VERSION };
+
 /** At most one warning of a kind this often, with the count since: more live clients under one
  * host name than the cap evict each other in a loop, and a local process may open sockets that say
  * nothing in one; either must show in the log without flooding it. */
@@ -81,6 +85,7 @@ class WarnThrottle {
 }
 
 const NO_HELLO = '\0no-hello';
+const REFUSED_PROTOCOL = '\0refused-protocol';
 
 export class WatchHub {
   private readonly conns = new Set<Conn>();
@@ -91,7 +96,8 @@ export class WatchHub {
   private readonly maxPerHost: number;
   private readonly log: HubOptions['log'];
   private helloCount = 0;
-  /** Keys: a host name (superseded sockets; a host of the topology said hello) or NO_HELLO. */
+  /** Keys: a host name (superseded sockets; a host of the topology said hello), NO_HELLO or
+   * REFUSED_PROTOCOL (one key for all: the hello's host is the peer's to make up). */
   private readonly warns = new WarnThrottle();
 
   constructor(
@@ -202,6 +208,7 @@ export class WatchHub {
     } catch {
       throw new XlaneError('XL_ERR_BAD_JSON', 'watch messages are JSON text');
     }
+    if (this.refusedProtocol(conn, msg)) return;
     if (!checkMessage.Check(msg)) {
       // The root's own error is TypeBox's "Expected union value", which says less than the message.
       const first = checkMessage.Errors(msg).First();
@@ -233,6 +240,26 @@ export class WatchHub {
     }
     if (conn.host === undefined) throw new XlaneError('XL_ERR_VALIDATION', "send {type:'hello', host} first");
     this.lifecycle.ack(conn.host, msg.version);
+  }
+
+  /** A hello of a protocol this controller does not serve gets XL_ERR_VERSION, then the close:
+   * unlike a malformed message, nothing the peer could send next would help. Checked before the
+   * schema, which describes this controller's protocols, not necessarily the peer's. */
+  private refusedProtocol(conn: Conn, msg: unknown): boolean {
+    if (typeof msg !== 'object' || msg === null) return false;
+    const { type, host, protocol, agentVersion } = msg as Record<string, unknown>;
+    if (type !== 'hello' || !Number.isSafeInteger(protocol)) return false;
+    const refusal = protocolRefusal(
+      typeof host === 'string' ? host : '(no host)',
+      { protocol: protocol as number, ...(typeof agentVersion === 'string' ? { agentVersion } : {}) },
+      AGENT_PROTOCOLS,
+    );
+    if (!refusal) return false;
+    const closed = this.warns.hit(REFUSED_PROTOCOL);
+    if (closed !== undefined) this.log?.warn({ ...refusal.details, closed }, refusal.message);
+    this.send(conn, { type: 'error', code: refusal.code, message: refusal.message });
+    this.drop(conn, WATCH_CLOSE_VERSION, refusalReason(protocol as number, AGENT_PROTOCOLS));
+    return true;
   }
 
   private push(u: HostUpdate): void {

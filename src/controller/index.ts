@@ -1,4 +1,6 @@
 // The controller as a library: start it on an address, or build the app for inject() tests.
+
+export { WATCH_CLOSE_VERSION } from '../control-protocol.js';
 export {
   BODY_LIMIT,
   type BuiltApp,

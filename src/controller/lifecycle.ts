@@ -9,6 +9,7 @@
 // disk, even when the store can no longer be read either.
 import { EventEmitter } from 'node:events';
 import type { Allocator, AllocatorOptions, GrantChange, LaneRequest, PersistedLane } from '../alloc/types.js';
+import { AGENT_PROTOCOLS, protocolRefusal, UNNAMED_PROTOCOL } from '../control-protocol.js';
 import { XlaneError } from '../errors.js';
 import type { LatencyRange, TopologySpec } from '../topology/spec.js';
 import { ChangeSet } from './change-set.js';
@@ -24,6 +25,7 @@ import {
 } from './host-bounds.js';
 import type { HostRecord, LaneStore, StoredLane, StoreMutation } from './store.js';
 import type {
+  AgentVersionCount,
   CloseResult,
   HostGrants,
   HostLatencyResult,
@@ -45,6 +47,9 @@ export interface AllocatorFactory {
 export interface LifecycleOptions {
   /** Topology to start from when the store has none. */
   topology?: TopologySpec;
+  /** The --topology file that could not be read or parsed, instead of `topology`: the start fails
+   * with its error when the store has none, and only warns when the store has one. */
+  topologyFileError?: { file: string; error: XlaneError };
   allocator?: AllocatorOptions;
   /** Structured log of mutations and warnings (pino-compatible subset). */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -76,6 +81,13 @@ export class Lifecycle {
   ) {
     this.events.setMaxListeners(0);
     const snap = store.load();
+    const fileError = opts.topologyFileError;
+    if (snap.topology && fileError) {
+      opts.log?.warn(
+        { file: fileError.file, code: fileError.error.code, error: fileError.error.message },
+        'cannot use the --topology file; starting with the topology in the state file',
+      );
+    }
     if (snap.topology) {
       // Bounds measured by agents are not a difference from the file: compare with them carried over.
       const records = new Map(snap.hosts.map((h) => [h.name, h]));
@@ -89,6 +101,7 @@ export class Lifecycle {
       }
       this.alloc = this.restoreFrom(snap.topology, snap.lanes, snap.epoch);
     } else {
+      if (fileError) throw fileError.error;
       if (!opts.topology) {
         throw new XlaneError('XL_ERR_TOPOLOGY', 'no topology: the store is empty and none was given');
       }
@@ -157,6 +170,30 @@ export class Lifecycle {
     return this.hostView(this.record(name));
   }
 
+  /** The topology's registered hosts by what their agents said at their last registration: in a
+   * rolling upgrade, how far it got (GET /v1/health, which is polled: no views are built). */
+  agentVersions(): AgentVersionCount[] {
+    const groups = new Map<string, AgentVersionCount>();
+    for (const { name } of this.topology.hosts) {
+      const rec = this.hostRecords.get(name);
+      if (!rec?.registered) continue;
+      const key = `${rec.protocol ?? ''}/${rec.agentVersion ?? ''}`;
+      const group = groups.get(key);
+      if (group) group.hosts++;
+      else
+        groups.set(key, {
+          ...(rec.agentVersion !== undefined ? { agentVersion: rec.agentVersion } : {}),
+          ...(rec.protocol !== undefined ? { protocol: rec.protocol } : {}),
+          hosts: 1,
+        });
+    }
+    return [...groups.values()].sort(
+      (a, b) =>
+        (a.protocol ?? 0) - (b.protocol ?? 0) ||
+        (a.agentVersion ?? '').localeCompare(b.agentVersion ?? '', 'en', { numeric: true }),
+    );
+  }
+
   grantsFor(host: string): HostGrants {
     this.requireHost(host);
     const grants = [...this.lanes.values()]
@@ -165,14 +202,21 @@ export class Lifecycle {
     return { host, version: this.record(host).version, epoch: this.epoch, grants };
   }
 
+  /** XL_ERR_VERSION for an agent of a protocol this controller does not serve (nothing stored). */
   registerHost(
     name: string,
-    info: { agentVersion?: string; engine?: string; clockDomain?: string },
+    info: { agentVersion?: string; protocol?: number; engine?: string; clockDomain?: string },
   ): HostView {
     this.requireHost(name);
+    const refusal = protocolRefusal(name, info, AGENT_PROTOCOLS);
+    if (refusal) throw refusal;
     const before = this.record(name);
     const rec: HostRecord = { ...before, registered: true, registeredAt: new Date().toISOString() };
+    // Both describe the agent registering now: one that says no version (an older release, a
+    // registration by hand) must not be listed under the version of the agent before it.
     if (info.agentVersion !== undefined) rec.agentVersion = info.agentVersion;
+    else delete rec.agentVersion;
+    rec.protocol = info.protocol ?? UNNAMED_PROTOCOL;
     if (info.engine !== undefined) rec.engine = info.engine;
     if (info.clockDomain !== undefined) rec.clockDomain = info.clockDomain;
     const cs = new ChangeSet();
@@ -187,7 +231,13 @@ export class Lifecycle {
     bumped.set(name, mine);
     this.commit({ putHosts: [...bumped.values()] }, cs, [], false);
     this.opts.log?.info(
-      { host: name, agentVersion: info.agentVersion, engine: info.engine, clockDomain: info.clockDomain },
+      {
+        host: name,
+        agentVersion: info.agentVersion,
+        protocol: rec.protocol,
+        engine: info.engine,
+        clockDomain: info.clockDomain,
+      },
       'host registered',
     );
     return this.hostView(mine);

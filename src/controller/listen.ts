@@ -33,7 +33,7 @@ export function checkListenSafety(addr: ListenAddress, token: string | undefined
     throw new XlaneError(
       'XL_ERR_VALIDATION',
       `refusing to listen on ${addr.host} without a token: anyone reaching it could open lanes. ` +
-        'Pass --token (or set XLANE_TOKEN), or listen on 127.0.0.1.',
+        'Pass --token or --token-file (or set XLANE_TOKEN or XLANE_TOKEN_FILE), or listen on 127.0.0.1.',
       { host: addr.host },
     );
   }

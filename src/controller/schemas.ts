@@ -1,6 +1,8 @@
 // TypeBox schemas of every body, param and query of the /v1 API, and of the watch messages.
 // Unknown fields are refused (additionalProperties: false): a typo such as `maxPayload` must not
-// silently become a lane with default values.
+// silently become a lane with default values. Except in what only agents send, the register body
+// and the watch messages: there a newer agent may say more than this controller knows, and is
+// served all the same (the compatibility rule of src/control-protocol.ts).
 import { type Static, Type } from '@sinclair/typebox';
 import { MAX_PAYLOAD_BYTES } from '../alloc/wire.js';
 
@@ -52,13 +54,19 @@ export const ForceQuery = Type.Object(
 export const HostQuery = Type.Object({ host: Name }, { additionalProperties: false });
 export const WatchQuery = Type.Object({ host: Type.Optional(Name) }, { additionalProperties: false });
 
+/** A protocol is checked against those served before these schemas (routes/hosts.ts, hub.ts): one
+ * the controller does not serve is XL_ERR_VERSION, whatever else the body or hello holds. */
+const AgentProtocol = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const AgentVersion = Type.String({ maxLength: 64 });
+
 export const RegisterBody = Type.Object(
   {
-    agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+    agentVersion: Type.Optional(AgentVersion),
+    protocol: Type.Optional(AgentProtocol),
     engine: Type.Optional(Type.String({ maxLength: 64 })),
     clockDomain: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
-  { additionalProperties: false },
+  { additionalProperties: true },
 );
 
 /** A latency bound of the host stack; min ≤ max is checked by the lifecycle (XL_ERR_VALIDATION). */
@@ -123,11 +131,19 @@ export const TopologyQuery = Type.Object(
 export const TopologyBody = Type.Union([Type.String(), Type.Object({}, { additionalProperties: true })]);
 
 export const ClientMessage = Type.Union([
-  Type.Object({
-    type: Type.Literal('hello'),
-    host: Name,
-    version: Type.Optional(Type.Integer({ minimum: 0 })),
-  }),
-  Type.Object({ type: Type.Literal('ack'), version: Type.Integer({ minimum: 0 }) }),
+  Type.Object(
+    {
+      type: Type.Literal('hello'),
+      host: Name,
+      version: Type.Optional(Type.Integer({ minimum: 0 })),
+      agentVersion: Type.Optional(AgentVersion),
+      protocol: Type.Optional(AgentProtocol),
+    },
+    { additionalProperties: true },
+  ),
+  Type.Object(
+    { type: Type.Literal('ack'), version: Type.Integer({ minimum: 0 }) },
+    { additionalProperties: true },
+  ),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;

@@ -273,6 +273,7 @@ class SqliteStore implements LaneStore {
       // The bounds' provenance rides in the same JSON column: no schema change for an optional field.
       const agent = {
         agentVersion: h.agentVersion,
+        protocol: h.protocol,
         engine: h.engine,
         registeredAt: h.registeredAt,
         clockDomain: h.clockDomain,
@@ -358,8 +359,12 @@ const StoredGrant = Type.Object({
 });
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const StoredWaitFor = Type.Record(Str, Count);
+/** Open to fields it does not list (as every shape here): a row a newer controller wrote, with
+ * more to say of its agent, still loads after a downgrade. Rows written before `protocol` have
+ * none and load as they are. */
 const StoredAgent = Type.Object({
   agentVersion: Type.Optional(Str),
+  protocol: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   engine: Type.Optional(Str),
   registeredAt: Type.Optional(Str),
   clockDomain: Type.Optional(Str),
@@ -442,6 +447,7 @@ function toHost(r: HostRow): HostRecord {
     ackedVersion: r.acked_version,
   };
   if (agent.agentVersion !== undefined) h.agentVersion = agent.agentVersion;
+  if (agent.protocol !== undefined) h.protocol = agent.protocol;
   if (agent.engine !== undefined) h.engine = agent.engine;
   if (agent.registeredAt !== undefined) h.registeredAt = agent.registeredAt;
   if (agent.clockDomain !== undefined) h.clockDomain = agent.clockDomain;

@@ -21,7 +21,11 @@ export interface StoredLane {
 export interface HostRecord {
   name: string;
   registered: boolean;
+  /** What the agent said at its last registration: its package version, and the control protocol
+   * it speaks (src/control-protocol.ts; 1 when it said none). Absent in rows stored before the
+   * field existed, until the agent registers again. */
   agentVersion?: string;
+  protocol?: number;
   engine?: string;
   registeredAt?: string;
   /** What the agent said identifies its CLOCK_MONOTONIC (its kernel's boot id): hosts with the same

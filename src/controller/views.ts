@@ -25,12 +25,21 @@ export interface HostView {
   connected: boolean;
   version: number;
   ackedVersion: number;
+  /** HostRecord's: what the agent said at its last registration. */
   agentVersion?: string;
+  protocol?: number;
   engine?: string;
   registeredAt?: string;
   clockDomain?: string;
   /** The send / receive bounds the allocator uses for this host, and where they came from. */
   bounds: HostBoundsView;
+}
+
+/** Registered hosts whose agents said the same version and protocol (GET /v1/health `agents`). */
+export interface AgentVersionCount {
+  agentVersion?: string;
+  protocol?: number;
+  hosts: number;
 }
 
 /** One push to one host's watch stream. */

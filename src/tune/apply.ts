@@ -9,7 +9,17 @@ import { type HostFs, removeFile } from './host-fs.js';
 import { type Change, describeChange, type PlanOptions, planChanges } from './plan.js';
 import { kernelCmdlineAdvice } from './probes.js';
 import { selectedOption } from './probes-kernel.js';
-import { defaultStateFile, readState, type SavedChange, writeState } from './tune-state.js';
+import {
+  currentBootId,
+  defaultStateFile,
+  readState,
+  recordBoot,
+  recordFile,
+  type SavedChange,
+  type StaleRecord,
+  setAsideStale,
+  writeState,
+} from './tune-state.js';
 
 export interface ApplyOptions extends TuneTarget, PlanOptions {
   dryRun?: boolean;
@@ -30,6 +40,8 @@ export interface ApplyResult {
   refused: { id: string; action: string; error: string }[];
   kernelCmdline: string;
   findings: Finding[];
+  /** A record of another boot that was at the state file, set aside before this apply. */
+  staleRecord?: StaleRecord;
 }
 
 function ensureRoot(fs: HostFs, isRoot: boolean | undefined, verb: string): void {
@@ -86,6 +98,7 @@ function result(
   done: SavedChange[],
   refused: ApplyResult['refused'],
   findings: Finding[],
+  staleRecord?: StaleRecord,
 ): ApplyResult {
   return {
     dryRun,
@@ -97,6 +110,7 @@ function result(
     refused,
     kernelCmdline: kernelCmdlineAdvice(findings),
     findings,
+    ...(staleRecord ? { staleRecord } : {}),
   };
 }
 
@@ -107,14 +121,33 @@ export function applyTuning(fs: HostFs, runner: CommandRunner, opts: ApplyOption
   const plan = planChanges(facts, choice, findings, opts);
   if (opts.dryRun) return result(true, choice, stateFile, plan, [], findings);
 
-  if (readState(stateFile))
-    throw new XlaneError(
-      'XL_ERR_TUNE_STATE',
-      `${stateFile} already holds the originals of an earlier apply; run \`xlane tune revert\` first`,
-      { stateFile },
-    );
+  const bootId = currentBootId(fs);
+  // An earlier release's record at its old default counts as an earlier record too: its originals
+  // may still be in effect, and revert (which finds it there) is what puts them back.
+  const earlierFile = recordFile(fs.root, opts.stateFile).file;
+  const earlier = readState(earlierFile);
+  let staleRecord: StaleRecord | undefined;
+  if (earlier) {
+    const boot = recordBoot(earlier, bootId);
+    if (boot === 'stale' && bootId !== undefined) staleRecord = setAsideStale(earlierFile, earlier, bootId);
+    else
+      throw new XlaneError(
+        'XL_ERR_TUNE_STATE',
+        `${earlierFile} already holds the originals of an earlier apply; run \`xlane tune revert\` first` +
+          (boot === 'unknown'
+            ? ' (it names no boot: if the host rebooted since it was written, the reboot undid its changes, and it can be removed instead)'
+            : ''),
+        { stateFile: earlierFile },
+      );
+  }
   const saved = withOriginals(fs, plan);
-  const base = { version: 1 as const, createdAt: new Date().toISOString(), root: fs.root, core: choice.core };
+  const base = {
+    version: 1 as const,
+    createdAt: new Date().toISOString(),
+    root: fs.root,
+    ...(bootId !== undefined ? { bootId } : {}),
+    core: choice.core,
+  };
   writeState(stateFile, { ...base, nic: choice.nic ?? null, changes: saved });
 
   const done: SavedChange[] = [];
@@ -140,7 +173,7 @@ export function applyTuning(fs: HostFs, runner: CommandRunner, opts: ApplyOption
   }
   // Keep only what really changed, so revert never re-writes a file the kernel refused to change.
   writeState(stateFile, { ...base, nic: choice.nic ?? null, changes: done });
-  return result(false, choice, stateFile, done, refused, findings);
+  return result(false, choice, stateFile, done, refused, findings, staleRecord);
 }
 
 function rollback(fs: HostFs, runner: CommandRunner, done: SavedChange[]): string[] {
@@ -157,7 +190,11 @@ function rollback(fs: HostFs, runner: CommandRunner, done: SavedChange[]): strin
 
 export interface RevertResult {
   stateFile: string;
+  /** The record was the one an earlier release left at its old default (legacyStateFile). */
+  legacy?: boolean;
   restored: { id: string; action: string }[];
+  /** Set when the record was another boot's: nothing was restored, and the record was set aside. */
+  staleRecord?: StaleRecord;
 }
 
 export function revertTuning(
@@ -165,8 +202,9 @@ export function revertTuning(
   runner: CommandRunner,
   opts: { stateFile?: string; isRoot?: boolean } = {},
 ): RevertResult {
-  const stateFile = opts.stateFile ?? defaultStateFile(fs.root);
   ensureRoot(fs, opts.isRoot, 'revert');
+  const { file: stateFile, legacy } = recordFile(fs.root, opts.stateFile);
+  const was = legacy ? { legacy } : {};
   const state = readState(stateFile);
   if (!state)
     throw new XlaneError('XL_ERR_NOT_FOUND', `nothing to revert: ${stateFile} does not exist`, { stateFile });
@@ -178,6 +216,11 @@ export function revertTuning(
         stateFile,
       },
     );
+  // The reboot already put every setting back to what this boot starts with; the record's
+  // originals are an older boot's and may be wrong now (another kernel, another sysctl.d).
+  const bootId = currentBootId(fs);
+  if (bootId !== undefined && recordBoot(state, bootId) === 'stale')
+    return { stateFile, ...was, restored: [], staleRecord: setAsideStale(stateFile, state, bootId) };
   const failed: SavedChange[] = [];
   const errors: string[] = [];
   const restored: RevertResult['restored'] = [];
@@ -205,5 +248,5 @@ export function revertTuning(
     );
   }
   removeFile(stateFile);
-  return { stateFile, restored };
+  return { stateFile, ...was, restored };
 }

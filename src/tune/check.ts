@@ -5,6 +5,7 @@ import { type HostFacts, readHostFacts } from './facts.js';
 import type { Finding } from './finding.js';
 import type { HostFs } from './host-fs.js';
 import { kernelCmdlineAdvice, runProbes } from './probes.js';
+import { inspectRecord, type RecordStatus, recordFile } from './tune-state.js';
 
 export interface TuneTarget {
   core?: number;
@@ -20,6 +21,8 @@ export interface CheckResult {
   findings: Finding[];
   /** Parameters to add to the kernel command line ('' when nothing is missing). */
   kernelCmdline: string;
+  /** The record of `tune apply` at the state file: whether an apply of this boot is in effect. */
+  record: RecordStatus;
 }
 
 export interface Audit {
@@ -34,8 +37,14 @@ export function audit(fs: HostFs, runner: CommandRunner, target: TuneTarget = {}
   return { facts, choice, findings: runProbes(facts, choice) };
 }
 
-export function runCheck(fs: HostFs, runner: CommandRunner, target: TuneTarget = {}): CheckResult {
+export function runCheck(
+  fs: HostFs,
+  runner: CommandRunner,
+  target: TuneTarget = {},
+  opts: { stateFile?: string } = {},
+): CheckResult {
   const { choice, findings } = audit(fs, runner, target);
+  const { file, legacy } = recordFile(fs.root, opts.stateFile);
   return {
     root: fs.root,
     core: choice.core,
@@ -44,5 +53,6 @@ export function runCheck(fs: HostFs, runner: CommandRunner, target: TuneTarget =
     nic: choice.nic ?? null,
     findings,
     kernelCmdline: kernelCmdlineAdvice(findings),
+    record: { ...inspectRecord(fs, file), ...(legacy ? { legacy } : {}) },
   };
 }

@@ -1,7 +1,17 @@
 // Every /proc and /sys access of `xlane tune` goes through HostFs, so the same probes and fixes run
 // against the live kernel ('/') or against a directory tree that stands in for one (test fixtures,
 // `--root DIR`). Paths are always written as on the real machine, e.g. '/proc/cmdline'.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface HostFs {
@@ -77,11 +87,35 @@ export function createHostFs(root = '/'): HostFs {
   return root === '/' ? new NodeHostFs('/') : new DirHostFs(root);
 }
 
-/** Atomic write of an ordinary (non-kernel) file such as the tune state file. */
+/**
+ * Atomic write of an ordinary (non-kernel) file such as the tune state file, readable by its owner
+ * only. Directories it has to create are the owner's only too.
+ */
 export function writeFileAtomic(file: string, data: string): void {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(file), `.${process.pid}.tmp`);
-  writeFileSync(tmp, data, { mode: 0o600 });
+  // Exclusive: the name is predictable, so whatever is already there (a crashed run's leftover, or
+  // a symlink planted to make root write elsewhere) is never opened, followed or truncated.
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    throw Object.assign(
+      new Error(
+        `temporary file ${tmp} already exists (left by a crashed run, or planted): remove it and retry`,
+      ),
+      { code: 'EEXIST' },
+    );
+  }
+  try {
+    writeFileSync(fd, data);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
 }
 

@@ -226,7 +226,9 @@ describe('an agent without the controller token', () => {
     await until(() => attempts >= 4);
     const errors = lines.filter((l) => l.level === 'error');
     expect(errors).toHaveLength(1);
-    expect(errors[0]!.msg).toMatch(/refused this agent's token.*--token or XLANE_TOKEN/);
+    expect(errors[0]!.msg).toMatch(
+      /refused this agent's token.*--token, --token-file, XLANE_TOKEN or XLANE_TOKEN_FILE/,
+    );
     expect(errors[0]!.obj).toMatchObject({ code: 'XL_ERR_UNAUTHORIZED' });
     expect(lines.filter((l) => /reconnecting|registration failed/.test(l.msg))).toEqual([]);
   });

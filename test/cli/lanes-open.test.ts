@@ -83,7 +83,7 @@ describe('xlane lanes open', () => {
       const err = await refusal(openArgs([]));
       expect(err).toMatchObject({ code: 'XL_ERR_UNAUTHORIZED' });
       expect(formatError(err)).toMatch(
-        /^xlane: XL_ERR_UNAUTHORIZED: .*\(pass the controller token with --token or set XLANE_TOKEN\)$/,
+        /^xlane: XL_ERR_UNAUTHORIZED: .*\(pass the controller token with --token or --token-file, or set XLANE_TOKEN or XLANE_TOKEN_FILE\)$/,
       );
     } finally {
       if (saved !== undefined) process.env.XLANE_TOKEN = saved;

@@ -16,6 +16,7 @@ describe('hostTable', () => {
         ...base,
         name: 'h1',
         agentVersion: '0.1.0',
+        protocol: 1,
         bounds: {
           source: 'measured',
           at: '2026-11-26T21:00:00.000Z',
@@ -46,6 +47,7 @@ describe('hostTable', () => {
     expect(h1).toContain('measured 2026-11-26T21:00:00.000Z');
     expect(h2).toContain('declared');
     expect(h2).toMatch(/\bno\b/);
+    expect(h1).toContain('0.1.0 (protocol 1)');
   });
 });
 

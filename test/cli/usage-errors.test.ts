@@ -1,9 +1,14 @@
 // A bad command line is refused like any other input: one `xlane: XL_ERR_VALIDATION: …` line that
 // points at the command's help, never commander's code-less `error:` line and the whole help.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
+
+const packageVersion = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -88,6 +93,6 @@ describe('commander parse errors', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: xlane topology gen leaf-spine/);
     const version = xlane(['--version']);
-    expect(version).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(version).toEqual({ status: 0, stdout: `${packageVersion}\n`, stderr: '' });
   });
 });

@@ -58,8 +58,63 @@ describe('ControllerClient URL', () => {
     );
   });
 
+  it("takes an error code of a later release as XL_ERR_VERSION, keeping the controller's words", async () => {
+    const url = await otherServer(
+      409,
+      'application/json',
+      JSON.stringify({
+        error: { code: 'XL_ERR_QUOTA', message: 'h1 holds its 64 lanes', details: { host: 'h1' } },
+      }),
+    );
+    await expect(new ControllerClient({ url }).lanes()).rejects.toMatchObject({
+      code: 'XL_ERR_VERSION',
+      message: expect.stringMatching(/^h1 holds its 64 lanes \(XL_ERR_QUOTA: a code of a later xlane than/),
+      details: { host: 'h1', code: 'XL_ERR_QUOTA' },
+    });
+  });
+
   it('takes http and https URLs, with or without a trailing slash', () => {
     expect(new ControllerClient({ url: 'http://127.0.0.1:7300/' }).url).toBe('http://127.0.0.1:7300');
     expect(new ControllerClient({ url: 'https://ctl.example:8443' }).url).toBe('https://ctl.example:8443');
+  });
+});
+
+describe('ControllerClient against a controller that does not answer', () => {
+  /** Reads requests and never answers, like a stopped process whose kernel still accepts. */
+  async function silentServer(): Promise<string> {
+    server = createServer(() => {});
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  afterEach(() => server?.closeAllConnections());
+
+  it('gives up after its timeout with XL_ERR_TIMEOUT', async () => {
+    const url = await silentServer();
+    await expect(new ControllerClient({ url, timeoutMs: 100 }).lanes()).rejects.toMatchObject({
+      code: 'XL_ERR_TIMEOUT',
+      message: `the controller at ${url} did not answer in time`,
+    });
+  });
+
+  it('ends a request when its signal aborts, and only that one', async () => {
+    const url = await silentServer();
+    const client = new ControllerClient({ url, timeoutMs: 60_000 });
+    const stopping = new AbortController();
+    const waiting = client.closeLane('L1', { signal: stopping.signal });
+    const other = client.lanes().then(
+      () => 'answered',
+      () => 'ended',
+    );
+    setTimeout(() => stopping.abort(), 50);
+    await expect(waiting).rejects.toMatchObject({
+      code: 'XL_ERR_CONNECT',
+      message: `request to the controller at ${url} abandoned: its sender is stopping`,
+    });
+    // A request given a signal already aborted ends at once.
+    await expect(client.lane('L1', { signal: stopping.signal })).rejects.toMatchObject({
+      code: 'XL_ERR_CONNECT',
+    });
+    const late = await Promise.race([other, new Promise((r) => setTimeout(() => r('still waiting'), 200))]);
+    expect(late).toBe('still waiting');
   });
 });

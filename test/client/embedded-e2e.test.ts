@@ -1,32 +1,13 @@
-// End to end: a real controller on loopback, two embedded clients (hosts h1 and h2 of the 3-host
-// testbed, at 127.0.0.1 and 127.0.0.2) running the js engine, a lane opened through the library,
-// 1,000 messages sent within the contract and every one delivered, in order, intact.
-import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningController, startController } from '../../src/controller/index.js';
 import { type Client, connect, type LaneMessage, XlaneError } from '../../src/index.js';
 import { loadTopologyFile } from '../../src/topology/load.js';
+import { freeUdpPort } from './free-udp-port.js';
 
 const TESTBED = fileURLToPath(new URL('../../examples/testbed-3.yaml', import.meta.url));
 const PEERS = { h1: '127.0.0.1', h2: '127.0.0.2' };
 const N = 1000;
-
-/** A UDP port free on both loopback addresses right now (the topology's express port). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = dgram.createSocket('udp4');
-    const port = await new Promise<number>((r) => s.bind(0, '127.0.0.1', () => r(s.address().port)));
-    const t = dgram.createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => {
-      t.once('error', () => r(false));
-      t.bind(port, '127.0.0.2', () => r(true));
-    });
-    s.close();
-    t.close();
-    if (ok) return port;
-  }
-}
 
 async function eventually(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -42,7 +23,7 @@ describe('embedded clients against a real controller', () => {
   let rx: Client;
 
   beforeAll(async () => {
-    const topology = { ...loadTopologyFile(TESTBED), expressPort: await freePort() };
+    const topology = { ...loadTopologyFile(TESTBED), expressPort: await freeUdpPort() };
     controller = await startController({
       topology,
       dbPath: ':memory:',

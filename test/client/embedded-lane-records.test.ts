@@ -4,7 +4,6 @@
 // close the controller did not answer, is released by the next start with the same directory; a
 // live process's lanes are not, though it shares the directory.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,9 @@ import {
 } from '../../src/client/lane-records.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { connect, type EmbeddedOptions } from '../../src/index.js';
-import { REPO, startTestController, testbed } from '../controller/helpers.js';
+import { topologyToYaml } from '../../src/topology/load.js';
+import { REPO, spawnControllerCli, startTestController, testbed } from '../controller/helpers.js';
+import { freeUdpPort } from './free-udp-port.js';
 
 const HOLDER = fileURLToPath(new URL('./fixtures/embedded-holder.ts', import.meta.url));
 const PEERS = { h1: '127.0.0.1', h2: '127.0.0.2' };
@@ -39,24 +40,11 @@ function tempDir(): string {
   return dir;
 }
 
-/** A UDP port free on every loopback address these tests bind (the topology's express port). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const first = dgram.createSocket('udp4');
-    const port = await new Promise<number>((r) => first.bind(0, '127.0.0.1', () => r(first.address().port)));
-    const other = dgram.createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => {
-      other.once('error', () => r(false));
-      other.bind(port, '127.0.0.3', () => r(true));
-    });
-    first.close();
-    other.close();
-    if (ok) return port;
-  }
-}
-
 async function controllerOn(dbPath = ':memory:', listen = '127.0.0.1:0', expressPort?: number) {
-  const topology = { ...testbed(), expressPort: expressPort ?? (await freePort()) };
+  const topology = {
+    ...testbed(),
+    expressPort: expressPort ?? (await freeUdpPort(['127.0.0.2', '127.0.0.3'])),
+  };
   const c = await startTestController({ topology, dbPath, listen, logger: false });
   cleanups.push(() => c.close());
   return c;
@@ -178,6 +166,47 @@ describe('lanes an embedded client leaves admitted', () => {
     expect(await laneIds(second)).toEqual([kept.id, dropped.id].sort());
     const next = await embedded(second.url, { stateDir: records });
     await until(async () => (await laneIds(second)).length === 0, 'both lanes released');
+    await next.close();
+    expect(readdirSync(records)).toEqual([]);
+  });
+
+  it('when the controller does not answer at all: close() ends within releaseTimeoutMs, not the request timeout', async () => {
+    const dir = tempDir();
+    const topologyFile = join(dir, 'topology.yaml');
+    writeFileSync(
+      topologyFile,
+      topologyToYaml({ ...testbed(), expressPort: await freeUdpPort(['127.0.0.2', '127.0.0.3']) }),
+    );
+    const children: ChildProcess[] = [];
+    cleanups.push(async () => {
+      for (const c of children) {
+        c.kill('SIGCONT');
+        await kill(c);
+      }
+    });
+    const { child, url } = await spawnControllerCli(join(dir, 'state.db'), children, topologyFile);
+    const records = join(dir, 'records');
+    const client = await embedded(url, { stateDir: records, releaseTimeoutMs: 300 });
+    const kept = await client.openLane(lane);
+    // Stopped, not gone: connections are accepted by the kernel and nothing answers, so each
+    // request would wait for ControllerClient's 10 s timeout.
+    child.kill('SIGSTOP');
+
+    const began = Date.now();
+    const err = await client.close().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const took = Date.now() - began;
+    expect(err).toMatchObject({ code: 'XL_ERR_TIMEOUT', details: { lanes: [kept.id], stateDir: records } });
+    expect((err as Error).message).toMatch(/within 300 ms.*the controller did not answer/);
+    expect(took).toBeLessThan(5_000);
+
+    // Back: the lane is released, by its abandoned close if that reached the controller, else by the
+    // next start taking over the record.
+    child.kill('SIGCONT');
+    const next = await embedded(url, { stateDir: records });
+    await until(async () => (await new ControllerClient({ url }).lanes()).length === 0, 'the lane released');
     await next.close();
     expect(readdirSync(records)).toEqual([]);
   });

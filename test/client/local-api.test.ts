@@ -10,6 +10,7 @@ import {
   LOCAL_API_VERSION,
 } from '../../src/agent/local-api/frames.js';
 import { startLocalApi } from '../../src/agent/local-api/server.js';
+import { connect } from '../../src/client/connect.js';
 import { FakeBackend } from './fake-backend.js';
 import { type Harness, startHarness, until } from './helpers.js';
 import { errorCode, RawClient } from './raw-client.js';
@@ -265,5 +266,20 @@ describe('socket file handling', () => {
       code: 'XL_ERR_FILE',
     });
     expect(statSync(file).isFile()).toBe(true);
+  });
+});
+
+describe('connect() to a socket', () => {
+  it('takes an empty XLANE_SOCKET as unset, and refuses an empty path as input', async () => {
+    const before = process.env.XLANE_SOCKET;
+    process.env.XLANE_SOCKET = '';
+    try {
+      // The default path, /run/xlane/agent.sock: no agent there in a test.
+      await expect(connect()).rejects.toMatchObject({ code: 'XL_ERR_CONNECT' });
+    } finally {
+      if (before === undefined) delete process.env.XLANE_SOCKET;
+      else process.env.XLANE_SOCKET = before;
+    }
+    await expect(connect({ socket: '' })).rejects.toMatchObject({ code: 'XL_ERR_VALIDATION' });
   });
 });

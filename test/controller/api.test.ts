@@ -1,6 +1,6 @@
 // Every route and every error of the /v1 API through fastify's inject(), on the real allocator;
 // malformed HTTP, which inject() cannot send, through a raw socket.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,10 @@ import { parse } from 'yaml';
 import { startController } from '../../src/controller/server.js';
 import { parseTopology, topologyToYaml } from '../../src/topology/load.js';
 import { lane, makeApp, testbed } from './helpers.js';
+
+const packageVersion = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
 
 type Built = Awaited<ReturnType<typeof makeApp>>;
 const open: Built[] = [];
@@ -43,7 +47,7 @@ describe('controller API: happy paths', () => {
     const b = await app();
     const h = await b.app.inject({ url: '/v1/health' });
     expect(h.statusCode).toBe(200);
-    expect(h.json()).toMatchObject({ status: 'ok', version: '0.1.0', lanes: 0, hosts: 3 });
+    expect(h.json()).toMatchObject({ status: 'ok', version: packageVersion, lanes: 0, hosts: 3 });
     const t = await b.app.inject({ url: '/v1/topology' });
     expect(t.json()).toEqual(testbed());
   });

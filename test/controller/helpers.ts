@@ -47,6 +47,7 @@ export const lane = (sender: string, receivers: string[], extra: Record<string, 
 export function spawnControllerCli(
   db: string,
   children: ChildProcess[],
+  topologyFile = TESTBED,
 ): Promise<{ child: ChildProcess; url: string; log: () => string }> {
   const child = spawn(
     process.execPath,
@@ -56,7 +57,7 @@ export function spawnControllerCli(
       'src/cli/main.ts',
       'controller',
       '--topology',
-      TESTBED,
+      topologyFile,
       '--db',
       db,
       '--listen',

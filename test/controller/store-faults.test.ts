@@ -107,7 +107,7 @@ describe('the state file moved away under a running controller', () => {
         await post(b, '/v1/hosts/h2/register'),
       ];
       for (const res of refused) {
-        expect(res.statusCode).toBe(500);
+        expect(res.statusCode).toBe(503);
         expect(errorOf(res)).toMatchObject({
           code: 'XL_ERR_STORE',
           message: expect.stringMatching(says),

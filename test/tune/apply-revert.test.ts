@@ -17,7 +17,7 @@ function copy(name: string) {
   dirs.push(c.root);
   return c;
 }
-const STATE = 'var/lib/xlane/tune-state.json';
+const STATE = 'run/xlane-tune/tune-state.json';
 
 describe('tune apply / revert on fake trees', () => {
   for (const name of MACHINES) {

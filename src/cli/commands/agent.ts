@@ -10,10 +10,11 @@ import {
   parseHostBoundsMode,
 } from '../../agent/host-bounds/options.js';
 import { DEFAULT_SOCKET } from '../../client/connect.js';
-import { XlaneError } from '../../errors.js';
+import { envSetting } from '../../client/controller-client.js';
 import { resolveCore } from '../../tune/core-choice.js';
 import { createHostFs } from '../../tune/host-fs.js';
 import { parseDuration } from '../../util/units.js';
+import { cpuNumber, logLevel, TOKEN_FILE_HELP, tokenOption } from '../option-values.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 
 interface AgentCliOptions {
@@ -26,7 +27,7 @@ interface AgentCliOptions {
   maxSpinUs?: string;
   backupCore?: string;
   backupReadUs?: string;
-  core?: string;
+  core?: number;
   socket?: string;
   stateDir?: string;
   iface?: string;
@@ -34,6 +35,7 @@ interface AgentCliOptions {
   peersFile?: string;
   metrics?: string;
   token?: string;
+  tokenFile?: string;
   logLevel: string;
   fd?: string[];
   fdPeriod?: string;
@@ -47,6 +49,11 @@ interface AgentCliOptions {
   boundsKeepMax?: boolean;
 }
 
+/** --socket, else XLANE_SOCKET (empty is unset, as connect() reads it), else the default. */
+export function agentSocket(o: { socket?: string }): string {
+  return o.socket ?? envSetting('XLANE_SOCKET', process.env.XLANE_SOCKET) ?? DEFAULT_SOCKET;
+}
+
 export function register(program: Command): void {
   program
     .command('agent')
@@ -57,6 +64,7 @@ export function register(program: Command): void {
     .option(
       '--core <n>',
       "CPU for the engine thread (default: chosen from the NIC's NUMA node and the isolated CPUs)",
+      (v: string) => cpuNumber('core', v),
     )
     .option(
       '--fifo <prio>',
@@ -92,7 +100,8 @@ export function register(program: Command): void {
     .option('--peers-file <file>', 'host addresses, one "name address" per line')
     .option('--metrics <addr>', 'serve Prometheus /metrics on HOST:PORT, e.g. 127.0.0.1:9464')
     .option('--token <token>', 'controller bearer token (default: env XLANE_TOKEN)')
-    .option('--log-level <level>', 'pino log level', 'info')
+    .option('--token-file <file>', TOKEN_FILE_HELP)
+    .option('--log-level <level>', 'pino log level', logLevel, 'info')
     .option(
       '--fd <group[=members]>',
       'run the X-FD failure detector for a group: g1 (every host of the topology) or g1=h1,h2,h3 (this host included); repeatable',
@@ -127,6 +136,9 @@ export function register(program: Command): void {
       'with --host-bounds measure: the upper bound is quantile × factor even below the largest latency the calibration saw (a quantile promise, not one set by its worst stall)',
     )
     .action(async (o: AgentCliOptions) => {
+      // First: a token file that cannot be read stops the start before anything is set up.
+      const token = tokenOption(o);
+      const socket = agentSocket(o);
       const log = pino({ level: o.logLevel, base: { host: o.host } });
       const hostBounds = parseHostBoundsMode(o.hostBounds);
       const engineTuning = parseEngineTuning(o);
@@ -138,15 +150,11 @@ export function register(program: Command): void {
         (calibrateSeconds !== undefined || Object.keys(boundsPolicy).length > 0)
       )
         log.warn('--calibrate-seconds and --bounds-* apply only with --host-bounds measure: ignored');
-      const asked = o.core === undefined ? undefined : Number(o.core);
-      if (asked !== undefined && !(Number.isInteger(asked) && asked >= 0)) {
-        throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number, not "${o.core}"`);
-      }
       // Before the core choice, which would otherwise name a NIC that does not exist.
       checkInterface(o.iface);
       // Same placement rule as `xlane tune core`: isolated CPUs on the NIC's NUMA node first.
       const placement = resolveCore(createHostFs('/'), {
-        ...(asked !== undefined ? { core: asked } : {}),
+        ...(o.core !== undefined ? { core: o.core } : {}),
         ...(o.iface && o.iface !== NO_QOS_IFACE ? { nic: o.iface } : {}),
       });
       const core = placement.core;
@@ -156,12 +164,11 @@ export function register(program: Command): void {
           { core },
           'the backup clock shares the engine thread’s CPU: it cannot cover that CPU’s stalls',
         );
-      const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
       const daemon = await startDaemon({
         host: o.host,
         engine: parseEngineKind(o.engine),
         engineTuning,
-        socket: o.socket ?? process.env.XLANE_SOCKET ?? DEFAULT_SOCKET,
+        socket,
         ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
         log,
         ...(o.controller ? { controller: o.controller } : {}),

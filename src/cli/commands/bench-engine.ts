@@ -7,7 +7,7 @@ import type { LatencySummaryUs } from '../../bench/engine-stats.js';
 import { ALL_DEFAULT_ROUND_TRIPS, engineTableMarkdown, runEngineTable } from '../../bench/engine-table.js';
 import { parseSpinSetting, type SpinSetting } from '../../engine/spin-setting.js';
 import { XlaneError } from '../../errors.js';
-import { num, oneOf } from '../option-values.js';
+import { cpuNumber, num, oneOf } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 
 function positive(name: string, integer: boolean): (v: string) => number {
@@ -23,12 +23,7 @@ function positive(name: string, integer: boolean): (v: string) => number {
 }
 
 function cpu(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isInteger(n))
-      throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a CPU number (got "${v}")`);
-    return n;
-  };
+  return (v) => cpuNumber(name, v);
 }
 
 /** 'none' stays a string: commander turns a parser's null into ''. */

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { runHostBench } from '../../bench/host.js';
 import { XlaneError } from '../../errors.js';
+import { cpuNumber } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 
 function positive(name: string): (v: string) => number {
@@ -14,20 +15,13 @@ function positive(name: string): (v: string) => number {
   };
 }
 
-function cpu(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number (got "${v}")`);
-  return n;
-}
-
 export function registerHostBench(bench: Command): void {
   bench
     .command('host')
     .description(
       'Lane-core jitter (cyclictest) and 100 µs pacing error, before and after `tune apply` (then reverted).',
     )
-    .option('--core <n>', 'lane core (default: the tune core choice)', cpu)
+    .option('--core <n>', 'lane core (default: the tune core choice)', (v: string) => cpuNumber('core', v))
     .option('--nic <if>', 'NIC the lanes use (default: the default-route interface)')
     .option('--seconds <s>', 'seconds per measurement (4 measurements in all)', positive('seconds'), 10)
     .option('--json', 'print one JSON object')

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { runAllocBench } from '../../bench/alloc.js';
-import { XlaneError } from '../../errors.js';
+import { wholeNumber } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 import { registerEngineBench } from './bench-engine.js';
 import { registerFdBench } from './bench-fd.js';
@@ -11,12 +11,7 @@ import { registerHostBench } from './bench-host.js';
 import { registerInterferenceBench } from './bench-interference.js';
 
 function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0)
-      throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a whole number ≥ 0 (got "${v}")`);
-    return n;
-  };
+  return (v) => wholeNumber(name, v);
 }
 
 export function register(program: Command): void {

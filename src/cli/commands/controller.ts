@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_LISTEN } from '../../controller/listen.js';
 import { startController } from '../../controller/server.js';
+import { logLevel, TOKEN_FILE_HELP, tokenOption } from '../option-values.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 
 interface ControllerCliOptions {
@@ -9,6 +10,7 @@ interface ControllerCliOptions {
   db: string;
   listen: string;
   token?: string;
+  tokenFile?: string;
   logLevel: string;
 }
 
@@ -20,9 +22,10 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite state file', './xlane.db')
     .option('--listen <addr>', 'HOST:PORT to listen on (port 0: any free port)', DEFAULT_LISTEN)
     .option('--token <token>', 'bearer token for mutating calls and the watch (default: env XLANE_TOKEN)')
-    .option('--log-level <level>', 'pino log level', 'info')
+    .option('--token-file <file>', TOKEN_FILE_HELP)
+    .option('--log-level <level>', 'pino log level', logLevel, 'info')
     .action(async (o: ControllerCliOptions) => {
-      const token = o.token ?? (process.env.XLANE_TOKEN || undefined);
+      const token = tokenOption(o);
       const controller = await startController({
         ...(o.topology ? { topology: o.topology } : {}),
         dbPath: o.db,

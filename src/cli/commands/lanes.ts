@@ -5,24 +5,29 @@ import { ControllerClient } from '../../client/controller-client.js';
 import type { LaneView } from '../../controller/lifecycle.js';
 import { XlaneError } from '../../errors.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from '../../util/units.js';
+import { TOKEN_FILE_HELP, tokenOption } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 
 export interface ClientCliOptions {
   controller?: string;
   token?: string;
+  tokenFile?: string;
 }
 
-/** Adds --controller and --token (defaults: env XLANE_CONTROLLER / XLANE_TOKEN). */
+/** Adds --controller, --token and --token-file (defaults: env XLANE_CONTROLLER, XLANE_TOKEN,
+ * XLANE_TOKEN_FILE). */
 export function withClientOptions(cmd: Command): Command {
   return cmd
     .option('--controller <url>', 'controller URL (default: env XLANE_CONTROLLER or http://127.0.0.1:7300)')
-    .option('--token <token>', 'bearer token (default: env XLANE_TOKEN)');
+    .option('--token <token>', 'bearer token (default: env XLANE_TOKEN)')
+    .option('--token-file <file>', TOKEN_FILE_HELP);
 }
 
 export function clientFrom(o: ClientCliOptions): ControllerClient {
+  const token = tokenOption(o);
   return new ControllerClient({
-    ...(o.controller ? { url: o.controller } : {}),
-    ...(o.token ? { token: o.token } : {}),
+    ...(o.controller !== undefined ? { url: o.controller } : {}),
+    ...(token !== undefined ? { token } : {}),
   });
 }
 
@@ -118,11 +123,12 @@ function buildRequest(o: OpenOptions): LaneRequest {
     maxPayloadBytes: parseSize(o.size),
     minPeriodNs: parseDuration(o.period),
   };
-  if (o.name) req.name = o.name;
-  if (o.deadline) req.deadlineNs = parseDuration(o.deadline);
-  if (o.minSize) req.minPayloadBytes = parseSize(o.minSize);
-  if (o.maxPeriod) req.maxPeriodNs = parseDuration(o.maxPeriod);
-  if (o.policy) req.policy = o.policy;
+  // `!== undefined`, not truthiness: a given value is used (and checked), never taken for absent.
+  if (o.name !== undefined) req.name = o.name;
+  if (o.deadline !== undefined) req.deadlineNs = parseDuration(o.deadline);
+  if (o.minSize !== undefined) req.minPayloadBytes = parseSize(o.minSize);
+  if (o.maxPeriod !== undefined) req.maxPeriodNs = parseDuration(o.maxPeriod);
+  if (o.policy !== undefined) req.policy = o.policy;
   return req;
 }
 

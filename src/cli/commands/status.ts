@@ -39,7 +39,10 @@ export function register(program: Command): void {
       return;
     }
     console.log(
-      `controller ${client.url}: ${health.status}, version ${health.version}, epoch ${health.epoch}`,
+      `controller ${client.url}: ${health.status}, version ${health.version}, epoch ${health.epoch}` +
+        (health.agentProtocols
+          ? `, control protocol ${health.protocol} (serves agents of ${health.agentProtocols.min}–${health.agentProtocols.max})`
+          : ''),
     );
     console.log(`lanes: ${lanes.length} (live ${byState.live}, pending ${byState.pending})`);
     console.log(hostTable(hosts));
@@ -72,7 +75,8 @@ export function hostTable(hosts: HostView[]): string {
       yes(h.connected),
       h.version,
       h.ackedVersion,
-      h.agentVersion ?? '',
+      // The control protocol too: what decides whether an agent and this controller work together.
+      `${h.agentVersion ?? ''}${h.protocol !== undefined ? ` (protocol ${h.protocol})` : ''}`,
       range(b.sendLatency),
       range(b.recvLatency),
       b.releaseJitterNs ? formatDuration(b.releaseJitterNs) : '',

@@ -14,6 +14,7 @@ import { runCrossTraffic } from '../../testbed/traffic.js';
 import { loadTopologyFile } from '../../topology/load.js';
 import { HTB_BURST_NS } from '../../util/htb-burst.js';
 import { canonicalDuration, formatRate, parseDuration, parseRate } from '../../util/units.js';
+import { cpuNumber, portNumber } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 
 interface UpOpts {
@@ -201,12 +202,12 @@ function registerTraffic(testbed: Command): void {
     .requiredOption('--to <host>', 'receiving host')
     .option('--udp <rate>', 'paced UDP at this rate (e.g. 500Mbit) instead of TCP bulk', rateArg)
     .option('--seconds <s>', 'duration (bounded: at most 3600)', positive, 10)
-    .option('--port <port>', 'iperf3 port on the receiver', positive)
+    .option('--port <port>', 'iperf3 port on the receiver', (v: string) => portNumber('port', v))
     .option('--streams <n>', 'parallel TCP streams', positive)
     .option(
       '--cpu <n>',
       "pin both iperf3 processes (and most of the flow's softirq work) to this CPU",
-      Number,
+      (v: string) => cpuNumber('cpu', v),
     )
     .option('--name <name>', 'testbed name (default: the only one in RUNS_DIR)')
     .option('--runs-dir <dir>', 'folder of run folders', DEFAULT_RUNS_DIR)

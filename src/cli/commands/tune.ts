@@ -1,7 +1,6 @@
 // `xlane tune check|apply|revert|core`: audit and fix the host's jitter sources on the lane core.
 
 import type { Command } from 'commander';
-import { XlaneError } from '../../errors.js';
 import { type ApplyResult, applyTuning, revertTuning } from '../../tune/apply.js';
 import { runCheck } from '../../tune/check.js';
 import { runnerForRoot } from '../../tune/command-runner.js';
@@ -10,6 +9,8 @@ import type { Finding } from '../../tune/finding.js';
 import { createHostFs } from '../../tune/host-fs.js';
 import { probeCpuGaps, probeTimerWakeup } from '../../tune/probes-timing.js';
 import { measureTiming } from '../../tune/timing-sample.js';
+import { describeRecord, legacyNotice, staleNotice } from '../../tune/tune-state.js';
+import { cpuNumber } from '../option-values.js';
 import { plainTable } from '../plain-table.js';
 
 interface TargetOpts {
@@ -17,13 +18,6 @@ interface TargetOpts {
   nic?: string;
   root: string;
   json?: boolean;
-}
-
-function cpuNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new XlaneError('XL_ERR_VALIDATION', `--core must be a CPU number (got "${v}")`);
-  return n;
 }
 
 function target(o: TargetOpts): { core?: number; nic?: string } {
@@ -35,7 +29,11 @@ function target(o: TargetOpts): { core?: number; nic?: string } {
 
 function withTarget(cmd: Command): Command {
   return cmd
-    .option('--core <n>', 'lane core (default: chosen from the NIC NUMA node and isolated CPUs)', cpuNumber)
+    .option(
+      '--core <n>',
+      'lane core (default: chosen from the NIC NUMA node and isolated CPUs)',
+      (v: string) => cpuNumber('core', v),
+    )
     .option('--nic <if>', 'NIC the lanes use (default: the default-route interface)')
     .option('--root <dir>', 'machine root: "/" or a fake /proc + /sys tree', '/')
     .option('--json', 'print one JSON object');
@@ -54,6 +52,7 @@ function findingsTable(findings: Finding[]): string {
 
 function printApply(r: ApplyResult): void {
   console.log(`lane core: ${r.coreReason}`);
+  if (r.staleRecord) console.log(`set aside a stale tune state: ${staleNotice(r.staleRecord)}`);
   if (r.changes.length === 0) console.log('nothing to change at run time');
   for (const c of r.changes) console.log(`${r.dryRun ? 'would run' : 'changed'}  ${c.id}: ${c.action}`);
   for (const c of r.refused) console.log(`refused   ${c.id}: ${c.action} (${c.error})`);
@@ -71,9 +70,10 @@ export function register(program: Command): void {
       '--measure',
       "also measure the lane core's timing (~1 s): how late timed sleeps end, and how much time a spinning thread loses",
     )
-    .action(async (o: TargetOpts & { measure?: boolean }) => {
+    .option('--state <file>', 'state file of tune apply to report on (default as for apply)')
+    .action(async (o: TargetOpts & { measure?: boolean; state?: string }) => {
       const fs = createHostFs(o.root);
-      const r = runCheck(fs, runnerForRoot(o.root), target(o));
+      const r = runCheck(fs, runnerForRoot(o.root), target(o), o.state ? { stateFile: o.state } : {});
       if (o.measure) {
         // The live machine's timing: measured here, not under --root (a directory of files).
         const t = await measureTiming(r.core);
@@ -86,6 +86,8 @@ export function register(program: Command): void {
       console.log(`lane core: ${r.coreReason}`);
       console.log(findingsTable(r.findings));
       if (r.kernelCmdline) console.log(`kernel command line to add (reboot): ${r.kernelCmdline}`);
+      if (r.record.legacy) console.log(legacyNotice(r.record.file, o.root));
+      console.log(describeRecord(r.record));
     });
 
   withTarget(
@@ -94,7 +96,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the changes without making them')
     .option(
       '--state <file>',
-      'state file with the originals (default /var/lib/xlane/tune-state.json under --root)',
+      'state file with the originals (default /run/xlane-tune/tune-state.json under --root)',
     )
     .option('--stop-irqbalance', 'also stop irqbalance (it would move IRQs back onto the lane core)')
     .option('--only <ids>', 'comma-separated finding ids to fix (default: every runtime fix)')
@@ -117,12 +119,17 @@ export function register(program: Command): void {
     .command('revert')
     .description('Restore exactly the values saved by `tune apply` and remove the state file.')
     .option('--root <dir>', 'machine root: "/" or a fake /proc + /sys tree', '/')
-    .option('--state <file>', 'state file written by apply')
+    .option('--state <file>', 'state file written by apply (default as for apply)')
     .option('--json', 'print one JSON object')
     .action((o: { root: string; state?: string; json?: boolean }) => {
       const fs = createHostFs(o.root);
       const r = revertTuning(fs, runnerForRoot(o.root), o.state ? { stateFile: o.state } : {});
-      if (o.json) console.log(JSON.stringify(r));
+      if (o.json) {
+        console.log(JSON.stringify(r));
+        return;
+      }
+      if (r.legacy) console.log(legacyNotice(r.stateFile, o.root));
+      if (r.staleRecord) console.log(`nothing restored: ${staleNotice(r.staleRecord)}`);
       else {
         for (const c of r.restored) console.log(`restored  ${c.id}: ${c.action}`);
         console.log(`removed ${r.stateFile}`);

@@ -1,4 +1,5 @@
 // Health, topology (read, replace, remove a host or a link) and port load.
+import { AGENT_PROTOCOLS, CONTROL_PROTOCOL } from '../../control-protocol.js';
 import { XlaneError } from '../../errors.js';
 import { parseTopology, topologyToYaml, validateTopologySpec } from '../../topology/load.js';
 import { ForceQuery, HostParams, LinkParams, TopologyBody, TopologyQuery } from '../schemas.js';
@@ -10,8 +11,11 @@ export function topologyRoutes(app: App, { lifecycle, version }: RouteContext): 
     status: 'ok',
     epoch: lifecycle.epoch,
     version,
+    protocol: CONTROL_PROTOCOL,
+    agentProtocols: { min: AGENT_PROTOCOLS.min, max: AGENT_PROTOCOLS.max },
     lanes: lifecycle.laneCount,
     hosts: lifecycle.topology.hosts.length,
+    agents: lifecycle.agentVersions(),
   }));
 
   app.get('/v1/topology', { schema: { querystring: TopologyQuery } }, async (request, reply) => {

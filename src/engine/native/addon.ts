@@ -191,7 +191,8 @@ export function defaultAddonPath(): string {
 
 const loads = new Map<string, AddonLoad>();
 
-export function loadNativeAddon(path = process.env.XLANE_NATIVE_ADDON ?? defaultAddonPath()): AddonLoad {
+// `||`: an empty XLANE_NATIVE_ADDON is unset, as every XLANE_* variable (docs/operations.md).
+export function loadNativeAddon(path = process.env.XLANE_NATIVE_ADDON || defaultAddonPath()): AddonLoad {
   let load = loads.get(path);
   if (!load) {
     load = tryLoad(path);
