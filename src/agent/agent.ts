@@ -1,8 +1,3 @@
-// The agent daemon: one per host. It registers the host, follows its grants over the watch stream,
-// keeps the engine and the kernel QoS in step with them (then ACKs: "this host obeys"), and serves
-// local applications through the LocalBackend interface (the Unix-socket server sits on top).
-// With the controller gone, nothing is torn down: lanes keep running on their last grants.
-import { readFileSync } from 'node:fs';
 import type { LaneRequest } from '../alloc/types.js';
 import type { ControllerClient } from '../client/controller-client.js';
 import {
@@ -41,6 +36,7 @@ import { type HostBoundsCalibration, measureHostBounds } from './host-bounds/mea
 import type { LaneSpecError, SpecContext } from './lane-specs.js';
 import type { LocalBackend, LocalLane, LocalSubscriber } from './local-api/backend.js';
 import { type AgentLog, silentLog } from './log.js';
+import { memlockLimit, memoryNotLockedWarning } from './memlock.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { ClientDrops } from './metrics/client-drops.js';
 import { registerFdMetrics } from './metrics/fd-metrics.js';
@@ -938,53 +934,4 @@ async function fetchTopology(
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-}
-
-/** What the native engine mlocks: its shared block, its struct and its private mapping (lane
- * tables, receive buffers, stack), whatever the number of lanes; VmLck of a running engine, which
- * test/agent/mlock-warning.test.ts measures against this figure. The addon does not report it. */
-export const NATIVE_ENGINE_LOCKED_BYTES = 5444 * 1024;
-
-/** RLIMIT_MEMLOCK's soft limit in bytes, as /proc/self/limits shows it; undefined if unreadable. */
-export function memlockLimit(limits?: string): number | 'unlimited' | undefined {
-  let text = limits;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/limits', 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-  const soft = /^Max locked memory\s+(\S+)/m.exec(text)?.[1];
-  if (soft === 'unlimited') return soft;
-  const n = Number(soft);
-  return soft !== undefined && Number.isSafeInteger(n) ? n : undefined;
-}
-
-const mib = (bytes: number) =>
-  bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
-
-/** The start-up warning when the native engine could not lock its memory: what it needs, what the
- * limit allows, and where to raise it. */
-export function memoryNotLockedWarning(
-  mlockError: string,
-  limit: number | 'unlimited' | undefined,
-): { fields: Record<string, unknown>; msg: string } {
-  const allows =
-    limit === undefined
-      ? 'RLIMIT_MEMLOCK (unknown here) allows less'
-      : limit === 'unlimited'
-        ? 'RLIMIT_MEMLOCK is unlimited, so the refusal came from elsewhere'
-        : `RLIMIT_MEMLOCK allows ${mib(limit)}`;
-  return {
-    fields: {
-      error: mlockError,
-      needBytes: NATIVE_ENGINE_LOCKED_BYTES,
-      ...(limit !== undefined ? { memlockLimitBytes: limit } : {}),
-    },
-    msg:
-      `engine memory not locked (mlock: ${mlockError}): the engine thread may page-fault on the packet path. ` +
-      `It locks about ${mib(NATIVE_ENGINE_LOCKED_BYTES)}; ${allows}. Raise the limit: LimitMEMLOCK= in ` +
-      'the systemd unit (the shipped one sets 16M; docs/deploy.md), or `ulimit -l` before starting it',
-  };
 }

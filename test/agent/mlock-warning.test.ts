@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memlockLimit, memoryNotLockedWarning, NATIVE_ENGINE_LOCKED_BYTES } from '../../src/agent/agent.js';
+import { memlockLimit, memoryNotLockedWarning, NATIVE_ENGINE_LOCKED_BYTES } from '../../src/agent/memlock.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { REPO, startTestController, testbed } from '../controller/helpers.js';
 import { Service } from '../deploy/service-process.js';
