@@ -97,6 +97,9 @@ export interface InterferenceRunDetail extends Omit<InterferenceRunSummary, 'lan
   startedAt: string;
   /** iperf3's per-interval goodput (s since the run started); empty when idle. */
   bulk: BulkSample[];
+  /** Bulk flows whose iperf3 client died when stopped (testbed/traffic.ts CrossTrafficResult.clientDied):
+   * their figures are the server's interval lines. Absent when none did. */
+  bulkClientDied?: string[];
   /** How the engines ran, e.g. { engine: 'native', receive: 'blocking', fifoPriority: 10 }. */
   engine: Record<string, string | number | boolean>;
   /** Packets the express class of the receiver's switch port carried during the mode (warm-up

@@ -591,8 +591,10 @@ async function runMode(
     progress('done', recordedSec);
     // The flows' clock starts with the warm-up (they are started just before it).
     const flows = bulkResults.map((r) => r.intervals);
+    const died = bulkResults.flatMap((r) => (r.clientDied ? [`${r.from}→${r.to}: ${r.clientDied}`] : []));
     return {
       mode,
+      ...(died.length > 0 ? { bulkClientDied: died } : {}),
       bulkMbps: bulkMbpsIn(flows, WARMUP_SEC, WARMUP_SEC + recordedSec),
       ...(bottleneck ? { linkMbps: bottleneck.rateBps / 1e6 } : {}),
       ...(Number.isFinite(cpu.busy) ? { cpuShare: cpu } : {}),

@@ -45,6 +45,11 @@ export interface CrossTrafficResult {
   /** Ended early by `stop`. iperf3 then has no receiver summary, so receivedBps is the sender's
    * rate: for TCP the two differ only by the bytes still in flight when it stopped. */
   interrupted?: true;
+  /** The client died instead of reporting after `stop` interrupted it (iperf3 3.12's SIGINT
+   * handler is not async-signal-safe: once in a few dozen stops it aborted inside malloc, "Fatal
+   * glibc error"), so the figures are the server's own per-interval lines (receiver side, three
+   * significant digits) and sentBps equals receivedBps. The value is what the client printed. */
+  clientDied?: string;
 }
 
 const MAX_SECONDS = 3600;
@@ -94,12 +99,19 @@ export async function runCrossTraffic(
       '-p',
       port,
       ...affinity,
+      // The client's interval too: the server's lines stand in for its report if it dies.
+      ...(o.intervalSec !== undefined ? ['-i', String(o.intervalSec)] : []),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   server.once('error', () => {});
+  // Kept for the case the client dies after a stop (CrossTrafficResult.clientDied); bounded.
+  let serverText = '';
+  server.stdout?.on('data', (d) => {
+    if (serverText.length < 1 << 22) serverText += d;
+  });
   o.signal?.addEventListener('abort', () => killServer(), { once: true });
   const killServer = () => {
     if (server.exitCode === null && server.pid !== undefined) {
@@ -114,7 +126,7 @@ export async function runCrossTraffic(
     if (o.intervalSec !== undefined) args.push('-i', String(o.intervalSec));
     if (o.kind === 'udp') args.push('-u', '-b', String(Math.round(o.rateBps!)));
     if (o.streams) args.push('-P', String(o.streams));
-    const out = await new Promise<string>((resolve, reject) => {
+    const out = await new Promise<string | { died: string }>((resolve, reject) => {
       const client = execFile(
         'ip',
         ['netns', 'exec', src.ns, 'iperf3', ...args],
@@ -127,12 +139,14 @@ export async function runCrossTraffic(
         (err, stdout, stderr) => {
           // iperf3 -J reports its own errors inside the JSON, with a non-zero exit.
           if (err && !String(stdout).trim().startsWith('{')) {
-            reject(
-              new XlaneError(
-                'XL_ERR_KERNEL',
-                `iperf3 ${o.from}→${o.to}: ${String(stderr).trim() || err.message}`,
-              ),
-            );
+            if (o.stop?.aborted) resolve({ died: String(stderr).trim() || err.message });
+            else
+              reject(
+                new XlaneError(
+                  'XL_ERR_KERNEL',
+                  `iperf3 ${o.from}→${o.to}: ${String(stderr).trim() || err.message}`,
+                ),
+              );
           } else resolve(String(stdout));
         },
       );
@@ -141,7 +155,24 @@ export async function runCrossTraffic(
       if (o.stop?.aborted) interrupt();
       else o.stop?.addEventListener('abort', interrupt, { once: true });
     });
-    return { from: o.from, to: o.to, kind: o.kind, seconds: o.seconds, ...parseIperfJson(out) };
+    const head = { from: o.from, to: o.to, kind: o.kind, seconds: o.seconds };
+    if (typeof out === 'string') return { ...head, ...parseIperfJson(out) };
+    // The server prints what it received so far once it sees the connection go.
+    await new Promise<void>((r) => {
+      if (server.exitCode !== null) return r();
+      const t = setTimeout(r, 2_000);
+      server.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+    const seen = parseIperfServerText(serverText);
+    if (!seen)
+      throw new XlaneError(
+        'XL_ERR_KERNEL',
+        `iperf3 ${o.from}→${o.to}: ${out.died} (and its server reported nothing)`,
+      );
+    return { ...head, ...seen, sentBps: seen.receivedBps, interrupted: true, clientDied: out.died };
   } finally {
     killServer();
   }
@@ -216,4 +247,34 @@ export function parseIperfJson(text: string): Omit<CrossTrafficResult, 'from' | 
     ...(end.sum?.lost_packets !== undefined ? { lostPackets: end.sum.lost_packets } : {}),
     ...(interrupted ? { interrupted: true as const } : {}),
   };
+}
+
+const UNIT: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9 };
+
+/** The receiver's per-interval lines of `iperf3 -s --forceflush` (text, not JSON: the server's
+ * JSON comes only at the end, which a dead client's server may not reach). With parallel streams
+ * the [SUM] lines, else the one stream's; the summary lines ("receiver") are left out. */
+export function parseIperfServerText(
+  text: string,
+): { receivedBps: number; intervals: CrossTrafficResult['intervals'] } | undefined {
+  const rows: { id: string; startSec: number; endSec: number; bps: number }[] = [];
+  const line =
+    /^\[\s*(SUM|\d+)\]\s+(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\s+sec\s+\S+\s+\S*Bytes\s+(\d+(?:\.\d+)?)\s+([KMG]?)bits\/sec\s*$/;
+  for (const l of text.split('\n')) {
+    const m = line.exec(l);
+    if (m)
+      rows.push({
+        id: m[1]!,
+        startSec: Number(m[2]),
+        endSec: Number(m[3]),
+        bps: Number(m[4]) * UNIT[m[5]!]!,
+      });
+  }
+  const sums = rows.filter((r) => r.id === 'SUM');
+  const picked = (sums.length > 0 ? sums : rows).filter((r) => r.endSec > r.startSec);
+  if (picked.length === 0) return undefined;
+  const intervals = picked.map(({ startSec, endSec, bps }) => ({ startSec, endSec, bps }));
+  const seconds = intervals.reduce((a, i) => a + (i.endSec - i.startSec), 0);
+  const bits = intervals.reduce((a, i) => a + i.bps * (i.endSec - i.startSec), 0);
+  return { receivedBps: bits / seconds, intervals };
 }

@@ -2,7 +2,7 @@
 // namespaces, DSCP-46 packets land in the express class of the switch's egress port and unmarked
 // ones in best effort, `--fifo` has one class, and down — or a failure midway — leaves nothing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -411,6 +411,54 @@ describe.skipIf(!isRoot())('xlane testbed in network namespaces', { timeout: 90_
       testbedDown(runsDir, state.name);
     }
   });
+
+  it.skipIf(!hasIperf3)(
+    "a client that dies when stopped (iperf3 3.12's SIGINT handler once aborted in malloc): the server's intervals",
+    async () => {
+      // A stand-in iperf3 first on PATH: the server and any other use are the real one; a client
+      // runs the real one and, on SIGINT, dies as the crash did (glibc's words, no JSON).
+      const real = execFileSync('sh', ['-c', 'command -v iperf3'], { encoding: 'utf8' }).trim();
+      const bin = mkdtempSync(join(tmpdir(), 'xlane-fake-iperf3-'));
+      writeFileSync(
+        join(bin, 'iperf3'),
+        [
+          '#!/bin/bash',
+          `case " $* " in *" -c "*) ;; *) exec ${real} "$@";; esac`,
+          `${real} "$@" > /dev/null &`,
+          'child=$!',
+          `trap 'kill -KILL $child; echo "Fatal glibc error: malloc assertion failure in sysmalloc (stand-in)" >&2; exit 134' INT`,
+          'wait $child',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const path = process.env.PATH;
+      process.env.PATH = `${bin}:${path}`;
+      const state = up('d');
+      try {
+        const stop = new AbortController();
+        setTimeout(() => stop.abort(), 2_500);
+        const r = await runCrossTraffic(state, {
+          from: 'h1',
+          to: 'h2',
+          kind: 'tcp',
+          seconds: 60,
+          port: 5298,
+          stop: stop.signal,
+        });
+        expect(r.clientDied).toMatch(/Fatal glibc error/);
+        expect(r.interrupted).toBe(true);
+        expect(r.receivedBps).toBe(r.sentBps);
+        expect(r.receivedBps).toBeGreaterThan(1e8);
+        expect(r.receivedBps).toBeLessThanOrEqual(1.05e9);
+        expect(r.intervals.length).toBeGreaterThanOrEqual(2);
+        expect(r.intervals[0]).toMatchObject({ startSec: 0, endSec: 1 });
+      } finally {
+        process.env.PATH = path;
+        testbedDown(runsDir, state.name);
+        rmSync(bin, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('down of a testbed whose state file is gone still removes its namespaces', () => {
     const state = up('s');

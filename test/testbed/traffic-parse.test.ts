@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isXlaneError } from '../../src/errors.js';
 import { planTestbed } from '../../src/testbed/plan.js';
 import { makeState } from '../../src/testbed/state.js';
-import { parseIperfJson, validateTraffic } from '../../src/testbed/traffic.js';
+import { parseIperfJson, parseIperfServerText, validateTraffic } from '../../src/testbed/traffic.js';
 import { generateLeafSpine } from '../../src/topology/generate.js';
 
 // The `end` sections iperf3 3.12 prints with -J (other keys trimmed).
@@ -122,5 +122,53 @@ describe('validateTraffic', () => {
     ]) {
       expect(code(() => validateTraffic(state, o))).toBe('XL_ERR_VALIDATION');
     }
+  });
+});
+
+describe('parseIperfServerText', () => {
+  // `iperf3 -s -1 --forceflush` as iperf 3.12 prints it.
+  const ONE = `-----------------------------------------------------------
+Server listening on 5299 (test #1)
+-----------------------------------------------------------
+Accepted connection from 127.0.0.1, port 40570
+[  5] local 127.0.0.1 port 5299 connected to 127.0.0.1 port 40584
+[ ID] Interval           Transfer     Bitrate
+[  5]   0.00-1.00   sec  12.0 MBytes   101 Mbits/sec                  
+[  5]   1.00-2.00   sec  11.9 MBytes  99.6 Mbits/sec                  
+- - - - - - - - - - - - - - - - - - - - - - - - -
+[ ID] Interval           Transfer     Bitrate
+[  5]   0.00-2.00   sec  23.9 MBytes   100 Mbits/sec                  receiver
+`;
+  const TWO = `[  5]   0.00-1.00   sec  6.00 MBytes  50.3 Mbits/sec                  
+[  8]   0.00-1.00   sec  6.00 MBytes  50.3 Mbits/sec                  
+[SUM]   0.00-1.00   sec  12.0 MBytes   101 Mbits/sec                  
+- - - - - - - - - - - - - - - - - - - - - - - - -
+[  5]   1.00-1.50   sec  3.00 MBytes  50.3 Mbits/sec                  
+[  8]   1.00-1.50   sec  3.00 MBytes  50.3 Mbits/sec                  
+[SUM]   1.00-1.50   sec  6.00 MBytes   1.01 Gbits/sec                  
+iperf3: the client has unexpectedly closed the connection
+`;
+
+  it("takes one stream's interval lines, not the summary", () => {
+    expect(parseIperfServerText(ONE)).toEqual({
+      receivedBps: (101e6 + 99.6e6) / 2,
+      intervals: [
+        { startSec: 0, endSec: 1, bps: 101e6 },
+        { startSec: 1, endSec: 2, bps: 99.6e6 },
+      ],
+    });
+  });
+
+  it('takes the [SUM] lines of parallel streams, weighting each by its length', () => {
+    const r = parseIperfServerText(TWO)!;
+    expect(r.intervals).toEqual([
+      { startSec: 0, endSec: 1, bps: 101e6 },
+      { startSec: 1, endSec: 1.5, bps: 1.01e9 },
+    ]);
+    expect(r.receivedBps).toBeCloseTo((101e6 * 1 + 1.01e9 * 0.5) / 1.5, 0);
+  });
+
+  it('nothing when no interval was printed', () => {
+    expect(parseIperfServerText('Server listening on 5201 (test #1)\n')).toBeUndefined();
   });
 });
