@@ -32,7 +32,10 @@ function logLines(): { lines: string[]; logger: StartOptions['logger'] } {
 describe('watch sockets without a hello', () => {
   it('are closed after the hello timeout though they answer every ping, with 4408 and a warning', async () => {
     const log = logLines();
-    const { c, client } = await start({ heartbeatMs: 20, watchHelloTimeoutMs: 300, logger: log.logger });
+    // Pings a quarter of a second apart: a socket whose pong is not back by the next ping is
+    // dropped as dead, and with the whole suite sharing two vCPUs this process stalls for tens of
+    // ms at times (at 20 ms the agent's socket below was dropped once in CI).
+    const { c, client } = await start({ heartbeatMs: 250, watchHelloTimeoutMs: 1200, logger: log.logger });
     const silent = await watch(client.watchUrl('h1'));
     let pings = 0;
     silent.ws.on('ping', () => pings++);
@@ -41,9 +44,9 @@ describe('watch sockets without a hello', () => {
     agent.send({ type: 'hello', host: 'h2' });
     await agent.next('snapshot');
 
-    const closed = await closedWithin(silent, 3000);
-    expect(closed).toEqual({ code: WATCH_CLOSE_HELLO_TIMEOUT, reason: 'no hello within 300 ms' });
-    expect(pings).toBeGreaterThan(3);
+    const closed = await closedWithin(silent, 5000);
+    expect(closed).toEqual({ code: WATCH_CLOSE_HELLO_TIMEOUT, reason: 'no hello within 1200 ms' });
+    expect(pings).toBeGreaterThanOrEqual(3);
     expect(log.lines.some((l) => l.includes('said no hello in time'))).toBe(true);
     expect(await closedWithin(agent, 400)).toBe('still open');
     expect(c.hub.connectionCount).toBe(1);
