@@ -50,8 +50,6 @@ import { TcManager } from './qos/tc-manager.js';
 import type { TcRunner } from './qos/tc-runner.js';
 import { WatchClient } from './watch-client.js';
 
-export const AGENT_VERSION = PACKAGE_VERSION;
-
 export interface AgentQosOptions {
   iface: string;
   runner: TcRunner;
@@ -710,7 +708,7 @@ export class Agent implements LocalBackend {
 
   private async register(): Promise<void> {
     const info = {
-      agentVersion: AGENT_VERSION,
+      agentVersion: PACKAGE_VERSION,
       protocol: CONTROL_PROTOCOL,
       engine: this.opts.engine.kind,
       ...(this.clockDomain !== undefined ? { clockDomain: this.clockDomain } : {}),
@@ -726,7 +724,7 @@ export class Agent implements LocalBackend {
         throw new XlaneError(
           'XL_ERR_VERSION',
           `the controller predates control protocols (it speaks protocol ${UNNAMED_PROTOCOL}) and this agent ` +
-            `(xlane ${AGENT_VERSION}) speaks protocol ${CONTROL_PROTOCOL}: upgrade the controller`,
+            `(xlane ${PACKAGE_VERSION}) speaks protocol ${CONTROL_PROTOCOL}: upgrade the controller`,
         );
       }
       const { protocol: _, ...unnamed } = info;
@@ -734,7 +732,7 @@ export class Agent implements LocalBackend {
       if (!this.unnamedProtocolLogged) {
         this.unnamedProtocolLogged = true;
         this.log.warn(
-          { agentVersion: AGENT_VERSION, protocol: CONTROL_PROTOCOL },
+          { agentVersion: PACKAGE_VERSION, protocol: CONTROL_PROTOCOL },
           'the controller predates control protocols (xlane 0.1.0): registered without naming protocol 1, which it speaks; upgrade the controller (controllers go first)',
         );
       }

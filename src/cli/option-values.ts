@@ -15,24 +15,29 @@ export function num(name: string, v: string): number {
 }
 
 /** Digits only: Number() would also take ' 1', '1e0', '0x1' and '' (0). */
-export function wholeNumber(name: string, v: string): number {
+function digits(v: string): number | undefined {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+  return /^\d+$/.test(v) && Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function wholeNumber(name: string, v: string): number {
+  const n = digits(v);
+  if (n === undefined)
     throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a whole number ≥ 0 (got "${v}")`);
   return n;
 }
 
 /** A TCP/UDP port: 1–65535, digits only. */
 export function portNumber(name: string, v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 65535)
+  const n = digits(v);
+  if (n === undefined || n < 1 || n > 65535)
     throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a port number, 1–65535 (got "${v}")`);
   return n;
 }
 
 export function cpuNumber(name: string, v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+  const n = digits(v);
+  if (n === undefined)
     throw new XlaneError('XL_ERR_VALIDATION', `--${name} must be a CPU number (got "${v}")`);
   return n;
 }

@@ -10,10 +10,8 @@ import { BOOT_ID_PATH } from '../../src/agent/clock-domain.js';
 import { applyTuning, revertTuning } from '../../src/tune/apply.js';
 import { runCheck } from '../../src/tune/check.js';
 import { describeRecord, readState } from '../../src/tune/tune-state.js';
-import { copyFixture, FIXTURES, snapshot } from './helpers.js';
+import { BOOT_A, BOOT_B, copyFixture, FIXTURES, setBootId, snapshot } from './helpers.js';
 
-const BOOT_A = '11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
-const BOOT_B = '22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 const STATE = 'run/xlane-tune/tune-state.json';
 const REPO = join(import.meta.dirname, '../..');
 
@@ -21,12 +19,6 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function setBootId(root: string, id: string): void {
-  const file = join(root, BOOT_ID_PATH);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${id}\n`);
-}
 
 /** The fixture machine, writable, booted as `bootId`. */
 function machine(bootId?: string, name = 'misconfigured') {

@@ -1,6 +1,7 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { BOOT_ID_PATH } from '../../src/agent/clock-domain.js';
 import { FixtureCommandRunner } from '../../src/tune/command-runner.js';
 import { createHostFs, type HostFs } from '../../src/tune/host-fs.js';
 
@@ -45,4 +46,14 @@ export function failingOn(inner: HostFs, path: string, code = 'EINVAL'): HostFs 
       inner.writeFile(p, d);
     },
   };
+}
+
+/** Two boots of a fake host (/proc/sys/kernel/random/boot_id under its root). */
+export const BOOT_A = '11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+export const BOOT_B = '22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+
+export function setBootId(root: string, id: string): void {
+  const file = join(root, BOOT_ID_PATH);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${id}\n`);
 }

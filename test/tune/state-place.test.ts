@@ -6,26 +6,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BOOT_ID_PATH } from '../../src/agent/clock-domain.js';
 import { applyTuning, revertTuning } from '../../src/tune/apply.js';
 import { runCheck } from '../../src/tune/check.js';
 import { defaultStateFile, legacyStateFile } from '../../src/tune/tune-state.js';
-import { copyFixture, snapshot } from './helpers.js';
+import { BOOT_A, BOOT_B, copyFixture, setBootId, snapshot } from './helpers.js';
 
 const REPO = join(import.meta.dirname, '../..');
-const BOOT_A = '11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
-const BOOT_B = '22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function setBootId(root: string, id: string): void {
-  const file = join(root, BOOT_ID_PATH);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${id}\n`);
-}
 
 function machine(bootId = BOOT_A) {
   const c = copyFixture('misconfigured');
